@@ -1,0 +1,48 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** The SDK clients the product uses. Only shared/aws/ imports SDK clients. */
+export interface AwsClients {
+  readonly ec2: EC2Client;
+  readonly ssm: SSMClient;
+  readonly cloudwatch: CloudWatchClient;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly sfn: SFNClient;
+}
+
+/** The common SDK client config we pass through (region, endpoint, retries...). */
+export interface ClientOptions {
+  readonly region?: string;
+  readonly maxAttempts?: number;
+  /** DynamoDB only: a local endpoint (dynalite in tests and the simulator) */
+  readonly dynamoEndpoint?: string;
+  /** Applied to every client after creation: the simulator adds its middleware here. */
+  readonly customize?: (client: AwsClients[keyof AwsClients]) => void;
+}
+
+/**
+ * Create the product's clients. Standard retry mode with the SDK's defaults; the failover path relies on the
+ * SDK to retry RequestLimitExceeded with backoff (aws-facts.md section 3) rather than on hand-rolled retries.
+ */
+export function createClients(options: ClientOptions = {}): AwsClients {
+  const base = {
+    ...(options.region ? { region: options.region } : {}),
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+  };
+  const dynamoBase = options.dynamoEndpoint ? { ...base, endpoint: options.dynamoEndpoint } : base;
+  const clients: AwsClients = {
+    ec2: new EC2Client(base),
+    ssm: new SSMClient(base),
+    cloudwatch: new CloudWatchClient(base),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(dynamoBase), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    sfn: new SFNClient(base),
+  };
+  if (options.customize) for (const client of Object.values(clients)) options.customize(client);
+  return clients;
+}

@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import { parseDurationSeconds } from '../duration.ts';
+
+/**
+ * The configuration file (contracts.md section 1). One file drives cdk synth/deploy, the Lambda, the CLI
+ * and the simulator. Every field below the route list is optional; defaults are written beside each one.
+ */
+
+const shown = (input: unknown): string => {
+  const text = JSON.stringify(input);
+  return text === undefined ? String(input) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+
+/** A string matching a pattern, with the contract's "expected X (got Y)" message. */
+const pattern = (regex: RegExp, expected: string) =>
+  z.string({ error: (iss) => `expected ${expected} (got ${shown(iss.input)})` }).regex(regex, {
+    error: (iss) => `expected ${expected} (got ${shown(iss.input)})`,
+  });
+
+const INSTANCE_ID = /^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const ENI_ID = /^eni-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const ROUTE_TABLE_ID = /^rtb-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const ALLOCATION_ID = /^eipalloc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
+const PAIR_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+const SYSTEMD_UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
+
+/** A duration written "90s", "5m", "1h" or as seconds; parsed to seconds. */
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()], { error: (iss) => `expected a duration like "90s" (got ${shown(iss.input)})` })
+    .default(fallback)
+    .transform((value, ctx) => {
+      const seconds = parseDurationSeconds(value);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like "90s", "5m" or "1h" (got ${shown(value)})` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+function isIpv4Cidr(value: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return false;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((o) => o > 255) || prefix > 32) return false;
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const hostBits = 2 ** (32 - prefix);
+  return address % hostBits === 0;
+}
+
+function isIpv6Cidr(value: string): boolean {
+  const match = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(value);
+  if (!match || Number(match[2]) > 128) return false;
+  const address = match[1] as string;
+  const halves = address.split('::');
+  if (halves.length > 2) return false;
+  const groups = halves.flatMap((h) => (h === '' ? [] : h.split(':')));
+  if (groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return false;
+  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+}
+
+/** Classify a destination the way EC2 routes name it. */
+export function destinationKind(value: string): 'ipv4' | 'ipv6' | 'prefix-list' | undefined {
+  if (PREFIX_LIST_ID.test(value)) return 'prefix-list';
+  if (isIpv4Cidr(value)) return 'ipv4';
+  if (isIpv6Cidr(value)) return 'ipv6';
+  return undefined;
+}
+
+const destination = z
+  .string({ error: (iss) => `expected a CIDR or pl-… prefix list (got ${shown(iss.input)})` })
+  .refine((value) => destinationKind(value) !== undefined, {
+    error: (iss) =>
+      `expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got ${shown(iss.input)})`,
+  });
+
+const member = z.strictObject({
+  instanceId: pattern(INSTANCE_ID, 'i-…'),
+  /** The ENI routes point at. Default: the instance's primary ENI (device index 0). */
+  networkInterfaceId: pattern(ENI_ID, 'eni-…').optional(),
+});
+
+const probe = z.discriminatedUnion(
+  'kind',
+  [
+    /** A systemd unit is active (systemctl is-active). */
+    z.strictObject({ kind: z.literal('systemd'), unit: pattern(SYSTEMD_UNIT, 'a systemd unit name') }),
+    /** strongSwan (swanctl --list-sas) or Libreswan (ipsec trafficstatus) has at least minSas established SAs. */
+    z.strictObject({ kind: z.literal('strongswan'), minSas: z.int().min(1).max(1000).default(1) }),
+    z.strictObject({ kind: z.literal('libreswan'), minSas: z.int().min(1).max(1000).default(1) }),
+    /** No daemon probe (the instance and tunnel signals only). */
+    z.strictObject({ kind: z.literal('none') }),
+  ],
+  { error: (iss) => `expected kind systemd, strongswan, libreswan or none (got ${shown(iss.input)})` },
+);
+
+const dimensions = z.record(z.string().min(1).max(255), z.string().min(1).max(1024));
+
+const tunnel = z.strictObject({
+  /** Default: the product's own namespace, published by the shipped publisher script. */
+  namespace: z.string().min(1).max(255).default('VpnFailover'),
+  metricName: z.string().min(1).max(255).default('TunnelUp'),
+  /** Dimensions that select each member's series. Default: { InstanceId: <the member's id> }. */
+  dimensions: z.strictObject({ primary: dimensions, standby: dimensions }).optional(),
+  statistic: z.enum(['Minimum', 'Maximum', 'Average', 'Sum', 'SampleCount']).default('Minimum'),
+  /** Seconds per datapoint: 10, 20, 30 or a multiple of 60 (high resolution below 60). */
+  period: z
+    .int()
+    .default(60)
+    .refine((p) => [1, 5, 10, 20, 30].includes(p) || (p >= 60 && p % 60 === 0), {
+      error: (iss) => `expected 1, 5, 10, 20, 30 or a multiple of 60 (got ${shown(iss.input)})`,
+    }),
+  /** A datapoint breaches when it is below the threshold (1 = tunnel up). */
+  threshold: z.number().default(1),
+  comparison: z.enum(['lessThan', 'greaterThan']).default('lessThan'),
+  /** Consecutive newest datapoints that must breach for the signal to read unhealthy. */
+  datapointsToBreach: z.int().min(1).max(10).default(2),
+});
+
+const pair = z
+  .strictObject({
+    name: pattern(PAIR_NAME, 'a name of [a-z0-9-], at most 40 characters'),
+    primary: member,
+    standby: member,
+    routeTables: z.array(pattern(ROUTE_TABLE_ID, 'rtb-…')).min(1).max(50),
+    destinations: z.array(destination).min(1).max(100),
+    /** Default: { kind: systemd, unit: strongswan }. */
+    probe: probe.default({ kind: 'systemd', unit: 'strongswan' }),
+    /** Default: no tunnel metric signal. */
+    tunnel: tunnel.optional(),
+    /** Consecutive unhealthy evaluations of a soft signal (daemon, tunnel) before failing over. Default 2. */
+    unhealthyThreshold: z.int().min(1).max(100).default(2),
+    /** After a failover, soft failures do not move traffic again for this long. Default 5m. */
+    cooldown: duration('5m'),
+    /** manual (default): traffic stays on the standby; automatic: back after failbackAfter healthy evaluations. */
+    failback: z.enum(['manual', 'automatic']).default('manual'),
+    /** Consecutive fully healthy evaluations of the primary before an automatic failback. Default 3. */
+    failbackAfter: z.int().min(1).max(1000).default(3),
+    /** Move this Elastic IP to the active member's route-target ENI on failover. Default: none. */
+    elasticIp: z.strictObject({ allocationId: pattern(ALLOCATION_ID, 'eipalloc-…') }).optional(),
+    /** Decide and report, change nothing, for this pair. Default: the top-level dryRun. */
+    dryRun: z.boolean().optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.primary.instanceId === p.standby.instanceId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['standby', 'instanceId'],
+        message: `must differ from primary.instanceId (both are ${p.primary.instanceId})`,
+      });
+    }
+    duplicates(p.routeTables).forEach((i) => {
+      ctx.addIssue({ code: 'custom', path: ['routeTables', i], message: `duplicate route table ${p.routeTables[i]}` });
+    });
+    duplicates(p.destinations).forEach((i) => {
+      ctx.addIssue({ code: 'custom', path: ['destinations', i], message: `duplicate destination ${p.destinations[i]}` });
+    });
+  });
+
+const controller = z
+  .strictObject({
+    /** How often EventBridge Scheduler runs the controller. Minimum 1m (Scheduler's rate unit). Default 1m. */
+    schedule: duration('1m').refine((s) => s >= 60 && s % 60 === 0, {
+      error: 'expected a whole number of minutes, at least 1m (EventBridge Scheduler rate)',
+    }),
+    /** Fast mode: one invocation re-checks every `interval` until shortly before the next schedule. */
+    fastMode: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        interval: duration('10s').refine((s) => s >= 5, { error: 'expected at least 5s' }),
+      })
+      .default({ enabled: false, interval: 10 }),
+    /** Deadline for the SSM daemon probe to answer in one evaluation. Default 20s. */
+    probeTimeout: duration('20s').refine((s) => s >= 2 && s <= 60, { error: 'expected between 2s and 60s' }),
+  })
+  .default({ schedule: 60, fastMode: { enabled: false, interval: 10 }, probeTimeout: 20 });
+
+const notifications = z
+  .strictObject({
+    /** An address subscribed to the alarm topic (it must confirm the subscription). */
+    email: z.email().optional(),
+  })
+  .default({});
+
+export const configSchema = z
+  .strictObject({
+    pairs: z.array(pair).min(1).max(500),
+    /** Decide and report, change nothing, for every pair. Default false. */
+    dryRun: z.boolean().default(false),
+    controller,
+    notifications,
+  })
+  .superRefine((config, ctx) => {
+    const names = config.pairs.map((p) => p.name);
+    duplicates(names).forEach((i) => {
+      ctx.addIssue({ code: 'custom', path: ['pairs', i, 'name'], message: `duplicate pair name ${names[i]}` });
+    });
+    const owner = new Map<string, string>();
+    config.pairs.forEach((p, i) => {
+      for (const role of ['primary', 'standby'] as const) {
+        const id = p[role].instanceId;
+        const seen = owner.get(id);
+        if (seen !== undefined && seen !== p.name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['pairs', i, role, 'instanceId'],
+            message: `${id} is already a member of pair ${seen}`,
+          });
+        }
+        owner.set(id, p.name);
+      }
+    });
+    const routeOwner = new Map<string, string>();
+    config.pairs.forEach((p, i) => {
+      for (const rtb of p.routeTables) {
+        for (const dest of p.destinations) {
+          const key = `${rtb} ${dest}`;
+          const seen = routeOwner.get(key);
+          if (seen !== undefined && seen !== p.name) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['pairs', i, 'destinations'],
+              message: `route ${dest} in ${rtb} is already managed by pair ${seen}`,
+            });
+          }
+          routeOwner.set(key, p.name);
+        }
+      }
+    });
+  });
+
+function duplicates(values: readonly string[]): number[] {
+  const seen = new Set<string>();
+  const repeated: number[] = [];
+  values.forEach((v, i) => {
+    if (seen.has(v)) repeated.push(i);
+    seen.add(v);
+  });
+  return repeated;
+}
+
+/** A validated configuration with every default filled in (durations in seconds). */
+export type Config = z.output<typeof configSchema>;
+export type PairConfig = Config['pairs'][number];
+export type ProbeConfig = PairConfig['probe'];
+export type TunnelConfig = NonNullable<PairConfig['tunnel']>;
+/** The file as a user writes it. */
+export type ConfigInput = z.input<typeof configSchema>;

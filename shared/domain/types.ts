@@ -1,0 +1,135 @@
+/**
+ * The domain vocabulary shared by observe, decide and act. No SDK types here: adapters in shared/aws
+ * translate AWS responses into these shapes, and the pure decision code reads only these.
+ */
+
+/** A member of a pair, by its configured role. Which one carries traffic is a separate fact (`active`). */
+export type Role = 'primary' | 'standby';
+export const ROLES: readonly Role[] = ['primary', 'standby'];
+export const otherRole = (role: Role): Role => (role === 'primary' ? 'standby' : 'primary');
+
+/** Three-valued health: unknown (could not read) never moves traffic by itself. */
+export type Health = 'healthy' | 'unhealthy' | 'unknown';
+
+/** The independent views of a member's health. */
+export type SignalName = 'instance' | 'daemon' | 'tunnel';
+
+/** One signal's verdict on one member, with a reason a person can read. */
+export interface Signal {
+  readonly health: Health;
+  readonly reason: string;
+  /** Hard loss (not running, impaired status checks, imminent scheduled event): moves traffic at once. */
+  readonly hard?: boolean;
+}
+
+export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+export type StatusSummary = 'ok' | 'impaired' | 'insufficient-data' | 'not-applicable' | 'initializing';
+
+/** What EC2 says about one instance (DescribeInstanceStatus with IncludeAllInstances). */
+export interface InstanceObservation {
+  readonly instanceId: string;
+  /** false when EC2 does not know the instance (terminated long ago, wrong id) */
+  readonly found: boolean;
+  readonly state?: InstanceState;
+  readonly systemStatus?: StatusSummary;
+  readonly instanceStatus?: StatusSummary;
+  readonly ebsStatus?: StatusSummary;
+  readonly scheduledEvents: readonly ScheduledEvent[];
+}
+
+export interface ScheduledEvent {
+  readonly code: string;
+  /** epoch ms */
+  readonly notBefore?: number;
+  readonly description?: string;
+}
+
+/** The outcome of one daemon probe through SSM Run Command. */
+export interface ProbeObservation {
+  readonly instanceId: string;
+  /** succeeded: exit 0; failed: exit non-zero; unknown: no answer (agent offline, timeout, API error) */
+  readonly outcome: 'succeeded' | 'failed' | 'unknown';
+  readonly detail: string;
+}
+
+/** The recent datapoints of one member's tunnel metric, newest first. */
+export interface TunnelObservation {
+  readonly instanceId: string;
+  /** undefined when the metric could not be read at all (API error) */
+  readonly values?: readonly number[];
+  readonly detail?: string;
+}
+
+/** A destination as EC2 names it on a route. */
+export type Destination = string;
+
+/** One observed route in a managed route table, for one managed destination. */
+export interface ObservedRoute {
+  readonly routeTableId: string;
+  readonly destination: Destination;
+  /** false when the table has no route for this destination */
+  readonly present: boolean;
+  readonly networkInterfaceId?: string;
+  readonly instanceId?: string;
+  /** other targets (gateway, TGW, peering...) as "kind:id" */
+  readonly otherTarget?: string;
+  readonly state?: 'active' | 'blackhole' | 'filtered';
+}
+
+/** What the routes say about where one route goes, in the pair's terms. */
+export type RouteTarget = Role | 'missing' | 'foreign';
+
+/** Everything observed about one pair in one run. */
+export interface PairObservation {
+  readonly instances: Readonly<Record<Role, InstanceObservation>>;
+  /** absent when the pair has no daemon probe configured */
+  readonly probes?: Readonly<Record<Role, ProbeObservation>>;
+  /** absent when the pair has no tunnel metric configured */
+  readonly tunnels?: Readonly<Record<Role, TunnelObservation>>;
+  /** route-target ENI of each member; undefined when it could not be read */
+  readonly enis: Readonly<Record<Role, string | undefined>>;
+  /** one entry per managed (route table, destination); undefined when the tables could not be read */
+  readonly routes?: readonly ObservedRoute[];
+  /** member whose route-target ENI holds the pair's Elastic IP, when one is configured and readable */
+  readonly elasticIpOn?: Role | 'other' | 'none';
+}
+
+/** A maintenance lease, taken by the resize workflow. */
+export interface Lease {
+  readonly owner: string;
+  /** epoch ms after which the lease no longer holds */
+  readonly until: number;
+  /** the member under maintenance (the controller must not move traffic to it) */
+  readonly member?: Role;
+}
+
+/** The controller's memory of a pair between runs (DynamoDB pair item). */
+export interface PairMemory {
+  /** the member the controller intends to carry traffic */
+  readonly active: Role;
+  /** consecutive unhealthy evaluations per member and soft signal */
+  readonly unhealthyStreak: Readonly<Record<Role, Readonly<Record<'daemon' | 'tunnel', number>>>>;
+  /** consecutive evaluations in which each member was healthy on every signal */
+  readonly healthyStreak: Readonly<Record<Role, number>>;
+  /** consecutive evaluations with some signal of the active member unknown */
+  readonly unknownStreak: number;
+  /** epoch ms of the last traffic move, for the cooldown */
+  readonly lastFailoverAt?: number;
+  /** route-target ENI per member as last read from EC2 (saves a DescribeInstances on steady ticks) */
+  readonly enis?: Readonly<Partial<Record<Role, string>>>;
+  readonly lease?: Lease;
+}
+
+export const initialMemory = (): PairMemory => ({
+  active: 'primary',
+  unhealthyStreak: { primary: { daemon: 0, tunnel: 0 }, standby: { daemon: 0, tunnel: 0 } },
+  healthyStreak: { primary: 0, standby: 0 },
+  unknownStreak: 0,
+});
+
+/** A stored pair item: memory plus its optimistic-lock version (0 = never written). */
+export interface StoredPair {
+  readonly pair: string;
+  readonly version: number;
+  readonly memory: PairMemory;
+}

@@ -1,0 +1,18 @@
+import { defineConfig } from 'vitest/config';
+
+// npm runs on the machine's Node 20 unless the `node` devDependency is on PATH (toolchain pitfall 3);
+// the product targets Node 24 (Lambda nodejs24.x), so refuse to run the suite on anything older.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  throw new Error(`vpn-failover tests need Node 24 (got ${process.version}); run them through npm (npm test)`);
+}
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
+    env: { LOG_LEVEL: 'silent', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
