@@ -1,0 +1,39 @@
+/**
+ * Names the controller publishes (CloudWatch embedded metric format) and the CDK app alarms on.
+ * One place, so the alarms and the dashboard cannot drift from what the Lambda emits.
+ */
+export const METRICS_NAMESPACE = 'VpnFailover';
+
+export const METRIC = {
+  /** 1 per controller run (no dimensions). The heartbeat alarm treats missing data as breaching. */
+  heartbeat: 'ControllerHeartbeat',
+  /** 1 per traffic move (failover or failback), dimension Pair. */
+  failover: 'Failover',
+  /** 0 = primary carries traffic, 1 = standby, dimension Pair. */
+  activeMember: 'ActiveMember',
+  /** 1 when the member that does not carry traffic is positively healthy (redundancy), else 0; dimension Pair. */
+  standbyHealthy: 'StandbyHealthy',
+  /** 1 when neither member is healthy, else 0; dimension Pair. */
+  bothUnhealthy: 'BothUnhealthy',
+  /** per member and signal: 1 healthy, 0 unhealthy, -1 unknown; dimensions Pair, Role, Signal. */
+  signalHealth: 'SignalHealth',
+  /** 1 when a managed route points outside the pair, dimension Pair. */
+  foreignRoute: 'ForeignRoute',
+} as const;
+
+export const DIMENSION = { pair: 'Pair', role: 'Role', signal: 'Signal' } as const;
+
+/** The DynamoDB table's key schema (shared by the state store, the simulator's local table and the CDK table). */
+export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
+
+/** Environment variables the controller and step Lambdas read. */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  probeDocument: 'PROBE_DOCUMENT',
+  configPath: 'CONFIG_PATH',
+  topicArn: 'TOPIC_ARN',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+} as const;
+
+/** The SSM Command document's parameter names (the CDK document and the SSM adapter agree on these). */
+export const PROBE_PARAMETERS = { kind: 'ProbeKind', unit: 'Unit', minSas: 'MinSas' } as const;
