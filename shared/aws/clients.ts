@@ -18,11 +18,15 @@ export interface AwsClients {
 export interface ClientOptions {
   readonly region?: string;
   readonly maxAttempts?: number;
-  /** DynamoDB only: a local endpoint (dynalite in tests and the simulator) */
+  /** DynamoDB only: a local endpoint (dynalite in tests and the simulator); it gets fixed local credentials */
   readonly dynamoEndpoint?: string;
+  /** Fixed credentials (the simulator, which answers beneath the clients and checks no signature) */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Applied to every client after creation: the simulator adds its middleware here. */
   readonly customize?: (client: AwsClients[keyof AwsClients]) => void;
 }
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /**
  * Create the product's clients. Standard retry mode with the SDK's defaults; the failover path relies on the
@@ -32,8 +36,12 @@ export function createClients(options: ClientOptions = {}): AwsClients {
   const base = {
     ...(options.region ? { region: options.region } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
   };
-  const dynamoBase = options.dynamoEndpoint ? { ...base, endpoint: options.dynamoEndpoint } : base;
+  // A local DynamoDB checks no signature, but the SDK still needs credentials to sign with.
+  const dynamoBase = options.dynamoEndpoint
+    ? { ...base, endpoint: options.dynamoEndpoint, credentials: options.credentials ?? LOCAL_CREDENTIALS }
+    : base;
   const clients: AwsClients = {
     ec2: new EC2Client(base),
     ssm: new SSMClient(base),

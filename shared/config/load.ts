@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { type InputProblem, InputError } from '../errors.ts';
+import { InputError, type InputProblem } from '../errors.ts';
 import { type Config, configSchema } from './schema.ts';
 
 /** "pairs[1].standby.instanceId" from a zod path. */
@@ -14,7 +14,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Every zod issue as an InputProblem, unions flattened to their most specific branch. */
 export function problemsOf(error: z.ZodError, prefix: readonly PropertyKey[] = []): InputProblem[] {
-  return error.issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
+  return error.issues.map((issue) => ({
+    path: formatPath([...prefix, ...issue.path]),
+    message: issue.message,
+  }));
 }
 
 /** Validate an already parsed document; throws InputError listing every problem. */
@@ -29,7 +32,9 @@ export function parseDocument(text: string, what: string): unknown {
   try {
     return parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    throw new InputError(what, [{ path: '', message: `not valid YAML or JSON: ${(error as Error).message}` }]);
+    throw new InputError(what, [
+      { path: '', message: `not valid YAML or JSON: ${(error as Error).message}` },
+    ]);
   }
 }
 

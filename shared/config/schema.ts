@@ -28,12 +28,17 @@ const SYSTEMD_UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 /** A duration written "90s", "5m", "1h" or as seconds; parsed to seconds. */
 const duration = (fallback: string) =>
   z
-    .union([z.string(), z.number()], { error: (iss) => `expected a duration like "90s" (got ${shown(iss.input)})` })
+    .union([z.string(), z.number()], {
+      error: (iss) => `expected a duration like "90s" (got ${shown(iss.input)})`,
+    })
     .default(fallback)
     .transform((value, ctx) => {
       const seconds = parseDurationSeconds(value);
       if (seconds === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like "90s", "5m" or "1h" (got ${shown(value)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration like "90s", "5m" or "1h" (got ${shown(value)})`,
+        });
         return z.NEVER;
       }
       return seconds;
@@ -152,10 +157,18 @@ const pair = z
       });
     }
     duplicates(p.routeTables).forEach((i) => {
-      ctx.addIssue({ code: 'custom', path: ['routeTables', i], message: `duplicate route table ${p.routeTables[i]}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['routeTables', i],
+        message: `duplicate route table ${p.routeTables[i]}`,
+      });
     });
     duplicates(p.destinations).forEach((i) => {
-      ctx.addIssue({ code: 'custom', path: ['destinations', i], message: `duplicate destination ${p.destinations[i]}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['destinations', i],
+        message: `duplicate destination ${p.destinations[i]}`,
+      });
     });
   });
 
@@ -195,7 +208,11 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const names = config.pairs.map((p) => p.name);
     duplicates(names).forEach((i) => {
-      ctx.addIssue({ code: 'custom', path: ['pairs', i, 'name'], message: `duplicate pair name ${names[i]}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pairs', i, 'name'],
+        message: `duplicate pair name ${names[i]}`,
+      });
     });
     const owner = new Map<string, string>();
     config.pairs.forEach((p, i) => {

@@ -26,6 +26,8 @@ interface Move {
   readonly to: Role;
   readonly reasons: readonly string[];
   readonly routes: readonly RouteWrite[];
+  /** the target member's route-target ENI (routes and the Elastic IP go there) */
+  readonly targetEni: string;
   /** associate the pair's Elastic IP with the target member */
   readonly moveElasticIp: boolean;
 }
@@ -54,7 +56,9 @@ export type AlarmKind =
   | 'foreign-route'
   | 'routes-unreadable'
   | 'no-healthy-target'
-  | 'maintenance-lease';
+  | 'maintenance-lease'
+  /** a soft failure of the active member is held because the last move was too recent */
+  | 'in-cooldown';
 
 export interface Alarm {
   readonly kind: AlarmKind;
@@ -70,6 +74,8 @@ export interface Decision {
   /** the memory to persist after the plan is carried out */
   readonly memory: PairMemory;
   readonly dryRun: boolean;
+  /** why an operator command was not carried out (the handler reports it as an error); absent otherwise */
+  readonly refusal?: string;
 }
 
 /** Exhaustiveness guard for switches on closed unions. */

@@ -18,8 +18,13 @@ export type SignalName = 'instance' | 'daemon' | 'tunnel';
 export interface Signal {
   readonly health: Health;
   readonly reason: string;
-  /** Hard loss (not running, impaired status checks, imminent scheduled event): moves traffic at once. */
+  /** Hard loss (not found, not running, impaired status checks, blackholed route): moves traffic at once. */
   readonly hard?: boolean;
+  /**
+   * A pending scheduled event (retirement, stop, reboot, maintenance): the member still runs, but traffic
+   * moves at once, like a hard loss, so that it has left before the event happens.
+   */
+  readonly scheduled?: boolean;
 }
 
 export type InstanceState = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';

@@ -1,0 +1,77 @@
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { createClients } from '../../shared/aws/clients.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { loadConfigFile } from '../../shared/config/load.ts';
+import { parseEvent } from '../../shared/controller/events.ts';
+import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
+import { runController, runFastMode } from '../../shared/controller/run.ts';
+import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
+import { type Log, rootLogger } from '../../shared/logger.ts';
+import { ENV } from '../../shared/telemetry-names.ts';
+
+/** Leave this much of the schedule period free so a fast-mode loop ends before the next invocation starts. */
+const FAST_MODE_MARGIN_MS = 5_000;
+
+/** What the handler needs besides the event: everything but the logger is built once per cold start. */
+export type HandlerDeps = Omit<ControllerDeps, 'log'> & { readonly log: Log; readonly metrics: Metrics };
+
+/**
+ * Handle one invocation: parse the event into a trigger (or reject it, writing nothing), run the controller
+ * (in fast mode, loop until shortly before the next schedule), publish metrics, return the summary.
+ */
+export async function handleEvent(
+  event: unknown,
+  context: Pick<Context, 'awsRequestId' | 'getRemainingTimeInMillis'>,
+  deps: HandlerDeps,
+): Promise<RunSummary & { runs?: number }> {
+  const log = deps.log.child({ requestId: context.awsRequestId });
+  let trigger: ReturnType<typeof parseEvent>;
+  try {
+    trigger = parseEvent(event);
+  } catch (error) {
+    log.error({ err: error, event }, 'event rejected');
+    throw error;
+  }
+  const controller: ControllerDeps = { ...deps, log };
+  const { fastMode, schedule, probeTimeout } = deps.config.controller;
+  if (trigger.kind === 'schedule' && fastMode.enabled) {
+    const start = deps.clock.now();
+    const budget = Math.min(schedule * 1000, context.getRemainingTimeInMillis());
+    const untilMs = start + budget - probeTimeout * 1000 - FAST_MODE_MARGIN_MS;
+    const runs = await runFastMode(controller, { untilMs, intervalMs: fastMode.interval * 1000 });
+    for (const run of runs) publishRunMetrics(deps.metrics, run);
+    const last = runs[runs.length - 1] as RunSummary;
+    return { ...last, runs: runs.length };
+  }
+  const summary = await runController(controller, trigger);
+  publishRunMetrics(deps.metrics, summary);
+  return summary;
+}
+
+let coldStart: HandlerDeps | undefined;
+
+/** Built on the first invocation from the environment the CDK app sets (config bundled as a file). */
+function depsFromEnvironment(): HandlerDeps {
+  const required = (name: string) => {
+    const value = process.env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set`);
+    return value;
+  };
+  coldStart ??= {
+    clients: createClients(),
+    config: loadConfigFile(required(ENV.configPath)),
+    tableName: required(ENV.tableName),
+    probeDocument: required(ENV.probeDocument),
+    clock: systemClock,
+    log: rootLogger,
+    metrics: createMetrics(),
+  };
+  return coldStart;
+}
+
+/** The Lambda entry point. */
+export const handler = middy<unknown, RunSummary>().handler((event, context) =>
+  handleEvent(event, context, depsFromEnvironment()),
+);

@@ -1,0 +1,551 @@
+/**
+ * The DynamoDB state store (aws-facts.md section 10): one table, one item per pair holding the controller's
+ * memory and the maintenance lease under a version number for optimistic locking, plus history items that
+ * expire through TTL.
+ *
+ * Item layout (keys from TABLE_KEYS):
+ * - pair item: pk "pair#<name>", sk "state"; `version` and the PairMemory fields as top-level attributes.
+ * - history item: pk "pair#<name>", sk "history#<ISO time>#<6 digits>"; `at` (epoch ms), `record`, and
+ *   `expiresAt` (epoch seconds, the table's TTL attribute).
+ *
+ * Every write to the pair item bumps `version`, so a version names one snapshot of memory and lease. The
+ * controller writes memory (savePair) and never the lease; the resize workflow writes the lease and never
+ * memory. Lease expiry is enforced in condition expressions, never by TTL, whose deletions lag by days.
+ */
+
+import { randomInt } from 'node:crypto';
+import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { type Clock, systemClock } from '../clock.ts';
+import { chunk, mapLimit } from '../concurrency.ts';
+import { initialMemory, type Lease, type PairMemory, type Role, type StoredPair } from '../domain/types.ts';
+import { ConflictError, ControllerError, LeaseHeldError, ThrottledError } from '../errors.ts';
+import { TABLE_KEYS } from '../telemetry-names.ts';
+
+const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_KEYS;
+const PAIR_PREFIX = 'pair#';
+const STATE_SK = 'state';
+const HISTORY_PREFIX = 'history#';
+
+/** BatchGetItem accepts at most 100 keys per call (dynalite enforces the same limit). */
+const BATCH_GET_KEYS = 100;
+/** Attempts per BatchGetItem chunk while DynamoDB keeps returning UnprocessedKeys. */
+const BATCH_GET_ATTEMPTS = 6;
+/** Base delay before re-requesting unprocessed keys; doubled on each attempt. */
+const BATCH_GET_BACKOFF_MS = 25;
+/** BatchGetItem calls in flight at once when loading many pairs. */
+const BATCH_GET_PARALLELISM = 4;
+/** Attempts at a history sort key before giving up on random-suffix collisions. */
+const HISTORY_PUT_ATTEMPTS = 3;
+/** Attempts at taking a lease while the holder we read back keeps turning out to be free. */
+const LEASE_ATTEMPTS = 3;
+const DAY_SECONDS = 86_400;
+
+/** The SDK's throttling error codes (aws-facts.md section 3) that can reach us after its own retries. */
+const THROTTLING_ERRORS = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+  'TransactionInProgressException',
+]);
+
+const roleSchema = z.enum(['primary', 'standby']);
+const count = z.number().int().nonnegative();
+const softStreaksSchema = z.object({ daemon: count, tunnel: count });
+const leaseSchema = z.object({ owner: z.string().min(1), until: z.number(), member: roleSchema.optional() });
+
+/** A stored pair item as read back; unknown attributes (the keys) are dropped. */
+const pairItemSchema = z.object({
+  version: count,
+  active: roleSchema,
+  unhealthyStreak: z.object({ primary: softStreaksSchema, standby: softStreaksSchema }),
+  healthyStreak: z.object({ primary: count, standby: count }),
+  unknownStreak: count,
+  lastFailoverAt: z.number().optional(),
+  enis: z.object({ primary: z.string().optional(), standby: z.string().optional() }).optional(),
+  lease: leaseSchema.optional(),
+});
+
+const historyItemSchema = z.object({ at: z.number(), record: z.record(z.string(), z.unknown()) });
+
+/** What the resize workflow asks for when it takes a pair's maintenance lease. */
+export interface LeaseRequest {
+  /** who holds it (the Step Functions execution name, an operator...) */
+  readonly owner: string;
+  /** the member under maintenance, to which the controller must not move traffic */
+  readonly member?: Role;
+  /** epoch ms after which the lease no longer holds */
+  readonly until: number;
+}
+
+/** One history record of a pair, as listed. */
+export interface HistoryEntry {
+  /** epoch ms */
+  readonly at: number;
+  readonly record: Record<string, unknown>;
+}
+
+/** What a StateStore needs. */
+export interface StateStoreOptions {
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** how long history items live before TTL removes them. @default 90 */
+  readonly historyRetentionDays?: number;
+  /** paces the retries of unprocessed BatchGetItem keys. @default systemClock */
+  readonly clock?: Clock;
+}
+
+const pairKey = (pair: string) => ({ [PK]: `${PAIR_PREFIX}${pair}`, [SK]: STATE_SK });
+
+const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
+
+const isConditionFailure = (error: unknown): boolean =>
+  errorName(error) === 'ConditionalCheckFailedException';
+
+/** Throttling that outlasted the SDK's retries becomes the retryable ThrottledError; anything else passes. */
+function translated(error: unknown, what: string): unknown {
+  const name = errorName(error);
+  if (name !== undefined && THROTTLING_ERRORS.has(name)) {
+    return new ThrottledError(`DynamoDB throttled ${what}: ${name}`, { cause: error });
+  }
+  return error;
+}
+
+const describeLease = (lease: Lease): string =>
+  `${lease.owner} until ${new Date(lease.until).toISOString()}${lease.member ? ` (${lease.member} under maintenance)` : ''}`;
+
+/** Parse a pair item read from the table; a malformed item is an error, never silently reset. */
+function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
+  const parsed = pairItemSchema.safeParse(item);
+  if (!parsed.success) {
+    throw new ControllerError(`stored state of pair ${pair} is malformed: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  const { version, active, unhealthyStreak, healthyStreak, unknownStreak, lastFailoverAt, enis, lease } =
+    parsed.data;
+  const memory: PairMemory = {
+    active,
+    unhealthyStreak,
+    healthyStreak,
+    unknownStreak,
+    ...(lastFailoverAt !== undefined ? { lastFailoverAt } : {}),
+    ...(enis !== undefined ? { enis } : {}),
+    ...(lease !== undefined ? { lease } : {}),
+  };
+  return { pair, version, memory };
+}
+
+const neverWritten = (pair: string): StoredPair => ({ pair, version: 0, memory: initialMemory() });
+
+/**
+ * Pair state, history and the maintenance lease in one DynamoDB table. All reads of the pair item are
+ * strongly consistent: a decision must see the latest version, or its conditional write fails anyway.
+ */
+export class StateStore {
+  readonly #dynamo: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #retentionSeconds: number;
+  readonly #clock: Clock;
+
+  constructor(options: StateStoreOptions) {
+    this.#dynamo = options.dynamo;
+    this.#tableName = options.tableName;
+    this.#retentionSeconds = (options.historyRetentionDays ?? 90) * DAY_SECONDS;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Load pairs by name, in chunks of 100 keys, retrying UnprocessedKeys with backoff. Every requested
+   * name is in the result; a pair never written is version 0 with initial memory.
+   * @throws ThrottledError when keys stay unprocessed after the bounded retries
+   */
+  async loadPairs(names: readonly string[]): Promise<Map<string, StoredPair>> {
+    const unique = [...new Set(names)];
+    const loaded = new Map<string, StoredPair>();
+    const chunks = await mapLimit(chunk(unique, BATCH_GET_KEYS), BATCH_GET_PARALLELISM, (batch) =>
+      this.#batchGet(batch),
+    );
+    for (const items of chunks) {
+      for (const item of items) {
+        const pair = String(item[PK]).slice(PAIR_PREFIX.length);
+        loaded.set(pair, toStoredPair(pair, item));
+      }
+    }
+    return new Map(unique.map((pair) => [pair, loaded.get(pair) ?? neverWritten(pair)]));
+  }
+
+  /** Load one pair (consistent read); version 0 with initial memory when never written. */
+  async loadPair(pair: string): Promise<StoredPair> {
+    const item = await this.#getItem(pair);
+    return item ? toStoredPair(pair, item) : neverWritten(pair);
+  }
+
+  /**
+   * Store the controller's memory of a pair if nobody wrote since `expectedVersion` (0: never written).
+   * Only memory fields are written; the lease stays as the lease methods left it, whatever `memory.lease`
+   * says. Optional fields absent from `memory` are removed from the item.
+   * @returns the stored pair at its new version (expectedVersion + 1), with the lease as stored
+   * @throws ConflictError when the stored version is not `expectedVersion`
+   */
+  async savePair(pair: string, expectedVersion: number, memory: PairMemory): Promise<StoredPair> {
+    const names: Record<string, string> = {
+      '#version': 'version',
+      '#active': 'active',
+      '#unhealthyStreak': 'unhealthyStreak',
+      '#healthyStreak': 'healthyStreak',
+      '#unknownStreak': 'unknownStreak',
+      '#lastFailoverAt': 'lastFailoverAt',
+      '#enis': 'enis',
+    };
+    const values: Record<string, unknown> = {
+      ':next': expectedVersion + 1,
+      ':active': memory.active,
+      ':unhealthyStreak': memory.unhealthyStreak,
+      ':healthyStreak': memory.healthyStreak,
+      ':unknownStreak': memory.unknownStreak,
+    };
+    const set = [
+      '#version = :next',
+      '#active = :active',
+      '#unhealthyStreak = :unhealthyStreak',
+      '#healthyStreak = :healthyStreak',
+      '#unknownStreak = :unknownStreak',
+    ];
+    const remove: string[] = [];
+    if (memory.lastFailoverAt !== undefined) {
+      set.push('#lastFailoverAt = :lastFailoverAt');
+      values[':lastFailoverAt'] = memory.lastFailoverAt;
+    } else remove.push('#lastFailoverAt');
+    if (memory.enis !== undefined) {
+      set.push('#enis = :enis');
+      values[':enis'] = memory.enis;
+    } else remove.push('#enis');
+
+    let condition: string;
+    if (expectedVersion === 0) {
+      condition = 'attribute_not_exists(#pk)';
+      names['#pk'] = PK;
+    } else {
+      condition = '#version = :expected';
+      values[':expected'] = expectedVersion;
+    }
+
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: pairKey(pair),
+          UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toStoredPair(pair, result.Attributes ?? {});
+    } catch (error) {
+      if (isConditionFailure(error)) {
+        throw new ConflictError(
+          `pair ${pair} changed since version ${expectedVersion}; reload and decide again`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw translated(error, `saving pair ${pair}`);
+    }
+  }
+
+  /**
+   * Record something that happened to a pair (a route change, a failover, a resize stage). The item
+   * expires after the retention period through the table's TTL.
+   * @param at epoch ms of the event; the history is ordered by it
+   * @param record plain data (no class instances); undefined values are dropped
+   */
+  async appendHistory(pair: string, at: number, record: Record<string, unknown>): Promise<void> {
+    const prefix = `${HISTORY_PREFIX}${new Date(at).toISOString()}#`;
+    for (let attempt = 1; ; attempt++) {
+      // The random suffix keeps two records of the same millisecond apart; the condition catches the
+      // one-in-a-million clash instead of overwriting.
+      const sk = `${prefix}${String(randomInt(1_000_000)).padStart(6, '0')}`;
+      try {
+        await this.#dynamo.send(
+          new PutCommand({
+            TableName: this.#tableName,
+            Item: {
+              [PK]: `${PAIR_PREFIX}${pair}`,
+              [SK]: sk,
+              at,
+              record,
+              [TTL]: Math.floor(at / 1000) + this.#retentionSeconds,
+            },
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': PK },
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translated(error, `recording history of pair ${pair}`);
+        if (attempt >= HISTORY_PUT_ATTEMPTS) {
+          throw new ConflictError(`no free history key for pair ${pair} at ${prefix}`, { cause: error });
+        }
+      }
+    }
+  }
+
+  /** The pair's most recent history records, newest first. */
+  async listHistory(pair: string, limit = 50): Promise<HistoryEntry[]> {
+    const entries: HistoryEntry[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#dynamo
+        .send(
+          new QueryCommand({
+            TableName: this.#tableName,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
+            ExpressionAttributeValues: { ':pk': `${PAIR_PREFIX}${pair}`, ':prefix': HISTORY_PREFIX },
+            ScanIndexForward: false,
+            ConsistentRead: true,
+            Limit: limit - entries.length,
+            ExclusiveStartKey: startKey,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw translated(error, `listing history of pair ${pair}`);
+        });
+      for (const item of page.Items ?? []) {
+        const parsed = historyItemSchema.safeParse(item);
+        if (!parsed.success) {
+          throw new ControllerError(`history item ${String(item[SK])} of pair ${pair} is malformed`, {
+            cause: parsed.error,
+          });
+        }
+        entries.push({ at: parsed.data.at, record: parsed.data.record });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && entries.length < limit);
+    return entries;
+  }
+
+  /**
+   * Take the pair's maintenance lease, or extend it when `request.owner` already holds it. Succeeds when no
+   * lease is held, the held one expired before `now`, or it is the owner's own. Creates the pair item (with
+   * initial memory) when it was never written, and bumps the version, so a controller that decided
+   * without seeing the lease cannot save over it.
+   * @param now epoch ms, compared with the held lease's `until`
+   * @throws LeaseHeldError naming the current holder and expiry
+   */
+  async acquireLease(pair: string, request: LeaseRequest, now: number): Promise<StoredPair> {
+    const initial = initialMemory();
+    const lease: Lease = { owner: request.owner, until: request.until, member: request.member };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.#dynamo.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: pairKey(pair),
+            UpdateExpression: [
+              'SET #lease = :lease',
+              '#version = if_not_exists(#version, :zero) + :one',
+              '#active = if_not_exists(#active, :active)',
+              '#unhealthyStreak = if_not_exists(#unhealthyStreak, :unhealthyStreak)',
+              '#healthyStreak = if_not_exists(#healthyStreak, :healthyStreak)',
+              '#unknownStreak = if_not_exists(#unknownStreak, :unknownStreak)',
+            ].join(', '),
+            ConditionExpression:
+              'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#owner = :owner',
+            ExpressionAttributeNames: {
+              '#lease': 'lease',
+              '#until': 'until',
+              '#owner': 'owner',
+              '#version': 'version',
+              '#active': 'active',
+              '#unhealthyStreak': 'unhealthyStreak',
+              '#healthyStreak': 'healthyStreak',
+              '#unknownStreak': 'unknownStreak',
+            },
+            ExpressionAttributeValues: {
+              ':lease': lease,
+              ':now': now,
+              ':owner': request.owner,
+              ':zero': 0,
+              ':one': 1,
+              ':active': initial.active,
+              ':unhealthyStreak': initial.unhealthyStreak,
+              ':healthyStreak': initial.healthyStreak,
+              ':unknownStreak': initial.unknownStreak,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return toStoredPair(pair, result.Attributes ?? {});
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translated(error, `taking the lease of pair ${pair}`);
+        // dynalite has no ReturnValuesOnConditionCheckFailure, so read the holder back; if it has meanwhile
+        // been released or expired, try again rather than report a holder that no longer exists.
+        const held = (await this.loadPair(pair)).memory.lease;
+        if (held !== undefined && held.until >= now && held.owner !== request.owner) {
+          throw new LeaseHeldError(`maintenance lease of pair ${pair} is held by ${describeLease(held)}`);
+        }
+        if (attempt >= LEASE_ATTEMPTS) {
+          throw new ConflictError(`maintenance lease of pair ${pair} kept changing while being taken`, {
+            cause: error,
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * Extend a lease the owner still holds. A lease that has expired is not renewed, even if nobody took it
+   * over: the controller may have acted on its expiry in the meantime.
+   * @throws LeaseHeldError when `owner` does not hold an unexpired lease at `now`
+   */
+  async renewLease(pair: string, owner: string, until: number, now: number): Promise<StoredPair> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: pairKey(pair),
+          UpdateExpression: 'SET #lease.#until = :until, #version = #version + :one',
+          ConditionExpression:
+            'attribute_exists(#lease) AND #lease.#owner = :owner AND #lease.#until >= :now',
+          ExpressionAttributeNames: {
+            '#lease': 'lease',
+            '#until': 'until',
+            '#owner': 'owner',
+            '#version': 'version',
+          },
+          ExpressionAttributeValues: { ':until': until, ':owner': owner, ':now': now, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toStoredPair(pair, result.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionFailure(error)) throw translated(error, `renewing the lease of pair ${pair}`);
+      const held = (await this.loadPair(pair)).memory.lease;
+      const state =
+        held === undefined
+          ? 'not held by anyone'
+          : held.owner === owner
+            ? `expired at ${new Date(held.until).toISOString()}`
+            : `held by ${describeLease(held)}`;
+      throw new LeaseHeldError(`cannot renew ${owner}'s maintenance lease of pair ${pair}: it is ${state}`);
+    }
+  }
+
+  /**
+   * Give the lease back. Releasing when no lease is held is a no-op; an expired lease may still be released
+   * by its owner.
+   * @returns the pair as stored afterwards
+   * @throws LeaseHeldError when someone else holds the lease
+   */
+  async releaseLease(pair: string, owner: string): Promise<StoredPair> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: pairKey(pair),
+          UpdateExpression: 'REMOVE #lease SET #version = #version + :one',
+          ConditionExpression: 'attribute_exists(#lease) AND #lease.#owner = :owner',
+          ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', '#version': 'version' },
+          ExpressionAttributeValues: { ':owner': owner, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toStoredPair(pair, result.Attributes ?? {});
+    } catch (error) {
+      if (!isConditionFailure(error)) throw translated(error, `releasing the lease of pair ${pair}`);
+      const stored = await this.loadPair(pair);
+      const held = stored.memory.lease;
+      if (held === undefined) return stored;
+      throw new LeaseHeldError(
+        `${owner} cannot release the maintenance lease of pair ${pair}: held by ${describeLease(held)}`,
+      );
+    }
+  }
+
+  async #getItem(pair: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.#dynamo
+      .send(new GetCommand({ TableName: this.#tableName, Key: pairKey(pair), ConsistentRead: true }))
+      .catch((error: unknown) => {
+        throw translated(error, `reading pair ${pair}`);
+      });
+    return result.Item;
+  }
+
+  async #batchGet(pairs: readonly string[]): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let keys: Record<string, unknown>[] = pairs.map(pairKey);
+    for (let attempt = 1; keys.length > 0; attempt++) {
+      if (attempt > BATCH_GET_ATTEMPTS) {
+        throw new ThrottledError(
+          `DynamoDB left ${keys.length} pair keys unprocessed after ${BATCH_GET_ATTEMPTS} attempts`,
+        );
+      }
+      if (attempt > 1) await this.#clock.sleep(BATCH_GET_BACKOFF_MS * 2 ** (attempt - 2));
+      const result = await this.#dynamo
+        .send(
+          new BatchGetCommand({ RequestItems: { [this.#tableName]: { Keys: keys, ConsistentRead: true } } }),
+        )
+        .catch((error: unknown) => {
+          throw translated(error, 'loading pairs');
+        });
+      items.push(...(result.Responses?.[this.#tableName] ?? []));
+      keys = result.UnprocessedKeys?.[this.#tableName]?.Keys ?? [];
+    }
+    return items;
+  }
+}
+
+/**
+ * Create the state table as the CDK app does (pk S + sk S, on demand) and wait until it is ACTIVE. For the
+ * local table of tests and the simulator; an existing table is accepted. TTL on `expiresAt` is not set here:
+ * dynalite has no UpdateTimeToLive, and nothing local needs items to expire.
+ * @param options.timeoutMs how long to wait for ACTIVE. @default 10000
+ */
+export async function createStateTable(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+  options: { readonly clock?: Clock; readonly timeoutMs?: number } = {},
+): Promise<void> {
+  const clock = options.clock ?? systemClock;
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        AttributeDefinitions: [
+          { AttributeName: PK, AttributeType: 'S' },
+          { AttributeName: SK, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: PK, KeyType: 'HASH' },
+          { AttributeName: SK, KeyType: 'RANGE' },
+        ],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+  } catch (error) {
+    if (errorName(error) !== 'ResourceInUseException') throw error;
+  }
+  const deadline = clock.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (clock.now() >= deadline) {
+      throw new ControllerError(`table ${tableName} is still ${Table?.TableStatus ?? 'unknown'}, not ACTIVE`);
+    }
+    await clock.sleep(50);
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { problemsOf } from '../config/load.ts';
+import { BadEventError } from '../errors.ts';
+import type { Trigger } from './types.ts';
+
+/**
+ * The events the controller accepts, each turned into a Trigger (which pairs to look at). Anything else is
+ * rejected with an error naming the problem, before any AWS call.
+ */
+
+/** The input the product's EventBridge Scheduler schedule sends. */
+export const SCHEDULE_INPUT = { action: 'schedule' } as const;
+
+const schedule = z.strictObject({ action: z.literal('schedule') });
+
+/** A legacy EventBridge scheduled rule, accepted so an existing rule can drive the controller too. */
+const scheduledRule = z.looseObject({
+  source: z.literal('aws.events'),
+  'detail-type': z.literal('Scheduled Event'),
+});
+
+/** aws-facts.md section 7: EC2 state-change events may be late, duplicated or reordered; only the id is used. */
+const instanceStateChange = z.looseObject({
+  source: z.literal('aws.ec2'),
+  'detail-type': z.literal('EC2 Instance State-change Notification'),
+  detail: z.looseObject({ 'instance-id': z.string().regex(/^i-[0-9a-f]+$/), state: z.string() }),
+});
+
+const alarmStateChange = z.looseObject({
+  source: z.literal('aws.cloudwatch'),
+  'detail-type': z.literal('CloudWatch Alarm State Change'),
+  detail: z.looseObject({ alarmName: z.string().min(1), state: z.looseObject({ value: z.string() }) }),
+});
+
+const reconcile = z.strictObject({ action: z.literal('reconcile'), pair: z.string().min(1).optional() });
+
+const failover = z.strictObject({
+  action: z.literal('failover'),
+  pair: z.string().min(1),
+  to: z.enum(['standby', 'primary']),
+  force: z.boolean().default(false),
+});
+
+/** Turn a Lambda event into a Trigger, or throw BadEventError saying what is wrong. */
+export function parseEvent(event: unknown): Trigger {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new BadEventError(`expected an event object (got ${JSON.stringify(event) ?? String(event)})`);
+  }
+  const record = event as Record<string, unknown>;
+  if ('action' in record) {
+    const parsers = { schedule, reconcile, failover } as const;
+    const action = record.action;
+    if (typeof action !== 'string' || !(action in parsers)) {
+      throw new BadEventError(
+        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile or failover)`,
+      );
+    }
+    const parsed = parsers[action as keyof typeof parsers].safeParse(event);
+    if (!parsed.success) throw new BadEventError(describe(`${action} command`, parsed.error));
+    const command = parsed.data;
+    switch (command.action) {
+      case 'schedule':
+        return { kind: 'schedule' };
+      case 'reconcile':
+        return command.pair === undefined ? { kind: 'reconcile' } : { kind: 'reconcile', pair: command.pair };
+      case 'failover':
+        return { kind: 'failover', pair: command.pair, to: command.to, force: command.force };
+    }
+  }
+  const detailType = record['detail-type'];
+  if (detailType === 'EC2 Instance State-change Notification') {
+    const parsed = instanceStateChange.safeParse(event);
+    if (!parsed.success) throw new BadEventError(describe('EC2 state-change event', parsed.error));
+    return {
+      kind: 'instance-state-change',
+      instanceId: parsed.data.detail['instance-id'],
+      state: parsed.data.detail.state,
+    };
+  }
+  if (detailType === 'CloudWatch Alarm State Change') {
+    const parsed = alarmStateChange.safeParse(event);
+    if (!parsed.success) throw new BadEventError(describe('alarm state-change event', parsed.error));
+    return { kind: 'alarm', alarmName: parsed.data.detail.alarmName, state: parsed.data.detail.state.value };
+  }
+  if (scheduledRule.safeParse(event).success) return { kind: 'schedule' };
+  throw new BadEventError(
+    `unrecognised event (source ${JSON.stringify(record.source)}, detail-type ${JSON.stringify(detailType)}); ` +
+      'expected a schedule, an EC2 state-change or alarm state-change event, or {"action": "reconcile" | "failover", ...}',
+  );
+}
+
+function describe(what: string, error: z.ZodError): string {
+  return `malformed ${what}: ${problemsOf(error)
+    .map((p) => `${p.path || '(root)'}: ${p.message}`)
+    .join('; ')}`;
+}

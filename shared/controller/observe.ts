@@ -1,0 +1,210 @@
+import { readTunnelMetrics } from '../aws/cloudwatch.ts';
+import {
+  readElasticIps,
+  readInstanceStatuses,
+  readRouteTables,
+  readRouteTargetEnis,
+  type TableRoute,
+} from '../aws/ec2.ts';
+import { probeDaemons, probeParameters } from '../aws/ssm.ts';
+import type { PairConfig } from '../config/schema.ts';
+import type {
+  InstanceObservation,
+  ObservedRoute,
+  PairMemory,
+  PairObservation,
+  ProbeObservation,
+  Role,
+  TunnelObservation,
+} from '../domain/types.ts';
+import { ROLES } from '../domain/types.ts';
+import type { ControllerDeps } from './types.ts';
+
+/** Room left after the probe deadline for the rest of the run. */
+const PROBE_DEADLINE_MS = (deps: ControllerDeps) =>
+  deps.clock.now() + deps.config.controller.probeTimeout * 1000;
+
+/**
+ * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
+ * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), all in parallel.
+ * Route-target ENIs come from the pair's memory when known (they change only when someone re-wires an
+ * instance), so a steady tick makes no DescribeInstances call; a route that names a member's instance through
+ * an ENI we do not know makes us re-read that member's ENIs.
+ */
+export async function observePairs(
+  deps: ControllerDeps,
+  pairs: readonly PairConfig[],
+  memories: ReadonlyMap<string, PairMemory>,
+): Promise<Map<string, PairObservation>> {
+  const { clients } = deps;
+  const instanceIds = pairs.flatMap((p) => ROLES.map((r) => p[r].instanceId));
+  const tableIds = [...new Set(pairs.flatMap((p) => p.routeTables))];
+  const probed = pairs.filter((p) => p.probe.kind !== 'none');
+  const metered = pairs.filter((p) => p.tunnel !== undefined);
+  const allocationIds = pairs.flatMap((p) => (p.elasticIp ? [p.elasticIp.allocationId] : []));
+  const knownEnis = new Map<string, string>();
+  for (const p of pairs) {
+    for (const role of ROLES) {
+      const eni = p[role].networkInterfaceId ?? memories.get(p.name)?.enis?.[role];
+      if (eni) knownEnis.set(p[role].instanceId, eni);
+    }
+  }
+  const unknownEniMembers = pairs.flatMap((p) =>
+    ROLES.filter((r) => !knownEnis.has(p[r].instanceId)).map((r) => p[r]),
+  );
+
+  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
+    readInstanceStatuses(clients.ec2, instanceIds),
+    readRouteTables(clients.ec2, tableIds),
+    probed.length === 0
+      ? Promise.resolve(new Map<string, ProbeObservation>())
+      : probeDaemons(clients.ssm, {
+          documentName: deps.probeDocument,
+          probes: probed.flatMap((p) =>
+            ROLES.map((r) => ({ instanceId: p[r].instanceId, parameters: probeParameters(p.probe) })),
+          ),
+          deadlineMs: PROBE_DEADLINE_MS(deps),
+          clock: deps.clock,
+        }),
+    metered.length === 0
+      ? Promise.resolve({ values: new Map<string, number[]>(), errors: [] as string[] })
+      : readTunnelMetrics(clients.cloudwatch, {
+          queries: metered.flatMap((p) => ROLES.map((r) => tunnelQuery(p, r))),
+          now: deps.clock.now(),
+          datapoints: Math.max(...metered.map((p) => p.tunnel?.datapointsToBreach ?? 1)),
+        }),
+    allocationIds.length === 0 ? Promise.resolve(undefined) : readElasticIps(clients.ec2, allocationIds),
+    unknownEniMembers.length === 0
+      ? Promise.resolve(undefined)
+      : readRouteTargetEnis(clients.ec2, unknownEniMembers),
+  ]);
+  for (const [instanceId, eni] of enis?.values ?? []) knownEnis.set(instanceId, eni);
+
+  // A route naming a member's instance through an ENI we do not know: the member was re-wired; re-read it.
+  const stale = pairs.flatMap((p) =>
+    ROLES.filter((r) =>
+      p.routeTables.some((t) =>
+        (tables.values.get(t) ?? []).some(
+          (route) =>
+            route.instanceId === p[r].instanceId &&
+            route.networkInterfaceId !== undefined &&
+            route.networkInterfaceId !== knownEnis.get(p[r].instanceId) &&
+            p[r].networkInterfaceId === undefined,
+        ),
+      ),
+    ).map((r) => p[r]),
+  );
+  if (stale.length > 0) {
+    const refreshed = await readRouteTargetEnis(clients.ec2, stale);
+    for (const [instanceId, eni] of refreshed.values) knownEnis.set(instanceId, eni);
+  }
+
+  const observations = new Map<string, PairObservation>();
+  for (const p of pairs) {
+    const instances = {} as Record<Role, InstanceObservation>;
+    for (const role of ROLES) {
+      const id = p[role].instanceId;
+      instances[role] = statuses.values.get(id) ?? unreadInstance(id);
+    }
+    const tableFailed = p.routeTables.some((t) => !tables.values.has(t));
+    const allocation = p.elasticIp?.allocationId;
+    const eniOf = (role: Role) => knownEnis.get(p[role].instanceId);
+    const observation: PairObservation = {
+      instances,
+      enis: { primary: eniOf('primary'), standby: eniOf('standby') },
+      ...(p.probe.kind === 'none'
+        ? {}
+        : {
+            probes: {
+              primary: probes.get(p.primary.instanceId) ?? noProbe(p.primary.instanceId),
+              standby: probes.get(p.standby.instanceId) ?? noProbe(p.standby.instanceId),
+            },
+          }),
+      ...(p.tunnel === undefined
+        ? {}
+        : {
+            tunnels: {
+              primary: tunnelObservation(p, 'primary', tunnels.values, tunnels.errors),
+              standby: tunnelObservation(p, 'standby', tunnels.values, tunnels.errors),
+            },
+          }),
+      ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values) }),
+      ...(allocation === undefined || addresses === undefined || !addresses.values.has(allocation)
+        ? {}
+        : { elasticIpOn: elasticIpHolder(addresses.values.get(allocation)?.networkInterfaceId, eniOf) }),
+    };
+    observations.set(p.name, observation);
+  }
+  return observations;
+}
+
+/** The tunnel metric query of one member; dimensions default to the member's instance id. */
+function tunnelQuery(pair: PairConfig, role: Role) {
+  const tunnel = pair.tunnel;
+  if (!tunnel) throw new Error(`pair ${pair.name} has no tunnel metric`);
+  return {
+    key: `${pair.name}/${role}`,
+    namespace: tunnel.namespace,
+    metricName: tunnel.metricName,
+    dimensions: tunnel.dimensions?.[role] ?? { InstanceId: pair[role].instanceId },
+    statistic: tunnel.statistic,
+    period: tunnel.period,
+  };
+}
+
+function tunnelObservation(
+  pair: PairConfig,
+  role: Role,
+  values: ReadonlyMap<string, number[]>,
+  errors: readonly string[],
+): TunnelObservation {
+  const series = values.get(`${pair.name}/${role}`);
+  return series === undefined
+    ? { instanceId: pair[role].instanceId, detail: errors[0] ?? 'metric not readable' }
+    : { instanceId: pair[role].instanceId, values: series };
+}
+
+/** One entry per configured (table, destination), as the tables show it now. */
+function managedRoutes(
+  pair: PairConfig,
+  tables: ReadonlyMap<string, readonly TableRoute[]>,
+): ObservedRoute[] {
+  return pair.routeTables.flatMap((routeTableId) =>
+    pair.destinations.map((destination): ObservedRoute => {
+      const route = (tables.get(routeTableId) ?? []).find((r) => sameDestination(r.destination, destination));
+      if (!route) return { routeTableId, destination, present: false };
+      return {
+        routeTableId,
+        destination,
+        present: true,
+        state: route.state,
+        ...(route.networkInterfaceId ? { networkInterfaceId: route.networkInterfaceId } : {}),
+        ...(route.instanceId ? { instanceId: route.instanceId } : {}),
+        ...(route.otherTarget ? { otherTarget: route.otherTarget } : {}),
+      };
+    }),
+  );
+}
+
+/** EC2 canonicalises CIDRs; IPv6 is compared case-insensitively. */
+const sameDestination = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+function elasticIpHolder(
+  eni: string | undefined,
+  eniOf: (role: Role) => string | undefined,
+): Role | 'other' | 'none' {
+  if (eni === undefined) return 'none';
+  return ROLES.find((r) => eniOf(r) === eni) ?? 'other';
+}
+
+const unreadInstance = (instanceId: string): InstanceObservation => ({
+  instanceId,
+  found: true,
+  scheduledEvents: [],
+});
+
+const noProbe = (instanceId: string): ProbeObservation => ({
+  instanceId,
+  outcome: 'unknown',
+  detail: 'no probe result',
+});

@@ -1,0 +1,69 @@
+import type { AwsClients } from '../aws/clients.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import type { Alarm, MoveTrigger, PlanKind } from '../domain/plan.ts';
+import type { Health, Role, SignalName } from '../domain/types.ts';
+import type { Log } from '../logger.ts';
+
+/** What the controller needs from its environment (Lambda, the simulator, tests). */
+export interface ControllerDeps {
+  readonly clients: AwsClients;
+  readonly config: Config;
+  readonly tableName: string;
+  /** name of the SSM Command document that probes the VPN daemon */
+  readonly probeDocument: string;
+  readonly clock: Clock;
+  readonly log: Log;
+}
+
+/**
+ * Why the controller runs. Every trigger only says which pairs to look at (level-triggered): the decision
+ * always uses freshly observed state, never the trigger's payload.
+ */
+export type Trigger =
+  | { readonly kind: 'schedule' }
+  | { readonly kind: 'instance-state-change'; readonly instanceId: string; readonly state: string }
+  | { readonly kind: 'alarm'; readonly alarmName: string; readonly state: string }
+  | { readonly kind: 'reconcile'; readonly pair?: string }
+  | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean };
+
+/** One route the run wrote. */
+export interface RouteChange {
+  readonly routeTableId: string;
+  readonly destination: string;
+  readonly to: Role;
+  readonly action: 'replaced' | 'created';
+}
+
+/** The run's outcome for one pair (the Lambda returns these as JSON). */
+export interface PairSummary {
+  readonly pair: string;
+  readonly plan: PlanKind;
+  readonly trigger?: MoveTrigger;
+  readonly from?: Role;
+  readonly to?: Role;
+  /** the member carrying traffic after this run (intent) */
+  readonly active: Role;
+  readonly reasons: readonly string[];
+  readonly alarms: readonly Alarm[];
+  readonly routesChanged: readonly RouteChange[];
+  readonly elasticIpMoved: boolean;
+  readonly dryRun: boolean;
+  /** each member's verdict and signals as decided in this run */
+  readonly members?: Readonly<Record<Role, MemberSummary>>;
+  /** set when this pair's run failed (the others still ran) */
+  readonly error?: string;
+}
+
+export interface MemberSummary {
+  readonly health: Health;
+  readonly reason: string;
+  readonly signals: Readonly<Partial<Record<SignalName, Health>>>;
+}
+
+export interface RunSummary {
+  readonly trigger: Trigger['kind'];
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly pairs: readonly PairSummary[];
+}

@@ -1,0 +1,151 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile, parseConfig } from '../../shared/config/load.ts';
+import { destinationKind } from '../../shared/config/schema.ts';
+import { InputError } from '../../shared/errors.ts';
+
+const pair = (overrides: Record<string, unknown> = {}) => ({
+  name: 'branch-a',
+  primary: { instanceId: 'i-0123456789abcdef0' },
+  standby: { instanceId: 'i-0fedcba9876543210' },
+  routeTables: ['rtb-0a1b2c3d4e5f60718'],
+  destinations: ['10.50.0.0/16'],
+  ...overrides,
+});
+
+const problems = (document: unknown) => {
+  try {
+    parseConfig(document);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  throw new Error('expected the configuration to be rejected');
+};
+
+describe('configuration file', () => {
+  it('fills every documented default for a minimal pair', () => {
+    const config = parseConfig({ pairs: [pair()] });
+    const [p] = config.pairs;
+    expect(p).toMatchObject({
+      probe: { kind: 'systemd', unit: 'strongswan' },
+      unhealthyThreshold: 2,
+      cooldown: 300,
+      failback: 'manual',
+      failbackAfter: 3,
+    });
+    expect(p?.tunnel).toBeUndefined();
+    expect(config.dryRun).toBe(false);
+    expect(config.controller).toEqual({
+      schedule: 60,
+      fastMode: { enabled: false, interval: 10 },
+      probeTimeout: 20,
+    });
+  });
+
+  it('reads the example file in YAML', () => {
+    const config = loadConfigFile('examples/pairs.yaml');
+    expect(config.pairs.map((p) => p.name)).toEqual(['branch-a']);
+    expect(config.pairs[0]?.tunnel).toMatchObject({ datapointsToBreach: 2, statistic: 'Minimum' });
+  });
+
+  it('reads JSON as well as YAML', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpn-failover-'));
+    const file = join(dir, 'pairs.json');
+    writeFileSync(file, JSON.stringify({ pairs: [pair({ cooldown: '90s' })] }));
+    expect(loadConfigFile(file).pairs[0]?.cooldown).toBe(90);
+  });
+
+  it('reports the contract example of a bad instance id with its path', () => {
+    expect(problems({ pairs: [pair(), pair({ name: 'b', standby: { instanceId: 'x' } })] })).toContain(
+      'pairs[1].standby.instanceId: expected i-… (got "x")',
+    );
+  });
+
+  it('lists every problem at once, each with its path', () => {
+    const found = problems({
+      pairs: [
+        pair({
+          name: 'Bad_Name',
+          primary: { instanceId: 'i-1' },
+          destinations: ['10.0.0.1/8', 'nonsense'],
+          cooldown: 'soon',
+          failback: 'sometimes',
+        }),
+      ],
+      extra: true,
+    });
+    expect(found).toHaveLength(7);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.name/);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.primary\.instanceId/);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.destinations\[0\].*10\.0\.0\.1\/8/);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.destinations\[1\]/);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.cooldown.*soon/);
+    expect(found.join('\n')).toMatch(/pairs\[0\]\.failback/);
+    expect(found.join('\n')).toMatch(/extra/);
+  });
+
+  it('refuses a pair whose members are the same instance', () => {
+    expect(problems({ pairs: [pair({ standby: { instanceId: 'i-0123456789abcdef0' } })] })).toEqual([
+      'pairs[0].standby.instanceId: must differ from primary.instanceId (both are i-0123456789abcdef0)',
+    ]);
+  });
+
+  it('refuses an instance in two pairs and a route managed by two pairs', () => {
+    const found = problems({
+      pairs: [
+        pair(),
+        pair({
+          name: 'branch-b',
+          primary: { instanceId: 'i-0aaaaaaaaaaaaaaa1' },
+          standby: { instanceId: 'i-0123456789abcdef0' },
+        }),
+      ],
+    });
+    expect(found).toContain(
+      'pairs[1].standby.instanceId: i-0123456789abcdef0 is already a member of pair branch-a',
+    );
+    expect(found).toContain(
+      'pairs[1].destinations: route 10.50.0.0/16 in rtb-0a1b2c3d4e5f60718 is already managed by pair branch-a',
+    );
+  });
+
+  it('refuses duplicate pair names', () => {
+    const found = problems({
+      pairs: [
+        pair(),
+        pair({
+          primary: { instanceId: 'i-0aaaaaaaaaaaaaaa1' },
+          standby: { instanceId: 'i-0aaaaaaaaaaaaaaa2' },
+          routeTables: ['rtb-0b1b2c3d4e5f60718'],
+        }),
+      ],
+    });
+    expect(found).toEqual(['pairs[1].name: duplicate pair name branch-a']);
+  });
+
+  it('refuses a file that is not YAML, naming the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vpn-failover-'));
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, 'pairs: [\n  - name: x\n  bad');
+    expect(() => loadConfigFile(file)).toThrow(/broken\.yaml/);
+  });
+
+  it('refuses a schedule below the one-minute Scheduler rate', () => {
+    expect(problems({ pairs: [pair()], controller: { schedule: '30s' } })[0]).toMatch(/controller\.schedule/);
+  });
+
+  it.each([
+    ['10.50.0.0/16', 'ipv4'],
+    ['2001:db8::/32', 'ipv6'],
+    ['2001:db8:0:0:0:0:0:0/64', 'ipv6'],
+    ['pl-0123456789abcdef0', 'prefix-list'],
+    ['10.50.0.1/16', undefined],
+    ['300.0.0.0/8', undefined],
+    ['2001:db8:::/32', undefined],
+  ])('classifies destination %s as %s', (value, kind) => {
+    expect(destinationKind(value)).toBe(kind);
+  });
+});

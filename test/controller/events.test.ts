@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseEvent, SCHEDULE_INPUT } from '../../shared/controller/events.ts';
+import { BadEventError } from '../../shared/errors.ts';
+
+describe('controller events', () => {
+  it('turns the schedule input into a schedule trigger', () => {
+    expect(parseEvent(SCHEDULE_INPUT)).toEqual({ kind: 'schedule' });
+  });
+
+  it('accepts a legacy EventBridge scheduled rule event as the schedule', () => {
+    expect(parseEvent({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} })).toEqual({
+      kind: 'schedule',
+    });
+  });
+
+  it('takes only the instance id and state from an EC2 state-change event', () => {
+    const event = {
+      version: '0',
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      resources: ['arn:aws:ec2:eu-west-1:123456789012:instance/i-0123456789abcdef0'],
+      detail: { 'instance-id': 'i-0123456789abcdef0', state: 'stopping' },
+    };
+    expect(parseEvent(event)).toEqual({
+      kind: 'instance-state-change',
+      instanceId: 'i-0123456789abcdef0',
+      state: 'stopping',
+    });
+  });
+
+  it('turns an alarm state change into an alarm trigger', () => {
+    const event = {
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+      detail: { alarmName: 'vpn-failover-branch-a-degraded', state: { value: 'ALARM' } },
+    };
+    expect(parseEvent(event)).toEqual({
+      kind: 'alarm',
+      alarmName: 'vpn-failover-branch-a-degraded',
+      state: 'ALARM',
+    });
+  });
+
+  it('accepts reconcile with or without a pair', () => {
+    expect(parseEvent({ action: 'reconcile' })).toEqual({ kind: 'reconcile' });
+    expect(parseEvent({ action: 'reconcile', pair: 'branch-a' })).toEqual({
+      kind: 'reconcile',
+      pair: 'branch-a',
+    });
+  });
+
+  it('accepts a failover command, force defaulting to false', () => {
+    expect(parseEvent({ action: 'failover', pair: 'branch-a', to: 'standby' })).toEqual({
+      kind: 'failover',
+      pair: 'branch-a',
+      to: 'standby',
+      force: false,
+    });
+  });
+
+  it.each([
+    [null, /expected an event object/],
+    ['reconcile', /expected an event object/],
+    [{ action: 'reboot' }, /unknown action "reboot"/],
+    [{ action: 'failover', pair: 'branch-a', to: 'sideways' }, /malformed failover command: to/],
+    [{ action: 'failover', to: 'standby' }, /malformed failover command: pair/],
+    [{ action: 'reconcile', pair: 'a', extra: 1 }, /malformed reconcile command/],
+    [
+      { source: 'aws.ec2', 'detail-type': 'EC2 Instance State-change Notification', detail: {} },
+      /malformed EC2 state-change event/,
+    ],
+    [{ source: 'aws.s3', 'detail-type': 'Object Created' }, /unrecognised event/],
+    [{}, /unrecognised event/],
+  ])('rejects %j with a clear error', (event, message) => {
+    expect(() => parseEvent(event)).toThrow(BadEventError);
+    expect(() => parseEvent(event)).toThrow(message);
+  });
+});
