@@ -158,9 +158,13 @@ function tunnelObservation(
   values: ReadonlyMap<string, number[]>,
   errors: readonly string[],
 ): TunnelObservation {
-  const series = values.get(`${pair.name}/${role}`);
+  const key = `${pair.name}/${role}`;
+  const series = values.get(key);
   return series === undefined
-    ? { instanceId: pair[role].instanceId, detail: errors[0] ?? 'metric not readable' }
+    ? {
+        instanceId: pair[role].instanceId,
+        detail: errors.find((e) => e.startsWith(key)) ?? errors[0] ?? 'metric not readable',
+      }
     : { instanceId: pair[role].instanceId, values: series };
 }
 

@@ -1,0 +1,138 @@
+import {
+  type CloudWatchClient,
+  type MetricDataQuery,
+  type MetricDataResult,
+  paginateGetMetricData,
+} from '@aws-sdk/client-cloudwatch';
+import { chunk } from '../concurrency.ts';
+import { describeAwsError } from './errors.ts';
+import { collector, type ReadResult } from './read-result.ts';
+
+/**
+ * The tunnel metric reader (aws-facts.md section 5): recent datapoints of many metrics in as few GetMetricData
+ * calls as the API allows. Never throws; a key whose series cannot be read is left out and named in errors.
+ */
+
+/** GetMetricData takes at most 500 MetricDataQuery a call (aws-facts.md section 5, GetMetricData). */
+const QUERIES_PER_CALL = 500;
+/** Periods fetched beyond those wanted: StartTime is rounded and the newest period may still be filling. */
+const EXTRA_PERIODS = 2;
+
+/** One metric series to read: a statistic of one metric over fixed periods, named by a caller's key. */
+export interface MetricQuery {
+  /** the caller's name for the series; keys must be unique within a request */
+  readonly key: string;
+  readonly namespace: string;
+  readonly metricName: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** Minimum, Maximum, Average, Sum, SampleCount or a percentile like p90 */
+  readonly statistic: string;
+  /** seconds per datapoint */
+  readonly period: number;
+}
+
+/** A read of the newest datapoints of several series. */
+export interface MetricsRequest {
+  readonly queries: readonly MetricQuery[];
+  /** epoch ms; the end of the window (exclusive) */
+  readonly now: number;
+  /** how many recent periods are wanted per series */
+  readonly datapoints: number;
+}
+
+/** A series' values as they come in, with timestamps for ordering across pages. */
+type Points = { timestamp: number; value: number }[];
+
+/**
+ * The newest `datapoints` values of each series, newest first, keyed by the query's key. Queries of the same
+ * period share calls of at most 500 (so one window fits them all); ids sent to CloudWatch are q0, q1... because
+ * they must match ^[a-z][a-zA-Z0-9_]*$. A series with no datapoints yet is present with []; a series that
+ * CloudWatch answers Forbidden or InternalError for, or a failed call, leaves its keys out with an error.
+ */
+export async function readTunnelMetrics(
+  cloudwatch: CloudWatchClient,
+  request: MetricsRequest,
+): Promise<ReadResult<string, number[]>> {
+  const out = collector<string, number[]>();
+  const indexed = request.queries.map((query, index) => ({ id: `q${index}`, query }));
+  const byPeriod = new Map<number, typeof indexed>();
+  for (const entry of indexed) {
+    const group = byPeriod.get(entry.query.period) ?? [];
+    group.push(entry);
+    byPeriod.set(entry.query.period, group);
+  }
+
+  const calls = [...byPeriod].flatMap(([period, entries]) =>
+    chunk(entries, QUERIES_PER_CALL).map((part) => ({ period, part })),
+  );
+  await Promise.all(
+    calls.map(async ({ period, part }) => {
+      const results = new Map<string, { points: Points; failure?: string }>();
+      try {
+        const pages = paginateGetMetricData(
+          { client: cloudwatch },
+          {
+            MetricDataQueries: part.map(({ id, query }) => metricDataQuery(id, query)),
+            StartTime: new Date(request.now - (request.datapoints + EXTRA_PERIODS) * period * 1000),
+            EndTime: new Date(request.now),
+            ScanBy: 'TimestampDescending',
+          },
+        );
+        for await (const page of pages) {
+          for (const result of page.MetricDataResults ?? []) collect(results, result);
+        }
+      } catch (err) {
+        out.errors.push(`GetMetricData ${part.map((e) => e.query.key).join(', ')}: ${describeAwsError(err)}`);
+        return;
+      }
+      for (const { id, query } of part) {
+        const result = results.get(id);
+        if (result === undefined) {
+          out.errors.push(`GetMetricData returned no result for ${query.key}`);
+        } else if (result.failure !== undefined) {
+          out.errors.push(`${query.key}: ${result.failure}`);
+        } else {
+          const newestFirst = result.points.sort((a, b) => b.timestamp - a.timestamp);
+          out.values.set(
+            query.key,
+            newestFirst.slice(0, request.datapoints).map((p) => p.value),
+          );
+        }
+      }
+    }),
+  );
+  return out;
+}
+
+function metricDataQuery(id: string, query: MetricQuery): MetricDataQuery {
+  return {
+    Id: id,
+    MetricStat: {
+      Metric: {
+        Namespace: query.namespace,
+        MetricName: query.metricName,
+        Dimensions: Object.entries(query.dimensions).map(([Name, Value]) => ({ Name, Value })),
+      },
+      Period: query.period,
+      Stat: query.statistic,
+    },
+    ReturnData: true,
+  };
+}
+
+/** Add one page's result for a series; a series continues across pages under the same id. */
+function collect(results: Map<string, { points: Points; failure?: string }>, result: MetricDataResult): void {
+  if (result.Id === undefined) return;
+  const entry = results.get(result.Id) ?? { points: [] };
+  results.set(result.Id, entry);
+  if (result.StatusCode === 'Forbidden' || result.StatusCode === 'InternalError') {
+    const messages = (result.Messages ?? []).map((m) => m.Value ?? m.Code).filter((m) => m !== undefined);
+    entry.failure = [result.StatusCode, ...messages].join(': ');
+    return;
+  }
+  const timestamps = result.Timestamps ?? [];
+  (result.Values ?? []).forEach((value, i) => {
+    const timestamp = timestamps[i];
+    if (timestamp !== undefined) entry.points.push({ timestamp: timestamp.getTime(), value });
+  });
+}

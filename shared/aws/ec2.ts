@@ -1,0 +1,623 @@
+import {
+  type _InstanceType,
+  type Address,
+  AssociateAddressCommand,
+  CreateRouteCommand,
+  DescribeAddressesCommand,
+  type EC2Client,
+  type Instance,
+  type InstanceStatus,
+  type InstanceTypeInfo,
+  ModifyInstanceAttributeCommand,
+  paginateDescribeInstanceStatus,
+  paginateDescribeInstances,
+  paginateDescribeInstanceTypeOfferings,
+  paginateDescribeInstanceTypes,
+  paginateDescribeRouteTables,
+  ReplaceRouteCommand,
+  type Route,
+  type RouteTable,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { chunk } from '../concurrency.ts';
+import { destinationKind } from '../config/schema.ts';
+import type { RouteWrite } from '../domain/plan.ts';
+import type { InstanceObservation, InstanceState, ScheduledEvent, StatusSummary } from '../domain/types.ts';
+import { ControllerError } from '../errors.ts';
+import { awsErrorName, describeAwsError, toControllerError } from './errors.ts';
+import { collector, type ReadResult } from './read-result.ts';
+
+/**
+ * The EC2 gateway: instance status, route tables, route-target ENIs, Elastic IPs and the resize calls, in the
+ * domain's shapes. Reads batch and paginate and never throw (a failed chunk is reported, its keys left out);
+ * writes throw typed errors from ./errors.ts.
+ */
+
+/** InstanceIds, RouteTableIds and InstanceTypes take at most 100 ids a call (aws-facts.md sections 1, 6). */
+const IDS_PER_CALL = 100;
+
+/** A route as the table shows it, whatever its target. */
+export interface TableRoute {
+  /** DestinationCidrBlock, DestinationIpv6CidrBlock or DestinationPrefixListId */
+  readonly destination: string;
+  readonly networkInterfaceId?: string;
+  readonly instanceId?: string;
+  /** any other target: "igw-…", "tgw-…", "nat-…", "pcx-…", "vgw-…", "local", a core network ARN... */
+  readonly otherTarget?: string;
+  readonly state: 'active' | 'blackhole' | 'filtered';
+  /** CreateRouteTable, CreateRoute, EnableVgwRoutePropagation or Advertisement (aws-facts.md section 2) */
+  readonly origin?: string;
+}
+
+/** A member whose route-target ENI is wanted; a configured networkInterfaceId takes precedence. */
+export interface RouteTargetMember {
+  readonly instanceId: string;
+  readonly networkInterfaceId?: string | undefined;
+}
+
+/** Where an Elastic IP is associated now. Both absent when it is not associated. */
+export interface ElasticIpAssociation {
+  readonly networkInterfaceId?: string;
+  readonly publicIp?: string;
+}
+
+/** What the resize workflow needs to know about an instance. */
+export interface InstanceDescription {
+  readonly instanceId: string;
+  readonly state?: InstanceState;
+  readonly instanceType?: string;
+  readonly availabilityZone?: string;
+  /** i386, x86_64, arm64, x86_64_mac, arm64_mac */
+  readonly architecture?: string;
+  readonly enaSupport?: boolean;
+  /** legacy-bios, uefi or uefi-preferred, as the instance was launched */
+  readonly bootMode?: string;
+  /** an instance with hibernation configured cannot change type (aws-facts.md section 6) */
+  readonly hibernationConfigured: boolean;
+}
+
+/** What an instance type supports, for the resize preflight (aws-facts.md section 6, DescribeInstanceTypes). */
+export interface InstanceTypeDescription {
+  readonly instanceType: string;
+  readonly architectures: readonly string[];
+  /** unsupported, supported or required */
+  readonly enaSupport: string;
+  /** unsupported, supported or required */
+  readonly nvmeSupport: string;
+  /** legacy-bios and/or uefi */
+  readonly bootModes: readonly string[];
+  /** nitro or xen */
+  readonly hypervisor?: string;
+  readonly maxNetworkInterfaces: number;
+}
+
+const INSTANCE_STATES: ReadonlySet<string> = new Set<InstanceState>([
+  'pending',
+  'running',
+  'stopping',
+  'stopped',
+  'shutting-down',
+  'terminated',
+]);
+const STATUS_SUMMARIES: ReadonlySet<string> = new Set<StatusSummary>([
+  'ok',
+  'impaired',
+  'insufficient-data',
+  'not-applicable',
+  'initializing',
+]);
+
+const instanceState = (name: string | undefined): InstanceState | undefined =>
+  name !== undefined && INSTANCE_STATES.has(name) ? (name as InstanceState) : undefined;
+const statusSummary = (status: string | undefined): StatusSummary | undefined =>
+  status !== undefined && STATUS_SUMMARIES.has(status) ? (status as StatusSummary) : undefined;
+
+const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
+
+/** The outcome of reading one chunk of ids. */
+interface ChunkRead<T> {
+  readonly result?: T;
+  /** ids EC2 said do not exist */
+  readonly missing: readonly string[];
+  /** ids still unread when the chunk failed */
+  readonly unread: readonly string[];
+  readonly error?: string;
+}
+
+/**
+ * Read one chunk; when EC2 answers `notFoundCode` naming some of the ids ("The instance IDs 'i-1, i-2' do not
+ * exist"), read the rest again without them, so one stale id does not make its neighbours unknown too.
+ */
+async function readDroppingMissing<T>(
+  ids: readonly string[],
+  notFoundCode: string,
+  read: (ids: string[]) => Promise<T>,
+): Promise<ChunkRead<T>> {
+  let remaining = [...ids];
+  const missing: string[] = [];
+  while (remaining.length > 0) {
+    try {
+      return { result: await read(remaining), missing, unread: [] };
+    } catch (err) {
+      const named = awsErrorName(err) === notFoundCode ? idsNamedIn(err, remaining) : [];
+      if (named.length === 0) return { missing, unread: remaining, error: describeAwsError(err) };
+      missing.push(...named);
+      remaining = remaining.filter((id) => !named.includes(id));
+    }
+  }
+  return { missing, unread: [] };
+}
+
+/** The ids among `candidates` that an error message names. */
+function idsNamedIn(err: unknown, candidates: readonly string[]): string[] {
+  const message = err instanceof Error ? err.message : String(err);
+  const tokens = new Set(message.split(/[^A-Za-z0-9-]+/));
+  return candidates.filter((id) => tokens.has(id));
+}
+
+/**
+ * Status checks, state and scheduled events of instances: DescribeInstanceStatus with IncludeAllInstances (so
+ * stopped instances appear), at most 100 ids a call, all chunks in parallel. MaxResults cannot be combined with
+ * InstanceIds (aws-facts.md section 1), so the paginator only follows NextToken. Ids EC2 does not know are
+ * reported as `found: false`; a chunk that fails otherwise leaves its ids out and adds an error.
+ */
+export async function readInstanceStatuses(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<ReadResult<string, InstanceObservation>> {
+  const out = collector<string, InstanceObservation>();
+  await Promise.all(
+    chunk(unique(instanceIds), IDS_PER_CALL).map(async (ids) => {
+      const read = await readDroppingMissing(ids, 'InvalidInstanceID.NotFound', async (remaining) => {
+        const statuses: InstanceStatus[] = [];
+        const pages = paginateDescribeInstanceStatus(
+          { client: ec2 },
+          { InstanceIds: remaining, IncludeAllInstances: true },
+        );
+        for await (const page of pages) statuses.push(...(page.InstanceStatuses ?? []));
+        return statuses;
+      });
+      for (const id of read.missing)
+        out.values.set(id, { instanceId: id, found: false, scheduledEvents: [] });
+      if (read.error !== undefined) {
+        out.errors.push(`DescribeInstanceStatus ${read.unread.join(', ')}: ${read.error}`);
+        return;
+      }
+      for (const status of read.result ?? []) {
+        if (status.InstanceId !== undefined && ids.includes(status.InstanceId)) {
+          out.values.set(status.InstanceId, instanceObservation(status.InstanceId, status));
+        }
+      }
+      const unanswered = ids.filter((id) => !out.values.has(id));
+      if (unanswered.length > 0) {
+        out.errors.push(`DescribeInstanceStatus returned no status for ${unanswered.join(', ')}`);
+      }
+    }),
+  );
+  return out;
+}
+
+function instanceObservation(instanceId: string, status: InstanceStatus): InstanceObservation {
+  const state = instanceState(status.InstanceState?.Name);
+  const systemStatus = statusSummary(status.SystemStatus?.Status);
+  const instanceStatus = statusSummary(status.InstanceStatus?.Status);
+  const ebsStatus = statusSummary(status.AttachedEbsStatus?.Status);
+  return {
+    instanceId,
+    found: true,
+    ...(state ? { state } : {}),
+    ...(systemStatus ? { systemStatus } : {}),
+    ...(instanceStatus ? { instanceStatus } : {}),
+    ...(ebsStatus ? { ebsStatus } : {}),
+    scheduledEvents: (status.Events ?? []).flatMap((event): ScheduledEvent[] => {
+      // Completed events stay listed for up to a week, prefixed "[Completed]" (aws-facts.md section 1);
+      // cancelled ones are marked the same way. Neither is a reason to move traffic.
+      const description = event.Description;
+      if (description?.startsWith('[Completed]') || description?.startsWith('[Canceled]')) return [];
+      return [
+        {
+          code: event.Code ?? 'unknown',
+          ...(event.NotBefore ? { notBefore: event.NotBefore.getTime() } : {}),
+          ...(description ? { description } : {}),
+        },
+      ];
+    }),
+  };
+}
+
+/**
+ * The ENI each member's routes must target, keyed by instance id: the configured networkInterfaceId when it is
+ * attached to that instance, otherwise the primary ENI (device index 0). Routes target ENIs, never instance ids,
+ * because instance-id targets fail on multi-ENI instances (aws-facts.md section 2, CreateRoute).
+ */
+export async function readRouteTargetEnis(
+  ec2: EC2Client,
+  members: readonly RouteTargetMember[],
+): Promise<ReadResult<string, string>> {
+  const out = collector<string, string>();
+  const byInstance = new Map<string, RouteTargetMember>();
+  for (const member of members)
+    if (!byInstance.has(member.instanceId)) byInstance.set(member.instanceId, member);
+  await Promise.all(
+    chunk([...byInstance.keys()], IDS_PER_CALL).map(async (ids) => {
+      const read = await readDroppingMissing(ids, 'InvalidInstanceID.NotFound', (remaining) =>
+        readInstances(ec2, remaining),
+      );
+      for (const id of read.missing) out.errors.push(`instance ${id} does not exist`);
+      if (read.error !== undefined) {
+        out.errors.push(`DescribeInstances ${read.unread.join(', ')}: ${read.error}`);
+        return;
+      }
+      const instances = new Map((read.result ?? []).map((i) => [i.InstanceId, i]));
+      for (const id of ids) {
+        if (read.missing.includes(id)) continue;
+        const instance = instances.get(id);
+        const member = byInstance.get(id);
+        if (!instance || !member) {
+          out.errors.push(`DescribeInstances returned nothing for ${id}`);
+          continue;
+        }
+        const target = routeTargetEni(instance, member);
+        if ('eni' in target) out.values.set(id, target.eni);
+        else out.errors.push(target.error);
+      }
+    }),
+  );
+  return out;
+}
+
+function routeTargetEni(instance: Instance, member: RouteTargetMember): { eni: string } | { error: string } {
+  const interfaces = instance.NetworkInterfaces ?? [];
+  if (member.networkInterfaceId !== undefined) {
+    return interfaces.some((ni) => ni.NetworkInterfaceId === member.networkInterfaceId)
+      ? { eni: member.networkInterfaceId }
+      : { error: `configured ${member.networkInterfaceId} is not attached to ${member.instanceId}` };
+  }
+  // On instances with several network cards each card has its own device indexes; the primary ENI is 0 on card 0.
+  const primary = interfaces.find(
+    (ni) => ni.Attachment?.DeviceIndex === 0 && (ni.Attachment.NetworkCardIndex ?? 0) === 0,
+  );
+  return primary?.NetworkInterfaceId !== undefined
+    ? { eni: primary.NetworkInterfaceId }
+    : { error: `${member.instanceId} has no network interface at device index 0` };
+}
+
+/** DescribeInstances for at most 100 ids, every page; MaxResults is not allowed together with InstanceIds. */
+async function readInstances(ec2: EC2Client, ids: readonly string[]): Promise<Instance[]> {
+  const instances: Instance[] = [];
+  for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [...ids] })) {
+    for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
+  }
+  return instances;
+}
+
+/**
+ * Every route of the given tables, at most 100 tables a call, all chunks in parallel, every page. A table EC2
+ * does not know (InvalidRouteTableID.NotFound) is reported by name and the others are still read.
+ */
+export async function readRouteTables(
+  ec2: EC2Client,
+  routeTableIds: readonly string[],
+): Promise<ReadResult<string, TableRoute[]>> {
+  const out = collector<string, TableRoute[]>();
+  await Promise.all(
+    chunk(unique(routeTableIds), IDS_PER_CALL).map(async (ids) => {
+      const read = await readDroppingMissing(ids, 'InvalidRouteTableID.NotFound', async (remaining) => {
+        const tables: RouteTable[] = [];
+        for await (const page of paginateDescribeRouteTables({ client: ec2 }, { RouteTableIds: remaining })) {
+          tables.push(...(page.RouteTables ?? []));
+        }
+        return tables;
+      });
+      for (const id of read.missing) out.errors.push(`route table ${id} does not exist`);
+      if (read.error !== undefined) {
+        out.errors.push(`DescribeRouteTables ${read.unread.join(', ')}: ${read.error}`);
+        return;
+      }
+      for (const table of read.result ?? []) {
+        if (table.RouteTableId === undefined || !ids.includes(table.RouteTableId)) continue;
+        out.values.set(
+          table.RouteTableId,
+          (table.Routes ?? []).flatMap((route) => {
+            const mapped = tableRoute(route);
+            return mapped ? [mapped] : [];
+          }),
+        );
+      }
+      const unanswered = ids.filter((id) => !out.values.has(id) && !read.missing.includes(id));
+      if (unanswered.length > 0)
+        out.errors.push(`DescribeRouteTables returned nothing for ${unanswered.join(', ')}`);
+    }),
+  );
+  return out;
+}
+
+function tableRoute(route: Route): TableRoute | undefined {
+  const destination =
+    route.DestinationCidrBlock ?? route.DestinationIpv6CidrBlock ?? route.DestinationPrefixListId;
+  if (destination === undefined) return undefined;
+  const pointsAtInterface = route.NetworkInterfaceId !== undefined || route.InstanceId !== undefined;
+  const otherTarget = pointsAtInterface
+    ? undefined
+    : (route.GatewayId ??
+      route.NatGatewayId ??
+      route.TransitGatewayId ??
+      route.VpcPeeringConnectionId ??
+      route.EgressOnlyInternetGatewayId ??
+      route.LocalGatewayId ??
+      route.CarrierGatewayId ??
+      route.CoreNetworkArn ??
+      route.OdbNetworkArn);
+  return {
+    destination,
+    ...(route.NetworkInterfaceId ? { networkInterfaceId: route.NetworkInterfaceId } : {}),
+    ...(route.InstanceId ? { instanceId: route.InstanceId } : {}),
+    ...(otherTarget ? { otherTarget } : {}),
+    // EC2 always reports State; if it ever did not, reading "active" is the reading that moves nothing.
+    state: route.State ?? 'active',
+    ...(route.Origin ? { origin: route.Origin } : {}),
+  };
+}
+
+/** The request field that names a destination of this kind (IPv4 CIDR, IPv6 CIDR or prefix list). */
+function destinationField(destination: string) {
+  switch (destinationKind(destination)) {
+    case 'ipv4':
+      return { DestinationCidrBlock: destination };
+    case 'ipv6':
+      return { DestinationIpv6CidrBlock: destination };
+    case 'prefix-list':
+      return { DestinationPrefixListId: destination };
+    case undefined:
+      throw new ControllerError(
+        `not a route destination: ${destination} (expected a CIDR or pl-… prefix list)`,
+      );
+  }
+}
+
+/**
+ * Point one route at an ENI: ReplaceRoute for an existing route, CreateRoute for a missing one. Each falls back
+ * to the other once when the table disagrees with the plan: ReplaceRoute's InvalidRoute.NotFound means the
+ * route is gone, CreateRoute's RouteAlreadyExists means someone created it (aws-facts.md section 2). Resolves
+ * to what was done; throws ThrottledError once the SDK's retries are spent, AwsError for anything else.
+ */
+export async function writeRoute(ec2: EC2Client, write: RouteWrite): Promise<'replaced' | 'created'> {
+  const input = {
+    RouteTableId: write.routeTableId,
+    NetworkInterfaceId: write.networkInterfaceId,
+    ...destinationField(write.destination),
+  };
+  const call = (action: RouteWrite['action']) =>
+    action === 'replace' ? ec2.send(new ReplaceRouteCommand(input)) : ec2.send(new CreateRouteCommand(input));
+  const fallbackWhen = write.action === 'replace' ? 'InvalidRoute.NotFound' : 'RouteAlreadyExists';
+  let action = write.action;
+  try {
+    try {
+      await call(action);
+    } catch (err) {
+      if (awsErrorName(err) !== fallbackWhen) throw err;
+      action = action === 'replace' ? 'create' : 'replace';
+      await call(action);
+    }
+  } catch (err) {
+    const operation = action === 'replace' ? 'ReplaceRoute' : 'CreateRoute';
+    throw toControllerError(
+      err,
+      `${operation} ${write.routeTableId} ${write.destination} -> ${write.networkInterfaceId}`,
+    );
+  }
+  return action === 'replace' ? 'replaced' : 'created';
+}
+
+/** Run one AWS call, turning its failure into a typed error that names the action. */
+async function send<T>(call: () => Promise<T>, action: string): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw toControllerError(err, action);
+  }
+}
+
+/**
+ * Where Elastic IPs are associated, by allocation id, in one DescribeAddresses call. Allocation ids EC2 does not
+ * know are reported as errors and the others still read.
+ */
+export async function readElasticIps(
+  ec2: EC2Client,
+  allocationIds: readonly string[],
+): Promise<ReadResult<string, ElasticIpAssociation>> {
+  const out = collector<string, ElasticIpAssociation>();
+  const ids = unique(allocationIds);
+  if (ids.length === 0) return out;
+  const read = await readDroppingMissing(
+    ids,
+    'InvalidAllocationID.NotFound',
+    async (remaining): Promise<Address[]> => {
+      const response = await ec2.send(new DescribeAddressesCommand({ AllocationIds: remaining }));
+      return response.Addresses ?? [];
+    },
+  );
+  for (const id of read.missing) out.errors.push(`Elastic IP ${id} does not exist`);
+  if (read.error !== undefined) {
+    out.errors.push(`DescribeAddresses ${read.unread.join(', ')}: ${read.error}`);
+    return out;
+  }
+  for (const address of read.result ?? []) {
+    if (address.AllocationId === undefined) continue;
+    out.values.set(address.AllocationId, {
+      ...(address.NetworkInterfaceId ? { networkInterfaceId: address.NetworkInterfaceId } : {}),
+      ...(address.PublicIp ? { publicIp: address.PublicIp } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * Associate an Elastic IP with an ENI, moving it from wherever it is (AllowReassociation). Targeting the ENI,
+ * not the instance, is required on multi-ENI instances (aws-facts.md section 6, "Moving an EIP"). Idempotent.
+ */
+export async function associateElasticIp(
+  ec2: EC2Client,
+  allocationId: string,
+  networkInterfaceId: string,
+): Promise<void> {
+  await send(
+    () =>
+      ec2.send(
+        new AssociateAddressCommand({
+          AllocationId: allocationId,
+          NetworkInterfaceId: networkInterfaceId,
+          AllowReassociation: true,
+        }),
+      ),
+    `AssociateAddress ${allocationId} -> ${networkInterfaceId}`,
+  );
+}
+
+/**
+ * Type, placement, architecture and state of instances, for the resize workflow; in input order, 100 ids a call.
+ * Throws typed errors (AwsError with code InvalidInstanceID.NotFound for an unknown id).
+ */
+export async function describeInstances(
+  ec2: EC2Client,
+  instanceIds: readonly string[],
+): Promise<InstanceDescription[]> {
+  const ids = unique(instanceIds);
+  const chunks = await Promise.all(
+    chunk(ids, IDS_PER_CALL).map((part) =>
+      send(() => readInstances(ec2, part), `DescribeInstances ${part.join(', ')}`),
+    ),
+  );
+  const byId = new Map(chunks.flat().map((instance) => [instance.InstanceId, instance]));
+  return ids.flatMap((id) => {
+    const instance = byId.get(id);
+    return instance ? [instanceDescription(id, instance)] : [];
+  });
+}
+
+function instanceDescription(instanceId: string, instance: Instance): InstanceDescription {
+  const state = instanceState(instance.State?.Name);
+  return {
+    instanceId,
+    ...(state ? { state } : {}),
+    ...(instance.InstanceType ? { instanceType: instance.InstanceType } : {}),
+    ...(instance.Placement?.AvailabilityZone
+      ? { availabilityZone: instance.Placement.AvailabilityZone }
+      : {}),
+    ...(instance.Architecture ? { architecture: instance.Architecture } : {}),
+    ...(instance.EnaSupport !== undefined ? { enaSupport: instance.EnaSupport } : {}),
+    ...(instance.BootMode ? { bootMode: instance.BootMode } : {}),
+    hibernationConfigured: instance.HibernationOptions?.Configured === true,
+  };
+}
+
+/** Stop an instance (graceful OS shutdown). Throws IncorrectInstanceStateError, ThrottledError or AwsError. */
+export async function stopInstance(ec2: EC2Client, instanceId: string): Promise<void> {
+  await send(
+    () => ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] })),
+    `StopInstances ${instanceId}`,
+  );
+}
+
+/**
+ * Start a stopped instance. Throws InsufficientCapacityError when the AZ has no capacity for its type
+ * (aws-facts.md section 6, "Capacity errors"), IncorrectInstanceStateError, ThrottledError or AwsError.
+ */
+export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
+  await send(
+    () => ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })),
+    `StartInstances ${instanceId}`,
+  );
+}
+
+/**
+ * Change a stopped instance's type. Throws IncorrectInstanceStateError when it is not stopped and
+ * InvalidInstanceTypeError when the type is invalid for it (aws-facts.md section 6), else ThrottledError/AwsError.
+ */
+export async function modifyInstanceType(
+  ec2: EC2Client,
+  instanceId: string,
+  instanceType: string,
+): Promise<void> {
+  await send(
+    () =>
+      ec2.send(
+        new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: instanceType } }),
+      ),
+    `ModifyInstanceAttribute ${instanceId} InstanceType=${instanceType}`,
+  );
+}
+
+/**
+ * Capabilities of instance types for the resize preflight, 100 types a call. Throws InvalidInstanceTypeError
+ * when EC2 does not know a type.
+ */
+export async function describeInstanceTypes(
+  ec2: EC2Client,
+  instanceTypes: readonly string[],
+): Promise<InstanceTypeDescription[]> {
+  const chunks = await Promise.all(
+    chunk(unique(instanceTypes), IDS_PER_CALL).map((part) =>
+      send(
+        async () => {
+          const infos: InstanceTypeInfo[] = [];
+          // EC2 validates the name; the SDK's closed list of type names lags behind new instance families.
+          const input = { InstanceTypes: part as _InstanceType[] };
+          for await (const page of paginateDescribeInstanceTypes({ client: ec2 }, input)) {
+            infos.push(...(page.InstanceTypes ?? []));
+          }
+          return infos;
+        },
+        `DescribeInstanceTypes ${part.join(', ')}`,
+      ),
+    ),
+  );
+  return chunks
+    .flat()
+    .flatMap((info) => (info.InstanceType ? [instanceTypeDescription(info.InstanceType, info)] : []));
+}
+
+function instanceTypeDescription(instanceType: string, info: InstanceTypeInfo): InstanceTypeDescription {
+  return {
+    instanceType,
+    architectures: info.ProcessorInfo?.SupportedArchitectures ?? [],
+    enaSupport: info.NetworkInfo?.EnaSupport ?? 'unsupported',
+    nvmeSupport: info.EbsInfo?.NvmeSupport ?? 'unsupported',
+    bootModes: info.SupportedBootModes ?? [],
+    ...(info.Hypervisor ? { hypervisor: info.Hypervisor } : {}),
+    maxNetworkInterfaces: info.NetworkInfo?.MaximumNetworkInterfaces ?? 0,
+  };
+}
+
+/**
+ * The availability zones, among those given, where the instance type is offered (DescribeInstanceTypeOfferings
+ * by availability-zone). An offering does not guarantee capacity (aws-facts.md section 6).
+ */
+export async function instanceTypeOfferedIn(
+  ec2: EC2Client,
+  instanceType: string,
+  availabilityZones: readonly string[],
+): Promise<Set<string>> {
+  const offered = new Set<string>();
+  if (availabilityZones.length === 0) return offered;
+  await send(async () => {
+    const pages = paginateDescribeInstanceTypeOfferings(
+      { client: ec2 },
+      {
+        LocationType: 'availability-zone',
+        Filters: [
+          { Name: 'instance-type', Values: [instanceType] },
+          { Name: 'location', Values: unique(availabilityZones) },
+        ],
+      },
+    );
+    for await (const page of pages) {
+      for (const offering of page.InstanceTypeOfferings ?? []) {
+        if (offering.Location !== undefined && offering.InstanceType === instanceType)
+          offered.add(offering.Location);
+      }
+    }
+  }, `DescribeInstanceTypeOfferings ${instanceType}`);
+  return offered;
+}

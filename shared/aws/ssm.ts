@@ -1,0 +1,294 @@
+import {
+  type CommandInvocation,
+  paginateListCommandInvocations,
+  SendCommandCommand,
+  type SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { Clock } from '../clock.ts';
+import { chunk } from '../concurrency.ts';
+import type { ProbeConfig } from '../config/schema.ts';
+import type { ProbeObservation } from '../domain/types.ts';
+import { PROBE_PARAMETERS } from '../telemetry-names.ts';
+import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
+
+/**
+ * The daemon probe through SSM Run Command (aws-facts.md section 4): send the probe document to every member,
+ * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status`,
+ * never on the free-text StatusDetails. Never throws: anything that cannot be read is an `unknown` outcome.
+ */
+
+/** SendCommand takes at most 50 InstanceIds (aws-facts.md section 4, SendCommand limits). */
+const INSTANCES_PER_COMMAND = 50;
+/** The minimum delivery timeout: a probe that cannot start within 30 s is worthless anyway. */
+const DELIVERY_TIMEOUT_SECONDS = 30;
+/** ListCommandInvocations page size: its maximum. */
+const INVOCATIONS_PER_PAGE = 50;
+const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Room for detail in logs and summaries; plugin output can be up to 2,500 characters. */
+const DETAIL_CHARS = 200;
+const COMMENT = 'vpn-failover probe';
+
+/** One instance to probe, with the document parameters for its pair's probe kind. */
+export interface ProbeTarget {
+  readonly instanceId: string;
+  readonly parameters: Readonly<Record<string, string>>;
+}
+
+/** A probe round: one document, many instances, one deadline. */
+export interface ProbeRequest {
+  readonly documentName: string;
+  readonly probes: readonly ProbeTarget[];
+  /** epoch ms; invocations not terminal by then are unknown */
+  readonly deadlineMs: number;
+  readonly clock: Clock;
+  /** pause between polls of ListCommandInvocations; default 1000 */
+  readonly pollIntervalMs?: number;
+}
+
+/**
+ * The probe document's parameters for a pair's probe (names from PROBE_PARAMETERS, shared with the CDK
+ * document): systemd gives the unit, strongSwan and Libreswan the minimum number of established SAs. Pairs
+ * with probe kind none are not probed; for them only the kind is given.
+ */
+export function probeParameters(probe: ProbeConfig): Record<string, string> {
+  switch (probe.kind) {
+    case 'systemd':
+      return { [PROBE_PARAMETERS.kind]: probe.kind, [PROBE_PARAMETERS.unit]: probe.unit };
+    case 'strongswan':
+    case 'libreswan':
+      return { [PROBE_PARAMETERS.kind]: probe.kind, [PROBE_PARAMETERS.minSas]: String(probe.minSas) };
+    case 'none':
+      return { [PROBE_PARAMETERS.kind]: probe.kind };
+  }
+}
+
+/** A sent command and the instances whose outcome is still open. */
+interface SentCommand {
+  readonly commandId: string;
+  readonly pending: Set<string>;
+  /** the latest non-terminal invocation seen per instance, for the deadline's reason */
+  readonly lastSeen: Map<string, CommandInvocation>;
+}
+
+/**
+ * Probe the VPN daemon on every requested instance. Instances with identical parameters share SendCommand calls
+ * of at most 50, all sent in parallel; results are polled every `pollIntervalMs` on the clock until every
+ * invocation is terminal or `deadlineMs`. Every requested instance gets an entry; nothing throws.
+ */
+export async function probeDaemons(
+  ssm: SSMClient,
+  request: ProbeRequest,
+): Promise<Map<string, ProbeObservation>> {
+  const results = new Map<string, ProbeObservation>();
+  const settle = (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => {
+    results.set(instanceId, { instanceId, outcome, detail });
+  };
+  const groups = new Map<string, { parameters: Record<string, string[]>; instanceIds: string[] }>();
+  const seen = new Set<string>();
+  for (const probe of request.probes) {
+    // SendCommand rejects a repeated instance id (DuplicateInstanceId); the first request for it wins.
+    if (seen.has(probe.instanceId)) continue;
+    seen.add(probe.instanceId);
+    const entries = Object.entries(probe.parameters).sort(([a], [b]) => a.localeCompare(b));
+    const key = JSON.stringify(entries);
+    const group = groups.get(key) ?? {
+      parameters: Object.fromEntries(entries.map(([name, value]) => [name, [value]])),
+      instanceIds: [],
+    };
+    group.instanceIds.push(probe.instanceId);
+    groups.set(key, group);
+  }
+
+  const sent = (
+    await Promise.all(
+      [...groups.values()].flatMap((group) =>
+        chunk(group.instanceIds, INSTANCES_PER_COMMAND).map((ids) =>
+          send(ssm, request.documentName, group.parameters, ids, settle),
+        ),
+      ),
+    )
+  ).flat();
+
+  await poll(ssm, sent, request, settle);
+  for (const command of sent) {
+    for (const instanceId of command.pending) {
+      settle(instanceId, 'unknown', deadlineReason(command.lastSeen.get(instanceId)));
+    }
+  }
+  for (const instanceId of seen) {
+    if (!results.has(instanceId)) settle(instanceId, 'unknown', 'no probe result');
+  }
+  return results;
+}
+
+/**
+ * Send the probe to some instances. SendCommand fails as a whole with InvalidInstanceId when any of them is not
+ * an online managed node (aws-facts.md section 4), so the instances it names (or, when it names none, each half)
+ * are sent again without the offending ones: one offline agent must not blind the probe of its neighbours.
+ */
+async function send(
+  ssm: SSMClient,
+  documentName: string,
+  parameters: Record<string, string[]>,
+  instanceIds: readonly string[],
+  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+): Promise<SentCommand[]> {
+  try {
+    const response = await ssm.send(
+      new SendCommandCommand({
+        DocumentName: documentName,
+        InstanceIds: [...instanceIds],
+        Parameters: parameters,
+        TimeoutSeconds: DELIVERY_TIMEOUT_SECONDS,
+        Comment: COMMENT,
+      }),
+    );
+    const commandId = response.Command?.CommandId;
+    if (commandId === undefined) {
+      for (const id of instanceIds) settle(id, 'unknown', 'SendCommand returned no command id');
+      return [];
+    }
+    return [{ commandId, pending: new Set(instanceIds), lastSeen: new Map() }];
+  } catch (err) {
+    if (awsErrorName(err) !== 'InvalidInstanceId') {
+      for (const id of instanceIds)
+        settle(id, 'unknown', `SendCommand failed: ${trim(describeAwsError(err))}`);
+      return [];
+    }
+    if (instanceIds.length === 1) {
+      for (const id of instanceIds) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      return [];
+    }
+    const tokens = new Set((err instanceof Error ? err.message : '').split(/[^A-Za-z0-9-]+/));
+    const named = instanceIds.filter((id) => tokens.has(id));
+    const others = instanceIds.filter((id) => !named.includes(id));
+    if (named.length > 0) {
+      for (const id of named) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      return others.length === 0 ? [] : send(ssm, documentName, parameters, others, settle);
+    }
+    const half = Math.ceil(instanceIds.length / 2);
+    const halves = [instanceIds.slice(0, half), instanceIds.slice(half)];
+    return (await Promise.all(halves.map((ids) => send(ssm, documentName, parameters, ids, settle)))).flat();
+  }
+}
+
+/** Poll every command until all its instances are settled or the deadline passes; the last poll is at the deadline. */
+async function poll(
+  ssm: SSMClient,
+  sent: readonly SentCommand[],
+  request: ProbeRequest,
+  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+): Promise<void> {
+  const { clock, deadlineMs } = request;
+  const interval = request.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  // An invocation is never terminal at once: wait before the first look rather than spend a call.
+  while (sent.some((command) => command.pending.size > 0)) {
+    await clock.sleep(Math.max(0, Math.min(interval, deadlineMs - clock.now())));
+    await Promise.all(
+      sent.filter((c) => c.pending.size > 0).map((command) => pollCommand(ssm, command, settle)),
+    );
+    if (clock.now() >= deadlineMs) return;
+  }
+}
+
+/** One look at a command's invocations; settles the instances whose invocation is terminal. */
+async function pollCommand(
+  ssm: SSMClient,
+  command: SentCommand,
+  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+): Promise<void> {
+  const invocations: CommandInvocation[] = [];
+  try {
+    const pages = paginateListCommandInvocations(
+      { client: ssm, pageSize: INVOCATIONS_PER_PAGE },
+      { CommandId: command.commandId, Details: true },
+    );
+    for await (const page of pages) invocations.push(...(page.CommandInvocations ?? []));
+  } catch (err) {
+    // Right after SendCommand the invocations may not be visible yet (eventual consistency), and a throttled
+    // poll is worth repeating; the deadline bounds both. Anything else will not get better by asking again.
+    const name = awsErrorName(err);
+    if (name === 'InvocationDoesNotExist' || name === 'InvalidCommandId' || isThrottle(err)) return;
+    for (const instanceId of command.pending) {
+      settle(instanceId, 'unknown', `ListCommandInvocations failed: ${trim(describeAwsError(err))}`);
+    }
+    command.pending.clear();
+    return;
+  }
+  for (const invocation of invocations) {
+    const instanceId = invocation.InstanceId;
+    if (instanceId === undefined || !command.pending.has(instanceId)) continue;
+    const outcome = invocationOutcome(invocation);
+    if (outcome === undefined) {
+      command.lastSeen.set(instanceId, invocation);
+      continue;
+    }
+    settle(instanceId, outcome.outcome, outcome.detail);
+    command.pending.delete(instanceId);
+  }
+}
+
+const NOT_TERMINAL: ReadonlySet<string> = new Set(['Pending', 'InProgress', 'Delayed']);
+
+/**
+ * The probe's outcome from a terminal invocation, or undefined while it is still running. Success means exit 0
+ * (aws-facts.md section 4, "Terminal statuses"); Failed with an exit code of 1 or more means the probe ran and
+ * found the daemon unhealthy; a ResponseCode of -1 means it never ran, which says nothing about the daemon.
+ */
+function invocationOutcome(
+  invocation: CommandInvocation,
+): { outcome: ProbeObservation['outcome']; detail: string } | undefined {
+  const status = invocation.Status ?? 'Pending';
+  if (NOT_TERMINAL.has(status)) return undefined;
+  const plugins = invocation.CommandPlugins ?? [];
+  const statusDetails = normalisedStatusDetails(invocation);
+  if (status === 'Success') {
+    return { outcome: 'succeeded', detail: withOutput(statusDetails, pluginOutput(plugins)) };
+  }
+  if (status === 'Failed') {
+    const failed = plugins.find((p) => (p.ResponseCode ?? -1) >= 1);
+    if (failed) {
+      return {
+        outcome: 'failed',
+        detail: withOutput(`${statusDetails} (exit ${failed.ResponseCode})`, pluginOutput([failed])),
+      };
+    }
+    return {
+      outcome: 'unknown',
+      detail: withOutput(`${statusDetails}: the probe did not run`, pluginOutput(plugins)),
+    };
+  }
+  // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict.
+  return {
+    outcome: 'unknown',
+    detail: withOutput(`${statusDetails}: no probe verdict`, pluginOutput(plugins)),
+  };
+}
+
+/** StatusDetails without spaces ("Delivery Timed Out" -> "DeliveryTimedOut"), falling back to Status. */
+function normalisedStatusDetails(invocation: CommandInvocation): string {
+  const details = invocation.StatusDetails?.replace(/\s+/g, '');
+  return details || invocation.Status || 'Pending';
+}
+
+function deadlineReason(invocation: CommandInvocation | undefined): string {
+  if (invocation === undefined) return 'no invocation visible before the probe deadline';
+  return `still ${normalisedStatusDetails(invocation)} at the probe deadline`;
+}
+
+function pluginOutput(plugins: readonly { Output?: string | undefined }[]): string {
+  return plugins
+    .map((p) => p.Output?.trim() ?? '')
+    .filter((o) => o !== '')
+    .join(' | ');
+}
+
+function withOutput(head: string, output: string): string {
+  return trim(output === '' ? head : `${head}: ${output}`);
+}
+
+/** At most DETAIL_CHARS characters, single line. */
+function trim(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length <= DETAIL_CHARS ? line : `${line.slice(0, DETAIL_CHARS - 1)}…`;
+}

@@ -1,0 +1,455 @@
+import { readFileSync } from 'node:fs';
+import {
+  type CommandInvocation,
+  InvalidInstanceId,
+  InvocationDoesNotExist,
+  ListCommandInvocationsCommand,
+  type ListCommandInvocationsCommandOutput,
+  SendCommandCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { probeDaemons, probeParameters } from '../../shared/aws/ssm.ts';
+import type { Clock } from '../../shared/clock.ts';
+
+/** A recorded response; ISO timestamps become Dates as the SDK would deliver them. */
+function fixture<T>(name: string): T {
+  const text = readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
+  return JSON.parse(text, (_key, value) =>
+    typeof value === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z$/.test(value)
+      ? new Date(value)
+      : value,
+  );
+}
+
+/** A clock whose sleep advances virtual time at once, so a 20-second probe round takes no real time. */
+function fakeClock(start = Date.parse('2026-11-30T05:00:00.000Z')): Clock & { slept: number[] } {
+  let now = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
+}
+
+const instanceId = (n: number) => `i-${n.toString(16).padStart(17, '0')}`;
+const STRONGSWAN = { ProbeKind: 'strongswan', MinSas: '1' };
+const DOCUMENT = 'VpnFailover-Probe';
+
+/** One invocation in the shape ListCommandInvocations returns with Details: true. */
+function invocation(
+  commandId: string,
+  id: string,
+  status: NonNullable<CommandInvocation['Status']>,
+  plugin: { responseCode?: number; output?: string; statusDetails?: string } = {},
+): CommandInvocation {
+  const statusDetails = plugin.statusDetails ?? (status === 'InProgress' ? 'In Progress' : status);
+  return {
+    CommandId: commandId,
+    InstanceId: id,
+    DocumentName: DOCUMENT,
+    Status: status,
+    StatusDetails: statusDetails,
+    CommandPlugins: [
+      {
+        Name: 'probe',
+        Status: status === 'Delayed' ? 'Pending' : status === 'Cancelling' ? 'InProgress' : status,
+        StatusDetails: statusDetails,
+        ResponseCode: plugin.responseCode ?? (status === 'Success' ? 0 : -1),
+        Output: plugin.output ?? '',
+      },
+    ],
+  };
+}
+
+const ssmMock = mockClient(SSMClient);
+const ssm = new SSMClient({ maxAttempts: 1 });
+
+beforeEach(() => {
+  ssmMock.reset();
+});
+
+describe('probeParameters', () => {
+  it('passes a systemd unit, or the minimum SAs for strongSwan and Libreswan, as document parameters', () => {
+    expect(probeParameters({ kind: 'systemd', unit: 'strongswan' })).toEqual({
+      ProbeKind: 'systemd',
+      Unit: 'strongswan',
+    });
+    expect(probeParameters({ kind: 'strongswan', minSas: 2 })).toEqual({
+      ProbeKind: 'strongswan',
+      MinSas: '2',
+    });
+    expect(probeParameters({ kind: 'libreswan', minSas: 1 })).toEqual({
+      ProbeKind: 'libreswan',
+      MinSas: '1',
+    });
+  });
+});
+
+describe('probeDaemons', () => {
+  it('reads success, daemon failure and delivery timeout from a real-shaped response', async () => {
+    // Prepare
+    const recorded = fixture<ListCommandInvocationsCommandOutput>('list-command-invocations.json');
+    const commandId = recorded.CommandInvocations?.[0]?.CommandId;
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: commandId } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves(recorded);
+    const ids = ['i-0123456789abcdef0', 'i-0fedcba9876543210', 'i-0aaaabbbbccccdddd'];
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: ids.map((id) => ({ instanceId: id, parameters: STRONGSWAN })),
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get('i-0123456789abcdef0')).toEqual({
+      instanceId: 'i-0123456789abcdef0',
+      outcome: 'succeeded',
+      detail: 'Success: strongswan: 2 IKE SAs established (minimum 1)',
+    });
+    expect(results.get('i-0fedcba9876543210')?.outcome).toBe('failed');
+    expect(results.get('i-0fedcba9876543210')?.detail).toMatch(
+      /^Failed \(exit 1\): strongswan: 0 IKE SAs established/,
+    );
+    // A delivery timeout says nothing about the daemon: unknown, with StatusDetails stripped of spaces.
+    expect(results.get('i-0aaaabbbbccccdddd')?.outcome).toBe('unknown');
+    expect(results.get('i-0aaaabbbbccccdddd')?.detail).toContain('DeliveryTimedOut');
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
+      DocumentName: DOCUMENT,
+      InstanceIds: ids,
+      Parameters: { MinSas: ['1'], ProbeKind: ['strongswan'] },
+      TimeoutSeconds: 30,
+      Comment: 'vpn-failover probe',
+    });
+    expect(ssmMock).toHaveReceivedCommandWith(ListCommandInvocationsCommand, {
+      CommandId: commandId,
+      Details: true,
+      MaxResults: 50,
+    });
+  });
+
+  it('sends 120 probes as 3 commands of at most 50 instances and reads every page of results', async () => {
+    // Prepare
+    const ids = Array.from({ length: 120 }, (_, i) => instanceId(i + 1));
+    const commands = new Map<string, string[]>();
+    ssmMock.on(SendCommandCommand).callsFake((input) => {
+      const commandId = `cmd-${commands.size + 1}`;
+      commands.set(commandId, input.InstanceIds);
+      return { Command: { CommandId: commandId } };
+    });
+    ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => {
+      const all = (commands.get(input.CommandId) ?? []).map((id) =>
+        invocation(input.CommandId, id, 'Success'),
+      );
+      const start = Number(input.NextToken ?? 0);
+      const end = start + input.MaxResults;
+      return {
+        CommandInvocations: all.slice(start, end),
+        ...(end < all.length ? { NextToken: String(end) } : {}),
+      };
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: ids.map((id) => ({ instanceId: id, parameters: STRONGSWAN })),
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(ssmMock).toHaveReceivedCommandTimes(SendCommandCommand, 3);
+    const sizes = ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input.InstanceIds?.length);
+    expect(sizes.sort()).toEqual([20, 50, 50]);
+    expect(results.size).toBe(120);
+    expect([...results.values()].every((r) => r.outcome === 'succeeded')).toBe(true);
+  });
+
+  it('sends instances with different probe parameters in separate commands', async () => {
+    // Prepare
+    ssmMock
+      .on(SendCommandCommand)
+      .callsFake((input) => ({ Command: { CommandId: `cmd-${input.InstanceIds[0]}` } }));
+    ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
+      CommandInvocations: [invocation(input.CommandId, input.CommandId.slice(4), 'Success')],
+    }));
+    const clock = fakeClock();
+
+    // Act
+    await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [
+        { instanceId: instanceId(1), parameters: STRONGSWAN },
+        { instanceId: instanceId(2), parameters: { ProbeKind: 'systemd', Unit: 'ipsec' } },
+      ],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
+      InstanceIds: [instanceId(1)],
+      Parameters: { MinSas: ['1'], ProbeKind: ['strongswan'] },
+    });
+    expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
+      InstanceIds: [instanceId(2)],
+      Parameters: { ProbeKind: ['systemd'], Unit: ['ipsec'] },
+    });
+  });
+
+  it('keeps polling through InvocationDoesNotExist until the invocation succeeds (aws-facts §4)', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock
+      .on(ListCommandInvocationsCommand)
+      .rejectsOnce(new InvocationDoesNotExist({ message: 'InvocationDoesNotExist', $metadata: {} }))
+      .resolvesOnce({ CommandInvocations: [] })
+      .resolves({ CommandInvocations: [invocation('cmd-1', id, 'Success', { output: '1 SA established' })] });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+      pollIntervalMs: 500,
+    });
+
+    // Assess
+    expect(results.get(id)?.outcome).toBe('succeeded');
+    expect(ssmMock).toHaveReceivedCommandTimes(ListCommandInvocationsCommand, 3);
+    expect(clock.slept).toEqual([500, 500, 500]);
+  });
+
+  it('reports an instance whose SSM agent is offline as unknown and still probes the others', async () => {
+    // Prepare
+    const offline = instanceId(2);
+    ssmMock.on(SendCommandCommand).callsFake((input) => {
+      if (input.InstanceIds.includes(offline)) {
+        throw new InvalidInstanceId({
+          message: `Instances [[${offline}]] not in a valid state for account 123456789012`,
+          $metadata: {},
+        });
+      }
+      return { Command: { CommandId: 'cmd-ok' } };
+    });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        invocation('cmd-ok', instanceId(1), 'Success'),
+        invocation('cmd-ok', instanceId(3), 'Success'),
+      ],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [1, 2, 3].map((n) => ({ instanceId: instanceId(n), parameters: STRONGSWAN })),
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(offline)).toEqual({
+      instanceId: offline,
+      outcome: 'unknown',
+      detail: 'SSM agent not reachable (InvalidInstanceId)',
+    });
+    expect(results.get(instanceId(1))?.outcome).toBe('succeeded');
+    expect(results.get(instanceId(3))?.outcome).toBe('succeeded');
+    expect(ssmMock).toHaveReceivedNthCommandWith(SendCommandCommand, 2, {
+      InstanceIds: [instanceId(1), instanceId(3)],
+    });
+  });
+
+  it('isolates offline agents by halving the command when the error does not name them', async () => {
+    // Prepare
+    const offline = instanceId(3);
+    ssmMock.on(SendCommandCommand).callsFake((input) => {
+      if (input.InstanceIds.includes(offline))
+        throw new InvalidInstanceId({ message: 'Invalid instance id', $metadata: {} });
+      return { Command: { CommandId: `cmd-${input.InstanceIds.join('+')}` } };
+    });
+    ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
+      CommandInvocations: input.CommandId.slice(4)
+        .split('+')
+        .map((id: string) => invocation(input.CommandId, id, 'Success')),
+    }));
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [1, 2, 3, 4].map((n) => ({ instanceId: instanceId(n), parameters: STRONGSWAN })),
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(offline)?.outcome).toBe('unknown');
+    for (const n of [1, 2, 4]) expect(results.get(instanceId(n))?.outcome).toBe('succeeded');
+  });
+
+  it('reports invocations still in progress at the deadline as unknown, polling no longer than the deadline', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock
+      .on(ListCommandInvocationsCommand)
+      .resolves({ CommandInvocations: [invocation('cmd-1', id, 'InProgress')] });
+    const clock = fakeClock();
+    const deadlineMs = clock.now() + 5_500;
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(id)).toEqual({
+      instanceId: id,
+      outcome: 'unknown',
+      detail: 'still InProgress at the probe deadline',
+    });
+    expect(clock.now()).toBe(deadlineMs);
+    expect(clock.slept).toEqual([1000, 1000, 1000, 1000, 1000, 500]);
+  });
+
+  it('reports a probe that exits 1 as failed, with its output', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        invocation('cmd-1', id, 'Failed', {
+          responseCode: 1,
+          output: `unit strongswan is ${'inactive '.repeat(40)}`,
+        }),
+      ],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: { ProbeKind: 'systemd', Unit: 'strongswan' } }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    const result = results.get(id);
+    expect(result?.outcome).toBe('failed');
+    expect(result?.detail).toMatch(/^Failed \(exit 1\): unit strongswan is inactive/);
+    expect(result?.detail.length).toBeLessThanOrEqual(200);
+  });
+
+  it('reports a failure with exit code -1 (the command never ran) as unknown, not failed', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [invocation('cmd-1', id, 'Failed', { responseCode: -1 })],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(id)?.outcome).toBe('unknown');
+  });
+
+  it.each([
+    ['Cancelled', 'Cancelled'],
+    ['TimedOut', 'Execution Timed Out'],
+    ['Cancelling', 'Cancelling'],
+  ] as const)('reports a %s invocation as unknown', async (status, statusDetails) => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [invocation('cmd-1', id, status, { statusDetails })],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(id)?.outcome).toBe('unknown');
+    expect(results.get(id)?.detail).toContain(statusDetails.replaceAll(' ', ''));
+  });
+
+  it('never throws: a SendCommand error makes its instances unknown', async () => {
+    // Prepare
+    ssmMock.on(SendCommandCommand).rejects(
+      Object.assign(new Error('Document VpnFailover-Probe does not exist'), {
+        name: 'InvalidDocument',
+        $metadata: {},
+      }),
+    );
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: instanceId(1), parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(instanceId(1))).toEqual({
+      instanceId: instanceId(1),
+      outcome: 'unknown',
+      detail: 'SendCommand failed: InvalidDocument: Document VpnFailover-Probe does not exist',
+    });
+    expect(ssmMock).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
+  });
+
+  it('never throws: a ListCommandInvocations error makes the command’s instances unknown', async () => {
+    // Prepare
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock
+      .on(ListCommandInvocationsCommand)
+      .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDeniedException', $metadata: {} }));
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: instanceId(1), parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(instanceId(1))?.outcome).toBe('unknown');
+    expect(results.get(instanceId(1))?.detail).toContain('AccessDeniedException');
+  });
+});
