@@ -114,7 +114,11 @@ export interface PairMemory {
   readonly active: Role;
   /** consecutive unhealthy evaluations per member and soft signal */
   readonly unhealthyStreak: Readonly<Record<Role, Readonly<Record<'daemon' | 'tunnel', number>>>>;
-  /** consecutive evaluations in which each member was healthy on every signal */
+  /**
+   * Consecutive evaluations in which a member was healthy on every signal, kept where automatic failback
+   * reads it: the primary's, while the standby carries traffic under automatic failback, up to failbackAfter;
+   * 0 elsewhere (so a steady pair's memory, and its stored item, stop changing).
+   */
   readonly healthyStreak: Readonly<Record<Role, number>>;
   /** consecutive evaluations with some signal of the active member unknown */
   readonly unknownStreak: number;

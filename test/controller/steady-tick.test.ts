@@ -1,0 +1,33 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runController } from '../../shared/controller/run.ts';
+import { useLocalStateTable } from '../support/dynamo.ts';
+import { fleetConfig, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';
+
+const local = useLocalStateTable();
+let fleet: MockFleet | undefined;
+afterEach(() => fleet?.restore());
+
+describe('a steady tick', () => {
+  it('for 200 healthy, converged pairs makes at most 30 AWS calls and writes nothing', async () => {
+    // Prepare: a first run learns ENIs and stores each pair's state; then one ordinary tick.
+    fleet = mockFleet(fleetConfig(200), {
+      dynamoEndpoint: local.endpoint,
+      tableName: local.tableName,
+      clock: steppingClock(),
+    });
+    await runController(fleet.deps, { kind: 'schedule' });
+    await runController(fleet.deps, { kind: 'schedule' });
+    fleet.reset();
+
+    // Act
+    const summary = await runController(fleet.deps, { kind: 'schedule' });
+
+    // Assess: 4 DescribeInstanceStatus + 4 DescribeRouteTables + 8 SendCommand + 8 ListCommandInvocations
+    // + 1 GetMetricData + 2 BatchGetItem, and no write of any kind.
+    const calls = fleet.calls();
+    expect(summary.pairs).toHaveLength(200);
+    expect(summary.pairs.every((p) => p.plan === 'noop' && p.routesChanged.length === 0)).toBe(true);
+    expect(calls).toEqual({ ec2: 8, ssm: 16, cloudwatch: 1, dynamodb: 2, total: 27 });
+    expect(calls.total).toBeLessThanOrEqual(30);
+  });
+});

@@ -1,0 +1,350 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PairConfig } from '../../shared/config/schema.ts';
+import { type DecideInput, decide } from '../../shared/decide/decide.ts';
+import { isMove } from '../../shared/domain/plan.ts';
+import type {
+  InstanceObservation,
+  Lease,
+  ObservedRoute,
+  PairMemory,
+  PairObservation,
+  Role,
+  ScheduledEvent,
+  StatusSummary,
+} from '../../shared/domain/types.ts';
+import { ROLES } from '../../shared/domain/types.ts';
+import {
+  ENI,
+  foreignRoute,
+  healthyObservation,
+  INSTANCE,
+  MINUTE,
+  missingRoute,
+  NOW,
+  pairConfig,
+  type RouteShape,
+  routeOn,
+} from './builders.ts';
+
+const RUNS = { numRuns: 1000 };
+
+/** Pair configurations covering every option decide reads. */
+const PAIRS: readonly PairConfig[] = [
+  pairConfig(),
+  pairConfig({ probe: { kind: 'none' } }),
+  pairConfig({ tunnel: undefined }),
+  pairConfig({ probe: { kind: 'none' }, tunnel: undefined }),
+  pairConfig({ failback: 'automatic', failbackAfter: 2, unhealthyThreshold: 1 }),
+  pairConfig({ elasticIp: { allocationId: 'eipalloc-0123456789abcdef0' }, cooldown: 0 }),
+  pairConfig({
+    destinations: ['10.50.0.0/16', '2001:db8:50::/48', 'pl-0123456789abcdef0'],
+    failback: 'automatic',
+    failbackAfter: 1,
+    unhealthyThreshold: 3,
+    cooldown: '1m',
+  }),
+];
+
+const pairArb = fc.constantFrom(...PAIRS);
+const roleArb = fc.constantFrom<Role>('primary', 'standby');
+
+/** Mostly the healthy value, sometimes one of the others: enough healthy members for moves to happen. */
+const mostly = <T>(healthy: T, ...others: T[]): fc.Arbitrary<T> =>
+  fc.oneof(
+    { arbitrary: fc.constant(healthy), weight: 12 },
+    { arbitrary: fc.constantFrom(...others), weight: 1 },
+  );
+
+const statusArb = mostly<StatusSummary | undefined>(
+  'ok',
+  'impaired',
+  'initializing',
+  'insufficient-data',
+  'not-applicable',
+  undefined,
+);
+
+const instanceArb = (role: Role): fc.Arbitrary<InstanceObservation> =>
+  fc.record({
+    instanceId: fc.constant(INSTANCE[role]),
+    found: mostly(true, false),
+    state: mostly<InstanceObservation['state']>('running', 'stopped', 'pending', 'stopping', undefined),
+    systemStatus: statusArb,
+    instanceStatus: statusArb,
+    ebsStatus: statusArb,
+    scheduledEvents: mostly<'none' | 'some'>('none', 'some').chain(
+      (events): fc.Arbitrary<readonly ScheduledEvent[]> =>
+        events === 'none'
+          ? fc.constant([])
+          : fc.array(
+              fc.record({
+                code: fc.constantFrom(
+                  'instance-retirement',
+                  'system-reboot',
+                  'instance-stop',
+                  'something-new',
+                ),
+                notBefore: fc.option(fc.integer({ min: NOW - 86_400_000, max: NOW + 86_400_000 * 14 }), {
+                  nil: undefined,
+                }),
+                description: fc.constantFrom(
+                  undefined,
+                  'The instance is scheduled for retirement',
+                  '[Completed] Reboot',
+                ),
+              }),
+              { minLength: 1, maxLength: 2 },
+            ),
+    ),
+  });
+
+const probeArb = (role: Role) =>
+  fc.record({
+    instanceId: fc.constant(INSTANCE[role]),
+    outcome: mostly<'succeeded' | 'failed' | 'unknown'>('succeeded', 'failed', 'failed', 'unknown'),
+    detail: fc.constantFrom('', '1 IKE_SA established', 'exit 3'),
+  });
+
+const tunnelArb = (role: Role) =>
+  fc.record({
+    instanceId: fc.constant(INSTANCE[role]),
+    values: fc.oneof(
+      { arbitrary: fc.constant([1, 1, 1]), weight: 12 },
+      { arbitrary: fc.array(fc.constantFrom(0, 0.5, 1), { maxLength: 4 }), weight: 2 },
+      { arbitrary: fc.constant(undefined), weight: 1 },
+    ),
+  });
+
+/** Every way a managed route can look: on either member (by ENI or only by instance), gone, or foreign. */
+const routeShapeArb: fc.Arbitrary<RouteShape> = fc.oneof(
+  { arbitrary: fc.constant(routeOn('primary')), weight: 6 },
+  { arbitrary: fc.constant(routeOn('standby')), weight: 6 },
+  { arbitrary: fc.constant(routeOn('primary', 'blackhole')), weight: 1 },
+  { arbitrary: fc.constant(routeOn('standby', 'blackhole')), weight: 1 },
+  { arbitrary: fc.constant(missingRoute), weight: 1 },
+  { arbitrary: fc.constant(foreignRoute), weight: 1 },
+  {
+    arbitrary: fc.constant<RouteShape>({ present: true, instanceId: INSTANCE.standby, state: 'active' }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.constant<RouteShape>({
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      instanceId: INSTANCE.primary,
+      state: 'active',
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.constant<RouteShape>({
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      state: 'active',
+    }),
+    weight: 1,
+  },
+);
+
+const observationArb = (pair: PairConfig): fc.Arbitrary<PairObservation> => {
+  const keys = pair.routeTables.flatMap((routeTableId) =>
+    pair.destinations.map((destination) => ({ routeTableId, destination })),
+  );
+  const eniArb = (role: Role) =>
+    fc.oneof(
+      { arbitrary: fc.constant(ENI[role]), weight: 9 },
+      { arbitrary: fc.constant(undefined), weight: 1 },
+    );
+  return fc.record({
+    instances: fc.record({ primary: instanceArb('primary'), standby: instanceArb('standby') }),
+    probes:
+      pair.probe.kind === 'none'
+        ? fc.constant(undefined)
+        : fc.record({ primary: probeArb('primary'), standby: probeArb('standby') }),
+    tunnels:
+      pair.tunnel === undefined
+        ? fc.constant(undefined)
+        : fc.record({ primary: tunnelArb('primary'), standby: tunnelArb('standby') }),
+    enis: fc.record({ primary: eniArb('primary'), standby: eniArb('standby') }),
+    routes: fc.option(
+      fc
+        .tuple(...keys.map((key) => routeShapeArb.map((shape): ObservedRoute => ({ ...key, ...shape }))))
+        .map((routes) => [...routes]),
+      { nil: undefined, freq: 10 },
+    ),
+    elasticIpOn: fc.constantFrom<PairObservation['elasticIpOn']>(
+      'primary',
+      'standby',
+      'other',
+      'none',
+      undefined,
+    ),
+  });
+};
+
+const streakArb = fc.integer({ min: 0, max: 4 });
+const leaseArb: fc.Arbitrary<Lease> = fc.record(
+  {
+    owner: fc.constant('resize-branch-a'),
+    until: fc.integer({ min: NOW - 5 * MINUTE, max: NOW + 30 * MINUTE }),
+    member: roleArb,
+  },
+  { requiredKeys: ['owner', 'until'] },
+);
+
+const memoryArb: fc.Arbitrary<PairMemory> = fc.record(
+  {
+    active: roleArb,
+    unhealthyStreak: fc.record({
+      primary: fc.record({ daemon: streakArb, tunnel: streakArb }),
+      standby: fc.record({ daemon: streakArb, tunnel: streakArb }),
+    }),
+    healthyStreak: fc.record({ primary: streakArb, standby: streakArb }),
+    unknownStreak: streakArb,
+    lastFailoverAt: fc.integer({ min: NOW - 20 * MINUTE, max: NOW }),
+    lease: leaseArb,
+  },
+  { requiredKeys: ['active', 'unhealthyStreak', 'healthyStreak', 'unknownStreak'] },
+);
+
+const commandArb = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 4 },
+  {
+    arbitrary: fc.record({ action: fc.constant<'failover'>('failover'), to: roleArb, force: fc.boolean() }),
+    weight: 1,
+  },
+);
+
+/** Any input decide may be given: arbitrary observations, memories, commands and dry-run settings. */
+const inputArb: fc.Arbitrary<DecideInput> = pairArb.chain((pair) =>
+  fc
+    .record({
+      observation: observationArb(pair),
+      memory: memoryArb,
+      dryRun: fc.boolean(),
+      command: commandArb,
+    })
+    .map(({ command, ...rest }) => ({ pair, now: NOW, ...rest, ...(command !== undefined && { command }) })),
+);
+
+/** Freeze deeply, so that a decide that mutated its input would throw. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+/** An independent reading of "foreign": present, and naming neither member by a known ENI or its instance id. */
+function isForeign(route: ObservedRoute, observation: PairObservation): boolean {
+  if (!route.present) return false;
+  const memberEnis = ROLES.map((role) => observation.enis[role]).filter((eni) => eni !== undefined);
+  const memberIds = ROLES.map((role) => INSTANCE[role]);
+  const byEni = route.networkInterfaceId !== undefined && memberEnis.includes(route.networkInterfaceId);
+  const byInstance = route.instanceId !== undefined && memberIds.includes(route.instanceId);
+  return !byEni && !byInstance;
+}
+
+describe('decide properties', () => {
+  it('never plans a move to a member that is not positively healthy, unless an operator forces it', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const decision = decide(input);
+        if (!isMove(decision.plan) || input.command?.force === true) return;
+        expect(decision.verdicts[decision.plan.to].health).toBe('healthy');
+      }),
+      RUNS,
+    );
+  });
+
+  it('never plans a move to a member under a live maintenance lease, unless an operator forces it', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const { plan } = decide(input);
+        const lease = input.memory.lease;
+        if (!isMove(plan) || input.command?.force === true || lease === undefined || lease.until <= input.now)
+          return;
+        expect(lease.member).not.toBe(plan.to);
+      }),
+      RUNS,
+    );
+  });
+
+  it('plans noop with no route writes and no alarm in a converged, healthy world', () => {
+    const convergedArb = fc
+      .record({ pair: pairArb, active: roleArb, memory: memoryArb, dryRun: fc.boolean() })
+      // Automatic failback legitimately moves a converged world off the standby; that is its own rule.
+      .filter(({ pair, active }) => active === 'primary' || pair.failback === 'manual');
+    fc.assert(
+      fc.property(convergedArb, ({ pair, active, memory, dryRun }) => {
+        const decision = decide({
+          pair,
+          observation: healthyObservation(pair, active),
+          memory: { ...memory, active },
+          now: NOW,
+          dryRun,
+        });
+        expect(decision.plan.kind).toBe('noop');
+        expect(isMove(decision.plan)).toBe(false);
+        expect(decision.alarms).toEqual([]);
+        expect(decision.memory.active).toBe(active);
+      }),
+      RUNS,
+    );
+  });
+
+  it('gives the same decision for the same input, without changing the input', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const copy = structuredClone(input);
+        const first = decide(deepFreeze(input));
+        expect(decide(copy)).toEqual(first);
+        expect(input).toEqual(copy);
+      }),
+      RUNS,
+    );
+  });
+
+  it('never writes a route that points outside the pair', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const { plan } = decide(input);
+        if (!isMove(plan)) return;
+        const { routes = [] } = input.observation;
+        for (const write of plan.routes) {
+          const observed = routes.find(
+            (r) => r.routeTableId === write.routeTableId && r.destination === write.destination,
+          );
+          expect(observed === undefined || !isForeign(observed, input.observation)).toBe(true);
+          expect(write.networkInterfaceId).toBe(input.observation.enis[plan.to]);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('keeps the active member and the last failover time in a dry run', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const { memory } = decide({ ...input, dryRun: true });
+        expect(memory.active).toBe(input.memory.active);
+        expect(memory.lastFailoverAt).toBe(input.memory.lastFailoverAt);
+      }),
+      RUNS,
+    );
+  });
+
+  it('makes the target active after a real failover or failback, and only then', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const { plan, memory } = decide({ ...input, dryRun: false });
+        const moved = plan.kind === 'failover' || plan.kind === 'failback';
+        expect(memory.active).toBe(moved ? plan.to : input.memory.active);
+        expect(memory.lastFailoverAt).toBe(moved ? NOW : input.memory.lastFailoverAt);
+      }),
+      RUNS,
+    );
+  });
+});

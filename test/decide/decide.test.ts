@@ -1,0 +1,659 @@
+import { describe, expect, it } from 'vitest';
+import { type DecideInput, decide, inferActive } from '../../shared/decide/decide.ts';
+import type { Decision, Plan, RouteWrite } from '../../shared/domain/plan.ts';
+import { isMove } from '../../shared/domain/plan.ts';
+import {
+  DESTINATIONS,
+  ENI,
+  foreignRoute,
+  healthyObservation,
+  INSTANCE,
+  MINUTE,
+  missingRoute,
+  NOW,
+  pairConfig,
+  RTB_A,
+  RTB_B,
+  routeOn,
+  streaks,
+  withInstance,
+  withMemory,
+  withObservation,
+  withProbe,
+  withRoute,
+  withTunnel,
+  world,
+} from './builders.ts';
+
+const ALL_ROUTES = [RTB_A, RTB_B].flatMap((routeTableId) =>
+  DESTINATIONS.map((destination) => ({ routeTableId, destination })),
+);
+
+/** The writes that point every managed route at `eni`. */
+const everyRouteTo = (eni: string): RouteWrite[] =>
+  ALL_ROUTES.map((key) => ({ ...key, action: 'replace', networkInterfaceId: eni }));
+
+const movePlan = (decision: Decision) => {
+  const { plan } = decision;
+  if (!isMove(plan)) throw new Error(`expected a move, got ${plan.kind}: ${plan.reasons.join('; ')}`);
+  return plan;
+};
+
+const alarmKinds = (decision: Decision) => decision.alarms.map((a) => a.kind);
+
+const stoppedPrimary = (input: DecideInput = world()) => withInstance(input, 'primary', { state: 'stopped' });
+
+describe('decide: hard loss (rule 1)', () => {
+  it('fails over at once when the active instance is stopped and the standby is healthy', () => {
+    const decision = decide(stoppedPrimary());
+
+    expect(decision.plan).toMatchObject({
+      kind: 'failover',
+      trigger: 'hard-loss',
+      from: 'primary',
+      to: 'standby',
+    });
+    expect(movePlan(decision).routes).toEqual(everyRouteTo(ENI.standby));
+    expect(movePlan(decision).targetEni).toBe(ENI.standby);
+    expect(decision.memory).toMatchObject({ active: 'standby', lastFailoverAt: NOW });
+    expect(alarmKinds(decision)).toEqual(['standby-unhealthy']);
+  });
+
+  it('fails over when the active instance has vanished (not found)', () => {
+    const decision = decide(withInstance(world(), 'primary', { found: false }));
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss' });
+  });
+
+  it('fails over when the active instance status check is impaired', () => {
+    const decision = decide(withInstance(world(), 'primary', { instanceStatus: 'impaired' }));
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss', to: 'standby' });
+  });
+
+  it('fails over when a route to the active member ENI is blackholed', () => {
+    const decision = decide(withRoute(world(), RTB_B, DESTINATIONS[1], routeOn('primary', 'blackhole')));
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss', to: 'standby' });
+    expect(movePlan(decision).routes).toHaveLength(4);
+  });
+
+  it('moves traffic off a member with a scheduled retirement before it happens', () => {
+    const input = withInstance(world(), 'primary', {
+      scheduledEvents: [{ code: 'instance-retirement', notBefore: NOW + 7 * 86_400_000 }],
+    });
+    const decision = decide(input);
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'scheduled-event', to: 'standby' });
+    expect(decision.plan.reasons.join(' ')).toContain('instance-retirement');
+  });
+
+  it('keeps traffic and raises no-healthy-target when the standby is not positively healthy', () => {
+    const input = withProbe(stoppedPrimary(), 'standby', 'unknown');
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('alarm');
+    expect(decision.plan.reasons.join(' ')).toContain('traffic stays on primary');
+    expect(alarmKinds(decision)).toEqual(
+      expect.arrayContaining(['no-healthy-target', 'standby-unhealthy', 'both-unhealthy']),
+    );
+    expect(decision.memory.active).toBe('primary');
+    expect(decision.memory.lastFailoverAt).toBeUndefined();
+  });
+
+  it('does not fail over to a standby whose route-target ENI is unknown', () => {
+    const decision = decide(
+      withObservation(stoppedPrimary(), { enis: { primary: ENI.primary, standby: undefined } }),
+    );
+    expect(decision.plan.kind).toBe('alarm');
+    expect(decision.alarms).toContainEqual({
+      kind: 'no-healthy-target',
+      detail: 'the route-target ENI of standby is unknown, so no route can point at it',
+    });
+  });
+});
+
+describe('decide: soft failure (rule 2)', () => {
+  it('does not fail over on a single unhealthy daemon probe', () => {
+    const decision = decide(withProbe(world(), 'primary', 'failed'));
+
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.plan.reasons).toContain('primary daemon unhealthy 1/2: waiting');
+    expect(decision.memory.unhealthyStreak.primary.daemon).toBe(1);
+  });
+
+  it('fails over when the daemon probe fails for unhealthyThreshold consecutive evaluations', () => {
+    const input = withMemory(withProbe(world(), 'primary', 'failed'), {
+      unhealthyStreak: streaks({ primary: { daemon: 1 } }),
+    });
+    const decision = decide(input);
+
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'soft-failure', to: 'standby' });
+    expect(decision.plan.reasons[0]).toBe(
+      'primary daemon unhealthy x2: strongswan probe failed: 0 IKE_SAs established',
+    );
+  });
+
+  it('fails over on a tunnel down for unhealthyThreshold evaluations when the standby tunnel is up', () => {
+    const input = withMemory(withTunnel(world(), 'primary', [0, 0, 1]), {
+      unhealthyStreak: streaks({ primary: { tunnel: 1 } }),
+    });
+    expect(decide(input).plan).toMatchObject({ kind: 'failover', trigger: 'soft-failure' });
+  });
+
+  it("does not move traffic when the standby's tunnel is down too", () => {
+    const input = withMemory(withTunnel(withTunnel(world(), 'primary', [0, 0]), 'standby', [0, 0]), {
+      unhealthyStreak: streaks({ primary: { tunnel: 5 } }),
+    });
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('alarm');
+    expect(decision.plan.reasons.join(' ')).toContain(
+      'the far end may be down and moving traffic helps no one',
+    );
+    expect(alarmKinds(decision)).toEqual(expect.arrayContaining(['no-healthy-target', 'both-unhealthy']));
+    expect(decision.memory.active).toBe('primary');
+  });
+
+  it('a healthy reading resets the streak and an unknown one leaves it as it was', () => {
+    const memory = { unhealthyStreak: streaks({ primary: { daemon: 1, tunnel: 1 } }) };
+    const healthy = decide(withMemory(world(), memory));
+    const unknown = decide(
+      withMemory(withTunnel(withProbe(world(), 'primary', 'unknown'), 'primary', []), memory),
+    );
+
+    expect(healthy.memory.unhealthyStreak.primary).toEqual({ daemon: 0, tunnel: 0 });
+    expect(unknown.memory.unhealthyStreak.primary).toEqual({ daemon: 1, tunnel: 1 });
+  });
+
+  it('holds a soft failure during the cooldown but not a hard loss', () => {
+    const recent = { lastFailoverAt: NOW - 2 * MINUTE };
+    const soft = decide(
+      withMemory(withProbe(world(), 'primary', 'failed'), {
+        ...recent,
+        unhealthyStreak: streaks({ primary: { daemon: 4 } }),
+      }),
+    );
+    const hard = decide(withMemory(stoppedPrimary(), recent));
+
+    expect(soft.plan.kind).toBe('alarm');
+    expect(soft.alarms).toContainEqual({
+      kind: 'in-cooldown',
+      detail: 'the last move was less than 5m ago; soft failures wait 3m more',
+    });
+    expect(soft.memory.active).toBe('primary');
+    expect(hard.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss' });
+  });
+
+  it('fails over on a soft failure once the cooldown has passed', () => {
+    const input = withMemory(withProbe(world(), 'primary', 'failed'), {
+      lastFailoverAt: NOW - 5 * MINUTE,
+      unhealthyStreak: streaks({ primary: { daemon: 4 } }),
+    });
+    expect(decide(input).plan).toMatchObject({ kind: 'failover', trigger: 'soft-failure' });
+  });
+});
+
+describe('decide: unknown signals (rule 3)', () => {
+  it('unknown daemon never moves traffic', () => {
+    const input = withMemory(withProbe(world(), 'primary', 'unknown'), {
+      unhealthyStreak: streaks({ primary: { daemon: 9 } }),
+    });
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.plan.reasons.join(' ')).toContain('unknown never moves traffic');
+    expect(decision.memory.unknownStreak).toBe(1);
+  });
+
+  it('raises signal-unknown when the active member has had an unknown signal for three evaluations', () => {
+    const input = withMemory(withTunnel(world(), 'primary', []), { unknownStreak: 2 });
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.memory.unknownStreak).toBe(3);
+    expect(alarmKinds(decision)).toEqual(['signal-unknown']);
+  });
+
+  it('does not fail over on a single insufficient-data status check', () => {
+    const decision = decide(withInstance(world(), 'primary', { instanceStatus: 'insufficient-data' }));
+    expect(decision.plan.kind).toBe('noop');
+  });
+});
+
+describe('decide: maintenance lease (rule 4)', () => {
+  const lease = { owner: 'resize-branch-a-20261130', until: NOW + 10 * MINUTE, member: 'standby' as const };
+
+  it('does not fail over to a member under a live maintenance lease', () => {
+    const decision = decide(withMemory(stoppedPrimary(), { lease }));
+
+    expect(decision.plan.kind).toBe('alarm');
+    expect(decision.alarms).toContainEqual({
+      kind: 'maintenance-lease',
+      detail:
+        'standby is under a maintenance lease held by resize-branch-a-20261130 until 2026-11-30T12:10:00.000Z',
+    });
+  });
+
+  it('an expired lease no longer blocks a failover', () => {
+    const decision = decide(withMemory(stoppedPrimary(), { lease: { ...lease, until: NOW } }));
+    expect(decision.plan).toMatchObject({ kind: 'failover', to: 'standby' });
+  });
+
+  it('a lease on the member losing traffic does not block moving away from it', () => {
+    const decision = decide(withMemory(stoppedPrimary(), { lease: { ...lease, member: 'primary' } }));
+    expect(decision.plan).toMatchObject({ kind: 'failover', to: 'standby' });
+  });
+
+  it('keeps the memory lease as it is', () => {
+    expect(decide(withMemory(world(), { lease })).memory.lease).toEqual(lease);
+  });
+});
+
+describe('decide: failback (rule 5)', () => {
+  const onStandby = (failback: 'manual' | 'automatic', memory = {}) =>
+    world({
+      active: 'standby',
+      pair: { failback, failbackAfter: 3 },
+      memory: { healthyStreak: { primary: 2, standby: 40 }, lastFailoverAt: NOW - 30 * MINUTE, ...memory },
+    });
+
+  it('never fails back automatically in manual mode', () => {
+    const decision = decide(
+      withMemory(onStandby('manual'), { healthyStreak: { primary: 500, standby: 500 } }),
+    );
+
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.plan.reasons).toContain(
+      'traffic stays on the standby until an operator fails back (failback: manual)',
+    );
+    expect(decision.memory.active).toBe('standby');
+  });
+
+  it('fails back automatically once the primary has been healthy for failbackAfter evaluations', () => {
+    const decision = decide(onStandby('automatic'));
+
+    expect(decision.plan).toMatchObject({
+      kind: 'failback',
+      trigger: 'automatic-failback',
+      from: 'standby',
+      to: 'primary',
+    });
+    expect(movePlan(decision).routes).toEqual(everyRouteTo(ENI.primary));
+    expect(decision.memory).toMatchObject({
+      active: 'primary',
+      lastFailoverAt: NOW,
+      healthyStreak: { primary: 3 },
+    });
+  });
+
+  it('does not fail back automatically while the primary has been healthy too briefly', () => {
+    const decision = decide(
+      withMemory(onStandby('automatic'), { healthyStreak: { primary: 1, standby: 9 } }),
+    );
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.plan.reasons).toContain('primary healthy 2/3 evaluations before automatic failback');
+  });
+
+  it('waits for the cooldown before an automatic failback', () => {
+    const decision = decide(withMemory(onStandby('automatic'), { lastFailoverAt: NOW - MINUTE }));
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.plan.reasons).toContain('automatic failback waits 4m for the cooldown');
+  });
+
+  it('an unknown reading of the primary restarts the failback count', () => {
+    const decision = decide(withProbe(onStandby('automatic'), 'primary', 'unknown'));
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.memory.healthyStreak.primary).toBe(0);
+  });
+
+  it('does not fail back onto a primary under a maintenance lease', () => {
+    const lease = { owner: 'resize', until: NOW + MINUTE, member: 'primary' as const };
+    const decision = decide(withMemory(onStandby('automatic'), { lease }));
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.memory.active).toBe('standby');
+  });
+
+  it('a hard loss of the standby while it carries traffic moves traffic back to the primary', () => {
+    const decision = decide(withInstance(onStandby('manual'), 'standby', { state: 'stopped' }));
+    expect(decision.plan).toMatchObject({
+      kind: 'failback',
+      trigger: 'hard-loss',
+      from: 'standby',
+      to: 'primary',
+    });
+  });
+});
+
+describe('decide: operator command (rule 6)', () => {
+  const command = (to: 'primary' | 'standby', force = false) => ({ action: 'failover' as const, to, force });
+
+  it('fails over on command to a healthy standby, ignoring the cooldown', () => {
+    const input = { ...withMemory(world(), { lastFailoverAt: NOW - MINUTE }), command: command('standby') };
+    const decision = decide(input);
+
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'manual', to: 'standby' });
+    expect(decision.refusal).toBeUndefined();
+    expect(decision.memory).toMatchObject({ active: 'standby', lastFailoverAt: NOW });
+  });
+
+  it('fails back on command to the primary', () => {
+    const decision = decide({ ...world({ active: 'standby' }), command: command('primary') });
+    expect(decision.plan).toMatchObject({
+      kind: 'failback',
+      trigger: 'manual',
+      from: 'standby',
+      to: 'primary',
+    });
+  });
+
+  it('a command to the member already carrying traffic with its routes in place is a noop', () => {
+    const decision = decide({ ...world(), command: command('primary') });
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.refusal).toBeUndefined();
+  });
+
+  it('a command to the active member finishes any routes not yet on it', () => {
+    const input = withRoute(world(), RTB_A, DESTINATIONS[0], routeOn('standby'));
+    const decision = decide({ ...input, command: command('primary') });
+    expect(decision.plan).toMatchObject({ kind: 'repair-routes', to: 'primary' });
+    expect(movePlan(decision).routes).toHaveLength(1);
+  });
+
+  it('refuses a manual failover to an unhealthy member unless forced', () => {
+    const input = withProbe(world(), 'standby', 'failed');
+    const refused = decide({ ...input, command: command('standby') });
+    const forced = decide({ ...input, command: command('standby', true) });
+
+    expect(refused.plan.kind).toBe('alarm');
+    expect(refused.refusal).toMatch(
+      /^refused failover of branch-a to standby: standby i-0fedcba9876543210 is unhealthy/,
+    );
+    expect(refused.refusal).toContain('force overrides the health and lease checks');
+    expect(refused.memory.active).toBe('primary');
+
+    expect(forced.plan).toMatchObject({ kind: 'failover', trigger: 'manual', to: 'standby' });
+    expect(forced.plan.reasons.join(' ')).toContain('forced past: standby i-0fedcba9876543210 is unhealthy');
+    expect(forced.refusal).toBeUndefined();
+  });
+
+  it('refuses a manual failover to a member under a maintenance lease unless forced, and says so', () => {
+    const lease = { owner: 'resize-branch-a', until: NOW + MINUTE, member: 'standby' as const };
+    const input = withMemory(world(), { lease });
+    const refused = decide({ ...input, command: command('standby') });
+    const forced = decide({ ...input, command: command('standby', true) });
+
+    expect(refused.refusal).toContain('maintenance lease held by resize-branch-a');
+    expect(forced.plan).toMatchObject({ kind: 'failover', to: 'standby' });
+    expect(forced.plan.reasons.join(' ')).toContain('forced past: standby is under a maintenance lease');
+  });
+
+  it('refuses even a forced command when the route tables cannot be read', () => {
+    const decision = decide({
+      ...withObservation(world(), { routes: undefined }),
+      command: command('standby', true),
+    });
+    expect(decision.plan.kind).toBe('alarm');
+    expect(decision.refusal).toContain('the route tables could not be read');
+    expect(decision.refusal).not.toContain('force overrides');
+  });
+});
+
+describe('decide: routes (rule 7)', () => {
+  it('leaves routes that point outside the pair alone and raises foreign-route', () => {
+    const decision = decide(stoppedPrimary(withRoute(world(), RTB_B, DESTINATIONS[0], foreignRoute)));
+
+    expect(movePlan(decision).routes.map((w) => `${w.routeTableId} ${w.destination}`)).not.toContain(
+      `${RTB_B} ${DESTINATIONS[0]}`,
+    );
+    expect(movePlan(decision).routes).toHaveLength(3);
+    expect(decision.alarms).toContainEqual({
+      kind: 'foreign-route',
+      detail: `${RTB_B} ${DESTINATIONS[0]} points at tgw-0123456789abcdef0, outside the pair: left alone`,
+    });
+  });
+
+  it('treats a route to an ENI of another instance as foreign', () => {
+    const input = withRoute(world(), RTB_A, DESTINATIONS[1], {
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      instanceId: 'i-0aaaaaaaaaaaaaaa1',
+      state: 'active',
+    });
+    const decision = decide(input);
+    expect(decision.plan.kind).toBe('noop');
+    expect(alarmKinds(decision)).toEqual(['foreign-route']);
+  });
+
+  it('creates a missing managed route', () => {
+    const decision = decide(withRoute(world(), RTB_A, DESTINATIONS[1], missingRoute));
+
+    expect(decision.plan).toMatchObject({ kind: 'repair-routes', to: 'primary' });
+    expect(movePlan(decision).routes).toEqual([
+      {
+        routeTableId: RTB_A,
+        destination: DESTINATIONS[1],
+        action: 'create',
+        networkInterfaceId: ENI.primary,
+      },
+    ]);
+  });
+
+  it('creates missing routes as part of a failover and replaces the rest', () => {
+    const decision = decide(stoppedPrimary(withRoute(world(), RTB_B, DESTINATIONS[1], missingRoute)));
+    const actions = movePlan(decision).routes.map((w) => w.action);
+    expect(actions).toEqual(['replace', 'replace', 'replace', 'create']);
+  });
+
+  it('replaces a blackholed route on the target with its ENI', () => {
+    const input = withRoute(world(), RTB_A, DESTINATIONS[0], routeOn('standby', 'blackhole'));
+    const decision = decide({ ...input, command: { action: 'failover', to: 'standby', force: true } });
+    expect(movePlan(decision).routes).toEqual(everyRouteTo(ENI.standby));
+  });
+
+  it('rewrites a route that reaches the member through another of its ENIs', () => {
+    const input = withRoute(world(), RTB_A, DESTINATIONS[0], {
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      instanceId: INSTANCE.primary,
+      state: 'active',
+    });
+    const decision = decide(input);
+    expect(decision.plan).toMatchObject({ kind: 'repair-routes', to: 'primary' });
+    expect(movePlan(decision).routes).toEqual([
+      {
+        routeTableId: RTB_A,
+        destination: DESTINATIONS[0],
+        action: 'replace',
+        networkInterfaceId: ENI.primary,
+      },
+    ]);
+  });
+
+  it('does not write routes when the route tables cannot be read, but still counts streaks', () => {
+    const input = withObservation(withProbe(stoppedPrimary(), 'standby', 'failed'), { routes: undefined });
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('alarm');
+    expect(alarmKinds(decision)).toContain('routes-unreadable');
+    expect(decision.memory.unhealthyStreak.standby.daemon).toBe(1);
+    expect(decide(withObservation(world(), { routes: undefined })).plan.kind).toBe('alarm');
+  });
+
+  it('moves IPv6 and prefix-list destinations like IPv4 ones', () => {
+    const destinations = ['10.50.0.0/16', '2001:db8:50::/48', 'pl-0123456789abcdef0'];
+    const decision = decide(stoppedPrimary(world({ pair: { destinations } })));
+
+    expect(movePlan(decision).routes.map((w) => w.destination)).toEqual([...destinations, ...destinations]);
+    expect(movePlan(decision).routes.every((w) => w.networkInterfaceId === ENI.standby)).toBe(true);
+  });
+
+  it('matches an IPv6 route whatever the case EC2 prints it in', () => {
+    const input = world({ pair: { destinations: ['2001:db8:50::/48'] } });
+    const routes = input.observation.routes?.map((r) => ({ ...r, destination: r.destination.toUpperCase() }));
+    expect(decide(withObservation(input, { routes })).plan.kind).toBe('noop');
+  });
+});
+
+describe('decide: repair (rule 8)', () => {
+  it('repairs routes left on the standby by an interrupted failover', () => {
+    // The intent (standby) was stored and one table written before the run died.
+    const half = withRoute(
+      withRoute(world({ active: 'standby' }), RTB_B, DESTINATIONS[0], routeOn('primary')),
+      RTB_B,
+      DESTINATIONS[1],
+      routeOn('primary'),
+    );
+    const decision = decide(half);
+
+    expect(decision.plan).toMatchObject({ kind: 'repair-routes', from: 'primary', to: 'standby' });
+    expect(movePlan(decision).routes).toEqual([
+      {
+        routeTableId: RTB_B,
+        destination: DESTINATIONS[0],
+        action: 'replace',
+        networkInterfaceId: ENI.standby,
+      },
+      {
+        routeTableId: RTB_B,
+        destination: DESTINATIONS[1],
+        action: 'replace',
+        networkInterfaceId: ENI.standby,
+      },
+    ]);
+    expect(decision.memory.active).toBe('standby');
+    expect(decision.memory.lastFailoverAt).toBeUndefined();
+  });
+
+  it('does not repair routes onto an active member that is not healthy', () => {
+    const input = withProbe(
+      withRoute(world(), RTB_A, DESTINATIONS[0], routeOn('standby')),
+      'primary',
+      'failed',
+    );
+    const decision = decide(input);
+    expect(decision.plan.kind).toBe('alarm');
+    expect(alarmKinds(decision)).toContain('no-healthy-target');
+  });
+});
+
+describe('decide: Elastic IP', () => {
+  const withEip = { elasticIp: { allocationId: 'eipalloc-0123456789abcdef0' } };
+
+  it('moves the Elastic IP with a failover when one is configured', () => {
+    expect(movePlan(decide(stoppedPrimary(world({ pair: withEip })))).moveElasticIp).toBe(true);
+    expect(movePlan(decide(stoppedPrimary(world()))).moveElasticIp).toBe(false);
+  });
+
+  it('repairs an Elastic IP left on the standby while every route is in place', () => {
+    const decision = decide(withObservation(world({ pair: withEip }), { elasticIpOn: 'standby' }));
+    expect(decision.plan).toMatchObject({
+      kind: 'repair-routes',
+      to: 'primary',
+      routes: [],
+      moveElasticIp: true,
+    });
+  });
+
+  it('does not repair an Elastic IP it could not read', () => {
+    const decision = decide(withObservation(world({ pair: withEip }), { elasticIpOn: undefined }));
+    expect(decision.plan.kind).toBe('noop');
+  });
+});
+
+describe('decide: standing alarms (rule 9)', () => {
+  it('plans noop with no alarm in a converged, healthy world', () => {
+    const decision = decide(world());
+    expect(decision.plan).toEqual<Plan>({
+      kind: 'noop',
+      reasons: [`primary carries traffic: 4 managed routes on ${ENI.primary}`],
+    });
+    expect(decision.alarms).toEqual([]);
+  });
+
+  it('raises standby-unhealthy when the member not carrying traffic is unhealthy', () => {
+    const decision = decide(withInstance(world(), 'standby', { systemStatus: 'impaired' }));
+    expect(decision.plan.kind).toBe('noop');
+    expect(alarmKinds(decision)).toEqual(['standby-unhealthy']);
+    expect(decision.alarms[0]?.detail).toContain(INSTANCE.standby);
+  });
+
+  it('after a failover, the member left behind is the one without redundancy', () => {
+    const decision = decide(stoppedPrimary());
+    expect(decision.alarms[0]?.detail).toMatch(
+      /^primary i-0123456789abcdef0, the member not carrying traffic/,
+    );
+  });
+});
+
+describe('decide: dry run and memory (rule 10)', () => {
+  it('dry run reports the failover but keeps the active member', () => {
+    const input = {
+      ...withMemory(withProbe(world(), 'primary', 'failed'), {
+        unhealthyStreak: streaks({ primary: { daemon: 1 } }),
+      }),
+      dryRun: true,
+    };
+    const decision = decide(input);
+
+    expect(decision.dryRun).toBe(true);
+    expect(decision.plan).toMatchObject({ kind: 'failover', to: 'standby' });
+    expect(decision.memory.active).toBe('primary');
+    expect(decision.memory.lastFailoverAt).toBeUndefined();
+    expect(decision.memory.unhealthyStreak.primary.daemon).toBe(2);
+  });
+
+  it('a steady, healthy pair keeps the same memory from tick to tick, so nothing is written', () => {
+    for (const input of [world(), world({ active: 'standby' })]) {
+      const first = decide(input);
+      expect(decide({ ...input, memory: first.memory }).memory).toEqual(first.memory);
+    }
+  });
+
+  it('counts the primary healthy streak only while the standby carries traffic under automatic failback, up to failbackAfter', () => {
+    const automatic = { failback: 'automatic', failbackAfter: 3 } as const;
+    const onPrimary = decide(
+      world({ pair: automatic, memory: { healthyStreak: { primary: 7, standby: 7 } } }),
+    );
+    const onStandbyManual = decide(
+      world({ active: 'standby', memory: { healthyStreak: { primary: 2, standby: 0 } } }),
+    );
+    const onStandby = decide(
+      world({
+        active: 'standby',
+        pair: automatic,
+        // The cooldown holds the failback, so the streak is seen saturating rather than acted on.
+        memory: { healthyStreak: { primary: 3, standby: 0 }, lastFailoverAt: NOW - MINUTE },
+      }),
+    );
+
+    expect(onPrimary.memory.healthyStreak).toEqual({ primary: 0, standby: 0 });
+    expect(onStandbyManual.memory.healthyStreak).toEqual({ primary: 0, standby: 0 });
+    expect(onStandby.plan.kind).toBe('noop');
+    expect(onStandby.memory.healthyStreak).toEqual({ primary: 3, standby: 0 });
+  });
+
+  it('remembers the route-target ENIs read this run', () => {
+    expect(decide(world()).memory.enis).toEqual(ENI);
+  });
+
+  it('writes no undefined fields into the memory it returns (the state store marshals it)', () => {
+    const decision = decide(world());
+    expect(Object.entries(decision.memory).filter(([, value]) => value === undefined)).toEqual([]);
+  });
+});
+
+describe('inferActive', () => {
+  it('adopts the member most managed routes point at', () => {
+    const pair = pairConfig();
+    expect(inferActive(healthyObservation(pair, 'standby'))).toBe('standby');
+    expect(inferActive(healthyObservation(pair, 'primary'))).toBe('primary');
+  });
+
+  it('chooses the primary on a tie or when no route names a member', () => {
+    const input = withRoute(
+      withRoute(world({ active: 'standby' }), RTB_A, DESTINATIONS[0], routeOn('primary')),
+      RTB_A,
+      DESTINATIONS[1],
+      routeOn('primary'),
+    );
+    expect(inferActive(input.observation)).toBe('primary');
+    expect(inferActive(withObservation(input, { routes: undefined }).observation)).toBe('primary');
+  });
+});
