@@ -99,7 +99,10 @@ function nextStreaks(
       SOFT_SIGNALS.map((name) => {
         const previous = memory.unhealthyStreak[role][name];
         const health = verdicts[role].signals[name]?.health;
-        return [name, health === 'unhealthy' ? previous + 1 : health === 'healthy' ? 0 : previous];
+        // Capped at the threshold: a member that stays down changes nothing stored, so a degraded pair's
+        // ticks write no state.
+        const next = Math.min(previous + 1, pair.unhealthyThreshold);
+        return [name, health === 'unhealthy' ? next : health === 'healthy' ? 0 : previous];
       }),
     ) as Record<SoftSignal, number>;
   const primaryHealthy =
@@ -110,7 +113,9 @@ function nextStreaks(
   return {
     unhealthyStreak: { primary: soft('primary'), standby: soft('standby') },
     healthyStreak: { primary: primaryHealthy, standby: 0 },
-    unknownStreak: activeSignals.some((signal) => signal.health === 'unknown') ? memory.unknownStreak + 1 : 0,
+    unknownStreak: activeSignals.some((signal) => signal.health === 'unknown')
+      ? Math.min(memory.unknownStreak + 1, UNKNOWN_ALARM_AFTER)
+      : 0,
   };
 }
 
@@ -454,7 +459,7 @@ function standingAlarms(ctx: Context, plan: Plan): Alarm[] {
   if (streaks.unknownStreak >= UNKNOWN_ALARM_AFTER) {
     alarms.push({
       kind: 'signal-unknown',
-      detail: `${memory.active} has had an unknown signal for ${streaks.unknownStreak} evaluations: ${verdicts[memory.active].reason}`,
+      detail: `${memory.active} has had an unknown signal for ${streaks.unknownStreak} or more evaluations: ${verdicts[memory.active].reason}`,
     });
   }
   return alarms;

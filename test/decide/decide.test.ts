@@ -110,6 +110,17 @@ describe('decide: hard loss (rule 1)', () => {
 });
 
 describe('decide: soft failure (rule 2)', () => {
+  it('a standby that stays down stops changing the stored memory, so a degraded pair writes no state', () => {
+    const input = withMemory(withProbe(world(), 'standby', 'failed'), {
+      unhealthyStreak: streaks({ standby: { daemon: 2 } }),
+    });
+    const decision = decide(input);
+
+    expect(decision.plan.kind).toBe('noop');
+    expect(decision.memory.unhealthyStreak).toEqual(input.memory.unhealthyStreak);
+    expect(alarmKinds(decision)).toContain('standby-unhealthy');
+  });
+
   it('does not fail over on a single unhealthy daemon probe', () => {
     const decision = decide(withProbe(world(), 'primary', 'failed'));
 
