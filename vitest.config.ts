@@ -4,14 +4,22 @@ import { defineConfig } from 'vitest/config';
 // the product targets Node 24 (Lambda nodejs24.x), so refuse to run the suite on anything older.
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 24) {
-  throw new Error(`vpn-failover tests need Node 24 (got ${process.version}); run them through npm (npm test)`);
+  throw new Error(
+    `vpn-failover tests need Node 24 (got ${process.version}); run them through npm (npm test)`,
+  );
 }
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup.ts'],
-    env: { LOG_LEVEL: 'silent', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+    env: {
+      LOG_LEVEL: 'silent',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      AWS_REGION: 'eu-west-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+    },
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -157,7 +157,11 @@ async function carryOut(
       activeBefore: memoryBefore.active,
     });
     const problems = [
-      ...result.failures,
+      ...(result.failures.length > 0
+        ? [
+            `${result.failures.length} write(s) failed, the next run repairs them: ${result.failures.join('; ')}`,
+          ]
+        : []),
       ...(result.unconfirmed.length > 0 ? [`${result.unconfirmed.length} route(s) not confirmed yet`] : []),
     ];
     return {

@@ -1,9 +1,11 @@
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
+  CreateRouteCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeRouteTablesCommand,
   EC2Client,
+  ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
 import { ListCommandInvocationsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -15,8 +17,9 @@ import type { ControllerDeps } from '../../shared/controller/types.ts';
 import { silentLogger } from '../../shared/logger.ts';
 
 /**
- * A converged fleet of N healthy pairs answered by aws-sdk-client-mock (EC2, SSM, CloudWatch), for counting
- * the AWS calls of a steady tick. DynamoDB is the real local one (dynalite), counted by a middleware.
+ * A fleet of pairs answered by aws-sdk-client-mock (EC2, SSM, CloudWatch): all healthy and converged on the
+ * primaries at first; tests change instance states, probe outcomes and routes through `world`. Route writes
+ * land in `world.routes`. DynamoDB is the real local one (dynalite), counted by a middleware.
  */
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 export const instanceId = (n: number) => `i-${hex(n, 17)}`;
@@ -40,10 +43,25 @@ export function fleetConfig(pairs: number): Config {
 
 const number = (id: string) => Number.parseInt(id.split('-')[1] as string, 16);
 
+/** The mutable state behind the mocks. */
+export interface FleetWorld {
+  /** route table → destination → target ENI */
+  readonly routes: Map<string, Map<string, string>>;
+  /** instance id → state name (default running) */
+  readonly states: Map<string, string>;
+  /** instance id → daemon probe exit code (default 0) */
+  readonly probeExit: Map<string, number>;
+  /** route writes to fail (with InternalError) after this many succeeded; undefined: never */
+  failRouteWritesAfter?: number;
+}
+
 export interface MockFleet {
   readonly deps: ControllerDeps;
+  readonly world: FleetWorld;
   /** AWS calls made so far, per service */
   calls(): { ec2: number; ssm: number; cloudwatch: number; dynamodb: number; total: number };
+  /** mutating calls made so far (route writes, DynamoDB writes) */
+  writes(): number;
   reset(): void;
   restore(): void;
 }
@@ -55,23 +73,50 @@ export function mockFleet(
   const ec2 = mockClient(EC2Client);
   const ssm = mockClient(SSMClient);
   const cloudwatch = mockClient(CloudWatchClient);
-  const primaryEnis = new Map(
-    config.pairs.flatMap((p) => p.routeTables.map((t) => [t, eniId(number(p.primary.instanceId))] as const)),
-  );
-  const destinations = new Map(
-    config.pairs.flatMap((p) => p.routeTables.map((t) => [t, p.destinations] as const)),
-  );
+  const world: FleetWorld = {
+    routes: new Map(
+      config.pairs.flatMap((p) =>
+        p.routeTables.map(
+          (t) => [t, new Map(p.destinations.map((d) => [d, eniId(number(p.primary.instanceId))]))] as const,
+        ),
+      ),
+    ),
+    states: new Map(),
+    probeExit: new Map(),
+  };
   const commands = new Map<string, string[]>();
+  let routeWrites = 0;
+  let dynamoWrites = 0;
+  const running = (id: string) => (world.states.get(id) ?? 'running') === 'running';
 
   ec2.on(DescribeInstanceStatusCommand).callsFake((input) => ({
     InstanceStatuses: (input.InstanceIds ?? []).map((id: string) => ({
       InstanceId: id,
-      InstanceState: { Name: 'running', Code: 16 },
-      SystemStatus: { Status: 'ok' },
-      InstanceStatus: { Status: 'ok' },
-      AttachedEbsStatus: { Status: 'ok' },
+      InstanceState: { Name: world.states.get(id) ?? 'running' },
+      SystemStatus: { Status: running(id) ? 'ok' : 'not-applicable' },
+      InstanceStatus: { Status: running(id) ? 'ok' : 'not-applicable' },
+      AttachedEbsStatus: { Status: running(id) ? 'ok' : 'not-applicable' },
     })),
   }));
+  const writeRoute = (input: {
+    RouteTableId?: string;
+    DestinationCidrBlock?: string;
+    NetworkInterfaceId?: string;
+  }) => {
+    if (world.failRouteWritesAfter !== undefined && routeWrites >= world.failRouteWritesAfter) {
+      throw Object.assign(new Error('We encountered an internal error.'), {
+        name: 'InternalError',
+        $metadata: {},
+      });
+    }
+    routeWrites += 1;
+    world.routes
+      .get(input.RouteTableId ?? '')
+      ?.set(input.DestinationCidrBlock ?? '', input.NetworkInterfaceId ?? '');
+    return { Return: true };
+  };
+  ec2.on(ReplaceRouteCommand).callsFake(writeRoute);
+  ec2.on(CreateRouteCommand).callsFake(writeRoute);
   ec2.on(DescribeInstancesCommand).callsFake((input) => ({
     Reservations: [
       {
@@ -95,9 +140,9 @@ export function mockFleet(
           State: 'active',
           Origin: 'CreateRouteTable',
         },
-        ...(destinations.get(id) ?? []).map((d) => ({
+        ...[...(world.routes.get(id) ?? new Map<string, string>())].map(([d, eni]) => ({
           DestinationCidrBlock: d,
-          NetworkInterfaceId: primaryEnis.get(id),
+          NetworkInterfaceId: eni,
           State: 'active',
           Origin: 'CreateRoute',
         })),
@@ -105,17 +150,32 @@ export function mockFleet(
     })),
   }));
   ssm.on(SendCommandCommand).callsFake((input) => {
+    const ids: string[] = input.InstanceIds ?? [];
+    const offline = ids.filter((id) => !running(id));
+    if (offline.length > 0) {
+      throw Object.assign(new Error(`Instances [[${offline.join(', ')}]] not in a valid state for account`), {
+        name: 'InvalidInstanceId',
+        $metadata: {},
+      });
+    }
     const commandId = `cmd-${commands.size + 1}`;
-    commands.set(commandId, input.InstanceIds ?? []);
+    commands.set(commandId, ids);
     return { Command: { CommandId: commandId, Status: 'Pending' } };
   });
   ssm.on(ListCommandInvocationsCommand).callsFake((input) => ({
     CommandInvocations: (commands.get(input.CommandId ?? '') ?? []).map((id) => ({
       CommandId: input.CommandId,
       InstanceId: id,
-      Status: 'Success',
-      StatusDetails: 'Success',
-      CommandPlugins: [{ Name: 'probe', Status: 'Success', ResponseCode: 0, Output: '2 established SAs' }],
+      Status: (world.probeExit.get(id) ?? 0) === 0 ? 'Success' : 'Failed',
+      StatusDetails: (world.probeExit.get(id) ?? 0) === 0 ? 'Success' : 'Failed',
+      CommandPlugins: [
+        {
+          Name: 'probe',
+          Status: (world.probeExit.get(id) ?? 0) === 0 ? 'Success' : 'Failed',
+          ResponseCode: world.probeExit.get(id) ?? 0,
+          Output: (world.probeExit.get(id) ?? 0) === 0 ? '2 established SAs' : '0 established SAs',
+        },
+      ],
     })),
   }));
   cloudwatch.on(GetMetricDataCommand).callsFake((input) => ({
@@ -130,8 +190,9 @@ export function mockFleet(
   let dynamoCalls = 0;
   const clients = createClients({ dynamoEndpoint: options.dynamoEndpoint });
   clients.dynamo.middlewareStack.add(
-    (next) => async (args) => {
+    (next, context) => async (args) => {
       dynamoCalls += 1;
+      if (/^(Put|Update|Delete|BatchWrite)/.test(context.commandName ?? '')) dynamoWrites += 1;
       return next(args);
     },
     { step: 'initialize', name: 'countCalls' },
@@ -146,6 +207,8 @@ export function mockFleet(
   };
   return {
     deps,
+    world,
+    writes: () => routeWrites + dynamoWrites,
     calls: () => {
       const counts = {
         ec2: ec2.calls().length,
@@ -160,6 +223,8 @@ export function mockFleet(
       ssm.resetHistory();
       cloudwatch.resetHistory();
       dynamoCalls = 0;
+      dynamoWrites = 0;
+      routeWrites = 0;
     },
     restore: () => {
       ec2.restore();

@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type HandlerDeps, handleEvent } from '../../functions/controller/handler.ts';
+import { StateStore } from '../../shared/aws/state-store.ts';
+import { parseConfig } from '../../shared/config/load.ts';
+import type { Config } from '../../shared/config/schema.ts';
+import { createMetrics } from '../../shared/controller/metrics.ts';
+import { BadEventError, UnhealthyTargetError } from '../../shared/errors.ts';
+import { useLocalStateTable } from '../support/dynamo.ts';
+import { eniId, fleetConfig, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';
+
+const local = useLocalStateTable();
+const context = { awsRequestId: 'req-0001', getRemainingTimeInMillis: () => 900_000 };
+const PRIMARY = 'i-00000000000000001';
+const STANDBY = 'i-00000000000000002';
+const SCHEDULE = { action: 'schedule' };
+
+let fleet: MockFleet;
+let deps: HandlerDeps;
+
+function start(config: Config = fleetConfig(1)) {
+  fleet = mockFleet(config, {
+    dynamoEndpoint: local.endpoint,
+    tableName: local.tableName,
+    clock: steppingClock(),
+  });
+  deps = { ...fleet.deps, metrics: createMetrics() };
+}
+
+/** Where each managed route of the pair points now, by member. */
+const routeTargets = () =>
+  [...fleet.world.routes.values()].flatMap((table) =>
+    [...table.values()].map((eni) => (eni === eniId(1) ? 'primary' : eni === eniId(2) ? 'standby' : eni)),
+  );
+
+const stateChange = (instanceId: string, state: string) => ({
+  version: '0',
+  source: 'aws.ec2',
+  'detail-type': 'EC2 Instance State-change Notification',
+  detail: { 'instance-id': instanceId, state },
+});
+
+beforeEach(() => start());
+afterEach(() => fleet.restore());
+
+describe('controller handler', () => {
+  it('on schedule with a healthy pair plans nothing and, once state is stored, writes nothing', async () => {
+    const first = await handleEvent(SCHEDULE, context, deps);
+    fleet.reset();
+    const second = await handleEvent(SCHEDULE, context, deps);
+
+    expect(first.pairs[0]).toMatchObject({ pair: 'pair-0', plan: 'noop', active: 'primary' });
+    expect(second.pairs[0]?.plan).toBe('noop');
+    expect(fleet.writes()).toBe(0);
+    expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+  });
+
+  it('fails over every route to the standby when an EC2 state-change event reports the primary stopping', async () => {
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.states.set(PRIMARY, 'stopping');
+
+    const summary = await handleEvent(stateChange(PRIMARY, 'stopping'), context, deps);
+
+    expect(summary.trigger).toBe('instance-state-change');
+    expect(summary.pairs[0]).toMatchObject({
+      plan: 'failover',
+      trigger: 'hard-loss',
+      from: 'primary',
+      to: 'standby',
+    });
+    expect(summary.pairs[0]?.routesChanged).toHaveLength(4);
+    expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
+    const history = await new StateStore({ dynamo: local.dynamo, tableName: local.tableName }).listHistory(
+      'pair-0',
+    );
+    expect(history[0]?.record).toMatchObject({ plan: 'failover', from: 'primary', to: 'standby' });
+  });
+
+  it('uses fresh state, not the event: a stale "stopped" event for a running primary moves nothing', async () => {
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.reset();
+
+    const summary = await handleEvent(stateChange(PRIMARY, 'stopped'), context, deps);
+
+    expect(summary.pairs[0]?.plan).toBe('noop');
+    expect(fleet.writes()).toBe(0);
+  });
+
+  it('ignores a state change of an instance it does not manage, without any AWS call', async () => {
+    const summary = await handleEvent(stateChange('i-0abcdefabcdefabcd', 'stopped'), context, deps);
+
+    expect(summary.pairs).toEqual([]);
+    expect(fleet.calls().total).toBe(0);
+  });
+
+  it('looks at the pair an alarm state change names', async () => {
+    const event = {
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+      detail: { alarmName: 'vpn-failover-pair-0-degraded', state: { value: 'ALARM' } },
+    };
+    const summary = await handleEvent(event, context, deps);
+
+    expect(summary.trigger).toBe('alarm');
+    expect(summary.pairs.map((p) => p.pair)).toEqual(['pair-0']);
+  });
+
+  it('reconciles one named pair on an operator command', async () => {
+    const summary = await handleEvent({ action: 'reconcile', pair: 'pair-0' }, context, deps);
+    expect(summary.pairs.map((p) => p.pair)).toEqual(['pair-0']);
+  });
+
+  it('rejects a reconcile of an unknown pair before any AWS call', async () => {
+    await expect(handleEvent({ action: 'reconcile', pair: 'nope' }, context, deps)).rejects.toThrow(
+      BadEventError,
+    );
+    expect(fleet.calls().total).toBe(0);
+  });
+
+  it('rejects a malformed event with a clear error and no AWS call', async () => {
+    await expect(handleEvent({ action: 'failover', pair: 'pair-0' }, context, deps)).rejects.toThrow(
+      /malformed failover command: to/,
+    );
+    await expect(handleEvent({ hello: 'world' }, context, deps)).rejects.toThrow(/unrecognised event/);
+    expect(fleet.calls().total).toBe(0);
+  });
+
+  it('moves traffic on a manual failover to a healthy standby, and a second run writes nothing', async () => {
+    await handleEvent(SCHEDULE, context, deps);
+
+    const summary = await handleEvent({ action: 'failover', pair: 'pair-0', to: 'standby' }, context, deps);
+    fleet.reset();
+    const after = await handleEvent(SCHEDULE, context, deps);
+
+    expect(summary.pairs[0]).toMatchObject({
+      plan: 'failover',
+      trigger: 'manual',
+      to: 'standby',
+      active: 'standby',
+    });
+    expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
+    expect(after.pairs[0]).toMatchObject({ plan: 'noop', active: 'standby' });
+    expect(fleet.writes()).toBe(0);
+  });
+
+  it('refuses a manual failover to an unhealthy member and touches nothing, unless forced', async () => {
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.probeExit.set(STANDBY, 1);
+    fleet.reset();
+
+    await expect(
+      handleEvent({ action: 'failover', pair: 'pair-0', to: 'standby' }, context, deps),
+    ).rejects.toThrow(UnhealthyTargetError);
+    expect(fleet.writes()).toBe(0);
+    expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+
+    const forced = await handleEvent(
+      { action: 'failover', pair: 'pair-0', to: 'standby', force: true },
+      context,
+      deps,
+    );
+    expect(forced.pairs[0]).toMatchObject({ plan: 'failover', to: 'standby' });
+    expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
+  });
+
+  it('finishes on the next run a failover that stopped half way, then writes nothing', async () => {
+    // Prepare: the primary's daemon fails; the second failing evaluation fails over, but only 2 of 4 writes land.
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.probeExit.set(PRIMARY, 1);
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.failRouteWritesAfter = 2;
+    const interrupted = await handleEvent(SCHEDULE, context, deps);
+    expect(interrupted.pairs[0]).toMatchObject({
+      plan: 'failover',
+      trigger: 'soft-failure',
+      active: 'standby',
+    });
+    expect(interrupted.pairs[0]?.error).toMatch(/^2 write\(s\) failed, the next run repairs them/);
+    expect(routeTargets().filter((t) => t === 'standby')).toHaveLength(2);
+
+    // Act: the next scheduled run.
+    fleet.world.failRouteWritesAfter = undefined;
+    const repaired = await handleEvent(SCHEDULE, context, deps);
+    fleet.reset();
+    const settled = await handleEvent(SCHEDULE, context, deps);
+
+    // Assess
+    expect(repaired.pairs[0]).toMatchObject({ plan: 'repair-routes', to: 'standby' });
+    expect(repaired.pairs[0]?.routesChanged).toHaveLength(2);
+    expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
+    expect(settled.pairs[0]?.plan).toBe('noop');
+    expect(fleet.writes()).toBe(0);
+  });
+
+  it('in dry run reports the failover it would make and writes no route', async () => {
+    fleet.restore();
+    start(parseConfig({ ...structuredClone(fleetConfig(1)), dryRun: true }));
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.states.set(PRIMARY, 'stopped');
+
+    const summary = await handleEvent(SCHEDULE, context, deps);
+
+    expect(summary.pairs[0]).toMatchObject({
+      plan: 'failover',
+      dryRun: true,
+      active: 'primary',
+      routesChanged: [],
+    });
+    expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+  });
+});
