@@ -4,6 +4,12 @@
  */
 export const METRICS_NAMESPACE = 'VpnFailover';
 
+/**
+ * Where the instances' tunnel publisher writes TunnelUp. Separate from METRICS_NAMESPACE so that an instance
+ * allowed to publish its tunnel state cannot forge the controller's heartbeat or health metrics.
+ */
+export const TUNNEL_NAMESPACE = 'VpnFailover/Tunnels';
+
 export const METRIC = {
   /** 1 per controller run (no dimensions). The heartbeat alarm treats missing data as breaching. */
   heartbeat: 'ControllerHeartbeat',
@@ -37,3 +43,9 @@ export const ENV = {
 
 /** The SSM Command document's parameter names (the CDK document and the SSM adapter agree on these). */
 export const PROBE_PARAMETERS = { kind: 'ProbeKind', unit: 'Unit', minSas: 'MinSas' } as const;
+
+/**
+ * The probe script's exit status when it could not judge the daemon (the agent, older than 3.3.2746.0, did not
+ * pass the parameters as environment variables, aws-facts.md section 4): read as unknown, never unhealthy.
+ */
+export const PROBE_EXIT_UNKNOWN = 3;

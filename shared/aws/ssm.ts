@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts';
 import { chunk } from '../concurrency.ts';
 import type { ProbeConfig } from '../config/schema.ts';
 import type { ProbeObservation } from '../domain/types.ts';
-import { PROBE_PARAMETERS } from '../telemetry-names.ts';
+import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS } from '../telemetry-names.ts';
 import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
 
 /**
@@ -247,6 +247,12 @@ function invocationOutcome(
   }
   if (status === 'Failed') {
     const failed = plugins.find((p) => (p.ResponseCode ?? -1) >= 1);
+    if (failed?.ResponseCode === PROBE_EXIT_UNKNOWN) {
+      return {
+        outcome: 'unknown',
+        detail: withOutput(`${statusDetails}: the probe could not judge the daemon`, pluginOutput([failed])),
+      };
+    }
     if (failed) {
       return {
         outcome: 'failed',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDurationSeconds } from '../duration.ts';
+import { TUNNEL_NAMESPACE } from '../telemetry-names.ts';
 
 /**
  * The configuration file (contracts.md section 1). One file drives cdk synth/deploy, the Lambda, the CLI
@@ -105,7 +106,7 @@ const dimensions = z.record(z.string().min(1).max(255), z.string().min(1).max(10
 
 const tunnel = z.strictObject({
   /** Default: the product's own namespace, published by the shipped publisher script. */
-  namespace: z.string().min(1).max(255).default('VpnFailover'),
+  namespace: z.string().min(1).max(255).default(TUNNEL_NAMESPACE),
   metricName: z.string().min(1).max(255).default('TunnelUp'),
   /** Dimensions that select each member's series. Default: { InstanceId: <the member's id> }. */
   dimensions: z.strictObject({ primary: dimensions, standby: dimensions }).optional(),

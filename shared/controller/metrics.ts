@@ -45,4 +45,9 @@ export function publishRunMetrics(metrics: Metrics, summary: RunSummary): void {
 }
 
 /** The controller's metrics emitter. */
-export const createMetrics = () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'vpn-failover' });
+export const createMetrics = () =>
+  new Metrics({
+    namespace: METRICS_NAMESPACE,
+    // The deployment's name (set by the CDK app): two deployments in one account keep their metrics apart.
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'vpn-failover',
+  });

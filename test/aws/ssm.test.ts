@@ -358,6 +358,30 @@ describe('probeDaemons', () => {
     expect(result?.detail.length).toBeLessThanOrEqual(200);
   });
 
+  it('reports a probe that could not judge the daemon (exit 3: agent too old for its parameters) as unknown', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        invocation('cmd-1', id, 'Failed', { responseCode: 3, output: 'unknown: SSM_ProbeKind is not set' }),
+      ],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(id)?.outcome).toBe('unknown');
+    expect(results.get(id)?.detail).toMatch(/could not judge the daemon/);
+  });
+
   it('reports a failure with exit code -1 (the command never ran) as unknown, not failed', async () => {
     // Prepare
     const id = instanceId(1);

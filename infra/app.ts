@@ -1,0 +1,66 @@
+import { resolve } from 'node:path';
+import { type App, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { loadConfigFile } from '../shared/config/load.ts';
+import { InputError } from '../shared/errors.ts';
+import { VpnFailoverStack } from './stack.ts';
+
+/** The configuration synthesised when no `-c config=PATH` is given. */
+export const DEFAULT_CONFIG_PATH = 'examples/pairs.yaml';
+
+/** The stack name when no `-c stackName=NAME` is given. */
+export const DEFAULT_STACK_NAME = 'VpnFailover';
+
+/**
+ * Context keys the app reads (`cdk synth -c key=value`; values given on the command line are strings):
+ * - `config`: the configuration file, relative to the working directory (default examples/pairs.yaml);
+ * - `stackName`: the stack and deployment name (default VpnFailover);
+ * - `recoverMembers`: `true` adds an EC2 auto-recovery alarm per member (default false);
+ * - `retainData`: `false` deletes the state table, topic key and logs with the stack (default true);
+ * - `nag`: `false` skips the cdk-nag AwsSolutions checks (default true).
+ */
+export const CONTEXT = {
+  config: 'config',
+  stackName: 'stackName',
+  recoverMembers: 'recoverMembers',
+  retainData: 'retainData',
+  nag: 'nag',
+} as const;
+
+function flag(app: App, key: string, fallback: boolean): boolean {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined) return fallback;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new InputError('context', [
+    { path: key, message: `expected true or false (got ${JSON.stringify(value)})` },
+  ]);
+}
+
+function text(app: App, key: string, fallback: string): string {
+  const value: unknown = app.node.tryGetContext(key);
+  if (value === undefined) return fallback;
+  if (typeof value === 'string' && value !== '') return value;
+  throw new InputError('context', [
+    { path: key, message: `expected a non-empty string (got ${JSON.stringify(value)})` },
+  ]);
+}
+
+/**
+ * Build the app from its context: load and validate the configuration (an invalid file throws InputError
+ * listing every problem, before any asset is bundled), add the stack and, unless disabled, cdk-nag.
+ */
+export function buildApp(app: App): VpnFailoverStack {
+  const configPath = text(app, CONTEXT.config, DEFAULT_CONFIG_PATH);
+  const stackName = text(app, CONTEXT.stackName, DEFAULT_STACK_NAME);
+  const recoverMembers = flag(app, CONTEXT.recoverMembers, false);
+  const retainData = flag(app, CONTEXT.retainData, true);
+  const nag = flag(app, CONTEXT.nag, true);
+  const config = loadConfigFile(resolve(configPath));
+  const stack = new VpnFailoverStack(app, stackName, {
+    config,
+    controller: { recoverMembers, removalPolicy: retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY },
+  });
+  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}

@@ -1,0 +1,30 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { Config } from '../shared/config/schema.ts';
+import { VpnFailoverController, type VpnFailoverControllerProps } from './controller.ts';
+
+/** Props of {@link VpnFailoverStack}. */
+export interface VpnFailoverStackProps extends StackProps {
+  /** The validated configuration. */
+  readonly config: Config;
+  /** Everything else the controller construct accepts. @default the construct's defaults */
+  readonly controller?: Omit<VpnFailoverControllerProps, 'config'>;
+}
+
+/**
+ * The ready-made stack: one {@link VpnFailoverController}. Environment-agnostic unless `env` is given, so
+ * `cdk synth` needs no credentials; `cdk deploy` deploys into the account and Region of the CLI's credentials.
+ */
+export class VpnFailoverStack extends Stack {
+  /** The controller construct (table, topic, probe document, functions, alarms, dashboard). */
+  readonly controller: VpnFailoverController;
+
+  constructor(scope: Construct, id: string, props: VpnFailoverStackProps) {
+    const { config, controller, ...stackProps } = props;
+    super(scope, id, {
+      description: 'vpn-failover: active/standby failover for EC2 VPN instance pairs',
+      ...stackProps,
+    });
+    this.controller = new VpnFailoverController(this, 'Controller', { ...controller, config });
+  }
+}

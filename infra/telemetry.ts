@@ -1,0 +1,87 @@
+import { Duration } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import type { Role } from '../shared/domain/types.ts';
+import { DIMENSION, type METRIC, METRICS_NAMESPACE } from '../shared/telemetry-names.ts';
+
+/**
+ * How the stack finds the controller's metrics and names its alarms.
+ *
+ * The controller emits embedded-metric-format records through @aws-lambda-powertools/metrics, which always adds
+ * a `service` dimension. CloudWatch identifies a metric by its exact dimension set, so every alarm and graph
+ * carries the same `service` dimension as the controller's records (a test reads it from the controller's own
+ * metrics emitter). The heartbeat has only that dimension; pair metrics add Pair; SignalHealth adds Role and
+ * Signal.
+ */
+
+/** Powertools' default dimension name. */
+export const SERVICE_DIMENSION = 'service';
+
+/**
+ * The environment variable that names the `service` dimension of the controller's metrics
+ * (shared/controller/metrics.ts createMetrics): the CDK app sets it to the deployment name.
+ */
+export const POWERTOOLS_SERVICE_ENV = 'POWERTOOLS_SERVICE_NAME';
+
+/** The environment variable Powertools reads for the namespace when code does not name one. */
+export const POWERTOOLS_NAMESPACE_ENV = 'POWERTOOLS_METRICS_NAMESPACE';
+
+/** The kinds of per-pair alarm. */
+export type PairAlarmKind = 'degraded' | 'both-unhealthy' | 'failover';
+
+/**
+ * Alarm names. A deployment name is [A-Za-z][A-Za-z0-9-]*, so the "." after it makes the prefix unambiguous
+ * (deployment "vpn" never matches the alarms of "vpn-2"). Pair alarms share `<deployment>.pair.`; the
+ * alarm-state rule filters on that prefix, and a handler can read the pair name out of the alarm name.
+ */
+export const alarmName = {
+  /** Every alarm of the deployment starts with this. */
+  prefix: (deployment: string): string => `${deployment}.`,
+  /** Every pair-scoped alarm (the ones that trigger the controller) starts with this. */
+  pairPrefix: (deployment: string): string => `${deployment}.pair.`,
+  controllerErrors: (deployment: string): string => `${deployment}.controller.errors`,
+  heartbeat: (deployment: string): string => `${deployment}.controller.heartbeat`,
+  pair: (deployment: string, pair: string, kind: PairAlarmKind): string =>
+    `${deployment}.pair.${pair}.${kind}`,
+  recover: (deployment: string, pair: string, role: Role): string =>
+    `${deployment}.pair.${pair}.${role}.recover`,
+} as const;
+
+/** Options of {@link controllerMetric}. */
+export interface ControllerMetricOptions {
+  readonly service: string;
+  readonly dimensions?: Record<string, string>;
+  readonly statistic: 'Maximum' | 'Minimum' | 'Sum' | 'SampleCount' | 'Average';
+  readonly period: Duration;
+  readonly label?: string;
+}
+
+/** One of the controller's own metrics (METRIC), selected by service and the given dimensions. */
+export function controllerMetric(
+  name: (typeof METRIC)[keyof typeof METRIC],
+  options: ControllerMetricOptions,
+): Metric {
+  return new Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { [SERVICE_DIMENSION]: options.service, ...options.dimensions },
+    statistic: options.statistic,
+    period: options.period,
+    ...(options.label ? { label: options.label } : {}),
+  });
+}
+
+/** A per-pair metric at one-minute resolution. */
+export function pairMetric(
+  name: (typeof METRIC)[keyof typeof METRIC],
+  service: string,
+  pair: string,
+  statistic: ControllerMetricOptions['statistic'],
+  extra: Record<string, string> = {},
+): Metric {
+  return controllerMetric(name, {
+    service,
+    dimensions: { [DIMENSION.pair]: pair, ...extra },
+    statistic,
+    period: Duration.minutes(1),
+  });
+}

@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/app.ts';
+import { InputError } from '../../shared/errors.ts';
+import { SKIP_BUNDLING, testApp } from './test-app.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'vpn-failover-app-'));
+
+/** A configuration with two independent mistakes. */
+const invalidConfig = join(scratch, 'invalid.yaml');
+writeFileSync(
+  invalidConfig,
+  `pairs:
+  - name: branch-a
+    primary: { instanceId: i-0123456789abcdef0 }
+    standby: { instanceId: not-an-instance }
+    routeTables: [rtb-0a1b2c3d4e5f60718]
+    destinations: [10.50.0.1/16]
+`,
+);
+
+/** Run the app the way `cdk synth` does: the CLI passes context and the output directory as environment. */
+function runApp(context: Record<string, unknown>) {
+  return spawnSync(process.execPath, ['infra/bin/app.ts'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_CONTEXT_JSON: JSON.stringify(context),
+      CDK_OUTDIR: mkdtempSync(join(scratch, 'out-')),
+    },
+  });
+}
+
+describe('the CDK app', () => {
+  it('fails synth on an invalid configuration, listing every problem by its path, before bundling anything', () => {
+    const result = runApp({ config: invalidConfig });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`invalid configuration ${invalidConfig}`);
+    expect(result.stderr).toContain('pairs[0].standby.instanceId: expected i-… (got "not-an-instance")');
+    expect(result.stderr).toContain('pairs[0].destinations[0]:');
+    expect(result.stderr).not.toContain('Bundling');
+  });
+
+  it('fails synth on a configuration file that does not exist', () => {
+    const result = runApp({ config: join(scratch, 'missing.yaml') });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('missing.yaml');
+  });
+
+  it('reports the configuration problems as an InputError when built in process', () => {
+    let thrown: unknown;
+    try {
+      buildApp(testApp({ ...SKIP_BUNDLING, config: invalidConfig }));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InputError);
+    expect((thrown as InputError).problems.map((p) => p.path)).toEqual([
+      'pairs[0].standby.instanceId',
+      'pairs[0].destinations[0]',
+    ]);
+  });
+
+  it('synthesizes the example configuration by default into one environment-agnostic stack named VpnFailover', () => {
+    const app = testApp({ ...SKIP_BUNDLING, nag: 'false' });
+    const stack = buildApp(app);
+    expect(stack.stackName).toBe('VpnFailover');
+    expect(stack.environment).toBe('aws://unknown-account/unknown-region');
+    Template.fromStack(stack).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { detail: { 'instance-id': ['i-0123456789abcdef0', 'i-0fedcba9876543210'] } },
+    });
+  });
+
+  it('takes the stack name, recovery alarms and data retention from context', () => {
+    const app = testApp({
+      ...SKIP_BUNDLING,
+      nag: 'false',
+      stackName: 'EdgeVpn',
+      recoverMembers: 'true',
+      retainData: 'false',
+    });
+    const template = Template.fromStack(buildApp(app));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'EdgeVpn.pair.branch-a.primary.recover',
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+  });
+
+  it('rejects a context flag that is neither true nor false', () => {
+    expect(() => buildApp(testApp({ ...SKIP_BUNDLING, recoverMembers: 'yes' }))).toThrow(InputError);
+  });
+});
