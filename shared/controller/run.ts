@@ -69,8 +69,9 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
       return pair ? [pair] : [];
     }
     case 'alarm': {
-      // The product's alarm names carry the pair name; any other alarm means "look at everything".
-      const pair = all.find((p) => trigger.alarmName.includes(`-${p.name}-`));
+      // The product's pair alarms are named "<deployment>.pair.<pair>.<kind>" (infra/telemetry.ts alarmName);
+      // any other alarm means "look at everything".
+      const pair = all.find((p) => trigger.alarmName.includes(`.pair.${p.name}.`));
       return pair ? [pair] : [...all];
     }
   }

@@ -32,11 +32,11 @@ describe('controller events', () => {
     const event = {
       source: 'aws.cloudwatch',
       'detail-type': 'CloudWatch Alarm State Change',
-      detail: { alarmName: 'vpn-failover-branch-a-degraded', state: { value: 'ALARM' } },
+      detail: { alarmName: 'VpnFailover.pair.branch-a.degraded', state: { value: 'ALARM' } },
     };
     expect(parseEvent(event)).toEqual({
       kind: 'alarm',
-      alarmName: 'vpn-failover-branch-a-degraded',
+      alarmName: 'VpnFailover.pair.branch-a.degraded',
       state: 'ALARM',
     });
   });

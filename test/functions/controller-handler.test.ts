@@ -96,7 +96,7 @@ describe('controller handler', () => {
     const event = {
       source: 'aws.cloudwatch',
       'detail-type': 'CloudWatch Alarm State Change',
-      detail: { alarmName: 'vpn-failover-pair-0-degraded', state: { value: 'ALARM' } },
+      detail: { alarmName: 'VpnFailover.pair.pair-0.degraded', state: { value: 'ALARM' } },
     };
     const summary = await handleEvent(event, context, deps);
 
