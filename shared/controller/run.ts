@@ -82,7 +82,7 @@ async function reconcilePairs(
   pairs: PairConfig[],
   trigger: Trigger,
 ): Promise<PairSummary[]> {
-  const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName });
+  const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock });
   const stored = await store.loadPairs(pairs.map((p) => p.name));
   const memories = new Map(pairs.map((p) => [p.name, storedOf(stored, p.name).memory]));
   const observations = await observePairs(deps, pairs, memories);

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { addSimulateCommand, type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
+
+/**
+ * The `vpn-failover` command line. Subcommands live in their own modules and are registered here. Usage
+ * errors (unknown option, missing argument) exit 2 like invalid input; failures of the work itself exit 1.
+ */
+
+const io: CliIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+};
+
+const program = new Command('vpn-failover')
+  .description('Failover and zero-downtime resize for active/standby EC2 VPN instance pairs')
+  .showHelpAfterError()
+  .exitOverride();
+
+addSimulateCommand(program, io);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander has already printed the message (or the help / version asked for).
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_INVALID_INPUT;
+  } else {
+    process.stderr.write(`vpn-failover: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,176 @@
+import { type AwsClients, createClients } from '../shared/aws/clients.ts';
+import type { Config } from '../shared/config/schema.ts';
+import { VirtualClock } from './clock.ts';
+import { DEFAULT_LATENCY, type LatencyModel } from './latency.ts';
+import { createStateTable, startLocalDynamo } from './local-dynamo.ts';
+import {
+  type ApiStats,
+  type CustomizableClient,
+  currentInvocation,
+  type Invocation,
+  installSimulator,
+  type SimBackend,
+} from './middleware.ts';
+import { Dice } from './random.ts';
+import { cloudwatchHandlers } from './services/cloudwatch.ts';
+import type { Handler, ServiceHandlers } from './services/common.ts';
+import { ec2Handlers } from './services/ec2.ts';
+import { ssmHandlers } from './services/ssm.ts';
+import { Throttle } from './throttle.ts';
+import { World } from './world.ts';
+
+/**
+ * A simulated AWS account built from a configuration: the World (instances, routes, agents, metrics), a
+ * virtual clock, SDK clients with the simulator installed beneath them, and a fresh state table in a local
+ * DynamoDB. The production controller runs against `clients` unchanged.
+ */
+
+/** Options of a simulated account. */
+export interface SimAccountOptions {
+  /** fixes every random draw. @default 1 */
+  readonly seed?: number;
+  /** timing and throttling. @default DEFAULT_LATENCY */
+  readonly latency?: LatencyModel;
+  /** @default eu-west-1 */
+  readonly region?: string;
+  /** the SSM document name the controller probes with. @default VpnFailover-DaemonProbe */
+  readonly probeDocument?: string;
+  /** @default vpn-failover-state */
+  readonly tableName?: string;
+  /** kill the first invocation that attempts a route write after this many (ReplaceRoute/CreateRoute) */
+  readonly crashAfterRouteWrites?: number;
+}
+
+/** How one invocation ended. */
+export type InvocationOutcome<T> =
+  | { readonly kind: 'completed'; readonly value: T }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  | { readonly kind: 'crashed'; readonly routeWrites: number }
+  | { readonly kind: 'timed-out' };
+
+/** A running simulated account. */
+export interface SimAccount {
+  readonly config: Config;
+  readonly clock: VirtualClock;
+  readonly world: World;
+  readonly throttle: Throttle;
+  readonly dice: Dice;
+  readonly latency: LatencyModel;
+  readonly clients: AwsClients;
+  readonly tableName: string;
+  readonly probeDocument: string;
+  readonly stats: ApiStats;
+  /** Answer another SDK action from a handler (Step Functions for the resize workflow...). */
+  extend(service: string, action: string, handler: Handler): void;
+  /**
+   * Run `work` as one Lambda invocation: its SDK calls and sleeps belong to it, so a simulated crash or a
+   * timeout (virtual ms) ends it for good, as a killed process would.
+   */
+  invoke<T>(work: () => Promise<T>, timeoutMs: number): Promise<InvocationOutcome<T>>;
+  /** End every running invocation and stop the local DynamoDB. */
+  close(): Promise<void>;
+}
+
+/** Build a simulated account for a configuration; starts a local DynamoDB with a fresh state table. */
+export async function createSimAccount(config: Config, options: SimAccountOptions = {}): Promise<SimAccount> {
+  const seed = options.seed ?? 1;
+  const latency = options.latency ?? DEFAULT_LATENCY;
+  const region = options.region ?? 'eu-west-1';
+  const probeDocument = options.probeDocument ?? 'VpnFailover-DaemonProbe';
+  const tableName = options.tableName ?? 'vpn-failover-state';
+  const dice = new Dice(seed);
+  const clock = new VirtualClock({ isAbandoned: () => currentInvocation.getStore()?.dead === true });
+  const world = new World({ config, clock, dice, latency, region, probeDocument });
+  const throttle = new Throttle(latency.throttling, dice);
+  const services = new Map<string, ServiceHandlers>([
+    ['EC2', ec2Handlers(world)],
+    ['SSM', ssmHandlers(world)],
+    ['CloudWatch', cloudwatchHandlers(world)],
+  ]);
+  const stats: ApiStats = { calls: new Map(), throttled: new Map() };
+  const backend: SimBackend = {
+    clock,
+    dice,
+    latency: latency.api,
+    throttle,
+    services,
+    stats,
+    ...(options.crashAfterRouteWrites !== undefined
+      ? { crashAfterRouteWrites: options.crashAfterRouteWrites }
+      : {}),
+  };
+
+  const dynamo = await startLocalDynamo();
+  const clients = createClients({
+    region,
+    dynamoEndpoint: dynamo.endpoint,
+    customize: (client) => installSimulator(client as unknown as CustomizableClient, backend),
+  });
+  try {
+    await createStateTable(clients.dynamo, tableName);
+  } catch (error) {
+    await dynamo.close();
+    throw error;
+  }
+  // Count only what happens in the account from now on, not its setup.
+  stats.calls.clear();
+
+  let invocations = 0;
+  const live = new Set<Invocation>();
+  const invoke = <T>(work: () => Promise<T>, timeoutMs: number): Promise<InvocationOutcome<T>> =>
+    new Promise<InvocationOutcome<T>>((resolve) => {
+      const invocation: Invocation = { id: ++invocations, dead: false, routeWrites: 0 };
+      live.add(invocation);
+      const crashAfter = backend.crashAfterRouteWrites;
+      if (crashAfter !== undefined) {
+        invocation.crashAfterRouteWrites = crashAfter;
+        invocation.onCrash = () => {
+          live.delete(invocation);
+          delete backend.crashAfterRouteWrites;
+          resolve({ kind: 'crashed', routeWrites: invocation.routeWrites });
+        };
+      }
+      const cancelTimeout = clock.after(timeoutMs, () => {
+        if (invocation.dead) return;
+        invocation.dead = true;
+        resolve({ kind: 'timed-out' });
+      });
+      currentInvocation.run(invocation, () => {
+        work().then(
+          (value) => {
+            cancelTimeout();
+            live.delete(invocation);
+            if (!invocation.dead) resolve({ kind: 'completed', value });
+          },
+          (error: unknown) => {
+            cancelTimeout();
+            live.delete(invocation);
+            if (!invocation.dead) resolve({ kind: 'failed', error });
+          },
+        );
+      });
+    });
+
+  return {
+    config,
+    clock,
+    world,
+    throttle,
+    dice,
+    latency,
+    clients,
+    tableName,
+    probeDocument,
+    stats,
+    extend: (service, action, handler) => {
+      services.set(service, { ...services.get(service), [action]: handler });
+    },
+    invoke,
+    close: () => {
+      // Invocations still running at the end die with the account: nothing they await will ever answer.
+      for (const invocation of live) invocation.dead = true;
+      live.clear();
+      return dynamo.close();
+    },
+  };
+}

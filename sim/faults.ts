@@ -1,0 +1,50 @@
+/**
+ * Fault kinds a scenario can inject (contracts.md section 2) and the service errors the simulated account
+ * answers with.
+ */
+
+/** Every fault kind of contracts.md section 2, in its order. */
+export const FAULT_KINDS = [
+  'stop',
+  'start',
+  'terminate',
+  'system-impaired',
+  'instance-impaired',
+  'status-ok',
+  'daemon-down',
+  'daemon-up',
+  'tunnel-down',
+  'tunnel-up',
+  'ssm-agent-offline',
+  'ssm-agent-online',
+  'scheduled-retirement',
+  'insufficient-capacity',
+  'api-throttling',
+] as const;
+
+/** A fault kind. */
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** Faults that act on one member instance (everything but api-throttling). */
+export type MemberFault = Exclude<FaultKind, 'api-throttling'>;
+
+/**
+ * An error the simulated service answers with. The middleware turns it into the service's wire-format error
+ * response, so the SDK's own deserializer builds the exception callers see (EC2ServiceException with the EC2
+ * code as its name, SSM's modeled InvalidInstanceId...), exactly as against AWS.
+ */
+export class ServiceFault extends Error {
+  /** the AWS error code, e.g. InvalidRoute.NotFound */
+  readonly code: string;
+  readonly httpStatus: number;
+  constructor(code: string, message: string, httpStatus = 400) {
+    super(message);
+    this.name = 'ServiceFault';
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+/** Shorthand for a client-side (4xx) service error. */
+export const serviceFault = (code: string, message: string, httpStatus = 400): ServiceFault =>
+  new ServiceFault(code, message, httpStatus);

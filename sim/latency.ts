@@ -1,0 +1,212 @@
+/**
+ * The simulated account's timing and throttling defaults, each with its source: a section of
+ * ../shared/aws-facts.md (the project's AWS fact sheet, quoted as "aws-facts §N"), the project's own
+ * infrastructure code, or "assumption" where nothing public pins the number down. Ranges are [min, max] in
+ * milliseconds; each draw is uniform within its range (sim/random.ts).
+ */
+
+/** A uniform range in milliseconds. */
+export type Range = readonly [min: number, max: number];
+
+/** API call latency per service call class. */
+export interface ApiLatency {
+  /** EC2 Describe* calls. Assumption: tens to a couple of hundred ms in-Region. */
+  readonly ec2Read: Range;
+  /** EC2 mutating calls (ReplaceRoute, StopInstances...). Assumption. */
+  readonly ec2Write: Range;
+  /** SSM SendCommand / ListCommandInvocations / GetCommandInvocation. Assumption. */
+  readonly ssm: Range;
+  /** CloudWatch GetMetricData. Assumption. */
+  readonly cloudwatch: Range;
+  /** Any other simulated call (Step Functions...). Assumption. */
+  readonly other: Range;
+}
+
+/** How long the world takes to react. */
+export interface WorldTiming {
+  /** EC2 runs status checks every minute (aws-facts §1); a change shows at the check after next: 1-2 min. */
+  readonly statusCheckInterval: number;
+  /** After boot, checks read `initializing` this long before `ok` (aws-facts §6, unverified: 1-3 min). */
+  readonly statusInitializing: Range;
+  /** running -> stopping -> stopped (aws-facts §6, unverified: 30-90 s for Linux). */
+  readonly stop: Range;
+  /** stopped -> pending -> running (aws-facts §6, unverified: 15-60 s). */
+  readonly startToRunning: Range;
+  /** shutting-down -> terminated. Assumption. */
+  readonly terminate: Range;
+  /** A terminated instance stays visible to Describe calls this long. Assumption (about an hour). */
+  readonly terminatedVisibleFor: number;
+  /** SSM agent Online after the instance is running (aws-facts §6: "shortly after boot"). Assumption. */
+  readonly agentBoot: Range;
+  /** The VPN daemon active after the instance is running. Assumption. */
+  readonly daemonBoot: Range;
+  /** IKE/IPsec SAs established after the daemon starts or the far end returns. Assumption. */
+  readonly tunnelEstablish: Range;
+  /** How far ahead a scheduled-retirement event is announced when the scenario gives no `for`. Assumption. */
+  readonly retirementNotice: number;
+}
+
+/** The Run Command probe's phases (aws-facts §4 "Latency" is unverified: a few seconds end to end). */
+export interface SsmTiming {
+  /** SendCommand -> the invocation is visible to List/GetCommandInvocation (InvocationDoesNotExist before). Assumption. */
+  readonly invocationVisible: Range;
+  /** Pending -> InProgress: the agent picks the command up. Assumption. */
+  readonly delivery: Range;
+  /** InProgress -> Success/Failed: the script runs. Assumption. */
+  readonly execution: Range;
+  /** The probe document's executionTimeout (infra/probe-document.ts PROBE_EXECUTION_TIMEOUT_SECONDS). */
+  readonly executionTimeoutMs: number;
+}
+
+/** The tunnel metric the instances publish. */
+export interface MetricTiming {
+  /** The shipped publisher puts one datapoint a minute (standard resolution). Assumption. */
+  readonly publishInterval: number;
+  /** A datapoint becomes visible to GetMetricData this long after it is put (aws-facts §5, unverified: about a minute). */
+  readonly visibility: Range;
+  /** History the account starts with, so the first run sees a steady state. */
+  readonly history: number;
+}
+
+/** Event delivery and the controller's Lambda. */
+export interface ControlTiming {
+  /** EC2 state change -> the controller's invocation via EventBridge. Assumption (sub-second to seconds). */
+  readonly eventBridge: Range;
+  /** The Scheduler's invocation after the scheduled instant (FlexibleTimeWindow OFF). Assumption. */
+  readonly scheduler: Range;
+  /** Warm-start overhead of an invocation. Assumption. */
+  readonly lambdaStart: Range;
+  /**
+   * The controller function's timeout; undefined means as the CDK app sets it (infra/controller.ts
+   * controllerTimeoutSeconds: schedule + 30 s in fast mode, else max(60 s, probe timeout + 30 s)).
+   */
+  readonly lambdaTimeout?: number;
+  /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */
+  readonly maxEventAge: number;
+  /** Room fast mode leaves before the next schedule besides the probe timeout (functions/controller/handler.ts). */
+  readonly fastModeMargin: number;
+}
+
+/** Eventual consistency of route reads. */
+export interface ConsistencyTiming {
+  /** After ReplaceRoute, DescribeRouteTables may still show the old target this long (aws-facts §3; size: assumption). */
+  readonly routeReadLag: Range;
+}
+
+/** A token bucket: burst capacity and refill per second. */
+export interface Bucket {
+  readonly capacity: number;
+  readonly refillPerSecond: number;
+}
+
+/** Request-rate limits of the simulated account. */
+export interface Throttling {
+  /** EC2 non-mutating actions (Describe*...), per action: 100 / 20 (aws-facts §3, verified). */
+  readonly ec2NonMutating: Bucket;
+  /**
+   * EC2 unfiltered and unpaginated DescribeInstances / DescribeInstanceStatus...: 50 / 10 (aws-facts §3). The docs
+   * do not say whether InstanceIds counts as a filter; the simulator assumes it does (calls with ids use 100 / 20).
+   */
+  readonly ec2UnfilteredDescribe: Bucket;
+  /** EC2 mutating actions, per action: 50 / 5 (aws-facts §3, verified). */
+  readonly ec2Mutating: Bucket;
+  /** EC2 actions with their own request bucket (aws-facts §3, verified): StartInstances 5 / 2... */
+  readonly ec2Specific: Readonly<Record<string, Bucket>>;
+  /** EC2 resource-token buckets, one token per instance (aws-facts §3, verified). */
+  readonly ec2ResourceTokens: Readonly<Record<string, Bucket>>;
+  /** SSM, per action. Assumption (aws-facts has no SSM request rates). */
+  readonly ssm: Bucket;
+  /** CloudWatch, per action. Assumption (GetMetricData's quota is commonly 50 per second). */
+  readonly cloudwatch: Bucket;
+}
+
+/** Everything the simulated account's behaviour over time depends on. */
+export interface LatencyModel {
+  readonly api: ApiLatency;
+  readonly world: WorldTiming;
+  readonly ssm: SsmTiming;
+  readonly metrics: MetricTiming;
+  readonly control: ControlTiming;
+  readonly consistency: ConsistencyTiming;
+  readonly throttling: Throttling;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+
+/** The default model. Sources are in the doc comments of each field above. */
+export const DEFAULT_LATENCY: LatencyModel = {
+  api: {
+    ec2Read: [60, 250],
+    ec2Write: [80, 350],
+    ssm: [50, 200],
+    cloudwatch: [60, 250],
+    other: [50, 200],
+  },
+  world: {
+    statusCheckInterval: MINUTE,
+    statusInitializing: [1 * MINUTE, 3 * MINUTE],
+    stop: [30 * SECOND, 90 * SECOND],
+    startToRunning: [15 * SECOND, 60 * SECOND],
+    terminate: [20 * SECOND, 60 * SECOND],
+    terminatedVisibleFor: 60 * MINUTE,
+    agentBoot: [10 * SECOND, 30 * SECOND],
+    daemonBoot: [5 * SECOND, 15 * SECOND],
+    tunnelEstablish: [5 * SECOND, 20 * SECOND],
+    retirementNotice: 14 * 24 * 60 * MINUTE,
+  },
+  ssm: {
+    invocationVisible: [200, 1000],
+    delivery: [300, 1500],
+    execution: [300, 1500],
+    executionTimeoutMs: 15 * SECOND,
+  },
+  metrics: {
+    publishInterval: MINUTE,
+    visibility: [30 * SECOND, 60 * SECOND],
+    history: 15 * MINUTE,
+  },
+  control: {
+    eventBridge: [500, 2000],
+    scheduler: [100, 800],
+    lambdaStart: [20, 150],
+    maxEventAge: 60 * SECOND,
+    fastModeMargin: 5 * SECOND,
+  },
+  consistency: {
+    routeReadLag: [0, 200],
+  },
+  throttling: {
+    ec2NonMutating: { capacity: 100, refillPerSecond: 20 },
+    ec2UnfilteredDescribe: { capacity: 50, refillPerSecond: 10 },
+    ec2Mutating: { capacity: 50, refillPerSecond: 5 },
+    ec2Specific: {
+      StartInstances: { capacity: 5, refillPerSecond: 2 },
+      RunInstances: { capacity: 5, refillPerSecond: 2 },
+      TerminateInstances: { capacity: 100, refillPerSecond: 5 },
+      ModifyNetworkInterfaceAttribute: { capacity: 100, refillPerSecond: 5 },
+    },
+    ec2ResourceTokens: {
+      StartInstances: { capacity: 1000, refillPerSecond: 2 },
+      StopInstances: { capacity: 1000, refillPerSecond: 20 },
+      TerminateInstances: { capacity: 1000, refillPerSecond: 20 },
+    },
+    ssm: { capacity: 100, refillPerSecond: 50 },
+    cloudwatch: { capacity: 50, refillPerSecond: 50 },
+  },
+};
+
+/** The default model with some parts replaced (tests, benchmarks). */
+export function latencyWith(
+  overrides: { readonly [K in keyof LatencyModel]?: Partial<LatencyModel[K]> },
+): LatencyModel {
+  return {
+    api: { ...DEFAULT_LATENCY.api, ...overrides.api },
+    world: { ...DEFAULT_LATENCY.world, ...overrides.world },
+    ssm: { ...DEFAULT_LATENCY.ssm, ...overrides.ssm },
+    metrics: { ...DEFAULT_LATENCY.metrics, ...overrides.metrics },
+    control: { ...DEFAULT_LATENCY.control, ...overrides.control },
+    consistency: { ...DEFAULT_LATENCY.consistency, ...overrides.consistency },
+    throttling: { ...DEFAULT_LATENCY.throttling, ...overrides.throttling },
+  };
+}

@@ -1,0 +1,301 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { z } from 'zod';
+import { formatPath, parseDocument, problemsOf } from '../shared/config/load.ts';
+import { type Config, configSchema } from '../shared/config/schema.ts';
+import type { Role } from '../shared/domain/types.ts';
+import { parseDurationSeconds } from '../shared/duration.ts';
+import { InputError, type InputProblem } from '../shared/errors.ts';
+import { FAULT_KINDS, type FaultKind } from './faults.ts';
+
+/**
+ * The scenario file of `vpn-failover simulate` (contracts.md section 2): a configuration (inline or a file
+ * relative to the scenario), a virtual duration, faults at given times and operator commands. Every problem is
+ * reported with its path; nested configuration problems are prefixed `config.`.
+ */
+
+/**
+ * A fault's target: one member, or every call (`*`, api-throttling only). api-throttling on a member throttles
+ * the simulated calls that name it (its instance id or one of its ENIs).
+ */
+export type FaultTarget = { readonly pair: string; readonly role: Role } | '*';
+
+/** One fault of a scenario; times in seconds from the start. */
+export interface ScenarioFault {
+  readonly at: number;
+  readonly target: FaultTarget;
+  readonly fault: FaultKind;
+  /** api-throttling: the share of calls throttled, 0..1 */
+  readonly rate?: number;
+  /** api-throttling: how long it lasts; scheduled-retirement: how far ahead the retirement is (seconds) */
+  readonly for?: number;
+}
+
+/** One operator command of a scenario. */
+export type ScenarioCommand =
+  | { readonly at: number; readonly command: 'failover'; readonly pair: string; readonly to: Role }
+  | { readonly at: number; readonly command: 'resize'; readonly pair: string; readonly instanceType: string };
+
+/** A validated scenario. */
+export interface Scenario {
+  readonly name: string;
+  readonly config: Config;
+  /** virtual seconds */
+  readonly duration: number;
+  /** the seed the file asks for (the CLI's --seed wins) */
+  readonly seed?: number;
+  readonly faults: readonly ScenarioFault[];
+  readonly commands: readonly ScenarioCommand[];
+}
+
+const shown = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+/** A duration: "90s", "2m", "1h" or a number of seconds. */
+const duration = z
+  .union([z.string(), z.number()], {
+    error: (iss) => `expected a duration like "90s", "2m" or "1h" (got ${shown(iss.input)})`,
+  })
+  .transform((value, ctx) => {
+    const seconds = parseDurationSeconds(value);
+    if (seconds === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration like "90s", "2m" or "1h" (got ${shown(value)})`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const TARGET = /^([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+
+const fault = z
+  .strictObject({
+    at: duration,
+    target: z.string({
+      error: (iss) => `expected PAIR/primary, PAIR/standby or * (got ${shown(iss.input)})`,
+    }),
+    fault: z.enum(FAULT_KINDS, {
+      error: (iss) => `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})`,
+    }),
+    rate: z
+      .number({ error: (iss) => `expected a number from 0 to 1 (got ${shown(iss.input)})` })
+      .min(0)
+      .max(1)
+      .optional(),
+    for: duration.optional(),
+  })
+  .superRefine((f, ctx) => {
+    const isThrottling = f.fault === 'api-throttling';
+    if (f.target === '*' ? !isThrottling : !TARGET.test(f.target)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['target'],
+        message: isThrottling
+          ? `expected PAIR/primary, PAIR/standby or * (got ${shown(f.target)})`
+          : `expected PAIR/primary or PAIR/standby (got ${shown(f.target)})${f.target === '*' ? '; * is for api-throttling only' : ''}`,
+      });
+    }
+    if (isThrottling) {
+      if (f.rate === undefined)
+        ctx.addIssue({ code: 'custom', path: ['rate'], message: 'api-throttling needs a rate from 0 to 1' });
+      if (f.for === undefined)
+        ctx.addIssue({ code: 'custom', path: ['for'], message: 'api-throttling needs a duration (for: 2m)' });
+    } else {
+      if (f.rate !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['rate'], message: 'rate is for api-throttling only' });
+      if (f.for !== undefined && f.fault !== 'scheduled-retirement') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['for'],
+          message: 'for is for api-throttling and scheduled-retirement only',
+        });
+      }
+    }
+  });
+
+const command = z
+  .strictObject({
+    at: duration,
+    command: z.enum(['failover', 'resize'], {
+      error: (iss) => `expected failover or resize (got ${shown(iss.input)})`,
+    }),
+    pair: z.string({ error: (iss) => `expected a pair name (got ${shown(iss.input)})` }),
+    to: z
+      .enum(['primary', 'standby'], {
+        error: (iss) => `expected primary or standby (got ${shown(iss.input)})`,
+      })
+      .optional(),
+    instanceType: z
+      .string({ error: (iss) => `expected an instance type like c6in.xlarge (got ${shown(iss.input)})` })
+      .regex(INSTANCE_TYPE, {
+        error: (iss) => `expected an instance type like c6in.xlarge (got ${shown(iss.input)})`,
+      })
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.command === 'failover') {
+      if (c.to === undefined)
+        ctx.addIssue({ code: 'custom', path: ['to'], message: 'failover needs to: primary or standby' });
+      if (c.instanceType !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'instanceType is for resize only' });
+    } else {
+      if (c.instanceType === undefined)
+        ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'resize needs an instanceType' });
+      if (c.to !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['to'], message: 'to is for failover only' });
+    }
+  });
+
+const scenarioSchema = z.strictObject({
+  name: z.string({ error: 'expected the scenario name' }).min(1, { error: 'expected a non-empty name' }),
+  config: z.unknown().optional(),
+  configFile: z
+    .string({ error: (iss) => `expected a file path (got ${shown(iss.input)})` })
+    .min(1)
+    .optional(),
+  /** Default 20m. */
+  duration: duration.default(1200).refine((s) => s > 0, { error: 'expected a duration longer than 0' }),
+  seed: z.int({ error: (iss) => `expected an integer (got ${shown(iss.input)})` }).optional(),
+  faults: z.array(fault, { error: 'expected a list of faults' }).default([]),
+  commands: z.array(command, { error: 'expected a list of commands' }).default([]),
+});
+
+/** Where a scenario document came from, for relative configFile paths and messages. */
+export interface ScenarioSource {
+  /** directory configFile is relative to. @default the working directory */
+  readonly baseDir?: string;
+  /** what the document is, for the error title. @default "scenario" */
+  readonly what?: string;
+}
+
+/** The configuration a scenario names, with its problems prefixed `config.` (or located at configFile). */
+function scenarioConfig(
+  data: { config?: unknown; configFile?: string | undefined },
+  baseDir: string,
+  problems: InputProblem[],
+): Config | undefined {
+  if (data.config !== undefined && data.configFile !== undefined) {
+    problems.push({ path: 'configFile', message: 'give either config or configFile, not both' });
+    return undefined;
+  }
+  let document = data.config;
+  if (data.configFile !== undefined) {
+    const path = resolve(baseDir, data.configFile);
+    try {
+      document = parseDocument(readFileSync(path, 'utf8'), `configuration ${path}`);
+    } catch (error) {
+      const message =
+        error instanceof InputError
+          ? (error.problems[0]?.message ?? error.message)
+          : (error as Error).message;
+      problems.push({ path: 'configFile', message: `cannot read ${data.configFile}: ${message}` });
+      return undefined;
+    }
+  }
+  if (document === undefined) {
+    problems.push({
+      path: 'config',
+      message: 'expected a configuration (config: {...}) or configFile: PATH',
+    });
+    return undefined;
+  }
+  const parsed = configSchema.safeParse(document);
+  if (!parsed.success) {
+    problems.push(...problemsOf(parsed.error, ['config']));
+    return undefined;
+  }
+  return parsed.data;
+}
+
+function parseTarget(text: string): FaultTarget {
+  if (text === '*') return '*';
+  const match = TARGET.exec(text);
+  return { pair: match?.[1] ?? '', role: (match?.[2] ?? 'primary') as Role };
+}
+
+/**
+ * Validate a parsed scenario document. Throws InputError listing every problem with its path (faults[1].target,
+ * config.pairs[0].standby.instanceId...); nothing is returned unless the whole scenario is valid.
+ */
+export function parseScenario(document: unknown, source: ScenarioSource = {}): Scenario {
+  const what = source.what ?? 'scenario';
+  const problems: InputProblem[] = [];
+  const parsed = scenarioSchema.safeParse(document);
+  if (!parsed.success) problems.push(...problemsOf(parsed.error));
+  const raw = (document !== null && typeof document === 'object' ? document : {}) as {
+    config?: unknown;
+    configFile?: unknown;
+  };
+  const config = scenarioConfig(
+    { config: raw.config, configFile: typeof raw.configFile === 'string' ? raw.configFile : undefined },
+    source.baseDir ?? process.cwd(),
+    problems,
+  );
+  if (!parsed.success || config === undefined) throw new InputError(what, problems);
+
+  const scenario = parsed.data;
+  const pairs = new Set(config.pairs.map((p) => p.name));
+  const configured = [...pairs].join(', ');
+  const faults = scenario.faults.map((f, i): ScenarioFault => {
+    const target = parseTarget(f.target);
+    if (target !== '*' && !pairs.has(target.pair)) {
+      problems.push({
+        path: formatPath(['faults', i, 'target']),
+        message: `unknown pair "${target.pair}" (configured: ${configured})`,
+      });
+    }
+    if (f.at > scenario.duration) {
+      problems.push({
+        path: formatPath(['faults', i, 'at']),
+        message: `${f.at}s is after the scenario ends (${scenario.duration}s)`,
+      });
+    }
+    return {
+      at: f.at,
+      target,
+      fault: f.fault,
+      ...(f.rate !== undefined ? { rate: f.rate } : {}),
+      ...(f.for !== undefined ? { for: f.for } : {}),
+    };
+  });
+  const commands = scenario.commands.map((c, i): ScenarioCommand => {
+    if (!pairs.has(c.pair)) {
+      problems.push({
+        path: formatPath(['commands', i, 'pair']),
+        message: `unknown pair "${c.pair}" (configured: ${configured})`,
+      });
+    }
+    if (c.at > scenario.duration) {
+      problems.push({
+        path: formatPath(['commands', i, 'at']),
+        message: `${c.at}s is after the scenario ends (${scenario.duration}s)`,
+      });
+    }
+    return c.command === 'failover'
+      ? { at: c.at, command: 'failover', pair: c.pair, to: c.to ?? 'primary' }
+      : { at: c.at, command: 'resize', pair: c.pair, instanceType: c.instanceType ?? '' };
+  });
+  if (problems.length > 0) throw new InputError(what, problems);
+  return {
+    name: scenario.name,
+    config,
+    duration: scenario.duration,
+    ...(scenario.seed !== undefined ? { seed: scenario.seed } : {}),
+    faults,
+    commands,
+  };
+}
+
+/** Read, parse and validate a scenario file (JSON or YAML); configFile is relative to it. */
+export function loadScenarioFile(path: string): Scenario {
+  const what = `scenario ${path}`;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InputError(what, [{ path: '', message: (error as Error).message }]);
+  }
+  return parseScenario(parseDocument(text, what), { baseDir: dirname(resolve(path)), what });
+}

@@ -1,0 +1,949 @@
+import type { Config, PairConfig } from '../shared/config/schema.ts';
+import { destinationKind } from '../shared/config/schema.ts';
+import type { InstanceState, Role, StatusSummary } from '../shared/domain/types.ts';
+import { ROLES } from '../shared/domain/types.ts';
+import { DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES } from './catalog.ts';
+import type { VirtualClock } from './clock.ts';
+import type { MemberFault } from './faults.ts';
+import type { LatencyModel, Range } from './latency.ts';
+import type { Dice } from './random.ts';
+
+/**
+ * The simulated account's state and how it changes over time: instances and their ENIs, status checks and
+ * scheduled events, route tables, Elastic IPs, the SSM agent and VPN daemon on each instance, its tunnel and
+ * the tunnel metric it publishes. SDK calls read and change it through sim/services/*; faults change it
+ * directly. Every delay comes from the LatencyModel (sim/latency.ts) through keyed dice, so a seed fixes a run.
+ */
+
+/** The account id every simulated resource belongs to. */
+export const ACCOUNT_ID = '123456789012';
+
+/** EC2 instance state codes (the low byte of State.Code). */
+export const STATE_CODES: Readonly<Record<InstanceState, number>> = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
+/** Route target fields other than an ENI or instance (ReplaceRoute/CreateRoute parameters, Route fields). */
+export const GATEWAY_FIELDS = [
+  'GatewayId',
+  'NatGatewayId',
+  'TransitGatewayId',
+  'VpcPeeringConnectionId',
+  'EgressOnlyInternetGatewayId',
+  'LocalGatewayId',
+  'CarrierGatewayId',
+  'CoreNetworkArn',
+] as const;
+
+/** One of GATEWAY_FIELDS. */
+export type GatewayField = (typeof GATEWAY_FIELDS)[number];
+
+/** Where a route sends traffic. */
+export type RouteTarget =
+  | { readonly kind: 'eni'; readonly eni: string }
+  | { readonly kind: 'gateway'; readonly field: GatewayField; readonly id: string }
+  | { readonly kind: 'local' };
+
+/** One route of a simulated table. */
+export interface SimRoute {
+  /** as EC2 shows it: IPv4/IPv6 CIDR (IPv6 lower-cased) or pl-… */
+  readonly destination: string;
+  readonly destinationKind: 'ipv4' | 'ipv6' | 'prefix-list';
+  target: RouteTarget;
+  readonly origin: 'CreateRouteTable' | 'CreateRoute';
+  /** what reads still show until `until` (eventual consistency after a write, aws-facts §3) */
+  stale?: { readonly target: RouteTarget; readonly until: number };
+}
+
+/** A simulated route table. */
+export interface SimRouteTable {
+  readonly id: string;
+  readonly vpcId: string;
+  /** by lower-cased destination */
+  readonly routes: Map<string, SimRoute>;
+}
+
+/** A network interface. */
+export interface SimEni {
+  readonly id: string;
+  readonly subnetId: string;
+  readonly privateIp: string;
+  /** attached instance, if any */
+  instanceId?: string;
+  deviceIndex?: number;
+  readonly deleteOnTermination: boolean;
+  deleted: boolean;
+}
+
+/** An Elastic IP. */
+export interface SimAddress {
+  readonly allocationId: string;
+  readonly publicIp: string;
+  eni?: string;
+  associationId?: string;
+}
+
+/** A scheduled event on an instance (DescribeInstanceStatus Events). */
+export interface SimScheduledEvent {
+  readonly id: string;
+  readonly code: 'instance-retirement';
+  description: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+}
+
+/** The status checks as EC2 last evaluated them (they lag the real condition, aws-facts §1). */
+export interface CheckReading {
+  readonly system: 'ok' | 'impaired';
+  readonly instance: 'ok' | 'impaired';
+  readonly impairedSince?: number;
+}
+
+/** A simulated instance: one member of a pair. */
+export interface SimInstance {
+  readonly id: string;
+  readonly pair: string;
+  readonly role: Role;
+  readonly availabilityZone: string;
+  readonly subnetId: string;
+  readonly imageId: string;
+  readonly launchTime: number;
+  instanceType: string;
+  state: InstanceState;
+  stateSince: number;
+  stateReason?: string;
+  /** attached ENI ids in device-index order; [0] is the primary ENI */
+  enis: string[];
+  /** the ENI the pair's routes target (the configured one, or the primary ENI) */
+  readonly routeTargetEni: string;
+  /** the systemd unit the VPN daemon runs as */
+  readonly daemonUnit: string;
+  /** ms into each minute at which EC2 runs this instance's status checks */
+  readonly checkPhase: number;
+  /** off on routing instances (aws-facts §2 "Source/destination check"); ModifyInstanceAttribute changes it */
+  sourceDestCheck: boolean;
+  /** the real conditions faults set */
+  systemFault: boolean;
+  instanceFault: boolean;
+  agentFault: boolean;
+  daemonFault: boolean;
+  tunnelFault: boolean;
+  capacityFault: boolean;
+  /** what the status checks last read */
+  checks: CheckReading;
+  /** checks read `initializing` until then (after a start) */
+  initializingUntil: number;
+  /** the guest's services are up from these instants (after boot or a fault clears) */
+  agentReadyAt: number;
+  daemonReadyAt: number;
+  tunnelReadyAt: number;
+  events: SimScheduledEvent[];
+  /** cancels the pending state transition (stopping -> stopped...) */
+  cancelTransition?: () => void;
+}
+
+/** An SSM Run Command invocation on one instance. */
+export interface SimInvocation {
+  readonly instanceId: string;
+  readonly visibleAt: number;
+  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
+  statusDetails: string;
+  responseCode: number;
+  output: string;
+  startedAt?: number;
+  endedAt?: number;
+}
+
+/** An SSM command (SendCommand). */
+export interface SimCommand {
+  readonly id: string;
+  readonly documentName: string;
+  readonly parameters: Readonly<Record<string, readonly string[]>>;
+  readonly instanceIds: readonly string[];
+  readonly requestedAt: number;
+  readonly timeoutSeconds: number;
+  readonly comment: string;
+  readonly invocations: Map<string, SimInvocation>;
+}
+
+/** One datapoint put to CloudWatch. */
+export interface Datapoint {
+  readonly at: number;
+  readonly value: number;
+  /** GetMetricData sees it from then on (publication delay, aws-facts §5) */
+  readonly visibleAt: number;
+}
+
+/** Something that happened in the world, for the scenario's event log and EventBridge. */
+export type WorldEvent =
+  | {
+      readonly kind: 'state-change';
+      readonly instanceId: string;
+      readonly pair: string;
+      readonly role: Role;
+      readonly from: InstanceState;
+      readonly to: InstanceState;
+      readonly reason?: string;
+    }
+  | {
+      readonly kind: 'route-change';
+      readonly routeTableId: string;
+      readonly destination: string;
+      readonly from: RouteTarget | undefined;
+      readonly to: RouteTarget;
+      readonly action: 'replaced' | 'created';
+    }
+  | { readonly kind: 'elastic-ip'; readonly allocationId: string; readonly eni: string | undefined }
+  | {
+      readonly kind: 'instance-type';
+      readonly instanceId: string;
+      readonly pair: string;
+      readonly role: Role;
+      readonly from: string;
+      readonly to: string;
+    }
+  | {
+      readonly kind: 'start-failed';
+      readonly instanceId: string;
+      readonly pair: string;
+      readonly role: Role;
+      readonly reason: string;
+    };
+
+/** What a World is built from. */
+export interface WorldOptions {
+  readonly config: Config;
+  readonly clock: VirtualClock;
+  readonly dice: Dice;
+  readonly latency: LatencyModel;
+  readonly region: string;
+  /** the SSM document the controller probes with; other documents are unknown to the account */
+  readonly probeDocument: string;
+}
+
+const hexOf = (id: string): string => id.slice(id.indexOf('-') + 1);
+
+/** A VPC CIDR that no configured destination equals, for the tables' local route. */
+function localCidr(config: Config): string {
+  const taken = new Set(config.pairs.flatMap((p) => p.destinations));
+  return ['10.0.0.0/16', '172.31.0.0/16', '100.64.0.0/16'].find((c) => !taken.has(c)) ?? '198.18.0.0/15';
+}
+
+/** The simulated account's state. */
+export class World {
+  readonly config: Config;
+  readonly clock: VirtualClock;
+  readonly dice: Dice;
+  readonly latency: LatencyModel;
+  readonly region: string;
+  readonly probeDocument: string;
+  readonly vpcId: string;
+  readonly instances = new Map<string, SimInstance>();
+  readonly enis = new Map<string, SimEni>();
+  readonly routeTables = new Map<string, SimRouteTable>();
+  readonly addresses = new Map<string, SimAddress>();
+  readonly commands = new Map<string, SimCommand>();
+  /** datapoints per metric key (metricKey) in time order */
+  readonly metrics = new Map<string, Datapoint[]>();
+  readonly #listeners: ((event: WorldEvent) => void)[] = [];
+  #ipCounter = 10;
+
+  constructor(options: WorldOptions) {
+    this.config = options.config;
+    this.clock = options.clock;
+    this.dice = options.dice;
+    this.latency = options.latency;
+    this.region = options.region;
+    this.probeDocument = options.probeDocument;
+    this.vpcId = `vpc-0${this.dice.hex('vpc', 16)}`;
+    for (const pair of this.config.pairs) this.#buildPair(pair);
+    this.#buildRouteTables();
+    for (const pair of this.config.pairs) this.#startPublishing(pair);
+  }
+
+  /** Listen to world events (state changes, route changes...). */
+  on(listener: (event: WorldEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #emit(event: WorldEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #draw(key: string, range: Range): number {
+    return Math.round(this.dice.between(key, range));
+  }
+
+  #privateIp(): string {
+    const n = this.#ipCounter++;
+    return `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`;
+  }
+
+  #buildPair(pair: PairConfig): void {
+    ROLES.forEach((role, index) => {
+      const member = pair[role];
+      const zone = `${this.region}${'abc'[index] ?? 'a'}`;
+      const subnetId = `subnet-0${this.dice.hex(`subnet ${zone}`, 16)}`;
+      const primaryEni = this.#uniqueEniId(`eni-${hexOf(member.instanceId)}`, member.instanceId);
+      const enis = [primaryEni];
+      this.enis.set(primaryEni, {
+        id: primaryEni,
+        subnetId,
+        privateIp: this.#privateIp(),
+        instanceId: member.instanceId,
+        deviceIndex: 0,
+        deleteOnTermination: true,
+        deleted: false,
+      });
+      if (member.networkInterfaceId !== undefined) {
+        // A dedicated routing ENI attached after launch: it outlives the instance (DeleteOnTermination false).
+        enis.push(member.networkInterfaceId);
+        this.enis.set(member.networkInterfaceId, {
+          id: member.networkInterfaceId,
+          subnetId,
+          privateIp: this.#privateIp(),
+          instanceId: member.instanceId,
+          deviceIndex: 1,
+          deleteOnTermination: false,
+          deleted: false,
+        });
+      }
+      const spec = INSTANCE_TYPES.get(DEFAULT_INSTANCE_TYPE);
+      const now = this.clock.now();
+      this.instances.set(member.instanceId, {
+        id: member.instanceId,
+        pair: pair.name,
+        role,
+        availabilityZone: zone,
+        subnetId,
+        imageId: `ami-0${this.dice.hex(`ami ${spec?.architecture ?? 'x86_64'}`, 16)}`,
+        launchTime: now - 30 * 24 * 3600 * 1000,
+        instanceType: DEFAULT_INSTANCE_TYPE,
+        state: 'running',
+        stateSince: now,
+        enis,
+        routeTargetEni: member.networkInterfaceId ?? primaryEni,
+        daemonUnit: pair.probe.kind === 'systemd' ? pair.probe.unit : pair.probe.kind,
+        checkPhase: Math.floor(
+          this.dice.between(`check phase ${member.instanceId}`, [0, this.latency.world.statusCheckInterval]),
+        ),
+        sourceDestCheck: false,
+        systemFault: false,
+        instanceFault: false,
+        agentFault: false,
+        daemonFault: false,
+        tunnelFault: false,
+        capacityFault: false,
+        checks: { system: 'ok', instance: 'ok' },
+        initializingUntil: now,
+        agentReadyAt: now,
+        daemonReadyAt: now,
+        tunnelReadyAt: now,
+        events: [],
+      });
+    });
+    if (pair.elasticIp) {
+      const n = this.addresses.size + 10;
+      const primary = this.instances.get(pair.primary.instanceId);
+      this.addresses.set(pair.elasticIp.allocationId, {
+        allocationId: pair.elasticIp.allocationId,
+        publicIp: `203.0.113.${n}`,
+        ...(primary ? { eni: primary.routeTargetEni } : {}),
+        associationId: `eipassoc-0${this.dice.hex(`assoc ${pair.elasticIp.allocationId} 0`, 16)}`,
+      });
+    }
+  }
+
+  /** The derived ENI id, unless a configured ENI already uses it. */
+  #uniqueEniId(candidate: string, instanceId: string): string {
+    const configured = new Set(
+      this.config.pairs.flatMap((p) => ROLES.flatMap((r) => p[r].networkInterfaceId ?? [])),
+    );
+    return configured.has(candidate) ? `eni-0${this.dice.hex(`eni ${instanceId}`, 16)}` : candidate;
+  }
+
+  #buildRouteTables(): void {
+    const local = localCidr(this.config);
+    const ensure = (id: string): SimRouteTable => {
+      const existing = this.routeTables.get(id);
+      if (existing) return existing;
+      const table: SimRouteTable = { id, vpcId: this.vpcId, routes: new Map() };
+      table.routes.set(local, {
+        destination: local,
+        destinationKind: 'ipv4',
+        target: { kind: 'local' },
+        origin: 'CreateRouteTable',
+      });
+      this.routeTables.set(id, table);
+      return table;
+    };
+    for (const pair of this.config.pairs) {
+      const primary = this.instances.get(pair.primary.instanceId);
+      if (!primary) continue;
+      for (const tableId of pair.routeTables) {
+        const table = ensure(tableId);
+        for (const destination of pair.destinations) {
+          const kind = destinationKind(destination) ?? 'ipv4';
+          const shown = kind === 'ipv6' ? destination.toLowerCase() : destination;
+          table.routes.set(shown.toLowerCase(), {
+            destination: shown,
+            destinationKind: kind,
+            target: { kind: 'eni', eni: primary.routeTargetEni },
+            origin: 'CreateRoute',
+          });
+        }
+      }
+    }
+    // An unmanaged default route in every table, which the controller must never touch.
+    const managed = new Set(this.config.pairs.flatMap((p) => p.destinations));
+    if (!managed.has('0.0.0.0/0')) {
+      const gateway = `igw-0${this.dice.hex('igw', 16)}`;
+      for (const table of this.routeTables.values()) {
+        table.routes.set('0.0.0.0/0', {
+          destination: '0.0.0.0/0',
+          destinationKind: 'ipv4',
+          target: { kind: 'gateway', field: 'GatewayId', id: gateway },
+          origin: 'CreateRoute',
+        });
+      }
+    }
+  }
+
+  // ---- members --------------------------------------------------------------------------------------------
+
+  /** The instance of a pair's member. */
+  member(pair: string, role: Role): SimInstance {
+    const config = this.config.pairs.find((p) => p.name === pair);
+    const instance = config ? this.instances.get(config[role].instanceId) : undefined;
+    if (!instance) throw new Error(`no member ${pair}/${role} in the simulated account`);
+    return instance;
+  }
+
+  /** The instance if EC2 still shows it (terminated instances vanish after a while). */
+  visibleInstance(id: string): SimInstance | undefined {
+    const instance = this.instances.get(id);
+    if (!instance) return undefined;
+    if (
+      instance.state === 'terminated' &&
+      this.clock.now() - instance.stateSince > this.latency.world.terminatedVisibleFor
+    ) {
+      return undefined;
+    }
+    return instance;
+  }
+
+  /** The guest OS runs and has its network: the agent, daemon and publisher can work. */
+  guestUp(instance: SimInstance): boolean {
+    return instance.state === 'running' && !instance.systemFault && !instance.instanceFault;
+  }
+
+  /** SSM can deliver commands to the instance now. */
+  agentOnline(instance: SimInstance): boolean {
+    return this.guestUp(instance) && !instance.agentFault && this.clock.now() >= instance.agentReadyAt;
+  }
+
+  /** The VPN daemon's unit is active now. */
+  daemonActive(instance: SimInstance): boolean {
+    return (
+      instance.state === 'running' &&
+      !instance.instanceFault &&
+      !instance.daemonFault &&
+      this.clock.now() >= instance.daemonReadyAt
+    );
+  }
+
+  /** The tunnel is up through this instance now (its SAs are established). */
+  tunnelUp(instance: SimInstance): boolean {
+    return (
+      this.daemonActive(instance) &&
+      !instance.systemFault &&
+      !instance.tunnelFault &&
+      this.clock.now() >= instance.tunnelReadyAt
+    );
+  }
+
+  /**
+   * Ground truth for property checks: the member could carry traffic right now (running, checks' real
+   * condition fine, daemon active, tunnel up).
+   */
+  memberHealthy(instance: SimInstance): boolean {
+    return this.guestUp(instance) && this.daemonActive(instance) && this.tunnelUp(instance);
+  }
+
+  /** Status-check summaries as DescribeInstanceStatus shows them now. */
+  statusOf(instance: SimInstance): { system: StatusSummary; instance: StatusSummary; ebs: StatusSummary } {
+    if (instance.state !== 'running')
+      return { system: 'not-applicable', instance: 'not-applicable', ebs: 'not-applicable' };
+    if (this.clock.now() < instance.initializingUntil) {
+      return { system: 'initializing', instance: 'initializing', ebs: 'initializing' };
+    }
+    return { system: instance.checks.system, instance: instance.checks.instance, ebs: 'ok' };
+  }
+
+  #setState(instance: SimInstance, to: InstanceState, reason?: string): void {
+    const from = instance.state;
+    if (from === to) return;
+    instance.state = to;
+    instance.stateSince = this.clock.now();
+    if (reason !== undefined) instance.stateReason = reason;
+    this.#emit({
+      kind: 'state-change',
+      instanceId: instance.id,
+      pair: instance.pair,
+      role: instance.role,
+      from,
+      to,
+      ...(reason !== undefined ? { reason } : {}),
+    });
+  }
+
+  /**
+   * Re-read the status checks at the check after next (checks run every minute, aws-facts §1), so a fault
+   * shows 1-2 minutes after it happens. The instance's check phase is fixed by the seed.
+   */
+  #scheduleCheck(instance: SimInstance): void {
+    const interval = this.latency.world.statusCheckInterval;
+    const now = this.clock.now();
+    const nextTick =
+      now + ((instance.checkPhase - ((now - this.clock.start) % interval) + interval) % interval);
+    this.clock.schedule(nextTick + interval, () => this.#readChecks(instance));
+  }
+
+  #readChecks(instance: SimInstance): void {
+    const system = instance.systemFault ? 'impaired' : 'ok';
+    const guest = instance.systemFault || instance.instanceFault ? 'impaired' : 'ok';
+    const wasImpaired = instance.checks.system === 'impaired' || instance.checks.instance === 'impaired';
+    const impaired = system === 'impaired' || guest === 'impaired';
+    const since = impaired ? (wasImpaired ? instance.checks.impairedSince : this.clock.now()) : undefined;
+    instance.checks = { system, instance: guest, ...(since !== undefined ? { impairedSince: since } : {}) };
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------------------------
+
+  /** Begin stopping (StopInstances, a stop fault, a retirement). False when the state does not allow it. */
+  stop(instance: SimInstance, reason = 'User initiated'): boolean {
+    if (instance.state === 'stopping' || instance.state === 'stopped') return true;
+    if (instance.state !== 'running' && instance.state !== 'pending') return false;
+    instance.cancelTransition?.();
+    this.#setState(instance, 'stopping', reason);
+    const after = this.#draw(`stop ${instance.id}`, this.latency.world.stop);
+    instance.cancelTransition = this.clock.after(after, () => {
+      delete instance.cancelTransition;
+      this.#setState(instance, 'stopped', reason);
+    });
+    return true;
+  }
+
+  /**
+   * Begin starting a stopped instance (StartInstances or a start fault). Returns an error code when EC2 would
+   * refuse: IncorrectInstanceState, or InsufficientInstanceCapacity once when the fault is armed.
+   */
+  start(instance: SimInstance): 'ok' | 'IncorrectInstanceState' | 'InsufficientInstanceCapacity' {
+    if (instance.state === 'running' || instance.state === 'pending') return 'ok';
+    if (instance.state !== 'stopped') return 'IncorrectInstanceState';
+    if (instance.capacityFault) {
+      instance.capacityFault = false;
+      this.#emit({
+        kind: 'start-failed',
+        instanceId: instance.id,
+        pair: instance.pair,
+        role: instance.role,
+        reason: `InsufficientInstanceCapacity: no ${instance.instanceType} capacity in ${instance.availabilityZone}`,
+      });
+      return 'InsufficientInstanceCapacity';
+    }
+    this.#setState(instance, 'pending', 'User initiated');
+    const after = this.#draw(`start ${instance.id}`, this.latency.world.startToRunning);
+    instance.cancelTransition = this.clock.after(after, () => {
+      delete instance.cancelTransition;
+      this.#boot(instance);
+    });
+    return 'ok';
+  }
+
+  /** pending -> running on (probably) new hardware: checks initialise, the guest's services come up. */
+  #boot(instance: SimInstance): void {
+    const now = this.clock.now();
+    const w = this.latency.world;
+    // A stop/start moves the instance to new hardware: host and guest impairments clear, and a pending
+    // retirement no longer applies to it.
+    instance.systemFault = false;
+    instance.instanceFault = false;
+    instance.checks = { system: 'ok', instance: 'ok' };
+    for (const event of instance.events) {
+      if (!event.description.startsWith('[')) event.description = `[Completed] ${event.description}`;
+    }
+    instance.initializingUntil = now + this.#draw(`initializing ${instance.id}`, w.statusInitializing);
+    instance.agentReadyAt = now + this.#draw(`agent boot ${instance.id}`, w.agentBoot);
+    instance.daemonReadyAt = now + this.#draw(`daemon boot ${instance.id}`, w.daemonBoot);
+    instance.tunnelReadyAt = instance.daemonReadyAt + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
+    this.#setState(instance, 'running');
+  }
+
+  /** Begin terminating. When done the primary ENI is deleted and other ENIs are detached (aws-facts §2). */
+  terminate(instance: SimInstance): void {
+    if (instance.state === 'terminated' || instance.state === 'shutting-down') return;
+    instance.cancelTransition?.();
+    this.#setState(instance, 'shutting-down', 'User initiated');
+    const after = this.#draw(`terminate ${instance.id}`, this.latency.world.terminate);
+    instance.cancelTransition = this.clock.after(after, () => {
+      delete instance.cancelTransition;
+      for (const eniId of instance.enis) {
+        const eni = this.enis.get(eniId);
+        if (!eni) continue;
+        delete eni.instanceId;
+        delete eni.deviceIndex;
+        if (eni.deleteOnTermination) {
+          eni.deleted = true;
+          for (const address of this.addresses.values()) {
+            if (address.eni === eniId) {
+              delete address.eni;
+              delete address.associationId;
+              this.#emit({ kind: 'elastic-ip', allocationId: address.allocationId, eni: undefined });
+            }
+          }
+        }
+      }
+      instance.enis = [];
+      this.#setState(instance, 'terminated', 'User initiated');
+    });
+  }
+
+  /** Change the type of a stopped instance (ModifyInstanceAttribute). */
+  setInstanceType(instance: SimInstance, type: string): void {
+    const from = instance.instanceType;
+    if (from === type) return;
+    instance.instanceType = type;
+    this.#emit({
+      kind: 'instance-type',
+      instanceId: instance.id,
+      pair: instance.pair,
+      role: instance.role,
+      from,
+      to: type,
+    });
+  }
+
+  // ---- faults ---------------------------------------------------------------------------------------------
+
+  /**
+   * Inject a fault into a member (contracts.md section 2). `leadMs` is how far ahead a scheduled retirement
+   * is announced. Returns a note when the fault had no effect in the member's current state.
+   */
+  applyFault(instance: SimInstance, fault: MemberFault, leadMs?: number): string | undefined {
+    const now = this.clock.now();
+    const w = this.latency.world;
+    switch (fault) {
+      case 'stop':
+        return this.stop(instance) ? undefined : `cannot stop a ${instance.state} instance`;
+      case 'start': {
+        const result = this.start(instance);
+        return result === 'ok'
+          ? undefined
+          : result === 'IncorrectInstanceState'
+            ? `cannot start a ${instance.state} instance`
+            : result;
+      }
+      case 'terminate':
+        this.terminate(instance);
+        return undefined;
+      case 'system-impaired':
+        instance.systemFault = true;
+        this.#scheduleCheck(instance);
+        return undefined;
+      case 'instance-impaired':
+        instance.instanceFault = true;
+        this.#scheduleCheck(instance);
+        return undefined;
+      case 'status-ok': {
+        const wasGuestDown = instance.systemFault || instance.instanceFault;
+        instance.systemFault = false;
+        instance.instanceFault = false;
+        if (wasGuestDown) {
+          // The guest comes back as from a reboot: its services restart.
+          instance.agentReadyAt = Math.max(
+            instance.agentReadyAt,
+            now + this.#draw(`agent boot ${instance.id}`, w.agentBoot),
+          );
+          instance.daemonReadyAt = Math.max(
+            instance.daemonReadyAt,
+            now + this.#draw(`daemon boot ${instance.id}`, w.daemonBoot),
+          );
+          instance.tunnelReadyAt =
+            instance.daemonReadyAt + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
+        }
+        this.#scheduleCheck(instance);
+        return undefined;
+      }
+      case 'daemon-down':
+        instance.daemonFault = true;
+        return undefined;
+      case 'daemon-up':
+        if (instance.daemonFault) {
+          instance.daemonFault = false;
+          instance.daemonReadyAt = Math.max(instance.daemonReadyAt, now);
+          instance.tunnelReadyAt =
+            Math.max(instance.daemonReadyAt, now) + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
+        }
+        return undefined;
+      case 'tunnel-down':
+        instance.tunnelFault = true;
+        return undefined;
+      case 'tunnel-up':
+        if (instance.tunnelFault) {
+          instance.tunnelFault = false;
+          instance.tunnelReadyAt =
+            Math.max(instance.daemonReadyAt, now) + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
+        }
+        return undefined;
+      case 'ssm-agent-offline':
+        instance.agentFault = true;
+        return undefined;
+      case 'ssm-agent-online':
+        instance.agentFault = false;
+        return undefined;
+      case 'scheduled-retirement': {
+        const notBefore = now + (leadMs ?? w.retirementNotice);
+        const event: SimScheduledEvent = {
+          id: `instance-event-0${this.dice.hex(`event ${instance.id} ${now}`, 16)}`,
+          code: 'instance-retirement',
+          description: 'The instance is running on degraded hardware',
+          notBefore,
+          notAfter: notBefore + 7 * 24 * 3600 * 1000,
+        };
+        instance.events.push(event);
+        // On the day, EC2 stops an EBS-backed instance that is still on the retiring hardware.
+        this.clock.schedule(notBefore, () => {
+          if (event.description.startsWith('[')) return;
+          event.description = `[Completed] ${event.description}`;
+          this.stop(instance, 'Instance retirement');
+        });
+        return undefined;
+      }
+      case 'insufficient-capacity':
+        instance.capacityFault = true;
+        return undefined;
+    }
+  }
+
+  // ---- routes and addresses -------------------------------------------------------------------------------
+
+  /** The target reads show now (the old one for a short while after a write). */
+  visibleTarget(route: SimRoute): RouteTarget {
+    return route.stale !== undefined && this.clock.now() < route.stale.until
+      ? route.stale.target
+      : route.target;
+  }
+
+  /** A route's state: active while its ENI is attached to a running instance, else blackhole. */
+  routeState(target: RouteTarget): 'active' | 'blackhole' {
+    if (target.kind !== 'eni') return 'active';
+    const eni = this.enis.get(target.eni);
+    if (!eni || eni.deleted || eni.instanceId === undefined) return 'blackhole';
+    return this.instances.get(eni.instanceId)?.state === 'running' ? 'active' : 'blackhole';
+  }
+
+  /** Point a route at a new target (ReplaceRoute or CreateRoute), with the read lag of aws-facts §3. */
+  writeRoute(
+    table: SimRouteTable,
+    route: SimRoute | undefined,
+    destination: string,
+    kind: SimRoute['destinationKind'],
+    target: RouteTarget,
+  ): void {
+    const lag = this.#draw(`route lag ${table.id} ${destination}`, this.latency.consistency.routeReadLag);
+    if (route) {
+      const from = route.target;
+      if (lag > 0) route.stale = { target: this.visibleTarget(route), until: this.clock.now() + lag };
+      route.target = target;
+      if (!sameTarget(from, target)) {
+        this.#emit({
+          kind: 'route-change',
+          routeTableId: table.id,
+          destination: route.destination,
+          from,
+          to: target,
+          action: 'replaced',
+        });
+      }
+      return;
+    }
+    table.routes.set(destination.toLowerCase(), {
+      destination,
+      destinationKind: kind,
+      target,
+      origin: 'CreateRoute',
+    });
+    this.#emit({
+      kind: 'route-change',
+      routeTableId: table.id,
+      destination,
+      from: undefined,
+      to: target,
+      action: 'created',
+    });
+  }
+
+  /** Move an Elastic IP to an ENI (AssociateAddress). Returns the association id. */
+  associateAddress(address: SimAddress, eni: string): string {
+    if (address.eni === eni && address.associationId) return address.associationId;
+    address.eni = eni;
+    address.associationId = `eipassoc-0${this.dice.hex(`assoc ${address.allocationId} ${this.clock.now()}`, 16)}`;
+    this.#emit({ kind: 'elastic-ip', allocationId: address.allocationId, eni });
+    return address.associationId;
+  }
+
+  // ---- SSM ------------------------------------------------------------------------------------------------
+
+  /** Start a command on instances whose agents are online (the caller has checked). */
+  sendCommand(command: Omit<SimCommand, 'invocations'>): SimCommand {
+    const full: SimCommand = { ...command, invocations: new Map() };
+    const s = this.latency.ssm;
+    for (const instanceId of command.instanceIds) {
+      const key = `${command.id} ${instanceId}`;
+      const visibleAt = command.requestedAt + this.#draw(`ssm visible ${key}`, s.invocationVisible);
+      const invocation: SimInvocation = {
+        instanceId,
+        visibleAt,
+        status: 'Pending',
+        statusDetails: 'Pending',
+        responseCode: -1,
+        output: '',
+      };
+      full.invocations.set(instanceId, invocation);
+      const deliverAt = visibleAt + this.#draw(`ssm delivery ${key}`, s.delivery);
+      this.clock.schedule(deliverAt, () => this.#deliver(full, invocation));
+      // Not started within TimeoutSeconds: it never runs (aws-facts §4 "Timeouts").
+      this.clock.schedule(command.requestedAt + command.timeoutSeconds * 1000, () => {
+        if (invocation.status !== 'Pending') return;
+        invocation.status = 'TimedOut';
+        invocation.statusDetails = 'Delivery Timed Out';
+        invocation.endedAt = this.clock.now();
+      });
+    }
+    this.commands.set(full.id, full);
+    return full;
+  }
+
+  #deliver(command: SimCommand, invocation: SimInvocation): void {
+    const instance = this.instances.get(invocation.instanceId);
+    // An agent that is gone when the command arrives leaves it Pending until the delivery timeout.
+    if (invocation.status !== 'Pending' || !instance || !this.agentOnline(instance)) {
+      if (invocation.status === 'Pending' && instance) {
+        this.clock.after(1000, () => this.#deliver(command, invocation));
+      }
+      return;
+    }
+    invocation.status = 'InProgress';
+    invocation.statusDetails = 'In Progress';
+    invocation.startedAt = this.clock.now();
+    const result = this.#runProbe(command, instance);
+    const took = this.#draw(`ssm execution ${command.id} ${instance.id}`, this.latency.ssm.execution);
+    this.clock.after(Math.min(took, this.latency.ssm.executionTimeoutMs), () => {
+      invocation.status = result.exitCode === 0 ? 'Success' : 'Failed';
+      invocation.statusDetails = invocation.status;
+      invocation.responseCode = result.exitCode;
+      invocation.output = result.output;
+      invocation.endedAt = this.clock.now();
+    });
+  }
+
+  /**
+   * What the probe document's script (infra/probe-document.ts PROBE_SCRIPT) prints and exits with on this
+   * instance right now: systemd checks the unit, strongSwan/Libreswan count established SAs (one per
+   * destination of the pair while the tunnel is up).
+   */
+  #runProbe(command: SimCommand, instance: SimInstance): { exitCode: number; output: string } {
+    const param = (name: string) => command.parameters[name]?.[0] ?? '';
+    const kind = param('ProbeKind');
+    if (kind === '') {
+      return {
+        exitCode: 3,
+        output:
+          'unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)',
+      };
+    }
+    if (kind === 'systemd') {
+      const unit = param('Unit');
+      const active = this.daemonActive(instance) && unit === instance.daemonUnit;
+      return active
+        ? { exitCode: 0, output: `healthy: ${unit} is active` }
+        : {
+            exitCode: 1,
+            output: `unhealthy: ${unit} is ${unit === instance.daemonUnit ? 'inactive' : 'not known to systemd'}`,
+          };
+    }
+    if (kind === 'strongswan' || kind === 'libreswan') {
+      const minSas = Number(param('MinSas') || '1');
+      const pair = this.config.pairs.find((p) => p.name === instance.pair);
+      const sas = this.tunnelUp(instance) ? (pair?.destinations.length ?? 1) : 0;
+      return sas >= minSas
+        ? { exitCode: 0, output: `healthy: ${sas} established SAs (at least ${minSas} required)` }
+        : { exitCode: 1, output: `unhealthy: ${sas} established SAs (at least ${minSas} required)` };
+    }
+    return { exitCode: 2, output: `unknown: probe kind ${kind} is not supported` };
+  }
+
+  // ---- tunnel metrics -------------------------------------------------------------------------------------
+
+  /** Each member publishes its tunnel state once a period; the account starts with some history. */
+  #startPublishing(pair: PairConfig): void {
+    const tunnel = pair.tunnel;
+    if (!tunnel) return;
+    const interval = Math.min(this.latency.metrics.publishInterval, tunnel.period * 1000);
+    for (const role of ROLES) {
+      const instance = this.instances.get(pair[role].instanceId);
+      if (!instance) continue;
+      const key = metricKey(
+        tunnel.namespace,
+        tunnel.metricName,
+        tunnel.dimensions?.[role] ?? { InstanceId: instance.id },
+      );
+      const series = this.metrics.get(key) ?? [];
+      this.metrics.set(key, series);
+      const phase = Math.floor(this.dice.between(`publish phase ${instance.id}`, [0, interval]));
+      const first = this.clock.now() + phase;
+      for (let at = first - interval; at >= this.clock.now() - this.latency.metrics.history; at -= interval) {
+        series.unshift({ at, value: 1, visibleAt: at });
+      }
+      const tick = (at: number) => {
+        this.clock.schedule(at, () => {
+          // The publisher runs on the instance: nothing is put while the guest is down or booting.
+          if (this.guestUp(instance) && this.clock.now() >= instance.agentReadyAt) {
+            const now = this.clock.now();
+            const delay = this.#draw(`metric visible ${key}`, this.latency.metrics.visibility);
+            series.push({ at: now, value: this.tunnelUp(instance) ? 1 : 0, visibleAt: now + delay });
+          }
+          tick(at + interval);
+        });
+      };
+      tick(first);
+    }
+  }
+}
+
+/** Two targets are the same. */
+export function sameTarget(a: RouteTarget | undefined, b: RouteTarget | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.kind === 'eni' && b.kind === 'eni') return a.eni === b.eni;
+  if (a.kind === 'gateway' && b.kind === 'gateway') return a.field === b.field && a.id === b.id;
+  return a.kind === 'local' && b.kind === 'local';
+}
+
+/** The store key of a metric: namespace, name and dimensions in name order. */
+export function metricKey(
+  namespace: string,
+  metricName: string,
+  dimensions: Readonly<Record<string, string>>,
+): string {
+  const dims = Object.entries(dimensions)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${namespace}|${metricName}|${dims}`;
+}

@@ -1,0 +1,119 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InputError } from '../../shared/errors.ts';
+import { loadScenarioFile, parseScenario } from '../../sim/scenario.ts';
+
+const config = {
+  pairs: [
+    {
+      name: 'branch-a',
+      primary: { instanceId: 'i-0123456789abcdef0' },
+      standby: { instanceId: 'i-0fedcba9876543210' },
+      routeTables: ['rtb-0a1b2c3d4e5f60718'],
+      destinations: ['10.50.0.0/16'],
+    },
+  ],
+};
+
+const problemsOf = (document: unknown): Record<string, string> => {
+  try {
+    parseScenario(document);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InputError);
+    return Object.fromEntries((error as InputError).problems.map((p) => [p.path, p.message]));
+  }
+  throw new Error('expected the scenario to be rejected');
+};
+
+describe('a scenario file', () => {
+  it('is read with its durations in seconds and its targets split into pair and member', () => {
+    const scenario = parseScenario({
+      name: 'x',
+      config,
+      duration: '20m',
+      faults: [
+        { at: '90s', target: 'branch-a/primary', fault: 'daemon-down' },
+        { at: 120, target: '*', fault: 'api-throttling', rate: 0.3, for: '2m' },
+      ],
+      commands: [{ at: '12m', command: 'failover', pair: 'branch-a', to: 'primary' }],
+    });
+
+    expect(scenario.duration).toBe(1200);
+    expect(scenario.faults).toEqual([
+      { at: 90, target: { pair: 'branch-a', role: 'primary' }, fault: 'daemon-down' },
+      { at: 120, target: '*', fault: 'api-throttling', rate: 0.3, for: 120 },
+    ]);
+    expect(scenario.commands).toEqual([{ at: 720, command: 'failover', pair: 'branch-a', to: 'primary' }]);
+    expect(scenario.config.pairs[0]?.cooldown).toBe(300);
+  });
+
+  it('lists every problem with its path, configuration problems under config.', () => {
+    const problems = problemsOf({
+      name: 'broken',
+      config: { ...config, pairs: [{ ...config.pairs[0], standby: { instanceId: 'x' } }] },
+      duration: 'soon',
+      faults: [
+        { at: '1m', target: 'branch-a', fault: 'daemon-down' },
+        { at: '2m', target: '*', fault: 'api-throttling' },
+        { at: '3m', target: 'branch-a/primary', fault: 'meteor' },
+      ],
+      commands: [{ at: '4m', command: 'failover', pair: 'branch-a' }],
+    });
+
+    expect(problems).toEqual({
+      duration: 'expected a duration like "90s", "2m" or "1h" (got "soon")',
+      'faults[0].target': 'expected PAIR/primary or PAIR/standby (got "branch-a")',
+      'faults[1].rate': 'api-throttling needs a rate from 0 to 1',
+      'faults[1].for': 'api-throttling needs a duration (for: 2m)',
+      'faults[2].fault': expect.stringContaining('expected one of stop, start, terminate'),
+      'commands[0].to': 'failover needs to: primary or standby',
+      'config.pairs[0].standby.instanceId': 'expected i-… (got "x")',
+    });
+  });
+
+  it('rejects targets and commands naming a pair the configuration does not have, and times after the end', () => {
+    const problems = problemsOf({
+      name: 'x',
+      config,
+      duration: '10m',
+      faults: [{ at: '11m', target: 'branch-b/standby', fault: 'stop' }],
+      commands: [{ at: '1m', command: 'resize', pair: 'branch-c', instanceType: 'c6in.xlarge' }],
+    });
+
+    expect(problems).toEqual({
+      'faults[0].target': 'unknown pair "branch-b" (configured: branch-a)',
+      'faults[0].at': '660s is after the scenario ends (600s)',
+      'commands[0].pair': 'unknown pair "branch-c" (configured: branch-a)',
+    });
+  });
+
+  it('needs a configuration, inline or as a file, but not both', () => {
+    expect(problemsOf({ name: 'x' })).toEqual({
+      config: 'expected a configuration (config: {...}) or configFile: PATH',
+    });
+    expect(problemsOf({ name: 'x', config, configFile: 'pairs.yaml' })).toEqual({
+      configFile: 'give either config or configFile, not both',
+    });
+  });
+
+  it('reads configFile relative to the scenario file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scenario-'));
+    writeFileSync(join(dir, 'pairs.json'), JSON.stringify(config));
+    writeFileSync(join(dir, 'scenario.yaml'), 'name: from a file\nconfigFile: pairs.json\nduration: 5m\n');
+
+    const scenario = loadScenarioFile(join(dir, 'scenario.yaml'));
+
+    expect(scenario.name).toBe('from a file');
+    expect(scenario.config.pairs[0]?.name).toBe('branch-a');
+    expect(scenario.duration).toBe(300);
+  });
+
+  it('reports a configFile that cannot be read at configFile', () => {
+    const problems = problemsOf({ name: 'x', configFile: '/nonexistent/pairs.yaml' });
+
+    expect(Object.keys(problems)).toEqual(['configFile']);
+    expect(problems.configFile).toContain('cannot read /nonexistent/pairs.yaml');
+  });
+});

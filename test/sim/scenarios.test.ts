@@ -1,0 +1,215 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
+import { runScenario } from '../../sim/run-scenario.ts';
+import { loadScenarioFile } from '../../sim/scenario.ts';
+import { renderRun, reportOf } from '../../sim/timeline.ts';
+import { pairConfig, scenarioOf } from './helpers.ts';
+
+const of = <T extends SimEvent['type']>(output: SimulateOutput, type: T) =>
+  output.events.filter((e): e is Extract<SimEvent, { type: T }> => e.type === type);
+
+const everyRouteOn = (output: SimulateOutput, role: string) =>
+  Object.values(output.final.pairs).every(
+    (p) => p.active === role && p.routes.every((r) => r.to === role && r.state === 'active'),
+  );
+
+describe('a scenario run', () => {
+  it('fails over when the primary daemon dies, within two schedule periods plus a probe, every route on the standby', async () => {
+    // Prepare: schedule 1m, unhealthyThreshold 2: two failed probes a minute apart.
+    const scenario = scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'daemon-down' }] });
+
+    // Act
+    const output = await runScenario(scenario);
+
+    // Assess
+    const [failover] = of(output, 'failover');
+    expect(failover).toMatchObject({
+      pair: 'branch-a',
+      from: 'primary',
+      to: 'standby',
+      kind: 'failover',
+      trigger: 'soft-failure',
+    });
+    expect((failover?.t ?? Infinity) - 120).toBeLessThanOrEqual(2 * 60 + 20);
+    expect(of(output, 'route-change').filter((r) => r.to === 'standby')).toHaveLength(4);
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+  });
+
+  it('moves traffic at once on hard loss: the active member terminated', async () => {
+    const output = await runScenario(
+      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
+    );
+
+    const [failover] = of(output, 'failover');
+    expect(failover).toMatchObject({ from: 'primary', to: 'standby', trigger: 'hard-loss' });
+    // The EC2 state-change event reaches the controller within seconds; no unhealthy streak is needed.
+    expect((failover?.t ?? Infinity) - 120).toBeLessThan(15);
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+    expect(output.final.pairs['branch-a']?.members.primary.state).toBe('terminated');
+  });
+
+  it('moves nothing when both tunnels go down (the far end is gone), and says why', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        faults: [
+          { at: '2m', target: 'branch-a/primary', fault: 'tunnel-down' },
+          { at: '2m', target: 'branch-a/standby', fault: 'tunnel-down' },
+        ],
+      }),
+    );
+
+    expect(of(output, 'failover')).toEqual([]);
+    expect(of(output, 'route-change')).toEqual([]);
+    expect(of(output, 'alarm').map((a) => a.alarm)).toContain('both-unhealthy');
+    expect(everyRouteOn(output, 'primary')).toBe(true);
+  });
+
+  it('still converges when 30 % of API calls are throttled', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        faults: [
+          { at: '1m', target: '*', fault: 'api-throttling', rate: 0.3, for: '10m' },
+          { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
+        ],
+      }),
+    );
+
+    expect(Object.values(output.stats.throttled).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(of(output, 'failover')[0]).toMatchObject({ from: 'primary', to: 'standby' });
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+  });
+
+  it('lets a start fail with InsufficientInstanceCapacity when the fault is armed', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        faults: [
+          { at: '1m', target: 'branch-a/standby', fault: 'stop' },
+          { at: '3m', target: 'branch-a/standby', fault: 'insufficient-capacity' },
+          { at: '4m', target: 'branch-a/standby', fault: 'start' },
+        ],
+      }),
+    );
+
+    const [failed] = of(output, 'start-failed');
+    expect(failed).toMatchObject({ t: 240, target: 'branch-a/standby' });
+    expect(failed?.reason).toContain('InsufficientInstanceCapacity');
+    expect(of(output, 'fault').find((f) => f.fault === 'start')?.note).toBe('InsufficientInstanceCapacity');
+    expect(output.final.pairs['branch-a']?.members.standby.state).toBe('stopped');
+    expect(everyRouteOn(output, 'primary')).toBe(true);
+  });
+
+  it('finishes a failover whose invocation crashed half way on the next trigger', async () => {
+    const output = await runScenario(
+      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
+      {
+        crashAfterReplaceRoutes: 2,
+      },
+    );
+
+    const [crash] = of(output, 'controller-crash');
+    expect(crash).toMatchObject({ reason: 'crash-after-route-writes', routeWrites: 2 });
+    const moved = of(output, 'route-change').filter((r) => r.to === 'standby');
+    expect(moved.filter((r) => r.t <= (crash?.t ?? 0))).toHaveLength(2);
+    expect(moved).toHaveLength(4);
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+  });
+
+  it('fails back when an operator asks and the primary is healthy again', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        faults: [
+          { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
+          { at: '6m', target: 'branch-a/primary', fault: 'daemon-up' },
+        ],
+        commands: [{ at: '11m', command: 'failover', pair: 'branch-a', to: 'primary' }],
+      }),
+    );
+
+    const moves = reportOf(output).moves;
+    expect(moves.map((m) => [m.kind, m.trigger, m.to])).toEqual([
+      ['failover', 'soft-failure', 'standby'],
+      ['failback', 'manual', 'primary'],
+    ]);
+    expect(moves[1]?.cause).toBe('operator failover to primary');
+    expect(everyRouteOn(output, 'primary')).toBe(true);
+  });
+
+  it('records a resize command it cannot carry out as an error and runs the rest of the scenario', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        commands: [{ at: '1m', command: 'resize', pair: 'branch-a', instanceType: 'c6in.xlarge' }],
+        duration: '3m',
+      }),
+      { commandHandlers: {} },
+    );
+
+    expect(of(output, 'command')).toEqual([
+      { t: 60, type: 'command', pair: 'branch-a', command: 'resize', instanceType: 'c6in.xlarge' },
+    ]);
+    expect(of(output, 'error')[0]?.message).toContain('resize is not available');
+    expect(everyRouteOn(output, 'primary')).toBe(true);
+  });
+
+  it('detects within seconds in fast mode', async () => {
+    const config = pairConfig(
+      {},
+      { controller: { schedule: '1m', fastMode: { enabled: true, interval: '10s' }, probeTimeout: '15s' } },
+    );
+    const output = await runScenario(
+      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'daemon-down' }] }, config),
+    );
+
+    const [failover] = of(output, 'failover');
+    expect((failover?.t ?? Infinity) - 120).toBeLessThan(40);
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+  });
+
+  it('gives the same output for the same seed, and runs 15 virtual minutes in a fraction of the time', async () => {
+    const scenario = scenarioOf({
+      faults: [
+        { at: '1m', target: '*', fault: 'api-throttling', rate: 0.2, for: '5m' },
+        { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
+      ],
+    });
+    await runScenario(scenario, { seed: 7 });
+
+    const started = performance.now();
+    const first = await runScenario(scenario, { seed: 7 });
+    const wall = performance.now() - started;
+    const second = await runScenario(scenario, { seed: 7 });
+
+    expect(second).toEqual(first);
+    // Typically about 0.3 s; the bound leaves room for a machine busy with the rest of the suite.
+    expect(wall).toBeLessThan(3000);
+  });
+});
+
+describe('the example scenarios', () => {
+  const dir = join(import.meta.dirname, '..', '..', 'examples', 'scenarios');
+
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.yaml')))('%s is a valid scenario', (file) => {
+    expect(() => loadScenarioFile(join(dir, file))).not.toThrow();
+  });
+
+  it('npm start tells the story: soft failover, manual failback, planned switch, hard loss back to the primary', async () => {
+    const scenario = loadScenarioFile(join(dir, 'demo.yaml'));
+
+    const output = await runScenario(scenario);
+
+    const moves = reportOf(output).moves.map((m) => `${m.cause}: ${m.kind} to ${m.to} (${m.trigger})`);
+    expect(moves).toEqual([
+      'branch-a/primary daemon-down: failover to standby (soft-failure)',
+      'operator failover to primary: failback to primary (manual)',
+      'operator failover to standby: failover to standby (manual)',
+      'branch-a/standby terminate: failback to primary (hard-loss)',
+    ]);
+    expect(everyRouteOn(output, 'primary')).toBe(true);
+    const text = renderRun(scenario, output);
+    expect(text).toContain('Summary');
+    expect(text).toMatch(
+      /branch-a\/standby terminate: failback branch-a standby -> primary \(hard-loss\) decided after [\d.]+ s, 4 routes on primary after/,
+    );
+  });
+});
