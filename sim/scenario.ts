@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { formatPath, parseDocument, problemsOf } from '../shared/config/load.ts';
-import { type Config, configSchema } from '../shared/config/schema.ts';
+import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
 import type { Role } from '../shared/domain/types.ts';
-import { parseDurationSeconds } from '../shared/duration.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { FAULT_KINDS, type FaultKind } from './faults.ts';
 
@@ -48,24 +47,8 @@ export interface Scenario {
   readonly commands: readonly ScenarioCommand[];
 }
 
-const shown = (value: unknown): string => JSON.stringify(value) ?? String(value);
-
 /** A duration: "90s", "2m", "1h" or a number of seconds. */
-const duration = z
-  .union([z.string(), z.number()], {
-    error: (iss) => `expected a duration like "90s", "2m" or "1h" (got ${shown(iss.input)})`,
-  })
-  .transform((value, ctx) => {
-    const seconds = parseDurationSeconds(value);
-    if (seconds === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected a duration like "90s", "2m" or "1h" (got ${shown(value)})`,
-      });
-      return z.NEVER;
-    }
-    return seconds;
-  });
+const duration = durationText.transform(toSeconds);
 
 const TARGET = /^([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;

@@ -7,7 +7,8 @@ import { TUNNEL_NAMESPACE } from '../telemetry-names.ts';
  * and the simulator. Every field below the route list is optional; defaults are written beside each one.
  */
 
-const shown = (input: unknown): string => {
+/** A value as a user wrote it, shortened for error messages. */
+export const shown = (input: unknown): string => {
   const text = JSON.stringify(input);
   return text === undefined ? String(input) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 };
@@ -26,24 +27,25 @@ const ALLOCATION_ID = /^eipalloc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const PAIR_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const SYSTEMD_UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
-/** A duration written "90s", "5m", "1h" or as seconds; parsed to seconds. */
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()], {
-      error: (iss) => `expected a duration like "90s" (got ${shown(iss.input)})`,
-    })
-    .default(fallback)
-    .transform((value, ctx) => {
-      const seconds = parseDurationSeconds(value);
-      if (seconds === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `expected a duration like "90s", "5m" or "1h" (got ${shown(value)})`,
-        });
-        return z.NEVER;
-      }
-      return seconds;
-    });
+const DURATION_EXPECTED = 'expected a duration like "90s", "2m" or "1h"';
+
+/** A duration as written: "90s", "2m", "1h" or a number of seconds (parse with `.transform(toSeconds)`). */
+export const durationText = z.union([z.string(), z.number()], {
+  error: (iss) => `${DURATION_EXPECTED} (got ${shown(iss.input)})`,
+});
+
+/** zod transform from a written duration to seconds, reporting text that is not one. */
+export function toSeconds(value: string | number, ctx: z.RefinementCtx): number {
+  const seconds = parseDurationSeconds(value);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: 'custom', message: `${DURATION_EXPECTED} (got ${shown(value)})` });
+    return z.NEVER;
+  }
+  return seconds;
+}
+
+/** An optional duration with a default; parsed to seconds. */
+const duration = (fallback: string) => durationText.default(fallback).transform(toSeconds);
 
 function isIpv4Cidr(value: string): boolean {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
