@@ -1,6 +1,13 @@
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS } from '../shared/telemetry-names.ts';
+import {
+  PROBE_EXIT_UNKNOWN,
+  PROBE_PARAMETER_PATTERNS,
+  PROBE_PARAMETERS,
+  PROBE_STEP_NAME,
+} from '../shared/telemetry-names.ts';
+
+export { PROBE_PARAMETER_PATTERNS, PROBE_STEP_NAME };
 
 /**
  * The SSM Command document behind the daemon signal (aws-facts.md §4 "Custom documents"): a fixed script, no
@@ -10,18 +17,8 @@ import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS } from '../shared/telemetry-names.
  * whenever the daemon is not positively healthy.
  */
 
-/** allowedPattern per parameter; the Unit pattern is the config schema's systemd unit pattern. */
-export const PROBE_PARAMETER_PATTERNS = {
-  kind: '^(systemd|strongswan|libreswan)$',
-  unit: '^[A-Za-z0-9@._:-]{1,128}$',
-  minSas: '^[0-9]{1,4}$',
-} as const;
-
 /** Exit status of the probe script when the agent did not pass the parameters (agent older than 3.3.2746.0). */
 export const PROBE_EXIT_NO_PARAMETERS = PROBE_EXIT_UNKNOWN;
-
-/** The step name, needed by GetCommandInvocation as PluginName. */
-export const PROBE_STEP_NAME = 'probe';
 
 /** The plugin's execution timeout: a probe answers in well under a second or it is broken. */
 export const PROBE_EXECUTION_TIMEOUT_SECONDS = 15;

@@ -49,3 +49,13 @@ export const PROBE_PARAMETERS = { kind: 'ProbeKind', unit: 'Unit', minSas: 'MinS
  * pass the parameters as environment variables, aws-facts.md section 4): read as unknown, never unhealthy.
  */
 export const PROBE_EXIT_UNKNOWN = 3;
+
+/** The probe document's allowedPattern per parameter (the Unit pattern is the config schema's unit pattern). */
+export const PROBE_PARAMETER_PATTERNS = {
+  kind: '^(systemd|strongswan|libreswan)$',
+  unit: '^[A-Za-z0-9@._:-]{1,128}$',
+  minSas: '^[0-9]{1,4}$',
+} as const;
+
+/** The probe document's one step, named by GetCommandInvocation's PluginName. */
+export const PROBE_STEP_NAME = 'probe';

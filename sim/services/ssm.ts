@@ -7,7 +7,7 @@ import type {
   SendCommandRequest,
   SendCommandResult,
 } from '@aws-sdk/client-ssm';
-import { PROBE_PARAMETERS } from '../../shared/telemetry-names.ts';
+import { PROBE_PARAMETER_PATTERNS, PROBE_PARAMETERS, PROBE_STEP_NAME } from '../../shared/telemetry-names.ts';
 import { serviceFault } from '../faults.ts';
 import { ACCOUNT_ID, type SimCommand, type SimInvocation, type World } from '../world.ts';
 import { paginate, type ServiceHandlers } from './common.ts';
@@ -22,15 +22,11 @@ import { paginate, type ServiceHandlers } from './common.ts';
 const MAX_INSTANCES = 50;
 const MIN_TIMEOUT_SECONDS = 30;
 
-/**
- * The probe document's step name and parameter patterns, as infra/probe-document.ts defines them
- * (PROBE_STEP_NAME, PROBE_PARAMETER_PATTERNS). Copied rather than imported: that module loads aws-cdk-lib.
- */
-const PROBE_STEP_NAME = 'probe';
+/** The probe document's parameters and patterns, as the CDK app deploys it (the API validates them too). */
 const PARAMETER_PATTERNS: Readonly<Record<string, RegExp>> = {
-  [PROBE_PARAMETERS.kind]: /^(systemd|strongswan|libreswan)$/,
-  [PROBE_PARAMETERS.unit]: /^[A-Za-z0-9@._:-]{1,128}$/,
-  [PROBE_PARAMETERS.minSas]: /^[0-9]{1,4}$/,
+  [PROBE_PARAMETERS.kind]: new RegExp(PROBE_PARAMETER_PATTERNS.kind),
+  [PROBE_PARAMETERS.unit]: new RegExp(PROBE_PARAMETER_PATTERNS.unit),
+  [PROBE_PARAMETERS.minSas]: new RegExp(PROBE_PARAMETER_PATTERNS.minSas),
 };
 
 function validateParameters(parameters: Readonly<Record<string, readonly string[]>>): void {
