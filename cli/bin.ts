@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerResizeCommand } from './resize.ts';
 import { addSimulateCommand, type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
 
 /**
@@ -21,6 +22,7 @@ const program = new Command('vpn-failover')
   .exitOverride();
 
 addSimulateCommand(program, io);
+registerResizeCommand(program, io);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,7 @@ import {
   wildcardFinding,
 } from './permissions.ts';
 import { ProbeDocument } from './probe-document.ts';
+import { ResizeWorkflow } from './resize-workflow.ts';
 import { alarmName, POWERTOOLS_NAMESPACE_ENV, POWERTOOLS_SERVICE_ENV } from './telemetry.ts';
 
 /** The controller Lambda's entry, relative to the repository root. */
@@ -181,6 +182,8 @@ export class VpnFailoverController extends Construct {
   readonly alarms: ControllerAlarms;
   /** The dashboard. */
   readonly dashboard: ControllerDashboard;
+  /** The zero-downtime resize workflow (Step Functions) and its step Lambda. */
+  readonly resize: ResizeWorkflow;
 
   private readonly configFile: string;
   private readonly logRetention: RetentionDays;
@@ -313,6 +316,8 @@ export class VpnFailoverController extends Construct {
       controller: this.controller,
       alarms: this.alarms.all(),
     });
+
+    this.resize = new ResizeWorkflow(this, 'Resize', { controller: this });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { Config } from '../shared/config/schema.ts';
 import { VpnFailoverController, type VpnFailoverControllerProps } from './controller.ts';
@@ -26,5 +26,18 @@ export class VpnFailoverStack extends Stack {
       ...stackProps,
     });
     this.controller = new VpnFailoverController(this, 'Controller', { ...controller, config });
+    // What `vpn-failover resize` needs (cli/resize.ts RESIZE_ENV names the variables that take these values).
+    new CfnOutput(this, 'ResizeStateMachineArn', {
+      value: this.controller.resize.stateMachine.stateMachineArn,
+      description: 'VPN_FAILOVER_STATE_MACHINE_ARN for vpn-failover resize',
+    });
+    new CfnOutput(this, 'StateTableName', {
+      value: this.controller.table.tableName,
+      description: 'VPN_FAILOVER_TABLE for vpn-failover resize --dry-run',
+    });
+    new CfnOutput(this, 'ProbeDocumentName', {
+      value: this.controller.probeDocumentName,
+      description: 'VPN_FAILOVER_PROBE_DOCUMENT for vpn-failover resize --dry-run',
+    });
   }
 }
