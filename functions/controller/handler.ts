@@ -1,15 +1,12 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createClients } from '../../shared/aws/clients.ts';
-import { systemClock } from '../../shared/clock.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
 import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
 import { runController, runFastMode } from '../../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
-import { type Log, rootLogger } from '../../shared/logger.ts';
-import { ENV } from '../../shared/telemetry-names.ts';
+import type { Log } from '../../shared/logger.ts';
+import { depsFromEnvironment } from '../environment.ts';
 
 /** Leave this much of the schedule period free so a fast-mode loop ends before the next invocation starts. */
 const FAST_MODE_MARGIN_MS = 5_000;
@@ -50,28 +47,10 @@ export async function handleEvent(
   return summary;
 }
 
-let coldStart: HandlerDeps | undefined;
-
-/** Built on the first invocation from the environment the CDK app sets (config bundled as a file). */
-function depsFromEnvironment(): HandlerDeps {
-  const required = (name: string) => {
-    const value = process.env[name];
-    if (!value) throw new Error(`environment variable ${name} is not set`);
-    return value;
-  };
-  coldStart ??= {
-    clients: createClients(),
-    config: loadConfigFile(required(ENV.configPath)),
-    tableName: required(ENV.tableName),
-    probeDocument: required(ENV.probeDocument),
-    clock: systemClock,
-    log: rootLogger,
-    metrics: createMetrics(),
-  };
-  return coldStart;
-}
+/** Module scope holds clients, config and the metrics emitter only (style: no other state between runs). */
+const metrics = createMetrics();
 
 /** The Lambda entry point. */
 export const handler = middy<unknown, RunSummary>().handler((event, context) =>
-  handleEvent(event, context, depsFromEnvironment()),
+  handleEvent(event, context, { ...depsFromEnvironment(), metrics }),
 );

@@ -1,12 +1,8 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { createClients } from '../../shared/aws/clients.ts';
-import { systemClock } from '../../shared/clock.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
-import { rootLogger } from '../../shared/logger.ts';
 import { type ResizeDeps, runStep, type StepResult } from '../../shared/resize/steps.ts';
 import { parseStepEvent } from '../../shared/resize/types.ts';
-import { ENV } from '../../shared/telemetry-names.ts';
+import { depsFromEnvironment } from '../environment.ts';
 
 /**
  * The resize workflow's one Lambda: the state machine names the step in the event (`{"step": "stop", ...}`).
@@ -30,26 +26,6 @@ export async function handleStep(
     log.warn({ err: error }, 'resize step failed');
     throw error;
   }
-}
-
-let coldStart: ResizeDeps | undefined;
-
-/** Built on the first invocation from the environment the CDK app sets (the same as the controller's). */
-function depsFromEnvironment(): ResizeDeps {
-  const required = (name: string) => {
-    const value = process.env[name];
-    if (!value) throw new Error(`environment variable ${name} is not set`);
-    return value;
-  };
-  coldStart ??= {
-    clients: createClients(),
-    config: loadConfigFile(required(ENV.configPath)),
-    tableName: required(ENV.tableName),
-    probeDocument: required(ENV.probeDocument),
-    clock: systemClock,
-    log: rootLogger,
-  };
-  return coldStart;
 }
 
 /** The Lambda entry point. */
