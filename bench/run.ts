@@ -1,8 +1,17 @@
+import { benchFailoverLatency } from './failover-latency.ts';
+import { benchSimTick } from './sim-tick.ts';
 import { benchSteadyTick } from './steady-tick.ts';
 
 /** `npm run bench`: figures, not pass/fail. */
-const sections: Array<[string, () => Promise<string>]> = [['steady tick', () => benchSteadyTick()]];
+const sections: Array<[string, () => Promise<string>]> = [
+  ['steady tick', () => benchSteadyTick()],
+  ['steady tick in the simulated account', () => benchSimTick()],
+  ['failover latency', () => benchFailoverLatency()],
+];
 
+console.log(
+  `npm run bench (node bench/run.ts; LOG_LEVEL=silent AWS_REGION=${process.env.AWS_REGION ?? 'unset'}), Node ${process.version}\n`,
+);
 for (const [name, run] of sections) {
   const started = performance.now();
   console.log(await run());

@@ -39,6 +39,12 @@ export interface SimAccountOptions {
   readonly tableName?: string;
   /** kill the first invocation that attempts a route write after this many (ReplaceRoute/CreateRoute) */
   readonly crashAfterRouteWrites?: number;
+  /**
+   * A local DynamoDB that is already running (startLocalDynamo) to create the state table in, instead of a
+   * server of the account's own: many runs can share one. The caller stops it; give each account its own
+   * tableName. @default a fresh server, stopped with the account
+   */
+  readonly dynamoEndpoint?: string;
 }
 
 /** How one invocation ended. */
@@ -67,7 +73,7 @@ export interface SimAccount {
    * timeout (virtual ms) ends it for good, as a killed process would.
    */
   invoke<T>(work: () => Promise<T>, timeoutMs: number): Promise<InvocationOutcome<T>>;
-  /** End every running invocation and stop the local DynamoDB. */
+  /** End every running invocation and stop the local DynamoDB (unless it was given in dynamoEndpoint). */
   close(): Promise<void>;
 }
 
@@ -100,7 +106,10 @@ export async function createSimAccount(config: Config, options: SimAccountOption
       : {}),
   };
 
-  const dynamo = await startLocalDynamo();
+  const dynamo =
+    options.dynamoEndpoint === undefined
+      ? await startLocalDynamo()
+      : { endpoint: options.dynamoEndpoint, close: async () => {} };
   const clients = createClients({
     region,
     dynamoEndpoint: dynamo.endpoint,
@@ -170,6 +179,9 @@ export async function createSimAccount(config: Config, options: SimAccountOption
       // Invocations still running at the end die with the account: nothing they await will ever answer.
       for (const invocation of live) invocation.dead = true;
       live.clear();
+      // The document client's destroy() leaves its connections open; its request handler closes them, so a
+      // shared server is not left holding this account's keep-alive sockets.
+      (clients.dynamo.config.requestHandler as { destroy?: () => void }).destroy?.();
       return dynamo.close();
     },
   };

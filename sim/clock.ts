@@ -88,6 +88,7 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #inFlight = 0;
   #idleWaiters: (() => void)[] = [];
+  readonly #settledListeners: ((now: number) => void)[] = [];
   #running = false;
 
   constructor(options: VirtualClockOptions = {}) {
@@ -128,6 +129,15 @@ export class VirtualClock implements Clock {
     return this.schedule(this.#now + Math.max(0, ms), fire);
   }
 
+  /**
+   * Call `listener` with the current instant each time runUntil has settled there, before time moves on: every
+   * change made at that instant (timers, the promise reactions they caused) is visible to it. Observers that
+   * record the world's state over time (sim/ground-truth.ts) use it.
+   */
+  onSettled(listener: (now: number) => void): void {
+    this.#settledListeners.push(listener);
+  }
+
   /** Count real (not virtual) work in flight: time stands still until it settles. */
   async track<T>(work: () => Promise<T>): Promise<T> {
     this.#inFlight++;
@@ -153,6 +163,7 @@ export class VirtualClock implements Clock {
     try {
       for (;;) {
         await this.settle();
+        for (const listener of this.#settledListeners) listener(this.#now);
         const next = this.#timers.peek();
         if (next === undefined || next.at > at) break;
         this.#timers.pop();
@@ -162,6 +173,7 @@ export class VirtualClock implements Clock {
       }
       if (at > this.#now) this.#now = at;
       await this.settle();
+      for (const listener of this.#settledListeners) listener(this.#now);
     } finally {
       this.#running = false;
     }

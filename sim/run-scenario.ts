@@ -30,7 +30,7 @@ export interface RunScenarioOptions {
   readonly seed?: number;
   /**
    * Kill the first controller invocation that attempts a route write (ReplaceRoute or CreateRoute) after this
-   * many; the next trigger has to finish the job.
+   * many; the next trigger has to finish the job. @default the scenario's crashAfterRouteWrites
    */
   readonly crashAfterReplaceRoutes?: number;
   /** @default DEFAULT_LATENCY */
@@ -43,6 +43,12 @@ export interface RunScenarioOptions {
   readonly commandHandlers?: CommandHandlers;
   /** look at the account at the end, before it is closed (tests) */
   readonly inspect?: (account: SimAccount) => void | Promise<void>;
+  /** look at the account before anything happens in it, e.g. to start recording its state (sim/ground-truth.ts) */
+  readonly prepare?: (account: SimAccount) => void;
+  /** a running local DynamoDB to share with other runs (SimAccountOptions.dynamoEndpoint) */
+  readonly dynamoEndpoint?: string;
+  /** the state table's name; give each run that shares a DynamoDB its own. @default vpn-failover-state */
+  readonly tableName?: string;
 }
 
 /** One queued controller invocation. */
@@ -100,14 +106,16 @@ export async function runScenario(
   options: RunScenarioOptions = {},
 ): Promise<SimulateOutput> {
   const seed = options.seed ?? scenario.seed ?? 1;
+  const crashAfter = options.crashAfterReplaceRoutes ?? scenario.crashAfterRouteWrites;
   const account = await createSimAccount(scenario.config, {
     seed,
     ...(options.latency ? { latency: options.latency } : {}),
-    ...(options.crashAfterReplaceRoutes !== undefined
-      ? { crashAfterRouteWrites: options.crashAfterReplaceRoutes }
-      : {}),
+    ...(crashAfter !== undefined ? { crashAfterRouteWrites: crashAfter } : {}),
+    ...(options.dynamoEndpoint !== undefined ? { dynamoEndpoint: options.dynamoEndpoint } : {}),
+    ...(options.tableName !== undefined ? { tableName: options.tableName } : {}),
   });
   try {
+    options.prepare?.(account);
     const run = new ScenarioRun(scenario, account, options);
     await run.execute();
     await options.inspect?.(account);
@@ -535,7 +543,9 @@ class ScenarioRun {
       scenario: this.#scenario.name,
       seed,
       duration: this.#scenario.duration,
-      events: this.#events,
+      // A run's route changes are recorded when its summary arrives; order by time (a stable sort keeps
+      // same-instant events in the order they were recorded).
+      events: [...this.#events].sort((a, b) => a.t - b.t),
       final: { pairs },
       stats: {
         invocations: this.#invocations,

@@ -43,6 +43,11 @@ export interface Scenario {
   readonly duration: number;
   /** the seed the file asks for (the CLI's --seed wins) */
   readonly seed?: number;
+  /**
+   * The first controller invocation that attempts a route write (ReplaceRoute or CreateRoute) after this many
+   * dies, as a crashed Lambda would; the next trigger has to finish the job. Absent: no crash.
+   */
+  readonly crashAfterRouteWrites?: number;
   readonly faults: readonly ScenarioFault[];
   readonly commands: readonly ScenarioCommand[];
 }
@@ -141,6 +146,10 @@ const scenarioSchema = z.strictObject({
   /** Default 20m. */
   duration: duration.default(1200).refine((s) => s > 0, { error: 'expected a duration longer than 0' }),
   seed: z.int({ error: (iss) => `expected an integer (got ${shown(iss.input)})` }).optional(),
+  crashAfterRouteWrites: z
+    .int({ error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` })
+    .min(0, { error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` })
+    .optional(),
   faults: z.array(fault, { error: 'expected a list of faults' }).default([]),
   commands: z.array(command, { error: 'expected a list of commands' }).default([]),
 });
@@ -266,6 +275,9 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
     config,
     duration: scenario.duration,
     ...(scenario.seed !== undefined ? { seed: scenario.seed } : {}),
+    ...(scenario.crashAfterRouteWrites !== undefined
+      ? { crashAfterRouteWrites: scenario.crashAfterRouteWrites }
+      : {}),
     faults,
     commands,
   };

@@ -10,10 +10,10 @@ import type { ControllerDeps, RouteChange } from './types.ts';
  * (aws-facts.md section 3): 8 parallel writes move a typical pair's tables in one round trip while
  * leaving the bucket to the resize workflow and other tools; the SDK retries RequestLimitExceeded.
  */
-const ROUTE_WRITE_CONCURRENCY = 8;
+export const ROUTE_WRITE_CONCURRENCY = 8;
 
 /** Read-back attempts after writing: DescribeRouteTables may briefly show the old target (aws-facts.md section 3). */
-const CONFIRM_DELAYS_MS = [0, 500, 1000, 2000];
+export const CONFIRM_DELAYS_MS: readonly number[] = [0, 500, 1000, 2000];
 
 export interface ActResult {
   readonly routesChanged: readonly RouteChange[];

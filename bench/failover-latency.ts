@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import { loadConfigFile } from '../shared/config/load.ts';
+import type { Config } from '../shared/config/schema.ts';
+import type { MemberFault } from '../sim/faults.ts';
+import { DEFAULT_LATENCY } from '../sim/latency.ts';
+import { startLocalDynamo } from '../sim/local-dynamo.ts';
+import type { SimulateOutput } from '../sim/output.ts';
+import { runScenario } from '../sim/run-scenario.ts';
+import type { Scenario } from '../sim/scenario.ts';
+
+/**
+ * Seconds from a fault on the active member to every route of its pair on the standby, in the simulated account
+ * with the default latency model (sim/latency.ts), for each fault kind that moves traffic. The example
+ * configuration (examples/pairs.yaml: strongSwan probe counting SAs, tunnel metric, unhealthyThreshold 2) runs
+ * in economy mode (the 1-minute schedule alone) and in fast mode (re-checks every 10 s). Faults fall uniformly
+ * within one schedule period, after a minute of steady state, each run with its own seed.
+ */
+
+/** The fault kinds that move traffic off the active member. */
+const MOVING_FAULTS: readonly MemberFault[] = [
+  'stop',
+  'terminate',
+  'system-impaired',
+  'instance-impaired',
+  'daemon-down',
+  'tunnel-down',
+  'scheduled-retirement',
+];
+
+/** Virtual time after the fault in which the move must happen: the slowest (instance checks, soft streaks) take under 4 minutes. */
+const HORIZON_SECONDS = 300;
+const WARM_UP_SECONDS = 60;
+
+/** The controller modes measured. */
+interface Mode {
+  readonly name: string;
+  readonly controller: Config['controller'];
+}
+
+const MODES: readonly Mode[] = [
+  {
+    name: 'economy (schedule 1m)',
+    controller: { schedule: 60, fastMode: { enabled: false, interval: 10 }, probeTimeout: 20 },
+  },
+  {
+    name: 'fast mode (schedule 1m, every 10s)',
+    controller: { schedule: 60, fastMode: { enabled: true, interval: 10 }, probeTimeout: 15 },
+  },
+];
+
+/** The value at a percentile of sorted values (nearest rank). */
+function percentile(sorted: readonly number[], p: number): number {
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(sorted.length, rank) - 1] as number;
+}
+
+/** Seconds from `at` until every route of the pair is on the standby, or undefined if that never happens. */
+function secondsToMove(output: SimulateOutput, pair: string, routes: number, at: number): number | undefined {
+  const onStandby = new Set<string>();
+  for (const event of output.events) {
+    if (event.type !== 'route-change' || event.pair !== pair) continue;
+    const key = `${event.routeTable} ${event.destination}`;
+    if (event.to === 'standby') onStandby.add(key);
+    else onStandby.delete(key);
+    if (onStandby.size === routes && event.t >= at) return event.t - at;
+  }
+  return undefined;
+}
+
+/** One table row per fault kind: runs, moves, p50/p95/max seconds. */
+export async function benchFailoverLatency(runsPerCell = 50): Promise<string> {
+  const base = loadConfigFile(join(import.meta.dirname, '..', 'examples', 'pairs.yaml'));
+  const pair = base.pairs[0];
+  if (!pair) throw new Error('examples/pairs.yaml has no pair');
+  const routes = pair.routeTables.length * pair.destinations.length;
+  const dynamo = await startLocalDynamo();
+  const lines = [
+    `Failover latency: seconds from the fault to all ${routes} routes on the standby, ${runsPerCell} runs per cell`,
+    `  config examples/pairs.yaml (probe ${pair.probe.kind}, tunnel metric, unhealthyThreshold ${pair.unhealthyThreshold}); default latency model (sim/latency.ts)`,
+    `  fault at ${WARM_UP_SECONDS} s + uniform [0, schedule period), seed = run number, ${HORIZON_SECONDS} s observed after the fault`,
+  ];
+  let table = 0;
+  try {
+    for (const mode of MODES) {
+      const config: Config = { ...base, controller: mode.controller };
+      lines.push('', `${mode.name}`, 'fault                | moved |   p50 |   p95 |   max');
+      for (const fault of MOVING_FAULTS) {
+        const times: number[] = [];
+        for (let run = 0; run < runsPerCell; run++) {
+          const seed = run + 1;
+          // A deterministic spread over the period: the same offsets for every kind and mode.
+          const at = WARM_UP_SECONDS + ((run + 0.5) / runsPerCell) * mode.controller.schedule;
+          const scenario: Scenario = {
+            name: `${fault} ${run}`,
+            config,
+            duration: at + HORIZON_SECONDS,
+            faults: [{ at, target: { pair: pair.name, role: 'primary' }, fault }],
+            commands: [],
+          };
+          const output = await runScenario(scenario, {
+            seed,
+            latency: DEFAULT_LATENCY,
+            dynamoEndpoint: dynamo.endpoint,
+            tableName: `bench-latency-${table++}`,
+          });
+          const seconds = secondsToMove(output, pair.name, routes, at);
+          if (seconds !== undefined) times.push(seconds);
+        }
+        const sorted = [...times].sort((a, b) => a - b);
+        const cell = (p: number) =>
+          sorted.length === 0 ? '    -' : percentile(sorted, p).toFixed(1).padStart(5);
+        lines.push(
+          `${fault.padEnd(20)} | ${`${times.length}/${runsPerCell}`.padStart(5)} | ${cell(50)} | ${cell(95)} | ${cell(100)}`,
+        );
+      }
+    }
+  } finally {
+    await dynamo.close();
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,275 @@
+import fc from 'fast-check';
+import { stringify } from 'yaml';
+import type { Role } from '../../shared/domain/types.ts';
+import type { MemberFault } from '../../sim/faults.ts';
+import { parseScenario, type Scenario } from '../../sim/scenario.ts';
+
+/**
+ * Random fault schedules for the property tests: one to three pairs sharing route tables, every fault kind of
+ * contracts.md section 2 at random (overlapping) times, many of them healed again later, API throttling
+ * windows of up to 30 % of calls, an occasional operator failover, and a controller crash after k route writes.
+ * Each value is a scenario file's document; it prints as YAML that `vpn-failover simulate` runs again, so a
+ * shrunk counterexample can be replayed and read as a timeline.
+ */
+
+/** A generated scenario: the document as a user would write it, and the validated scenario. */
+export interface ChaosCase {
+  readonly document: ScenarioDocument;
+  readonly scenario: Scenario;
+  /** how fast-check shows the value in a failure report: the scenario as YAML */
+  readonly [fc.toStringMethod]: () => string;
+}
+
+/** A scenario file's document (contracts.md section 2, plus crashAfterRouteWrites). */
+export interface ScenarioDocument {
+  readonly name: string;
+  readonly seed: number;
+  readonly duration: string;
+  readonly crashAfterRouteWrites?: number;
+  readonly config: Record<string, unknown>;
+  readonly faults: readonly Record<string, unknown>[];
+  readonly commands: readonly Record<string, unknown>[];
+}
+
+const PAIR_NAMES = ['branch-a', 'branch-b', 'branch-c'] as const;
+/** Route tables the pairs draw from, so that pairs share tables (each pair has its own destinations). */
+const TABLE_POOL = 4;
+
+const hex17 = (n: number): string => n.toString(16).padStart(17, '0');
+const instanceId = (pair: number, role: Role): string =>
+  `i-${hex17(2 * pair + (role === 'primary' ? 1 : 2))}`;
+const tableId = (n: number): string => `rtb-${hex17(0xa0 + n)}`;
+const routingEni = (pair: number, role: Role): string =>
+  `eni-${hex17(0xe00 + 2 * pair + (role === 'primary' ? 1 : 2))}`;
+
+/** The fault that heals each kind, where there is one. */
+const HEALS: Readonly<Partial<Record<MemberFault, MemberFault>>> = {
+  stop: 'start',
+  'system-impaired': 'status-ok',
+  'instance-impaired': 'status-ok',
+  'daemon-down': 'daemon-up',
+  'tunnel-down': 'tunnel-up',
+  'ssm-agent-offline': 'ssm-agent-online',
+};
+
+/**
+ * Every member fault kind of contracts.md section 2 (api-throttling has its own windows), weighted towards the
+ * soft failures (daemon, tunnel) that the streak and cooldown rules are about, then the hard losses.
+ */
+const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [
+  ['daemon-down', 5],
+  ['tunnel-down', 5],
+  ['stop', 2],
+  ['terminate', 2],
+  ['system-impaired', 2],
+  ['instance-impaired', 2],
+  ['start', 1],
+  ['status-ok', 1],
+  ['daemon-up', 1],
+  ['tunnel-up', 1],
+  ['ssm-agent-offline', 1],
+  ['ssm-agent-online', 1],
+  ['scheduled-retirement', 1],
+  ['insufficient-capacity', 1],
+];
+
+const memberFault: fc.Arbitrary<MemberFault> = fc.oneof(
+  ...MEMBER_FAULTS.map(([fault, weight]) => ({ weight, arbitrary: fc.constant(fault) })),
+);
+
+/** `arbitrary` with the given probability, else absent (undefined). */
+function sometimes<T>(probability: number, arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
+  const weight = Math.round(probability * 100);
+  return fc.oneof({ weight: 100 - weight, arbitrary: fc.constant(undefined) }, { weight, arbitrary });
+}
+
+const pairShape = fc.record({
+  tables: fc.integer({ min: 1, max: 3 }),
+  firstTable: fc.nat(TABLE_POOL - 1),
+  destinations: fc.integer({ min: 1, max: 3 }),
+  destinationKind: fc.constantFrom('ipv4', 'ipv4', 'ipv4', 'ipv6', 'prefix-list'),
+  probe: fc.constantFrom('strongswan', 'strongswan', 'systemd', 'libreswan', 'none'),
+  tunnel: sometimes(0.5, fc.integer({ min: 1, max: 3 })),
+  unhealthyThreshold: fc.integer({ min: 1, max: 3 }),
+  cooldownSeconds: fc.integer({ min: 30, max: 300 }),
+  failbackAfter: sometimes(0.3, fc.integer({ min: 1, max: 3 })),
+  elasticIp: fc.boolean(),
+  routingEnis: fc.boolean(),
+});
+
+type PairShape = typeof pairShape extends fc.Arbitrary<infer T> ? T : never;
+
+/** Times are drawn as per-mille of the part of the scenario faults may fall in, so they shrink towards 0. */
+const perMille = fc.integer({ min: 0, max: 1000 });
+
+const faultShape = fc.record({
+  at: perMille,
+  pair: fc.nat(PAIR_NAMES.length - 1),
+  role: fc.constantFrom<Role>('primary', 'standby'),
+  fault: memberFault,
+  /** seconds until the healing fault, if any */
+  healAfter: sometimes(0.6, fc.integer({ min: 5, max: 240 })),
+  /** scheduled-retirement: seconds ahead the retirement is announced */
+  lead: fc.integer({ min: 30, max: 600 }),
+});
+
+const throttlingShape = fc.record({
+  at: perMille,
+  seconds: fc.integer({ min: 20, max: 240 }),
+  rate: fc.constantFrom(0.1, 0.2, 0.3),
+  member: sometimes(
+    0.3,
+    fc.record({ pair: fc.nat(PAIR_NAMES.length - 1), role: fc.constantFrom<Role>('primary', 'standby') }),
+  ),
+});
+
+const commandShape = fc.record({
+  at: perMille,
+  pair: fc.nat(PAIR_NAMES.length - 1),
+  to: fc.constantFrom<Role>('primary', 'standby'),
+});
+
+const caseShape = fc.record({
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  minutes: fc.integer({ min: 6, max: 12 }),
+  pairs: fc.array(pairShape, { minLength: 1, maxLength: PAIR_NAMES.length }),
+  fastMode: sometimes(0.15, fc.constantFrom(10, 15, 20)),
+  probeTimeout: fc.constantFrom(10, 15, 20),
+  faults: fc.array(faultShape, { maxLength: 6 }),
+  throttling: fc.oneof(
+    { weight: 7, arbitrary: fc.array(throttlingShape, { maxLength: 0 }) },
+    { weight: 3, arbitrary: fc.array(throttlingShape, { minLength: 1, maxLength: 2 }) },
+  ),
+  crashAfterRouteWrites: sometimes(0.3, fc.integer({ min: 0, max: 4 })),
+  commands: fc.oneof(
+    { weight: 4, arbitrary: fc.array(commandShape, { maxLength: 0 }) },
+    { weight: 1, arbitrary: fc.array(commandShape, { minLength: 1, maxLength: 2 }) },
+  ),
+});
+
+type CaseShape = typeof caseShape extends fc.Arbitrary<infer T> ? T : never;
+
+function destinationOf(pair: number, k: number, kind: PairShape['destinationKind']): string {
+  switch (kind) {
+    case 'ipv6':
+      return `fd00:${pair + 1}:${k}::/64`;
+    case 'prefix-list':
+      return `pl-${hex17(0x9000 + 16 * pair + k)}`;
+    case 'ipv4':
+      return `10.${pair + 1}.${k}.0/24`;
+  }
+}
+
+function pairDocument(shape: PairShape, index: number): Record<string, unknown> {
+  const member = (role: Role) => ({
+    instanceId: instanceId(index, role),
+    ...(shape.routingEnis ? { networkInterfaceId: routingEni(index, role) } : {}),
+  });
+  const probe =
+    shape.probe === 'systemd'
+      ? { kind: 'systemd', unit: 'strongswan' }
+      : shape.probe === 'none'
+        ? { kind: 'none' }
+        : { kind: shape.probe, minSas: 1 };
+  return {
+    name: PAIR_NAMES[index],
+    primary: member('primary'),
+    standby: member('standby'),
+    routeTables: Array.from({ length: shape.tables }, (_, k) => tableId((shape.firstTable + k) % TABLE_POOL)),
+    // Every pair has its own destinations, so pairs that share a table never manage the same route.
+    destinations: Array.from({ length: shape.destinations }, (_, k) =>
+      destinationOf(index, k, k === 0 ? 'ipv4' : shape.destinationKind),
+    ),
+    probe,
+    ...(shape.tunnel !== undefined
+      ? {
+          tunnel: {
+            namespace: 'VpnFailover/Tunnels',
+            metricName: 'TunnelUp',
+            period: 60,
+            datapointsToBreach: shape.tunnel,
+          },
+        }
+      : {}),
+    unhealthyThreshold: shape.unhealthyThreshold,
+    cooldown: `${shape.cooldownSeconds}s`,
+    ...(shape.failbackAfter !== undefined
+      ? { failback: 'automatic', failbackAfter: shape.failbackAfter }
+      : {}),
+    ...(shape.elasticIp ? { elasticIp: { allocationId: `eipalloc-${hex17(0xf00 + index)}` } } : {}),
+  };
+}
+
+/** The scenario document of a generated shape; faults fall in the first 60 % of the scenario. */
+function documentOf(shape: CaseShape): ScenarioDocument {
+  // Fast mode runs the controller every few seconds, which costs several times more real time: keep it short.
+  const minutes = shape.fastMode === undefined ? shape.minutes : 6 + (shape.minutes % 3);
+  const duration = minutes * 60;
+  const window = Math.floor(duration * 0.6);
+  const time = (perMilleAt: number) => Math.floor((perMilleAt / 1000) * window);
+  const pairs = shape.pairs.length;
+  const target = (pair: number, role: Role) => `${PAIR_NAMES[pair % pairs]}/${role}`;
+  const faults = shape.faults.flatMap((f) => {
+    const at = time(f.at);
+    const first = {
+      at,
+      target: target(f.pair, f.role),
+      fault: f.fault,
+      ...(f.fault === 'scheduled-retirement' ? { for: `${f.lead}s` } : {}),
+    };
+    const heal = HEALS[f.fault];
+    if (heal === undefined || f.healAfter === undefined) return [first];
+    return [first, { at: Math.min(duration, at + f.healAfter), target: target(f.pair, f.role), fault: heal }];
+  });
+  const throttling = shape.throttling.map((w) => ({
+    at: time(w.at),
+    target: w.member === undefined ? '*' : target(w.member.pair, w.member.role),
+    fault: 'api-throttling',
+    rate: w.rate,
+    for: `${w.seconds}s`,
+  }));
+  return {
+    name: 'generated fault schedule',
+    seed: shape.seed,
+    duration: `${minutes}m`,
+    ...(shape.crashAfterRouteWrites !== undefined
+      ? { crashAfterRouteWrites: shape.crashAfterRouteWrites }
+      : {}),
+    config: {
+      pairs: shape.pairs.map(pairDocument),
+      controller: {
+        schedule: '1m',
+        fastMode:
+          shape.fastMode === undefined
+            ? { enabled: false }
+            : { enabled: true, interval: `${shape.fastMode}s` },
+        probeTimeout: `${shape.probeTimeout}s`,
+      },
+    },
+    faults: [...faults, ...throttling].sort((a, b) => a.at - b.at),
+    commands: shape.commands.map((c) => ({
+      at: time(c.at),
+      command: 'failover',
+      pair: PAIR_NAMES[c.pair % pairs],
+      to: c.to,
+    })),
+  };
+}
+
+/** A scenario document as a YAML file a user can save and re-run. */
+export function scenarioYaml(document: ScenarioDocument): string {
+  return [
+    '# Re-run: save this as scenario.yaml, then',
+    '#   npm run vpn-failover -- simulate --scenario scenario.yaml',
+    stringify(document),
+  ].join('\n');
+}
+
+/** Build a case from a document: validates it (a generator bug shows as a thrown InputError). */
+export function chaosCaseOf(document: ScenarioDocument): ChaosCase {
+  const scenario = parseScenario(document);
+  return { document, scenario, [fc.toStringMethod]: () => `\n${scenarioYaml(document)}` };
+}
+
+/** Random fault schedules over one to three pairs (module comment). */
+export const chaosCase: fc.Arbitrary<ChaosCase> = caseShape.map((shape) => chaosCaseOf(documentOf(shape)));
