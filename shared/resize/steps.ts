@@ -29,7 +29,7 @@ import {
   StopTimeoutError,
 } from './errors.ts';
 import { concludeResize, type MemberState, type Outcome, type StepFailure } from './outcome.ts';
-import { HEALTHY_POLL, SOAK_GRACE_SECONDS, STOP_POLL } from './policy.ts';
+import { HEALTHY_POLL, STOP_POLL } from './policy.ts';
 import {
   evaluatePreflight,
   finalTarget,
@@ -37,6 +37,7 @@ import {
   type PreflightResult,
   resizeContext,
 } from './preflight.ts';
+import { judgeSoak } from './soak.ts';
 import {
   type Caught,
   isCaught,
@@ -456,45 +457,21 @@ async function failOverToResized(deps: ResizeDeps, ctx: ResizeContext): Promise<
   };
 }
 
-/**
- * One soak poll of the resized member carrying traffic. A hard loss fails the soak at once; soft failures (or
- * traffic found elsewhere) after the pair's unhealthyThreshold consecutive readings, as the controller would.
- * The soak ends on a healthy reading after the soak time, and fails if none comes within the grace period.
- */
+/** One soak poll of the resized member carrying traffic, judged by judgeSoak (shared/resize/soak.ts). */
 async function soak(deps: ResizeDeps, ctx: ResizeContext, poll: Poll): Promise<Poll> {
   const pair = configuredPair(deps, ctx);
   const role = ctx.first;
   const view = await viewPair(deps, pair);
-  const verdict = view.verdicts[role];
-  const now = deps.clock.now();
-  const soakUntil = poll.soakUntil ?? now;
-  const onRoutes = view.routes !== undefined && carrierOf(view.routes) === role;
-  const attempt = poll.attempt + 1;
-  if (verdict.health === 'unhealthy' && verdict.hard) {
-    throw new SoakFailedError(`${role} ${pair[role].instanceId} failed during the soak: ${verdict.reason}`);
-  }
-  const bad = verdict.health === 'unhealthy' || (view.routes !== undefined && !onRoutes);
-  const unhealthyStreak = bad ? (poll.unhealthyStreak ?? 0) + 1 : 0;
-  const why =
-    verdict.health === 'unhealthy' ? verdict.reason : onRoutes ? verdict.reason : `traffic is not on ${role}`;
-  if (unhealthyStreak >= pair.unhealthyThreshold) {
-    throw new SoakFailedError(
-      `${role} ${pair[role].instanceId} unhealthy on ${unhealthyStreak} soak checks in a row: ${why}`,
-    );
-  }
-  const done = now >= soakUntil && verdict.health === 'healthy' && onRoutes;
-  if (!done && now >= soakUntil + SOAK_GRACE_SECONDS * 1000) {
-    throw new SoakFailedError(
-      `${role} ${pair[role].instanceId} was not confirmed healthy by the end of the soak: ${why}`,
-    );
-  }
-  return {
-    attempt,
-    done,
-    soakUntil,
-    unhealthyStreak,
-    detail: `${role} ${verdict.health}${onRoutes ? '' : ', traffic not confirmed'}`,
-  };
+  const judged = judgeSoak({
+    pair,
+    role,
+    verdict: view.verdicts[role],
+    carriesTraffic: view.routes === undefined ? undefined : carrierOf(view.routes) === role,
+    poll,
+    now: deps.clock.now(),
+  });
+  if ('failure' in judged) throw new SoakFailedError(judged.failure);
+  return judged.next;
 }
 
 /** Send traffic back to the untouched member and put the lease back on the resized one, for reverting it. */
