@@ -1,4 +1,5 @@
 import { benchFailoverLatency } from './failover-latency.ts';
+import { benchResize } from './resize.ts';
 import { benchSimTick } from './sim-tick.ts';
 import { benchSteadyTick } from './steady-tick.ts';
 
@@ -7,6 +8,7 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['steady tick', () => benchSteadyTick()],
   ['steady tick in the simulated account', () => benchSimTick()],
   ['failover latency', () => benchFailoverLatency()],
+  ['resize', () => benchResize()],
 ];
 
 console.log(
