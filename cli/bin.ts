@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerResizeCommand } from './resize.ts';
 import { addSimulateCommand, type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
+import { addValidateCommand } from './validate.ts';
 
 /**
  * The `vpn-failover` command line. Subcommands live in their own modules and are registered here. Usage
@@ -23,6 +24,7 @@ const program = new Command('vpn-failover')
 
 addSimulateCommand(program, io);
 registerResizeCommand(program, io);
+addValidateCommand(program, io);
 
 try {
   await program.parseAsync(process.argv);
