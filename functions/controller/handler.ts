@@ -5,14 +5,13 @@ import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
 import { runController, runFastMode } from '../../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
-import type { Log } from '../../shared/logger.ts';
 import { depsFromEnvironment } from '../environment.ts';
 
 /** Leave this much of the schedule period free so a fast-mode loop ends before the next invocation starts. */
 const FAST_MODE_MARGIN_MS = 5_000;
 
-/** What the handler needs besides the event: everything but the logger is built once per cold start. */
-export type HandlerDeps = Omit<ControllerDeps, 'log'> & { readonly log: Log; readonly metrics: Metrics };
+/** What the handler needs besides the event: the controller's dependencies and the metrics emitter. */
+export type HandlerDeps = ControllerDeps & { readonly metrics: Metrics };
 
 /**
  * Handle one invocation: parse the event into a trigger (or reject it, writing nothing), run the controller
