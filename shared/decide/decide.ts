@@ -142,6 +142,19 @@ type MoveIntent = {
 );
 
 /**
+ * An automatic move, or, when something blocks it, an alarm plan giving the move's reasons, what blocks it and
+ * `trailer`, with the blockers' alarms.
+ */
+function moveOrAlarm(ctx: Context, move: MoveIntent, trailer: readonly string[] = []): Outcome {
+  const attempt = planMove(ctx, move);
+  if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
+  return {
+    plan: alarmPlan([...move.reasons, ...blockedReasons(move.to, attempt.blockers), ...trailer]),
+    alarms: attempt.blockers.map((b) => b.alarm),
+  };
+}
+
+/**
  * Plan pointing every managed route (and the Elastic IP) at `to`, or say what blocks it: a live lease on
  * `to`, `to` not positively healthy, the cooldown (soft failures only), unreadable route tables, or an
  * unknown route-target ENI for `to`. With force, the lease and health blocks become reasons instead.
@@ -295,22 +308,11 @@ function automatic(ctx: Context): Outcome {
     const reasons = [
       `${active} ${current.hard ? 'lost' : 'has a scheduled event'}: ${current.signals.instance?.reason}`,
     ];
-    const attempt = planMove(ctx, {
-      to: standby,
-      kind: moveKind(standby),
-      trigger,
-      reasons,
-      respectCooldown: false,
-    });
-    if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
-    return {
-      plan: alarmPlan([
-        ...reasons,
-        ...blockedReasons(standby, attempt.blockers),
-        `traffic stays on ${active}`,
-      ]),
-      alarms: attempt.blockers.map((b) => b.alarm),
-    };
+    return moveOrAlarm(
+      ctx,
+      { to: standby, kind: moveKind(standby), trigger, reasons, respectCooldown: false },
+      [`traffic stays on ${active}`],
+    );
   }
 
   // Rule 2: a soft signal unhealthy for unhealthyThreshold evaluations, and healthy on the other member.
@@ -332,23 +334,18 @@ function automatic(ctx: Context): Outcome {
       return [`${standby} ${name} is ${theirs.health} too (${theirs.reason}): ${why}`];
     });
     const unhealthyDetail = farEnd.length > 0 ? farEnd.join('; ') : undefined;
-    const attempt = planMove(ctx, {
-      to: standby,
-      kind: moveKind(standby),
-      trigger: 'soft-failure',
-      reasons,
-      respectCooldown: true,
-      ...(unhealthyDetail !== undefined && { unhealthyDetail }),
-    });
-    if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
-    return {
-      plan: alarmPlan([
-        ...reasons,
-        ...blockedReasons(standby, attempt.blockers),
-        `traffic stays on ${active}`,
-      ]),
-      alarms: attempt.blockers.map((b) => b.alarm),
-    };
+    return moveOrAlarm(
+      ctx,
+      {
+        to: standby,
+        kind: moveKind(standby),
+        trigger: 'soft-failure',
+        reasons,
+        respectCooldown: true,
+        ...(unhealthyDetail !== undefined && { unhealthyDetail }),
+      },
+      [`traffic stays on ${active}`],
+    );
   }
   for (const name of soft) {
     notes.push(
@@ -376,18 +373,13 @@ function automatic(ctx: Context): Outcome {
         );
       } else {
         const reasons = [`primary healthy for ${healthy} evaluations (failbackAfter ${pair.failbackAfter})`];
-        const attempt = planMove(ctx, {
+        return moveOrAlarm(ctx, {
           to: 'primary',
           kind: 'failback',
           trigger: 'automatic-failback',
           reasons,
           respectCooldown: true,
         });
-        if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
-        return {
-          plan: alarmPlan([...reasons, ...blockedReasons('primary', attempt.blockers)]),
-          alarms: attempt.blockers.map((b) => b.alarm),
-        };
       }
     }
   }
