@@ -91,7 +91,7 @@ async function reconcilePairs(
   const decisions = pairs.map((pair) => {
     const current = storedOf(stored, pair.name);
     const observation = observations.get(pair.name) as PairObservation;
-    const memory = rememberEnis(firstRunMemory(current, observation), observation);
+    const memory = firstRunMemory(current, observation);
     const decision = decide({
       pair,
       observation,
@@ -190,16 +190,6 @@ function storedOf(stored: ReadonlyMap<string, StoredPair>, name: string): Stored
 /** On a pair's very first run, adopt where the routes point now, so that deploying never moves traffic. */
 function firstRunMemory(current: StoredPair, observation: PairObservation): PairMemory {
   return current.version === 0 ? { ...current.memory, active: inferActive(observation) } : current.memory;
-}
-
-/** Keep the route-target ENIs just read, so the next steady tick needs no DescribeInstances. */
-function rememberEnis(memory: PairMemory, observation: PairObservation): PairMemory {
-  const enis: Partial<Record<Role, string>> = { ...memory.enis };
-  for (const role of ROLES) {
-    const eni = observation.enis[role];
-    if (eni) enis[role] = eni;
-  }
-  return { ...memory, enis };
 }
 
 function sameMemory(a: PairMemory, b: PairMemory): boolean {
