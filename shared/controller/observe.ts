@@ -27,9 +27,9 @@ const PROBE_DEADLINE_MS = (deps: ControllerDeps) =>
 /**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
  * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), all in parallel.
- * Route-target ENIs come from the pair's memory when known (they change only when someone re-wires an
- * instance), so a steady tick makes no DescribeInstances call; a route that names a member's instance through
- * an ENI we do not know makes us re-read that member's ENIs.
+ * Route-target ENIs come from the pair's memory when known, so a steady tick makes no DescribeInstances call:
+ * a member's default target is its primary ENI (device index 0), which EC2 never lets anyone detach, so it
+ * cannot change while the instance id stays the same; a configured networkInterfaceId needs no read at all.
  */
 export async function observePairs(
   deps: ControllerDeps,
@@ -79,25 +79,6 @@ export async function observePairs(
       : readRouteTargetEnis(clients.ec2, unknownEniMembers),
   ]);
   for (const [instanceId, eni] of enis?.values ?? []) knownEnis.set(instanceId, eni);
-
-  // A route naming a member's instance through an ENI we do not know: the member was re-wired; re-read it.
-  const stale = pairs.flatMap((p) =>
-    ROLES.filter((r) =>
-      p.routeTables.some((t) =>
-        (tables.values.get(t) ?? []).some(
-          (route) =>
-            route.instanceId === p[r].instanceId &&
-            route.networkInterfaceId !== undefined &&
-            route.networkInterfaceId !== knownEnis.get(p[r].instanceId) &&
-            p[r].networkInterfaceId === undefined,
-        ),
-      ),
-    ).map((r) => p[r]),
-  );
-  if (stale.length > 0) {
-    const refreshed = await readRouteTargetEnis(clients.ec2, stale);
-    for (const [instanceId, eni] of refreshed.values) knownEnis.set(instanceId, eni);
-  }
 
   const observations = new Map<string, PairObservation>();
   for (const p of pairs) {
