@@ -1,4 +1,4 @@
-import { loadConfigFile } from '../shared/config/load.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import { benchmarkResize } from '../sim/resize.ts';
 
 /**
@@ -7,7 +7,7 @@ import { benchmarkResize } from '../sim/resize.ts';
  * last route moved) and seconds with any managed route on a member that is not running (must be 0).
  */
 export async function benchResize(seeds: readonly number[] = [1, 2, 3, 4, 5]): Promise<string> {
-  const config = loadConfigFile('examples/pairs.yaml');
+  const config = loadConfigFile(DEFAULT_CONFIG_PATH);
   const rows: string[] = [];
   for (const seed of seeds) {
     const figures = await benchmarkResize(config, { seed, instanceType: 'c6in.xlarge' });

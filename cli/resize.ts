@@ -10,7 +10,7 @@ import {
   startExecution,
 } from '../shared/aws/sfn.ts';
 import { type Clock, systemClock } from '../shared/clock.ts';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
 import { formatSeconds } from '../shared/duration.ts';
 import { InputError, ThrottledError } from '../shared/errors.ts';
@@ -39,9 +39,6 @@ export const RESIZE_ENV = {
   tableName: 'VPN_FAILOVER_TABLE',
   probeDocument: 'VPN_FAILOVER_PROBE_DOCUMENT',
 } as const;
-
-/** The default configuration file. */
-export const DEFAULT_RESIZE_CONFIG = 'examples/pairs.yaml';
 
 /** What the command runs with; everything has a production default, tests inject the simulator's. */
 export interface ResizeCliDeps {
@@ -490,7 +487,7 @@ export function registerResizeCommand(program: Command, io: CliIo, deps: ResizeC
     )
     .option('--dry-run', 'print the plan and the preflight checks without starting anything')
     .option('--json', 'print one JSON object per line (NDJSON) instead of the step list')
-    .option('--config <file>', 'the configuration file', DEFAULT_RESIZE_CONFIG)
+    .option('--config <file>', 'the configuration file', DEFAULT_CONFIG_PATH)
     .option('--state-machine-arn <arn>', `the resize state machine (default: $${RESIZE_ENV.stateMachineArn})`)
     .option('--follow <executionArn>', 'follow a resize already started (after Ctrl-C)')
     .option('--table <name>', `--dry-run: the state table (default: $${RESIZE_ENV.tableName})`)

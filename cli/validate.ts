@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import { InputError } from '../shared/errors.ts';
 import { type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
 
@@ -42,7 +42,7 @@ export function addValidateCommand(program: Command, io: CliIo): void {
   program
     .command('validate')
     .description('check a configuration file and list every problem with its path (no AWS account needed)')
-    .option('--config <file>', 'configuration file (YAML or JSON)', 'examples/pairs.yaml')
+    .option('--config <file>', 'configuration file (YAML or JSON)', DEFAULT_CONFIG_PATH)
     .option('--json', 'print the validated configuration with every default filled in')
     .action((options: { config: string; json?: boolean }) => validate(options, io));
 }

@@ -1,12 +1,9 @@
 import { resolve } from 'node:path';
 import { type App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import { InputError } from '../shared/errors.ts';
 import { VpnFailoverStack } from './stack.ts';
-
-/** The configuration synthesised when no `-c config=PATH` is given. */
-export const DEFAULT_CONFIG_PATH = 'examples/pairs.yaml';
 
 /** The stack name when no `-c stackName=NAME` is given. */
 export const DEFAULT_STACK_NAME = 'VpnFailover';

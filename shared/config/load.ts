@@ -4,6 +4,9 @@ import type { z } from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
 import { type Config, configSchema } from './schema.ts';
 
+/** The configuration used when none is named: the example (cdk synth, the CLI, the demo). */
+export const DEFAULT_CONFIG_PATH = 'examples/pairs.yaml';
+
 /** "pairs[1].standby.instanceId" from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, key) => {
