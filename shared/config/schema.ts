@@ -47,16 +47,22 @@ export function toSeconds(value: string | number, ctx: z.RefinementCtx): number 
 /** An optional duration with a default; parsed to seconds. */
 const duration = (fallback: string) => durationText.default(fallback).transform(toSeconds);
 
-function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
+/** An IPv4 CIDR as EC2 stores it, host bits cleared: 100.68.0.18/18 becomes 100.68.0.0/18 (aws-facts.md §2). */
+export function canonicalIpv4(cidr: string): string | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!match) return undefined;
   const octets = match.slice(1, 5).map(Number);
   const prefix = Number(match[5]);
-  if (octets.some((o) => o > 255) || prefix > 32) return false;
+  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
   const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const hostBits = 2 ** (32 - prefix);
-  return address % hostBits === 0;
+  const size = 2 ** (32 - prefix);
+  const network = address - (address % size);
+  const parts = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
+  return `${parts.join('.')}/${prefix}`;
 }
+
+/** A network CIDR (host bits zero), as a managed destination must be written. */
+const isIpv4Cidr = (value: string): boolean => canonicalIpv4(value) === value;
 
 function isIpv6Cidr(value: string): boolean {
   const match = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(value);

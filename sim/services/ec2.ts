@@ -30,7 +30,7 @@ import type {
   StopInstancesRequest,
   StopInstancesResult,
 } from '@aws-sdk/client-ec2';
-import { destinationKind } from '../../shared/config/schema.ts';
+import { canonicalIpv4, destinationKind } from '../../shared/config/schema.ts';
 import type { StatusSummary } from '../../shared/domain/types.ts';
 import { INSTANCE_TYPES, instanceTypeInfo } from '../catalog.ts';
 import { serviceFault } from '../faults.ts';
@@ -327,20 +327,6 @@ function describeRouteTables(world: World, input: DescribeRouteTablesRequest): D
     RouteTables: page.map((t) => tableShape(world, t)),
     ...(nextToken ? { NextToken: nextToken } : {}),
   };
-}
-
-/** CreateRoute canonicalises a CIDR: 100.68.0.18/18 becomes 100.68.0.0/18 (aws-facts §2). */
-function canonicalIpv4(cidr: string): string | undefined {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!match) return undefined;
-  const octets = match.slice(1, 5).map(Number);
-  const prefix = Number(match[5]);
-  if (octets.some((o) => o > 255) || prefix > 32) return undefined;
-  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const size = 2 ** (32 - prefix);
-  const network = address - (address % size);
-  const parts = [24, 16, 8, 0].map((shift) => Math.floor(network / 2 ** shift) % 256);
-  return `${parts.join('.')}/${prefix}`;
 }
 
 function destinationOf(input: CreateRouteRequest | ReplaceRouteRequest): Destination {
