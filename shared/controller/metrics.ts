@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Alarm } from '../domain/plan.ts';
 import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../telemetry-names.ts';
 import type { RunSummary } from './types.ts';
 
@@ -14,17 +15,11 @@ export function publishRunMetrics(metrics: Metrics, summary: RunSummary): void {
     const moved = pair.plan === 'failover' || pair.plan === 'failback';
     metrics.addMetric(METRIC.failover, MetricUnit.Count, moved && !pair.dryRun && !pair.error ? 1 : 0);
     metrics.addMetric(METRIC.activeMember, MetricUnit.NoUnit, pair.active === 'primary' ? 0 : 1);
-    if (pair.members) {
-      const idle = pair.active === 'primary' ? pair.members.standby : pair.members.primary;
-      const bothDown = pair.members.primary.health !== 'healthy' && pair.members.standby.health !== 'healthy';
-      metrics.addMetric(METRIC.standbyHealthy, MetricUnit.NoUnit, idle.health === 'healthy' ? 1 : 0);
-      metrics.addMetric(METRIC.bothUnhealthy, MetricUnit.NoUnit, bothDown ? 1 : 0);
-    }
-    metrics.addMetric(
-      METRIC.foreignRoute,
-      MetricUnit.NoUnit,
-      pair.alarms.some((a) => a.kind === 'foreign-route') ? 1 : 0,
-    );
+    // The decision's own alarms, so the CloudWatch alarms fire on exactly what the controller decided.
+    const raised = (kind: Alarm['kind']) => pair.alarms.some((a) => a.kind === kind);
+    metrics.addMetric(METRIC.standbyHealthy, MetricUnit.NoUnit, raised('standby-unhealthy') ? 0 : 1);
+    metrics.addMetric(METRIC.bothUnhealthy, MetricUnit.NoUnit, raised('both-unhealthy') ? 1 : 0);
+    metrics.addMetric(METRIC.foreignRoute, MetricUnit.NoUnit, raised('foreign-route') ? 1 : 0);
     metrics.publishStoredMetrics();
     for (const [role, member] of Object.entries(pair.members ?? {})) {
       for (const [signal, health] of Object.entries(member.signals)) {
