@@ -1,5 +1,6 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
+import { fastModeDeadline } from '../shared/controller/run.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { otherRole, ROLES } from '../shared/domain/types.ts';
 import type { GroundTruth, MemberState, RecordedRun } from './ground-truth.ts';
@@ -217,7 +218,7 @@ export function timingOf(config: Config, latency: LatencyModel): Timing {
   if (fastMode.enabled) {
     const timeout =
       latency.control.lambdaTimeout === undefined ? schedule + 30 : s(latency.control.lambdaTimeout);
-    const until = Math.min(schedule, timeout) - probeTimeout - s(latency.control.fastModeMargin);
+    const until = fastModeDeadline(config.controller, 0, timeout * 1000) / 1000;
     const lastStart = Math.max(0, Math.ceil(until / fastMode.interval) - 1) * fastMode.interval;
     gap = Math.max(fastMode.interval, schedule - lastStart) + startDelay;
   }

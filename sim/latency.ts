@@ -83,8 +83,6 @@ export interface ControlTiming {
   readonly lambdaTimeout?: number;
   /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */
   readonly maxEventAge: number;
-  /** Room fast mode leaves before the next schedule besides the probe timeout (functions/controller/handler.ts). */
-  readonly fastModeMargin: number;
 }
 
 /** Eventual consistency of route reads. */
@@ -171,7 +169,6 @@ export const DEFAULT_LATENCY: LatencyModel = {
     scheduler: [100, 800],
     lambdaStart: [20, 150],
     maxEventAge: 60 * SECOND,
-    fastModeMargin: 5 * SECOND,
   },
   consistency: {
     routeReadLag: [0, 200],

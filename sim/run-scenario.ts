@@ -1,5 +1,5 @@
 import { parseEvent, SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { runController, runFastMode } from '../shared/controller/run.ts';
+import { fastModeDeadline, runController, runFastMode } from '../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/types.ts';
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
@@ -412,14 +412,13 @@ class ScenarioRun {
     }
     await clock.sleep(this.#draw('lambda start', latency.control.lambdaStart));
     this.#invocations++;
-    const { fastMode, schedule, probeTimeout } = this.#scenario.config.controller;
+    const { fastMode } = this.#scenario.config.controller;
     // What the Lambda handler does (functions/controller/handler.ts handleEvent): parse the event; on a
-    // scheduled event in fast mode, loop until the period (or the time left) minus a probe and a margin.
+    // scheduled event in fast mode, loop until the fast-mode deadline.
     const work = (): Promise<RunSummary | RunSummary[]> => {
       const trigger = parseEvent(item.event);
       if (trigger.kind === 'schedule' && fastMode.enabled) {
-        const budget = Math.min(schedule * 1000, this.#timeoutMs);
-        const untilMs = clock.now() + budget - probeTimeout * 1000 - latency.control.fastModeMargin;
+        const untilMs = fastModeDeadline(this.#scenario.config.controller, clock.now(), this.#timeoutMs);
         return runFastMode(this.#deps, { untilMs, intervalMs: fastMode.interval * 1000 });
       }
       return runController(this.#deps, trigger);

@@ -3,12 +3,9 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
-import { runController, runFastMode } from '../../shared/controller/run.ts';
+import { fastModeDeadline, runController, runFastMode } from '../../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
 import { depsFromEnvironment } from '../environment.ts';
-
-/** Leave this much of the schedule period free so a fast-mode loop ends before the next invocation starts. */
-const FAST_MODE_MARGIN_MS = 5_000;
 
 /** What the handler needs besides the event: the controller's dependencies and the metrics emitter. */
 export type HandlerDeps = ControllerDeps & { readonly metrics: Metrics };
@@ -31,11 +28,13 @@ export async function handleEvent(
     throw error;
   }
   const controller: ControllerDeps = { ...deps, log };
-  const { fastMode, schedule, probeTimeout } = deps.config.controller;
+  const { fastMode } = deps.config.controller;
   if (trigger.kind === 'schedule' && fastMode.enabled) {
-    const start = deps.clock.now();
-    const budget = Math.min(schedule * 1000, context.getRemainingTimeInMillis());
-    const untilMs = start + budget - probeTimeout * 1000 - FAST_MODE_MARGIN_MS;
+    const untilMs = fastModeDeadline(
+      deps.config.controller,
+      deps.clock.now(),
+      context.getRemainingTimeInMillis(),
+    );
     const runs = await runFastMode(controller, { untilMs, intervalMs: fastMode.interval * 1000 });
     for (const run of runs) publishRunMetrics(deps.metrics, run);
     const last = runs[runs.length - 1] as RunSummary;

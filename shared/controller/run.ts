@@ -1,5 +1,5 @@
 import { StateStore } from '../aws/state-store.ts';
-import type { PairConfig } from '../config/schema.ts';
+import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive } from '../decide/decide.ts';
 import type { Decision } from '../domain/plan.ts';
 import { isMove } from '../domain/plan.ts';
@@ -24,6 +24,23 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
     durationMs: deps.clock.now() - startedAt,
     pairs: summaries,
   };
+}
+
+/** Room a fast-mode loop leaves at the end of its period besides one probe, so it ends before the next one. */
+export const FAST_MODE_MARGIN_MS = 5_000;
+
+/**
+ * Until when a fast-mode invocation starting at `startMs` keeps starting runs: the schedule period (or the time
+ * the Lambda has left, if shorter) minus one probe timeout and a margin, so the loop ends before the next
+ * scheduled invocation (reserved concurrency 1 would otherwise throttle it).
+ */
+export function fastModeDeadline(
+  controller: Config['controller'],
+  startMs: number,
+  remainingMs: number,
+): number {
+  const budget = Math.min(controller.schedule * 1000, remainingMs);
+  return startMs + budget - controller.probeTimeout * 1000 - FAST_MODE_MARGIN_MS;
 }
 
 /**
