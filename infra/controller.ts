@@ -15,6 +15,7 @@ import { chunk } from '../shared/concurrency.ts';
 import { parseConfig } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
 import { SCHEDULE_INPUT } from '../shared/controller/events.ts';
+import { controllerTimeoutSeconds } from '../shared/controller/run.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
 import { ControllerAlarms, HEARTBEAT_PERIODS } from './alarms.ts';
@@ -93,16 +94,6 @@ export interface AddFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default no reservation */
   readonly reservedConcurrentExecutions?: number;
-}
-
-/**
- * Controller timeout. In fast mode one invocation keeps probing until shortly before the next schedule, so it
- * may run for up to a schedule period; 30 s on top covers the last evaluation. Otherwise one evaluation is a
- * probe (at most controller.probeTimeout) plus reads and writes: 60 s, or probeTimeout + 30 s if longer.
- */
-export function controllerTimeoutSeconds(config: Config): number {
-  const { schedule, fastMode, probeTimeout } = config.controller;
-  return fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30);
 }
 
 /** Problems with the props that the config schema cannot see (limits of the AWS resources they become). */

@@ -1,6 +1,6 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
-import { fastModeDeadline } from '../shared/controller/run.ts';
+import { controllerTimeoutSeconds, fastModeDeadline } from '../shared/controller/run.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { otherRole, ROLES } from '../shared/domain/types.ts';
 import type { GroundTruth, MemberState, RecordedRun } from './ground-truth.ts';
@@ -216,9 +216,8 @@ export function timingOf(config: Config, latency: LatencyModel): Timing {
   const startDelay = s(latency.control.scheduler[1]) + lambdaStart;
   let gap = schedule + startDelay;
   if (fastMode.enabled) {
-    const timeout =
-      latency.control.lambdaTimeout === undefined ? schedule + 30 : s(latency.control.lambdaTimeout);
-    const until = fastModeDeadline(config.controller, 0, timeout * 1000) / 1000;
+    const timeoutMs = latency.control.lambdaTimeout ?? controllerTimeoutSeconds(config) * 1000;
+    const until = fastModeDeadline(config.controller, 0, timeoutMs) / 1000;
     const lastStart = Math.max(0, Math.ceil(until / fastMode.interval) - 1) * fastMode.interval;
     gap = Math.max(fastMode.interval, schedule - lastStart) + startDelay;
   }

@@ -78,7 +78,7 @@ export interface ControlTiming {
   readonly lambdaStart: Range;
   /**
    * The controller function's timeout; undefined means as the CDK app sets it (infra/controller.ts
-   * controllerTimeoutSeconds: schedule + 30 s in fast mode, else max(60 s, probe timeout + 30 s)).
+   * controllerTimeoutSeconds in shared/controller/run.ts).
    */
   readonly lambdaTimeout?: number;
   /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */

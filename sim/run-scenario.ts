@@ -1,5 +1,10 @@
 import { parseEvent, SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { fastModeDeadline, runController, runFastMode } from '../shared/controller/run.ts';
+import {
+  controllerTimeoutSeconds,
+  fastModeDeadline,
+  runController,
+  runFastMode,
+} from '../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/types.ts';
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
@@ -93,11 +98,9 @@ function decisionLog(onDecision: (record: DecisionRecord) => void): Log {
 
 const targetName = (pair: string, role: Role): string => `${pair}/${role}`;
 
-/** The Lambda timeout the CDK app gives the controller (infra/controller.ts controllerTimeoutSeconds). */
+/** The Lambda timeout the CDK app gives the controller, unless the latency model overrides it. */
 function controllerTimeoutMs(scenario: Scenario, latency: LatencyModel): number {
-  if (latency.control.lambdaTimeout !== undefined) return latency.control.lambdaTimeout;
-  const { schedule, fastMode, probeTimeout } = scenario.config.controller;
-  return (fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30)) * 1000;
+  return latency.control.lambdaTimeout ?? controllerTimeoutSeconds(scenario.config) * 1000;
 }
 
 /** Run a scenario against a fresh simulated account. */

@@ -26,6 +26,17 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
   };
 }
 
+/**
+ * The controller Lambda's timeout, in seconds. In fast mode one invocation keeps probing until shortly before
+ * the next schedule, so it may run for up to a schedule period; 30 s on top covers the last evaluation.
+ * Otherwise one evaluation is a probe (at most controller.probeTimeout) plus reads and writes: 60 s, or
+ * probeTimeout + 30 s if longer.
+ */
+export function controllerTimeoutSeconds(config: Config): number {
+  const { schedule, fastMode, probeTimeout } = config.controller;
+  return fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30);
+}
+
 /** Room a fast-mode loop leaves at the end of its period besides one probe, so it ends before the next one. */
 export const FAST_MODE_MARGIN_MS = 5_000;
 
