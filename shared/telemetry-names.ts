@@ -25,9 +25,19 @@ export const METRIC = {
   signalHealth: 'SignalHealth',
   /** 1 when a managed route points outside the pair, dimension Pair. */
   foreignRoute: 'ForeignRoute',
+  /**
+   * Per run: the number of pairs whose run failed in part or whole (a route write denied, a conflict, an
+   * unreadable state item). No dimensions besides service. The run-errors alarm fires on it.
+   */
+  runErrors: 'RunErrors',
+  /**
+   * Per run and alarm kind (dimension Kind, one of ALARM_KINDS): the number of pairs raising that kind,
+   * published for every kind on every run (0 included), so each CloudWatch alarm has data to clear on.
+   */
+  alarmRaised: 'AlarmRaised',
 } as const;
 
-export const DIMENSION = { pair: 'Pair', role: 'Role', signal: 'Signal' } as const;
+export const DIMENSION = { pair: 'Pair', role: 'Role', signal: 'Signal', kind: 'Kind' } as const;
 
 /** The DynamoDB table's key schema (shared by the state store, the simulator's local table and the CDK table). */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;

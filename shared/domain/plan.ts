@@ -48,17 +48,36 @@ export type Plan =
 
 export type PlanKind = Plan['kind'];
 
-/** Conditions worth a person's attention, raised alongside any plan. */
-export type AlarmKind =
-  | 'standby-unhealthy'
-  | 'both-unhealthy'
-  | 'signal-unknown'
-  | 'foreign-route'
-  | 'routes-unreadable'
-  | 'no-healthy-target'
-  | 'maintenance-lease'
-  /** a soft failure of the active member is held because the last move was too recent */
-  | 'in-cooldown';
+/**
+ * Every condition the controller raises for a person, in one list: the decision's alarms, the simulator's
+ * `alarm` events, the CloudWatch alarms (`<deployment>.alarm.<kind>`) and the README's runbook all use these
+ * names. Positively unhealthy and unknown (could not be read) are always different kinds: an unknown says
+ * "look at SSM or CloudWatch", an unhealthy says "look at the member or the far end".
+ */
+export const ALARM_KINDS = [
+  /** traffic ought to move (or be put back) but no member can take it */
+  'no-healthy-target',
+  /** the member carrying traffic is lost (not running, impaired, blackholed routes) and this run leaves it there */
+  'traffic-blackholed',
+  /** the member not carrying traffic is positively unhealthy: no redundancy */
+  'standby-unhealthy',
+  /** the member not carrying traffic could not be read for several evaluations: redundancy unverified */
+  'standby-unknown',
+  /** both members are positively unhealthy */
+  'both-unhealthy',
+  /** a signal of the member carrying traffic could not be read for several evaluations */
+  'signal-unknown',
+  /** a managed route points outside the pair; it is left alone */
+  'foreign-route',
+  /** the route tables could not be read, so nothing is written */
+  'routes-unreadable',
+  /** a move is held because its target is under a maintenance lease (resize) */
+  'maintenance-lease',
+  /** a soft failure is held because the last move was too recent (to be retired: the cooldown damps failback only) */
+  'in-cooldown',
+] as const;
+
+export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 export interface Alarm {
   readonly kind: AlarmKind;
