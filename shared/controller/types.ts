@@ -42,8 +42,14 @@ export interface PairSummary {
   readonly trigger?: MoveTrigger;
   readonly from?: Role;
   readonly to?: Role;
-  /** the member carrying traffic after this run (intent) */
+  /** the member carrying traffic after this run (intent): a move's target once its writes have begun */
   readonly active: Role;
+  /**
+   * True when this run began moving traffic between members (failover or failback, not a dry run): its
+   * intent was stored and route writes started, whether or not every write succeeded. The Failover metric
+   * counts these.
+   */
+  readonly moveStarted?: boolean;
   readonly reasons: readonly string[];
   readonly alarms: readonly Alarm[];
   readonly routesChanged: readonly RouteChange[];
