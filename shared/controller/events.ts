@@ -50,7 +50,8 @@ export function parseEvent(event: unknown): Trigger {
   if ('action' in record) {
     const parsers = { schedule, reconcile, failover } as const;
     const action = record.action;
-    if (typeof action !== 'string' || !(action in parsers)) {
+    // An own-property test: `in` would also find what every object inherits ("constructor", "__proto__"...).
+    if (typeof action !== 'string' || !Object.hasOwn(parsers, action)) {
       throw new BadEventError(
         `unknown action ${JSON.stringify(action)} (expected schedule, reconcile or failover)`,
       );

@@ -75,4 +75,16 @@ describe('controller events', () => {
     expect(() => parseEvent(event)).toThrow(BadEventError);
     expect(() => parseEvent(event)).toThrow(message);
   });
+
+  // Names every object inherits must not be taken for one of the commands.
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    'rejects the action %j as an unknown action',
+    (action) => {
+      const event = JSON.parse(`{"action":${JSON.stringify(action)}}`);
+      expect(() => parseEvent(event)).toThrow(BadEventError);
+      expect(() => parseEvent(event)).toThrow(
+        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile or failover)`,
+      );
+    },
+  );
 });
