@@ -377,10 +377,25 @@ function destinationField(destination: string) {
 }
 
 /**
+ * ReplaceRoute's answer when the table has no route for the destination. Real EC2 answers InvalidParameterValue
+ * with "There is no route defined for '<destination>' in the route table. Use CreateRoute instead." (checked
+ * against AWS by the moto maintainers, https://github.com/getmoto/moto/pull/6425); InvalidRoute.NotFound, which
+ * DeleteRoute answers, is accepted too in case ReplaceRoute is ever aligned with it. Any other
+ * InvalidParameterValue (a bad target, the local route) is a real failure.
+ */
+function isMissingRoute(err: unknown): boolean {
+  const name = awsErrorName(err);
+  if (name === 'InvalidRoute.NotFound') return true;
+  const message = err instanceof Error ? err.message : '';
+  return name === 'InvalidParameterValue' && /^There is no route defined for '[^']*'/.test(message);
+}
+
+/**
  * Point one route at an ENI: ReplaceRoute for an existing route, CreateRoute for a missing one. Each falls back
- * to the other once when the table disagrees with the plan: ReplaceRoute's InvalidRoute.NotFound means the
- * route is gone, CreateRoute's RouteAlreadyExists means someone created it (aws-facts.md section 2). Resolves
- * to what was done; throws ThrottledError once the SDK's retries are spent, AwsError for anything else.
+ * to the other once when the table disagrees with the plan: ReplaceRoute's missing-route answer (isMissingRoute)
+ * means the route is gone, CreateRoute's RouteAlreadyExists means someone created it
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html). Resolves to what was done;
+ * throws ThrottledError once the SDK's retries are spent, AwsError for anything else.
  */
 export async function writeRoute(ec2: EC2Client, write: RouteWrite): Promise<'replaced' | 'created'> {
   const input = {
@@ -390,13 +405,14 @@ export async function writeRoute(ec2: EC2Client, write: RouteWrite): Promise<'re
   };
   const call = (action: RouteWrite['action']) =>
     action === 'replace' ? ec2.send(new ReplaceRouteCommand(input)) : ec2.send(new CreateRouteCommand(input));
-  const fallbackWhen = write.action === 'replace' ? 'InvalidRoute.NotFound' : 'RouteAlreadyExists';
+  const fallBack = (err: unknown) =>
+    write.action === 'replace' ? isMissingRoute(err) : awsErrorName(err) === 'RouteAlreadyExists';
   let action = write.action;
   try {
     try {
       await call(action);
     } catch (err) {
-      if (awsErrorName(err) !== fallbackWhen) throw err;
+      if (!fallBack(err)) throw err;
       action = action === 'replace' ? 'create' : 'replace';
       await call(action);
     }

@@ -49,7 +49,7 @@ import { applyFilters, notFoundMessage, paginate, type ServiceHandlers } from '.
 /**
  * EC2 as the controller and the resize workflow use it, answered from the World with the real response shapes
  * and error codes (aws-facts §1, §2, §6). Unknown ids, wrong states and missing routes fail exactly as EC2
- * does, so the adapters' fallbacks (CreateRoute after InvalidRoute.NotFound...) run for real.
+ * does, so the adapters' fallbacks (CreateRoute after ReplaceRoute finds no route...) run for real.
  */
 
 const IDS_PER_CALL = 100;
@@ -427,8 +427,9 @@ function replaceRoute(world: World, input: ReplaceRouteRequest): object {
   const destination = destinationOf(input);
   const route = table.routes.get(destination.value.toLowerCase());
   if (!route) {
+    // Real EC2's answer, not the InvalidRoute.NotFound of DeleteRoute (https://github.com/getmoto/moto/pull/6425).
     throw serviceFault(
-      'InvalidRoute.NotFound',
+      'InvalidParameterValue',
       `There is no route defined for '${destination.value}' in the route table. Use CreateRoute instead.`,
     );
   }

@@ -465,15 +465,24 @@ describe('writeRoute', () => {
     });
   });
 
-  it('creates the route when the one it meant to replace is missing (InvalidRoute.NotFound)', async () => {
+  // Real EC2 answers a ReplaceRoute of a missing route with InvalidParameterValue and this message, not
+  // InvalidRoute.NotFound (checked against AWS by the moto maintainers: https://github.com/getmoto/moto/pull/6425).
+  it.each([
+    [
+      'InvalidParameterValue, as EC2 answers today',
+      'InvalidParameterValue',
+      `There is no route defined for '10.50.0.0/16' in the route table. Use CreateRoute instead.`,
+    ],
+    [
+      'InvalidRoute.NotFound, should EC2 ever answer with it',
+      'InvalidRoute.NotFound',
+      `The route identified by 10.50.0.0/16 does not exist.`,
+    ],
+  ])('creates the route when the one it meant to replace is missing (%s)', async (_, code, message) => {
     // Prepare
-    ec2Mock
-      .on(ReplaceRouteCommand)
-      .rejects(
-        awsError('InvalidRoute.NotFound', `There is no route defined for '10.50.0.0/16' in the route table.`),
-      )
-      .on(CreateRouteCommand)
-      .resolves({ Return: true });
+    ec2Mock.on(ReplaceRouteCommand).rejects(awsError(code, message)).on(CreateRouteCommand).resolves({
+      Return: true,
+    });
 
     // Act
     const done = await writeRoute(ec2, {
@@ -490,6 +499,27 @@ describe('writeRoute', () => {
       DestinationCidrBlock: '10.50.0.0/16',
       NetworkInterfaceId: eni,
     });
+  });
+
+  it('creates nothing when ReplaceRoute fails with any other InvalidParameterValue', async () => {
+    // Prepare
+    const unsupported = awsError(
+      'InvalidParameterValue',
+      'Route target is not supported. This route only supports interface and instance targets.',
+    );
+    ec2Mock.on(ReplaceRouteCommand).rejects(unsupported).on(CreateRouteCommand).resolves({ Return: true });
+
+    // Act
+    const attempt = writeRoute(ec2, {
+      routeTableId: table,
+      destination: '10.50.0.0/16',
+      action: 'replace',
+      networkInterfaceId: eni,
+    });
+
+    // Assess
+    await expect(attempt).rejects.toMatchObject({ code: 'InvalidParameterValue', cause: unsupported });
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateRouteCommand);
   });
 
   it('replaces the route when the one it meant to create already exists (RouteAlreadyExists)', async () => {

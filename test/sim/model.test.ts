@@ -103,7 +103,8 @@ describe('the simulated account', () => {
     expect(running?.State).toBe('active');
   });
 
-  it('answers ReplaceRoute of a missing route with InvalidRoute.NotFound and CreateRoute of an existing one with RouteAlreadyExists', async () => {
+  // ReplaceRoute's answer is real EC2's, checked by the moto maintainers (https://github.com/getmoto/moto/pull/6425).
+  it('answers ReplaceRoute of a missing route with InvalidParameterValue "no route defined" and CreateRoute of an existing one with RouteAlreadyExists', async () => {
     const account = await accountWith();
     const target = { RouteTableId: TABLE, NetworkInterfaceId: 'eni-0fedcba9876543210' };
 
@@ -116,7 +117,10 @@ describe('the simulated account', () => {
       account.clients.ec2.send(new CreateRouteCommand({ ...target, DestinationCidrBlock: '10.50.0.0/16' })),
     );
 
-    expect(replace.name).toBe('InvalidRoute.NotFound');
+    expect(replace.name).toBe('InvalidParameterValue');
+    expect(replace.message).toBe(
+      "There is no route defined for '172.16.0.0/12' in the route table. Use CreateRoute instead.",
+    );
     expect(create.name).toBe('RouteAlreadyExists');
   });
 
