@@ -21,7 +21,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { chunk } from '../concurrency.ts';
-import { destinationKind } from '../config/schema.ts';
+import { canonicalIpv6, destinationKind } from '../config/schema.ts';
 import type { RouteWrite } from '../domain/plan.ts';
 import type { InstanceObservation, InstanceState, ScheduledEvent, StatusSummary } from '../domain/types.ts';
 import { ControllerError } from '../errors.ts';
@@ -334,8 +334,13 @@ export async function readRouteTables(
 }
 
 function tableRoute(route: Route): TableRoute | undefined {
+  // EC2 shows IPv6 destinations in RFC 5952 form; canonicalising again guarantees that a route reads exactly as
+  // the configuration names it (the schema canonicalises with the same function).
+  const ipv6 = route.DestinationIpv6CidrBlock;
   const destination =
-    route.DestinationCidrBlock ?? route.DestinationIpv6CidrBlock ?? route.DestinationPrefixListId;
+    route.DestinationCidrBlock ??
+    (ipv6 === undefined ? undefined : (canonicalIpv6(ipv6) ?? ipv6)) ??
+    route.DestinationPrefixListId;
   if (destination === undefined) return undefined;
   const pointsAtInterface = route.NetworkInterfaceId !== undefined || route.InstanceId !== undefined;
   const otherTarget = pointsAtInterface

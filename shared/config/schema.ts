@@ -61,18 +61,60 @@ export function canonicalIpv4(cidr: string): string | undefined {
   return `${parts.join('.')}/${prefix}`;
 }
 
-/** A network CIDR (host bits zero), as a managed destination must be written. */
+/** The eight 16-bit groups and the prefix length of an IPv6 CIDR in any RFC 4291 hex spelling. */
+function parseIpv6Cidr(cidr: string): { groups: number[]; prefix: number } | undefined {
+  const match = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(cidr);
+  if (!match) return undefined;
+  const prefix = Number(match[2]);
+  const halves = (match[1] as string).split('::');
+  if (prefix > 128 || halves.length > 2) return undefined;
+  const [head = [], tail] = halves.map((half) => (half === '' ? [] : half.split(':')));
+  const written = [...head, ...(tail ?? [])];
+  if (written.some((group) => !/^[0-9a-fA-F]{1,4}$/.test(group))) return undefined;
+  // Without "::" all eight groups are written; "::" stands for at least one zero group.
+  if (tail === undefined ? written.length !== 8 : written.length > 7) return undefined;
+  const spelled = tail === undefined ? written : [...head, ...Array(8 - written.length).fill('0'), ...tail];
+  return { groups: spelled.map((group) => Number.parseInt(group, 16)), prefix };
+}
+
+/** The groups with every bit beyond the prefix cleared. */
+function ipv6Network({ groups, prefix }: { groups: number[]; prefix: number }): number[] {
+  return groups.map((group, i) => {
+    const bits = Math.min(16, Math.max(0, prefix - 16 * i));
+    return group & ((0xffff << (16 - bits)) & 0xffff);
+  });
+}
+
+/**
+ * An IPv6 CIDR as EC2 shows it: host bits cleared, in RFC 5952 form (lower case, no leading zeros, the longest
+ * run of two or more zero groups, the first on a tie, written "::"; https://www.rfc-editor.org/rfc/rfc5952#section-4).
+ * Undefined when it is not an IPv6 CIDR written in hex groups (an embedded dotted IPv4 address is not accepted).
+ */
+export function canonicalIpv6(cidr: string): string | undefined {
+  const parsed = parseIpv6Cidr(cidr);
+  if (!parsed) return undefined;
+  const groups = ipv6Network(parsed);
+  let run = { start: 0, length: 1 };
+  for (let start = 0; start < 8; start++) {
+    let end = start;
+    while (groups[end] === 0) end++;
+    if (end - start > run.length) run = { start, length: end - start };
+  }
+  const hex = groups.map((group) => group.toString(16));
+  const text =
+    run.length > 1
+      ? `${hex.slice(0, run.start).join(':')}::${hex.slice(run.start + run.length).join(':')}`
+      : hex.join(':');
+  return `${text}/${parsed.prefix}`;
+}
+
+/** An IPv4 network CIDR (host bits zero) written as EC2 writes it. */
 const isIpv4Cidr = (value: string): boolean => canonicalIpv4(value) === value;
 
+/** An IPv6 network CIDR (host bits zero) in any spelling; canonicalIpv6 gives the one EC2 shows. */
 function isIpv6Cidr(value: string): boolean {
-  const match = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(value);
-  if (!match || Number(match[2]) > 128) return false;
-  const address = match[1] as string;
-  const halves = address.split('::');
-  if (halves.length > 2) return false;
-  const groups = halves.flatMap((h) => (h === '' ? [] : h.split(':')));
-  if (groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return false;
-  return halves.length === 2 ? groups.length < 8 : groups.length === 8;
+  const parsed = parseIpv6Cidr(value);
+  return parsed !== undefined && ipv6Network(parsed).every((group, i) => group === parsed.groups[i]);
 }
 
 /** Classify a destination the way EC2 routes name it. */
@@ -83,11 +125,32 @@ export function destinationKind(value: string): 'ipv4' | 'ipv6' | 'prefix-list' 
   return undefined;
 }
 
+/** Why a value is not a route destination, saying what to write instead where that can be told. */
+function destinationProblem(value: string): string {
+  const network = canonicalIpv4(value) ?? canonicalIpv6(value);
+  if (network !== undefined) {
+    return `expected a network CIDR, host bits zero (got ${shown(value)}, whose network is ${network})`;
+  }
+  const embedded = /^[0-9a-fA-F:]*:(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/\d{1,3}$/.exec(value);
+  const octets = embedded?.slice(1, 5).map(Number) ?? [];
+  if (octets.length === 4 && octets.every((octet) => octet <= 255)) {
+    const [a = 0, b = 0, c = 0, d = 0] = octets;
+    const hex = `${(a * 256 + b).toString(16)}:${(c * 256 + d).toString(16)}`;
+    return `expected the embedded IPv4 address written as two hex groups, ${octets.join('.')} as ${hex} (got ${shown(value)})`;
+  }
+  return `expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got ${shown(value)})`;
+}
+
+/** A route destination; an IPv6 CIDR becomes the spelling EC2 shows, so it matches the route EC2 reports. */
 const destination = z
   .string({ error: (iss) => `expected a CIDR or pl-… prefix list (got ${shown(iss.input)})` })
-  .refine((value) => destinationKind(value) !== undefined, {
-    error: (iss) =>
-      `expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got ${shown(iss.input)})`,
+  .transform((value, ctx) => {
+    const kind = destinationKind(value);
+    if (kind === undefined) {
+      ctx.addIssue({ code: 'custom', message: destinationProblem(value) });
+      return z.NEVER;
+    }
+    return kind === 'ipv6' ? (canonicalIpv6(value) as string) : value;
   });
 
 const member = z.strictObject({

@@ -30,7 +30,7 @@ import type {
   StopInstancesRequest,
   StopInstancesResult,
 } from '@aws-sdk/client-ec2';
-import { canonicalIpv4, destinationKind } from '../../shared/config/schema.ts';
+import { canonicalIpv4, canonicalIpv6 } from '../../shared/config/schema.ts';
 import type { StatusSummary } from '../../shared/domain/types.ts';
 import { INSTANCE_TYPES, instanceTypeInfo } from '../catalog.ts';
 import { serviceFault } from '../faults.ts';
@@ -354,8 +354,9 @@ function destinationOf(input: CreateRouteRequest | ReplaceRouteRequest): Destina
     return { value, kind: 'ipv4' };
   }
   if (input.DestinationIpv6CidrBlock !== undefined) {
-    const value = input.DestinationIpv6CidrBlock.toLowerCase();
-    if (destinationKind(value) !== 'ipv6') {
+    // EC2 shows an IPv6 destination in RFC 5952 form whatever spelling created it.
+    const value = canonicalIpv6(input.DestinationIpv6CidrBlock);
+    if (value === undefined) {
       throw serviceFault(
         'InvalidParameterValue',
         `Value (${input.DestinationIpv6CidrBlock}) for parameter destinationIpv6CidrBlock is invalid.`,

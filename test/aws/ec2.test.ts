@@ -349,6 +349,32 @@ describe('readRouteTables', () => {
     ]);
   });
 
+  it('reports an IPv6 destination in the one spelling the configuration uses, whatever case or zeros EC2 sends', async () => {
+    // Prepare
+    const table = routeTableId(1);
+    ec2Mock.on(DescribeRouteTablesCommand).resolves({
+      RouteTables: [
+        {
+          RouteTableId: table,
+          Routes: [
+            {
+              DestinationIpv6CidrBlock: '2001:0DB8:0050:0:0::/48',
+              NetworkInterfaceId: 'eni-0a0a0a0a0a0a0a0a0',
+              Origin: 'CreateRoute',
+              State: 'active',
+            },
+          ],
+        },
+      ],
+    });
+
+    // Act
+    const result = await readRouteTables(ec2, [table]);
+
+    // Assess
+    expect(result.values.get(table)?.map((r) => r.destination)).toEqual(['2001:db8:50::/48']);
+  });
+
   it('asks for at most 100 tables a call and follows every page', async () => {
     // Prepare
     const ids = Array.from({ length: 150 }, (_, i) => routeTableId(i + 1));

@@ -145,7 +145,89 @@ describe('configuration file', () => {
     ['10.50.0.1/16', undefined],
     ['300.0.0.0/8', undefined],
     ['2001:db8:::/32', undefined],
+    ['2001:db8::1/64', undefined],
   ])('classifies destination %s as %s', (value, kind) => {
     expect(destinationKind(value)).toBe(kind);
+  });
+
+  // EC2 reports IPv6 destinations in RFC 5952 form (https://www.rfc-editor.org/rfc/rfc5952#section-4); a
+  // destination written any other way would never match the route EC2 shows, so the file's spelling is normalised.
+  it.each([
+    ['2001:db8::/64', '2001:db8::/64'],
+    ['2001:DB8:0:0::/64', '2001:db8::/64'],
+    ['2001:0db8::/64', '2001:db8::/64'],
+    ['2001:db8:0:0:0:0:0:0/64', '2001:db8::/64'],
+    ['2001:0DB8:0050:0000:0000:0000:0000:0000/48', '2001:db8:50::/48'],
+    ['64:FF9B::/96', '64:ff9b::/96'],
+    ['0:0:0:0:0:0:0:0/0', '::/0'],
+    ['2001:0:0:1:0:0:0:0/128', '2001:0:0:1::/128'],
+    ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128'],
+    ['2001:db8::1:1:1:1:1/128', '2001:db8:0:1:1:1:1:1/128'],
+    ['fd00:0:0:0:0:0:0:0/8', 'fd00::/8'],
+  ])('manages IPv6 destination %s as EC2 shows it, %s', (written, canonical) => {
+    expect(parseConfig({ pairs: [pair({ destinations: [written] })] }).pairs[0]?.destinations).toEqual([
+      canonical,
+    ]);
+  });
+
+  it.each([
+    [
+      '2001:db8::1/64',
+      'expected a network CIDR, host bits zero (got "2001:db8::1/64", whose network is 2001:db8::/64)',
+    ],
+    [
+      '2001:DB8::8000:0/96',
+      'expected a network CIDR, host bits zero (got "2001:DB8::8000:0/96", whose network is 2001:db8::/96)',
+    ],
+    [
+      '10.50.0.1/16',
+      'expected a network CIDR, host bits zero (got "10.50.0.1/16", whose network is 10.50.0.0/16)',
+    ],
+    [
+      '::ffff:10.0.0.0/104',
+      'expected the embedded IPv4 address written as two hex groups, 10.0.0.0 as a00:0 (got "::ffff:10.0.0.0/104")',
+    ],
+    [
+      '2001:db8::/129',
+      'expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got "2001:db8::/129")',
+    ],
+    [
+      '2001:db8::1::/64',
+      'expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got "2001:db8::1::/64")',
+    ],
+    [
+      '2001:db8:0:0:0:0:0:0:0/64',
+      'expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got "2001:db8:0:0:0:0:0:0:0/64")',
+    ],
+    [
+      '1:2:3:4:5:6:7:8::/128',
+      'expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got "1:2:3:4:5:6:7:8::/128")',
+    ],
+    [
+      '12345::/16',
+      'expected an IPv4 or IPv6 network CIDR (host bits zero) or a pl-… prefix list (got "12345::/16")',
+    ],
+  ])('refuses destination %s, naming where it is and what was written', (written, message) => {
+    expect(problems({ pairs: [pair({ destinations: ['10.50.0.0/16', written] })] })).toEqual([
+      `pairs[0].destinations[1]: ${message}`,
+    ]);
+  });
+
+  it('refuses two spellings of one IPv6 destination, in one pair or in two', () => {
+    const found = problems({
+      pairs: [
+        pair({ destinations: ['2001:db8::/64', '2001:DB8:0:0::/64'] }),
+        pair({
+          name: 'branch-b',
+          primary: { instanceId: 'i-0aaaaaaaaaaaaaaa1' },
+          standby: { instanceId: 'i-0aaaaaaaaaaaaaaa2' },
+          destinations: ['2001:0db8::/64'],
+        }),
+      ],
+    });
+    expect(found).toEqual([
+      'pairs[0].destinations[1]: duplicate destination 2001:db8::/64',
+      'pairs[1].destinations: route 2001:db8::/64 in rtb-0a1b2c3d4e5f60718 is already managed by pair branch-a',
+    ]);
   });
 });

@@ -147,6 +147,38 @@ describe('the simulated account', () => {
     });
   });
 
+  it('stores an IPv6 destination as EC2 shows it, so any spelling of it names the same route', async () => {
+    const account = await accountWith();
+    const write = (command: CreateRouteCommand | ReplaceRouteCommand) =>
+      settle(account, account.clients.ec2.send(command));
+    const target = { RouteTableId: TABLE, NetworkInterfaceId: 'eni-0fedcba9876543210' };
+
+    await write(new CreateRouteCommand({ ...target, DestinationIpv6CidrBlock: '2001:DB8:0:0::/64' }));
+    await write(
+      new ReplaceRouteCommand({
+        RouteTableId: TABLE,
+        DestinationIpv6CidrBlock: '2001:0db8::/64',
+        NetworkInterfaceId: 'eni-0123456789abcdef0',
+      }),
+    );
+    const again = await errorOf(
+      account,
+      account.clients.ec2.send(
+        new CreateRouteCommand({ ...target, DestinationIpv6CidrBlock: '2001:db8:0:0:0:0:0:0/64' }),
+      ),
+    );
+    await advance(account, 1000);
+    const ipv6 = (await routesOf(account)).filter((r) => r.DestinationIpv6CidrBlock !== undefined);
+
+    expect(again.name).toBe('RouteAlreadyExists');
+    expect(ipv6).toEqual([
+      expect.objectContaining({
+        DestinationIpv6CidrBlock: '2001:db8::/64',
+        NetworkInterfaceId: 'eni-0123456789abcdef0',
+      }),
+    ]);
+  });
+
   it('names every unknown instance id in InvalidInstanceID.NotFound', async () => {
     const account = await accountWith();
 
