@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CfnDocument } from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import {
@@ -20,61 +21,23 @@ export { PROBE_PARAMETER_PATTERNS, PROBE_STEP_NAME };
 /** Exit status of the probe script when the agent did not pass the parameters (agent older than 3.3.2746.0). */
 export const PROBE_EXIT_NO_PARAMETERS = PROBE_EXIT_UNKNOWN;
 
-/** The plugin's execution timeout: a probe answers in well under a second or it is broken. */
+/**
+ * The plugin's execution timeout. Every daemon command in the script runs under its own shorter timeout
+ * (VPN_FAILOVER_CHECK_TIMEOUT, 4 s), so a hung daemon is reported as not responding well before this fires;
+ * an execution that still times out reads as unknown.
+ */
 export const PROBE_EXECUTION_TIMEOUT_SECONDS = 15;
 
 /**
- * POSIX sh, run as root by the SSM agent. One line of output (well under the 2,500 characters that
- * ListCommandInvocations keeps per plugin), starting with "healthy:" or "unhealthy:".
+ * The daemon check, shipped as `instance/vpn-failover-check.sh` and embedded here verbatim: the document and
+ * the instance's tunnel-metric publisher run the same script. POSIX sh, run as root by the SSM agent; it prints
+ * one line (well under the 2,500 characters that ListCommandInvocations keeps per plugin) starting with
+ * "healthy:" or "unhealthy:", and exits PROBE_EXIT_NOT_RESPONDING when a daemon command hangs.
  */
-export const PROBE_SCRIPT = `#!/bin/sh
-# vpn-failover daemon probe: exit 0 only when the VPN daemon is positively healthy.
-kind="\${SSM_${PROBE_PARAMETERS.kind}:-}"
-unit="\${SSM_${PROBE_PARAMETERS.unit}:-}"
-min_sas="\${SSM_${PROBE_PARAMETERS.minSas}:-1}"
-if [ -z "$kind" ]; then
-  echo "unknown: SSM_${PROBE_PARAMETERS.kind} is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
-  exit ${PROBE_EXIT_NO_PARAMETERS}
-fi
-case "$kind" in
-  systemd)
-    state=$(systemctl is-active -- "$unit" 2>/dev/null | head -n 1)
-    if [ "$state" = "active" ]; then
-      echo "healthy: $unit is active"
-      exit 0
-    fi
-    echo "unhealthy: $unit is \${state:-not known to systemd}"
-    exit 1
-    ;;
-  strongswan)
-    if command -v swanctl >/dev/null 2>&1; then
-      sas=$(swanctl --list-sas 2>/dev/null | grep -c ESTABLISHED)
-    elif command -v ipsec >/dev/null 2>&1; then
-      sas=$(ipsec status 2>/dev/null | grep -c ESTABLISHED)
-    else
-      echo "unhealthy: neither swanctl nor ipsec is installed"
-      exit 1
-    fi
-    ;;
-  libreswan)
-    if ! command -v ipsec >/dev/null 2>&1; then
-      echo "unhealthy: ipsec is not installed"
-      exit 1
-    fi
-    sas=$(ipsec trafficstatus 2>/dev/null | grep -cE 'type=(ESP|AH)')
-    ;;
-  *)
-    echo "unknown: probe kind $kind is not supported"
-    exit 2
-    ;;
-esac
-if [ "\${sas:-0}" -ge "$min_sas" ]; then
-  echo "healthy: $sas established SAs (at least $min_sas required)"
-  exit 0
-fi
-echo "unhealthy: \${sas:-0} established SAs (at least $min_sas required)"
-exit 1
-`;
+export const PROBE_SCRIPT = readFileSync(
+  new URL('../instance/vpn-failover-check.sh', import.meta.url),
+  'utf8',
+);
 
 /** The document content (schema 2.2), exported so tests can run the exact script the document ships. */
 export function probeDocumentContent(): Record<string, unknown> {
@@ -106,7 +69,10 @@ export function probeDocumentContent(): Record<string, unknown> {
         action: 'aws:runShellScript',
         name: PROBE_STEP_NAME,
         precondition: { StringEquals: ['platformType', 'Linux'] },
-        inputs: { timeoutSeconds: PROBE_EXECUTION_TIMEOUT_SECONDS, runCommand: PROBE_SCRIPT.split('\n') },
+        inputs: {
+          timeoutSeconds: PROBE_EXECUTION_TIMEOUT_SECONDS,
+          runCommand: PROBE_SCRIPT.trimEnd().split('\n'),
+        },
       },
     ],
   };

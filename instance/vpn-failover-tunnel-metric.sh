@@ -5,21 +5,23 @@
 # CloudWatch namespace VpnFailover/Tunnels with dimension InstanceId=<this instance> (the defaults the controller's
 # tunnel signal reads). The systemd timer next to this script runs it every 60 seconds.
 #
-# "Up" means: the daemon holds at least MIN_SAS established SAs (PROBE=strongswan or libreswan) or the unit
-# UNIT is active (PROBE=systemd); and, when PING_TARGET is set, that address (a host across the tunnel)
-# answers a ping. The daemon probe of the controller sees the SAs too; PING_TARGET adds a view of traffic
-# actually crossing the tunnel.
+# "Up" means: the daemon check (vpn-failover-check, the same script the controller's SSM probe runs) passes:
+# at least MIN_SAS installed CHILD SAs (PROBE=strongswan or libreswan) or the unit UNIT active
+# (PROBE=systemd), every daemon command under its own timeout; and, when PING_TARGET is set, that address
+# (a host across the tunnel) answers a ping, a view of traffic actually crossing the tunnel that the probe
+# does not have.
 #
 # Settings come from the environment (the service reads /etc/default/vpn-failover-tunnel-metric):
 #   PROBE               strongswan | libreswan | systemd            (default strongswan)
 #   UNIT                systemd unit for PROBE=systemd              (default strongswan)
-#   MIN_SAS             established SAs required                    (default 1)
+#   MIN_SAS             installed CHILD SAs required                (default 1)
 #   PING_TARGET         optional address to ping across the tunnel  (default none)
 #   NAMESPACE           CloudWatch namespace                        (default VpnFailover/Tunnels)
 #   METRIC_NAME         metric name                                 (default TunnelUp)
 #   STORAGE_RESOLUTION  60 (standard) or 1 (high resolution)        (default 60)
+#   CHECK               the daemon check                            (default vpn-failover-check on PATH)
 #
-# Needs: bash, curl, the AWS CLI, and an instance role allowing cloudwatch:PutMetricData in NAMESPACE
+# Needs: bash, curl, the AWS CLI, vpn-failover-check (instance/vpn-failover-check.sh), and an instance role allowing cloudwatch:PutMetricData in NAMESPACE
 # (instance/publisher-policy.json). Instance id and Region come from IMDSv2.
 set -uo pipefail
 
@@ -30,6 +32,7 @@ PING_TARGET="${PING_TARGET:-}"
 NAMESPACE="${NAMESPACE:-VpnFailover/Tunnels}"
 METRIC_NAME="${METRIC_NAME:-TunnelUp}"
 STORAGE_RESOLUTION="${STORAGE_RESOLUTION:-60}"
+CHECK="${CHECK:-vpn-failover-check}"
 IMDS="http://169.254.169.254"
 
 log() { echo "vpn-failover-tunnel-metric: $*"; }
@@ -40,47 +43,18 @@ imds() {
   curl -sf -m 2 -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
-established_sas() {
-  case "$PROBE" in
-    strongswan)
-      if command -v swanctl >/dev/null 2>&1; then
-        swanctl --list-sas 2>/dev/null | grep -c ESTABLISHED
-      else
-        ipsec status 2>/dev/null | grep -c ESTABLISHED
-      fi
-      ;;
-    libreswan) ipsec trafficstatus 2>/dev/null | grep -cE 'type=(ESP|AH)' ;;
-    *) echo 0 ;;
-  esac
-}
-
 # Prints 1 or 0 and why.
 tunnel_state() {
-  case "$PROBE" in
-    systemd)
-      if ! systemctl is-active --quiet -- "$UNIT"; then
-        echo "0 $UNIT is not active"
-        return
-      fi
-      ;;
-    strongswan | libreswan)
-      local sas
-      sas=$(established_sas)
-      if [ "${sas:-0}" -lt "$MIN_SAS" ]; then
-        echo "0 ${sas:-0} established SAs, at least $MIN_SAS required"
-        return
-      fi
-      ;;
-    *)
-      echo "0 unknown PROBE=$PROBE (expected strongswan, libreswan or systemd)"
-      return
-      ;;
-  esac
+  local verdict
+  if ! verdict=$(SSM_ProbeKind="$PROBE" SSM_Unit="$UNIT" SSM_MinSas="$MIN_SAS" "$CHECK"); then
+    echo "0 ${verdict#*: }"
+    return
+  fi
   if [ -n "$PING_TARGET" ] && ! ping -c 3 -W 2 -q "$PING_TARGET" >/dev/null 2>&1; then
     echo "0 $PING_TARGET does not answer across the tunnel"
     return
   fi
-  echo "1 tunnel up"
+  echo "1 ${verdict#healthy: }"
 }
 
 main() {

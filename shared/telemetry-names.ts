@@ -60,6 +60,13 @@ export const PROBE_PARAMETERS = { kind: 'ProbeKind', unit: 'Unit', minSas: 'MinS
  */
 export const PROBE_EXIT_UNKNOWN = 3;
 
+/**
+ * The probe script's exit status when a daemon command did not answer within its own timeout (a hung daemon):
+ * read as unhealthy, "daemon not responding". Without it the step would run into SSM's execution timeout,
+ * which reads as unknown and never moves traffic.
+ */
+export const PROBE_EXIT_NOT_RESPONDING = 4;
+
 /** The probe document's allowedPattern per parameter (the Unit pattern is the config schema's unit pattern). */
 export const PROBE_PARAMETER_PATTERNS = {
   kind: '^(systemd|strongswan|libreswan)$',

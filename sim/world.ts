@@ -854,8 +854,8 @@ export class World {
   }
 
   /**
-   * What the probe document's script (infra/probe-document.ts PROBE_SCRIPT) prints and exits with on this
-   * instance right now: systemd checks the unit, strongSwan/Libreswan count established SAs (one per
+   * What the probe document's script (instance/vpn-failover-check.sh) prints and exits with on this
+   * instance right now: systemd checks the unit, strongSwan/Libreswan count installed CHILD SAs (one per
    * destination of the pair while the tunnel is up).
    */
   #runProbe(command: SimCommand, instance: SimInstance): { exitCode: number; output: string } {
@@ -883,8 +883,8 @@ export class World {
       const pair = this.config.pairs.find((p) => p.name === instance.pair);
       const sas = this.tunnelUp(instance) ? (pair?.destinations.length ?? 1) : 0;
       return sas >= minSas
-        ? { exitCode: 0, output: `healthy: ${sas} established SAs (at least ${minSas} required)` }
-        : { exitCode: 1, output: `unhealthy: ${sas} established SAs (at least ${minSas} required)` };
+        ? { exitCode: 0, output: `healthy: ${sas} installed CHILD SAs (at least ${minSas} required)` }
+        : { exitCode: 1, output: `unhealthy: ${sas} installed CHILD SAs (at least ${minSas} required)` };
     }
     return { exitCode: 2, output: `unknown: probe kind ${kind} is not supported` };
   }

@@ -12,6 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { probeDaemons, probeParameters } from '../../shared/aws/ssm.ts';
 import type { Clock } from '../../shared/clock.ts';
+import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
 
 /** A recorded response; ISO timestamps become Dates as the SDK would deliver them. */
 function fixture<T>(name: string): T {
@@ -380,6 +381,33 @@ describe('probeDaemons', () => {
     // Assess
     expect(results.get(id)?.outcome).toBe('unknown');
     expect(results.get(id)?.detail).toMatch(/could not judge the daemon/);
+  });
+
+  it('reports a hung daemon (exit 4: a daemon command timed out inside the probe) as unhealthy, not responding', async () => {
+    // Prepare
+    const id = instanceId(1);
+    ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+    ssmMock.on(ListCommandInvocationsCommand).resolves({
+      CommandInvocations: [
+        invocation('cmd-1', id, 'Failed', {
+          responseCode: PROBE_EXIT_NOT_RESPONDING,
+          output: "unhealthy: daemon not responding: 'swanctl --list-sas' did not answer within 4 s",
+        }),
+      ],
+    });
+    const clock = fakeClock();
+
+    // Act
+    const results = await probeDaemons(ssm, {
+      documentName: DOCUMENT,
+      probes: [{ instanceId: id, parameters: STRONGSWAN }],
+      deadlineMs: clock.now() + 20_000,
+      clock,
+    });
+
+    // Assess
+    expect(results.get(id)?.outcome).toBe('failed');
+    expect(results.get(id)?.detail).toMatch(/^Failed \(exit 4\): unhealthy: daemon not responding: 'swanctl/);
   });
 
   it('reports a failure with exit code -1 (the command never ran) as unknown, not failed', async () => {

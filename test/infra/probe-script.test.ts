@@ -1,93 +1,225 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROBE_EXIT_NO_PARAMETERS, PROBE_SCRIPT, probeDocumentContent } from '../../infra/probe-document.ts';
-import { runWithFakes } from './stubs.ts';
+import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
+import { type Fakes, runWithFakes } from './stubs.ts';
 
 /**
- * The exact script the probe document ships (SSM runs runCommand joined by newlines under sh), run against
- * fake daemons. SSM reports Success only for exit 0 (aws-facts.md §4 "Statuses"), so every unhealthy or
- * undeterminable state must exit non-zero.
+ * The exact script the probe document ships (SSM runs runCommand joined by newlines), run under bash and under
+ * POSIX sh against fake daemon tools that print what the real ones print. SSM reports Success only for exit 0
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html), so every state that is not
+ * positively healthy must exit non-zero.
  */
 const shipped = (
   probeDocumentContent() as { mainSteps: { inputs: { runCommand: string[] } }[] }
 ).mainSteps[0]?.inputs.runCommand.join('\n') as string;
 
-const swanctlWith = (established: number) =>
-  `printf 'tunnel-%s: #%s, ESTABLISHED, IKEv2\\n' ${Array.from({ length: established }, (_, i) => `${i} ${i}`).join(' ')} | head -n ${established}`;
+const INTERPRETERS = ['bash', 'sh'] as const;
+
+/** Each daemon command may take this long in the tests (the shipped default is 4 s; timeout(1) takes fractions). */
+const TEST_TIMEOUT = { VPN_FAILOVER_CHECK_TIMEOUT: '0.3' };
+
+/** A fake that prints `output` when called with exactly `args`, and fails otherwise. */
+const printing = (args: string, output: string, status = 0): string =>
+  `[ "$*" = "${args}" ] || exit 2\ncat <<'OUT'\n${output}\nOUT\nexit ${status}`;
+
+const IKE_SA = `office: #1, ESTABLISHED, IKEv2, 8fb1fd1a2b8fca24_i* 2a6f1cc2cf0f7ba1_r
+  local  'vpn-a' @ 10.0.1.10[4500]
+  remote 'branch' @ 198.51.100.7[4500]
+  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
+  established 2s ago, rekeying in 14150s`;
+
+const childSa = (
+  name: string,
+  id: number,
+) => `  ${name}: #${id}, reqid ${id}, INSTALLED, TUNNEL-in-UDP, ESP:AES_GCM_16-256
+    installed 2s ago, rekeying in 3305s, expires in 3958s
+    in  c8ca0e3${id},      0 bytes,     0 packets
+    out c1a2cd8${id},      0 bytes,     0 packets
+    local  10.0.0.0/16
+    remote 10.50.${id}.0/24`;
+
+/** `swanctl --list-sas` of strongSwan with one IKE SA and the given CHILD SAs. */
+const swanctl = (children: number): string =>
+  printing(
+    '--list-sas',
+    [IKE_SA, ...Array.from({ length: children }, (_, i) => childSa(`net-${i + 1}`, i + 1))].join('\n'),
+  );
+
+/** A daemon command that never answers. */
+const HANGING = 'sleep 30';
+
+const STRONGSWAN = { SSM_ProbeKind: 'strongswan', SSM_MinSas: '1', ...TEST_TIMEOUT };
+
+interface Case {
+  readonly name: string;
+  readonly fakes: Fakes;
+  readonly env: Record<string, string>;
+  readonly status: number;
+  readonly line: string | RegExp;
+}
+
+const CASES: readonly Case[] = [
+  {
+    name: 'strongSwan (swanctl) up with 2 installed CHILD SAs is healthy',
+    fakes: { swanctl: swanctl(2) },
+    env: { ...STRONGSWAN, SSM_MinSas: '2' },
+    status: 0,
+    line: 'healthy: 2 installed CHILD SAs (at least 2 required)',
+  },
+  {
+    name: 'strongSwan (swanctl) with fewer installed CHILD SAs than required is unhealthy',
+    fakes: { swanctl: swanctl(1) },
+    env: { ...STRONGSWAN, SSM_MinSas: '2' },
+    status: 1,
+    line: 'unhealthy: 1 installed CHILD SAs, 1 IKE SAs established (at least 2 required)',
+  },
+  {
+    name: 'strongSwan (swanctl) with an IKE SA but no CHILD SA is unhealthy: it carries no traffic',
+    fakes: { swanctl: swanctl(0) },
+    env: STRONGSWAN,
+    status: 1,
+    line: 'unhealthy: 0 installed CHILD SAs, 1 IKE SAs established (at least 1 required)',
+  },
+  {
+    name: 'strongSwan (swanctl) with no SAs at all is unhealthy',
+    fakes: { swanctl: printing('--list-sas', '') },
+    env: STRONGSWAN,
+    status: 1,
+    line: 'unhealthy: 0 installed CHILD SAs, 0 IKE SAs established (at least 1 required)',
+  },
+  {
+    name: 'strongSwan whose charon does not answer swanctl is unhealthy',
+    fakes: {
+      swanctl: `echo "connecting to 'unix:///var/run/charon.vici' failed: No such file or directory" >&2; exit 1`,
+    },
+    env: STRONGSWAN,
+    status: 1,
+    line: 'unhealthy: charon does not answer (swanctl --list-sas exit 1)',
+  },
+  {
+    name: 'strongSwan whose swanctl hangs is unhealthy, not responding, within the command timeout',
+    fakes: { swanctl: HANGING },
+    env: STRONGSWAN,
+    status: PROBE_EXIT_NOT_RESPONDING,
+    line: "unhealthy: daemon not responding: 'swanctl --list-sas' did not answer within 0.3 s",
+  },
+  {
+    name: 'strongSwan (stroke ipsec status) counts installed CHILD SAs, not IKE SAs',
+    fakes: {
+      ipsec: printing(
+        'status',
+        `Security Associations (1 up, 0 connecting):
+      office[1]: ESTABLISHED 5 minutes ago, 10.0.1.10[vpn-a]...198.51.100.7[branch]
+      office{1}:  INSTALLED, TUNNEL, reqid 1, ESP in UDP SPIs: c1234567_i c7654321_o
+      office{1}:   10.0.0.0/16 === 10.50.0.0/16`,
+      ),
+    },
+    env: { ...STRONGSWAN, SSM_MinSas: '2' },
+    status: 1,
+    line: 'unhealthy: 1 installed CHILD SAs, 1 IKE SAs established (at least 2 required)',
+  },
+  {
+    name: 'strongSwan with neither swanctl nor ipsec installed is unhealthy',
+    fakes: {},
+    env: STRONGSWAN,
+    status: 1,
+    line: 'unhealthy: neither swanctl nor ipsec is installed',
+  },
+  {
+    name: 'Libreswan counts IPsec SAs from ipsec trafficstatus',
+    fakes: {
+      ipsec: printing(
+        'trafficstatus',
+        `006 #3: "office/0x1", type=ESP, add_time=1700000000, inBytes=0, outBytes=0, id='@branch'
+006 #4: "lab", type=ESP, add_time=1700000000, inBytes=0, outBytes=0, id='@lab'`,
+      ),
+    },
+    env: { SSM_ProbeKind: 'libreswan', SSM_MinSas: '2', ...TEST_TIMEOUT },
+    status: 0,
+    line: 'healthy: 2 installed CHILD SAs (at least 2 required)',
+  },
+  {
+    name: 'Libreswan falls back to ipsec whack --trafficstatus',
+    fakes: {
+      ipsec: `[ "$1" = whack ] || exit 1
+echo '#3: "office/0x1", type=ESP, add_time=1700000000, inBytes=0, outBytes=0'`,
+    },
+    env: { SSM_ProbeKind: 'libreswan', SSM_MinSas: '1', ...TEST_TIMEOUT },
+    status: 0,
+    line: 'healthy: 1 installed CHILD SAs (at least 1 required)',
+  },
+  {
+    name: 'Libreswan with no IPsec SA is unhealthy',
+    fakes: { ipsec: printing('trafficstatus', '') },
+    env: { SSM_ProbeKind: 'libreswan', SSM_MinSas: '1', ...TEST_TIMEOUT },
+    status: 1,
+    line: 'unhealthy: 0 installed CHILD SAs (at least 1 required)',
+  },
+  {
+    name: 'Libreswan whose pluto is not running is unhealthy',
+    fakes: { ipsec: `echo 'whack: Pluto is not running (no "/run/pluto/pluto.ctl")' >&2; exit 1` },
+    env: { SSM_ProbeKind: 'libreswan', SSM_MinSas: '1', ...TEST_TIMEOUT },
+    status: 1,
+    line: 'unhealthy: pluto does not answer (ipsec trafficstatus exit 1)',
+  },
+  {
+    name: 'Libreswan whose ipsec hangs is unhealthy, not responding',
+    fakes: { ipsec: HANGING },
+    env: { SSM_ProbeKind: 'libreswan', SSM_MinSas: '1', ...TEST_TIMEOUT },
+    status: PROBE_EXIT_NOT_RESPONDING,
+    line: "unhealthy: daemon not responding: 'ipsec trafficstatus' did not answer within 0.3 s",
+  },
+  {
+    name: 'a systemd unit that is active is healthy',
+    fakes: { systemctl: printing('is-active -- strongswan-starter', 'active') },
+    env: { SSM_ProbeKind: 'systemd', SSM_Unit: 'strongswan-starter', ...TEST_TIMEOUT },
+    status: 0,
+    line: 'healthy: strongswan-starter is active',
+  },
+  {
+    name: 'a systemd unit that failed is unhealthy',
+    fakes: { systemctl: printing('is-active -- strongswan-starter', 'failed', 3) },
+    env: { SSM_ProbeKind: 'systemd', SSM_Unit: 'strongswan-starter', ...TEST_TIMEOUT },
+    status: 1,
+    line: 'unhealthy: strongswan-starter is failed',
+  },
+  {
+    name: 'a systemctl that hangs (systemd or D-Bus wedged) is unhealthy, not responding',
+    fakes: { systemctl: HANGING },
+    env: { SSM_ProbeKind: 'systemd', SSM_Unit: 'strongswan', ...TEST_TIMEOUT },
+    status: PROBE_EXIT_NOT_RESPONDING,
+    line: "unhealthy: daemon not responding: 'systemctl is-active -- strongswan' did not answer within 0.3 s",
+  },
+];
 
 describe('daemon probe script', () => {
-  it('is the script the document ships', () => {
-    expect(shipped).toBe(PROBE_SCRIPT);
+  it('is the file instance/vpn-failover-check.sh, which the document ships verbatim', () => {
+    const file = readFileSync(new URL('../../instance/vpn-failover-check.sh', import.meta.url), 'utf8');
+    expect(shipped).toBe(file.trimEnd());
+    expect(PROBE_SCRIPT).toBe(file);
   });
 
-  it('reports strongSwan healthy with at least the required established SAs', () => {
-    const run = runWithFakes(
-      'sh',
-      shipped,
-      { swanctl: swanctlWith(2) },
-      { SSM_ProbeKind: 'strongswan', SSM_MinSas: '2' },
-    );
-    expect(run.status).toBe(0);
-    expect(run.stdout).toBe('healthy: 2 established SAs (at least 2 required)\n');
-  });
+  for (const interpreter of INTERPRETERS) {
+    describe(`under ${interpreter}`, () => {
+      for (const c of CASES) {
+        it(`${c.name} (exit ${c.status})`, () => {
+          const run = runWithFakes(interpreter, shipped, c.fakes, c.env);
+          expect(run.status).toBe(c.status);
+          const lines = run.stdout.split('\n').filter(Boolean);
+          expect(lines).toHaveLength(1);
+          if (typeof c.line === 'string') expect(lines[0]).toBe(c.line);
+          else expect(lines[0]).toMatch(c.line);
+        });
+      }
+    });
+  }
 
-  it('reports strongSwan unhealthy with fewer established SAs than required', () => {
-    const run = runWithFakes(
-      'sh',
-      shipped,
-      { swanctl: swanctlWith(1) },
-      { SSM_ProbeKind: 'strongswan', SSM_MinSas: '2' },
-    );
-    expect(run.status).toBe(1);
-    expect(run.stdout).toBe('unhealthy: 1 established SAs (at least 2 required)\n');
-  });
-
-  it('reports strongSwan unhealthy when the daemon does not answer', () => {
-    const run = runWithFakes(
-      'sh',
-      shipped,
-      { swanctl: 'echo "connecting to unix:///var/run/charon.vici failed" >&2; exit 1' },
-      {
-        SSM_ProbeKind: 'strongswan',
-        SSM_MinSas: '1',
-      },
-    );
-    expect(run.status).toBe(1);
-    expect(run.stdout).toContain('unhealthy: 0 established SAs');
-  });
-
-  it('falls back to the legacy ipsec status of strongSwan when swanctl is not installed', () => {
-    const run = runWithFakes(
-      'sh',
-      shipped,
-      { ipsec: `[ "$1" = status ] && echo 'office[1]: ESTABLISHED 5 minutes ago'` },
-      {
-        SSM_ProbeKind: 'strongswan',
-        SSM_MinSas: '1',
-      },
-    );
-    expect(run.status).toBe(0);
-    expect(run.calls).toEqual(['ipsec status']);
-  });
-
-  it('counts Libreswan IPsec SAs from ipsec trafficstatus', () => {
-    const traffic = `[ "$1" = trafficstatus ] && printf '%s\\n' '006 #3: "office/0x1", type=ESP, add_time=1, inBytes=0' '006 #4: "lab", type=ESP, add_time=1, inBytes=0'`;
-    expect(
-      runWithFakes('sh', shipped, { ipsec: traffic }, { SSM_ProbeKind: 'libreswan', SSM_MinSas: '2' }).status,
-    ).toBe(0);
-    expect(
-      runWithFakes('sh', shipped, { ipsec: traffic }, { SSM_ProbeKind: 'libreswan', SSM_MinSas: '3' }).status,
-    ).toBe(1);
-  });
-
-  it('reports a systemd unit healthy only when it is active', () => {
-    const systemctl = (state: string) => `echo ${state}; [ ${state} = active ]`;
-    const env = { SSM_ProbeKind: 'systemd', SSM_Unit: 'strongswan-starter' };
-    const active = runWithFakes('sh', shipped, { systemctl: systemctl('active') }, env);
-    expect(active.status).toBe(0);
-    expect(active.calls).toEqual(['systemctl is-active -- strongswan-starter']);
-    const failed = runWithFakes('sh', shipped, { systemctl: systemctl('failed') }, env);
-    expect(failed.status).toBe(1);
-    expect(failed.stdout).toBe('unhealthy: strongswan-starter is failed\n');
+  it('gives a hung daemon command only its own timeout, far inside the SSM execution timeout', () => {
+    const started = Date.now();
+    const run = runWithFakes('sh', shipped, { swanctl: HANGING }, STRONGSWAN);
+    expect(run.status).toBe(PROBE_EXIT_NOT_RESPONDING);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('never evaluates a parameter as shell, even if one got past the allowed pattern', () => {

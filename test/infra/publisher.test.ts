@@ -27,33 +27,49 @@ case "$*" in
   *) exit 22 ;;
 esac`;
 
-const established = (n: number) =>
-  `i=0; while [ $i -lt ${n} ]; do echo "office-$i[$i]: ESTABLISHED"; i=$((i+1)); done`;
+/** `swanctl --list-sas` with one IKE SA and `n` installed CHILD SAs. */
+const installed = (n: number) =>
+  `echo 'office: #1, ESTABLISHED, IKEv2, 8fb1fd1a2b8fca24_i* 2a6f1cc2cf0f7ba1_r'
+i=1; while [ $i -le ${n} ]; do echo "  net-$i: #$i, reqid $i, INSTALLED, TUNNEL, ESP:AES_GCM_16-256"; i=$((i+1)); done`;
+
+/** The daemon check as installed beside the publisher: the shipped script itself. */
+const check = `exec sh '${new URL('../../instance/vpn-failover-check.sh', import.meta.url).pathname}'`;
 
 const publish = (fakes: Fakes, env: Record<string, string> = {}) =>
-  runWithFakes('bash', script, { curl: imds, aws: '', ...fakes }, env);
+  runWithFakes('bash', script, { curl: imds, aws: '', 'vpn-failover-check': check, ...fakes }, env);
 
 const putMetricData = (calls: string[]) =>
   calls.filter((c) => c.startsWith('aws cloudwatch put-metric-data'));
 
 describe('tunnel-metric publisher', () => {
   it('publishes TunnelUp=1 for this instance when strongSwan has the required SAs', () => {
-    const run = publish({ swanctl: established(1) });
+    const run = publish({ swanctl: installed(1) });
     expect(run.status).toBe(0);
     expect(putMetricData(run.calls)).toEqual([
       'aws cloudwatch put-metric-data --region eu-west-1 --namespace VpnFailover/Tunnels --metric-name TunnelUp --dimensions InstanceId=i-0123456789abcdef0 --value 1 --unit Count --storage-resolution 60',
     ]);
   });
 
-  it('publishes TunnelUp=0 when fewer SAs than required are established', () => {
-    const run = publish({ swanctl: established(1) }, { MIN_SAS: '2' });
+  it('publishes TunnelUp=0 when fewer CHILD SAs than required are installed', () => {
+    const run = publish({ swanctl: installed(1) }, { MIN_SAS: '2' });
     expect(run.status).toBe(0);
     expect(putMetricData(run.calls)[0]).toContain('--value 0');
-    expect(run.stdout).toContain('1 established SAs, at least 2 required');
+    expect(run.stdout).toContain('1 installed CHILD SAs, 1 IKE SAs established (at least 2 required)');
+  });
+
+  it('publishes TunnelUp=0 when IKE is up but no CHILD SA is installed (no traffic can cross)', () => {
+    const run = publish({ swanctl: installed(0) });
+    expect(putMetricData(run.calls)[0]).toContain('--value 0');
+  });
+
+  it('publishes TunnelUp=0 when the daemon hangs, within the check timeout', () => {
+    const run = publish({ swanctl: 'sleep 30' }, { VPN_FAILOVER_CHECK_TIMEOUT: '0.3' });
+    expect(putMetricData(run.calls)[0]).toContain('--value 0');
+    expect(run.stdout).toContain('daemon not responding');
   });
 
   it('publishes TunnelUp=0 when the far side does not answer a ping across the tunnel', () => {
-    const run = publish({ swanctl: established(1), ping: 'exit 1' }, { PING_TARGET: '10.50.0.1' });
+    const run = publish({ swanctl: installed(1), ping: 'exit 1' }, { PING_TARGET: '10.50.0.1' });
     expect(putMetricData(run.calls)[0]).toContain('--value 0');
     expect(run.calls).toContain('ping -c 3 -W 2 -q 10.50.0.1');
   });
@@ -66,17 +82,17 @@ describe('tunnel-metric publisher', () => {
     expect(putMetricData(libreswan.calls)[0]).toContain('--value 1');
     const inactive = publish({ systemctl: 'exit 3' }, { PROBE: 'systemd', UNIT: 'ipsec' });
     expect(putMetricData(inactive.calls)[0]).toContain('--value 0');
-    expect(inactive.calls).toContain('systemctl is-active --quiet -- ipsec');
+    expect(inactive.calls).toContain('systemctl is-active -- ipsec');
   });
 
   it('fails without publishing anything when IMDSv2 does not answer', () => {
-    const run = publish({ curl: 'exit 7', swanctl: established(1) });
+    const run = publish({ curl: 'exit 7', swanctl: installed(1) });
     expect(run.status).toBe(1);
     expect(putMetricData(run.calls)).toEqual([]);
   });
 
   it('fails (so systemd records it) when PutMetricData is refused', () => {
-    const run = publish({ swanctl: established(1), aws: 'echo AccessDenied >&2; exit 254' });
+    const run = publish({ swanctl: installed(1), aws: 'echo AccessDenied >&2; exit 254' });
     expect(run.status).toBe(1);
     expect(run.stdout).toContain('PutMetricData failed');
   });

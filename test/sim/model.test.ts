@@ -254,7 +254,7 @@ describe('the simulated account', () => {
       Status: 'Failed',
       ResponseCode: 1,
     });
-    expect(invocation?.CommandPlugins?.[0]?.Output).toMatch(/^unhealthy: 0 established SAs/);
+    expect(invocation?.CommandPlugins?.[0]?.Output).toMatch(/^unhealthy: 0 installed CHILD SAs/);
   });
 
   it('shows a tunnel going down in GetMetricData only after the next datapoint is published and visible (aws-facts §5)', async () => {

@@ -1,0 +1,95 @@
+#!/bin/sh
+# vpn-failover daemon check: prints one line saying whether this instance's VPN daemon is positively
+# healthy, and exits 0 only when it is.
+#
+# The controller runs it through SSM Run Command (its probe document embeds this file verbatim) and the
+# tunnel-metric publisher runs the installed copy, so both judge the daemon in exactly the same way.
+#
+# Settings come from the environment (the SSM document passes its parameters this way):
+#   SSM_ProbeKind               systemd | strongswan | libreswan
+#   SSM_Unit                    the unit the systemd kind checks                       (default strongswan)
+#   SSM_MinSas                  installed CHILD SAs the strongswan/libreswan kinds need (default 1)
+#   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 4)
+#
+# Tunnels are counted as installed CHILD (IPsec) SAs, not IKE SAs: an IKE SA without a CHILD SA carries no
+# traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for.
+#
+# Exit status: 0 healthy; 1 unhealthy; 3 cannot judge (SSM Agent too old to pass the parameters);
+# 4 unhealthy because the daemon did not answer in time.
+kind="${SSM_ProbeKind:-}"
+unit="${SSM_Unit:-strongswan}"
+min_sas="${SSM_MinSas:-1}"
+limit="${VPN_FAILOVER_CHECK_TIMEOUT:-4}"
+
+healthy() {
+  echo "healthy: $1"
+  exit 0
+}
+
+unhealthy() {
+  echo "unhealthy: $1"
+  exit 1
+}
+
+# Run a daemon command under a hard timeout, leaving its output in $out and its exit status in $rc.
+# timeout(1) exits 124 when the limit fires, and 137 when the command ignored SIGTERM and was killed.
+ask() {
+  out=$(timeout -k 1 "$limit" "$@" 2>/dev/null)
+  rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+    echo "unhealthy: daemon not responding: '$*' did not answer within $limit s"
+    exit 4
+  fi
+}
+
+# Lines of $out matching an extended regular expression.
+count() {
+  printf '%s\n' "$out" | grep -cE "$1"
+}
+
+# Judge $1 installed CHILD SAs against the minimum; $2, when given, says how many IKE SAs are up.
+judge_sas() {
+  [ "$1" -ge "$min_sas" ] && healthy "$1 installed CHILD SAs (at least $min_sas required)"
+  unhealthy "$1 installed CHILD SAs${2:+, $2 IKE SAs established} (at least $min_sas required)"
+}
+
+if [ -z "$kind" ]; then
+  echo "unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
+  exit 3
+fi
+
+case "$kind" in
+  systemd)
+    ask systemctl is-active -- "$unit"
+    state=$(printf '%s\n' "$out" | head -n 1)
+    [ "$state" = active ] && healthy "$unit is active"
+    unhealthy "$unit is ${state:-not known to systemd}"
+    ;;
+  strongswan)
+    if command -v swanctl >/dev/null 2>&1; then
+      ask swanctl --list-sas
+      [ "$rc" -eq 0 ] || unhealthy "charon does not answer (swanctl --list-sas exit $rc)"
+      # A CHILD SA line reads "net: #1, reqid 1, INSTALLED, TUNNEL, ..."; an IKE SA line "gw: #1, ESTABLISHED, ...".
+      judge_sas "$(count ', INSTALLED,')" "$(count ', ESTABLISHED,')"
+    elif command -v ipsec >/dev/null 2>&1; then
+      ask ipsec status
+      [ "$rc" -eq 0 ] || unhealthy "charon does not answer (ipsec status exit $rc)"
+      # stroke: "net{1}:  INSTALLED, TUNNEL, ..." per CHILD SA, "gw[1]: ESTABLISHED ..." per IKE SA.
+      judge_sas "$(count '\{[0-9]+\}: +INSTALLED')" "$(count '\[[0-9]+\]: +ESTABLISHED')"
+    else
+      unhealthy "neither swanctl nor ipsec is installed"
+    fi
+    ;;
+  libreswan)
+    command -v ipsec >/dev/null 2>&1 || unhealthy "ipsec is not installed"
+    ask ipsec trafficstatus
+    [ "$rc" -eq 0 ] || ask ipsec whack --trafficstatus
+    [ "$rc" -eq 0 ] || unhealthy "pluto does not answer (ipsec trafficstatus exit $rc)"
+    # One line per IPsec SA: '#3: "office/0x1", type=ESP, add_time=...' (older releases prefix "006 ").
+    judge_sas "$(count 'type=(ESP|AH)')"
+    ;;
+  *)
+    echo "unknown: probe kind $kind is not supported"
+    exit 3
+    ;;
+esac
