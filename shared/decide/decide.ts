@@ -14,15 +14,14 @@ import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
 
 /**
- * Damping of the unknown alarms (signal-unknown, standby-unknown, routes-unreadable): raised after this many
- * consecutive evaluations that could not read the signal...
+ * The unknown alarms (signal-unknown, standby-unknown, routes-unreadable) are damped: raised after
+ * UNKNOWN_ALARM_AFTER consecutive evaluations that could not read the signal, cleared only after
+ * UNKNOWN_CLEAR_AFTER consecutive evaluations that could. The gap is deliberate: reads that fail half the
+ * time (API throttling) raise the alarm once and keep it raised until they have recovered, instead of
+ * paging at every failed read.
  */
 export const UNKNOWN_ALARM_AFTER = 3;
-/**
- * ...and cleared only after this many consecutive evaluations that could. The gap is deliberate: reads that
- * fail half the time (API throttling) raise the alarm once and keep it raised until they have recovered,
- * instead of paging at every failed read.
- */
+/** See UNKNOWN_ALARM_AFTER. */
 export const UNKNOWN_CLEAR_AFTER = 10;
 
 /** A failure of the primary within this long of its previous one doubles what automatic failback waits for. */
