@@ -160,7 +160,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     unhealthyStreak,
     healthyStreak,
     unknownStreak,
-    ...(unknownAlarms !== undefined ? { unknownAlarms: definedEntries(unknownAlarms) } : {}),
+    ...(unknownAlarms !== undefined ? { unknownAlarms } : {}),
     ...(lastFailoverAt !== undefined ? { lastFailoverAt } : {}),
     ...(primaryFailures !== undefined ? { primaryFailures } : {}),
     ...(enis !== undefined ? { enis } : {}),
@@ -168,10 +168,6 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
   };
   return { pair, version, memory };
 }
-
-/** An object without its undefined-valued keys (zod's optional fields parse to explicit undefined). */
-const definedEntries = <T extends object>(value: T): T =>
-  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 
 const neverWritten = (pair: string): StoredPair => ({ pair, version: 0, memory: initialMemory() });
 
