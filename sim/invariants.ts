@@ -448,8 +448,9 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
 }
 
 /**
- * Invariant 3: a soft-failure failover comes at least `cooldown` after the pair's previous move (any failover
- * or failback; design.md "Cooldown"), so there is at most one per pair per cooldown.
+ * Invariant 3: an automatic failback comes at least `cooldown` after the pair's previous move (any failover
+ * or failback), so traffic returns to the primary at most once per cooldown. Moves away from a failing
+ * member are never held by the cooldown.
  */
 export function checkCooldown(run: RecordedRun): CheckResult {
   const violations: Violation[] = [];
@@ -457,7 +458,7 @@ export function checkCooldown(run: RecordedRun): CheckResult {
   for (const pair of run.scenario.config.pairs) {
     const moves = moveEvents(run.output, pair.name);
     moves.forEach((move, i) => {
-      if (move.trigger !== 'soft-failure') return;
+      if (move.trigger !== 'automatic-failback') return;
       checked++;
       const previous = moves[i - 1];
       if (previous !== undefined && move.t - previous.t < pair.cooldown - SLACK) {
@@ -465,7 +466,7 @@ export function checkCooldown(run: RecordedRun): CheckResult {
           invariant: 3,
           pair: pair.name,
           t: move.t,
-          message: `soft-failure ${move.kind} to ${move.to} at ${fmt(move.t)} only ${fmt(move.t - previous.t)} after the ${previous.trigger} ${previous.kind} at ${fmt(previous.t)} (cooldown ${fmt(pair.cooldown)})`,
+          message: `automatic ${move.kind} to ${move.to} at ${fmt(move.t)} only ${fmt(move.t - previous.t)} after the ${previous.trigger} ${previous.kind} at ${fmt(previous.t)} (cooldown ${fmt(pair.cooldown)})`,
         });
       }
     });

@@ -63,6 +63,8 @@ const count = z.number().int().nonnegative();
 const softStreaksSchema = z.object({ daemon: count, tunnel: count });
 const leaseSchema = z.object({ owner: z.string().min(1), until: z.number(), member: roleSchema.optional() });
 
+const unknownAlarmSchema = z.object({ raised: z.boolean(), streak: count });
+
 /** A stored pair item as read back; unknown attributes (the keys) are dropped. */
 const pairItemSchema = z.object({
   version: count,
@@ -70,8 +72,18 @@ const pairItemSchema = z.object({
   unhealthyStreak: z.object({ primary: softStreaksSchema, standby: softStreaksSchema }),
   healthyStreak: z.object({ primary: count, standby: count }),
   unknownStreak: count,
+  unknownAlarms: z
+    .object({
+      'signal-unknown': unknownAlarmSchema.optional(),
+      'standby-unknown': unknownAlarmSchema.optional(),
+      'routes-unreadable': unknownAlarmSchema.optional(),
+    })
+    .optional(),
   lastFailoverAt: z.number().optional(),
-  enis: z.object({ primary: z.string().optional(), standby: z.string().optional() }).optional(),
+  primaryFailures: z.object({ count: z.number().int().positive(), lastAt: z.number() }).optional(),
+  // Keyed by member instance id. Items written before were keyed by role ("primary", "standby"): those
+  // entries match no instance id, so the ENIs are read afresh and the next save drops them.
+  enis: z.record(z.string(), z.string()).optional(),
   lease: leaseSchema.optional(),
 });
 
@@ -131,14 +143,26 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
       cause: parsed.error,
     });
   }
-  const { version, active, unhealthyStreak, healthyStreak, unknownStreak, lastFailoverAt, enis, lease } =
-    parsed.data;
+  const {
+    version,
+    active,
+    unhealthyStreak,
+    healthyStreak,
+    unknownStreak,
+    unknownAlarms,
+    lastFailoverAt,
+    primaryFailures,
+    enis,
+    lease,
+  } = parsed.data;
   const memory: PairMemory = {
     active,
     unhealthyStreak,
     healthyStreak,
     unknownStreak,
+    ...(unknownAlarms !== undefined ? { unknownAlarms } : {}),
     ...(lastFailoverAt !== undefined ? { lastFailoverAt } : {}),
+    ...(primaryFailures !== undefined ? { primaryFailures } : {}),
     ...(enis !== undefined ? { enis } : {}),
     ...(lease !== undefined ? { lease } : {}),
   };
@@ -206,6 +230,8 @@ export class StateStore {
       '#unknownStreak': 'unknownStreak',
       '#lastFailoverAt': 'lastFailoverAt',
       '#enis': 'enis',
+      '#unknownAlarms': 'unknownAlarms',
+      '#primaryFailures': 'primaryFailures',
     };
     const values: Record<string, unknown> = {
       ':next': expectedVersion + 1,
@@ -230,6 +256,14 @@ export class StateStore {
       set.push('#enis = :enis');
       values[':enis'] = memory.enis;
     } else remove.push('#enis');
+    if (memory.unknownAlarms !== undefined) {
+      set.push('#unknownAlarms = :unknownAlarms');
+      values[':unknownAlarms'] = memory.unknownAlarms;
+    } else remove.push('#unknownAlarms');
+    if (memory.primaryFailures !== undefined) {
+      set.push('#primaryFailures = :primaryFailures');
+      values[':primaryFailures'] = memory.primaryFailures;
+    } else remove.push('#primaryFailures');
 
     let condition: string;
     if (expectedVersion === 0) {

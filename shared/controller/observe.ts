@@ -29,7 +29,8 @@ const PROBE_DEADLINE_MS = (deps: ControllerDeps) =>
  * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), all in parallel.
  * Route-target ENIs come from the pair's memory when known, so a steady tick makes no DescribeInstances call:
  * a member's default target is its primary ENI (device index 0), which EC2 never lets anyone detach, so it
- * cannot change while the instance id stays the same; a configured networkInterfaceId needs no read at all.
+ * cannot change while the instance id stays the same; the memory is keyed by instance id, so a member
+ * replaced by a new instance has its ENI read afresh. A configured networkInterfaceId needs no read at all.
  */
 export async function observePairs(
   deps: ControllerDeps,
@@ -45,8 +46,9 @@ export async function observePairs(
   const knownEnis = new Map<string, string>();
   for (const p of pairs) {
     for (const role of ROLES) {
-      const eni = p[role].networkInterfaceId ?? memories.get(p.name)?.enis?.[role];
-      if (eni) knownEnis.set(p[role].instanceId, eni);
+      const id = p[role].instanceId;
+      const eni = p[role].networkInterfaceId ?? memories.get(p.name)?.enis?.[id];
+      if (eni) knownEnis.set(id, eni);
     }
   }
   const unknownEniMembers = pairs.flatMap((p) =>

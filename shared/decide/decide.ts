@@ -1,14 +1,40 @@
 import type { PairConfig } from '../config/schema.ts';
 import type { Alarm, Decision, MoveTrigger, Plan, Verdict } from '../domain/plan.ts';
-import { isMove } from '../domain/plan.ts';
-import type { Lease, PairMemory, PairObservation, Role } from '../domain/types.ts';
+import type {
+  Lease,
+  PairMemory,
+  PairObservation,
+  Role,
+  UnknownAlarmKind,
+  UnknownAlarmState,
+} from '../domain/types.ts';
 import { otherRole, ROLES } from '../domain/types.ts';
 import { formatSeconds } from '../duration.ts';
 import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
 
-/** Consecutive evaluations with an unknown signal on the active member before the signal-unknown alarm. */
+/**
+ * The unknown alarms (signal-unknown, standby-unknown, routes-unreadable) are damped: raised after
+ * UNKNOWN_ALARM_AFTER consecutive evaluations that could not read the signal, cleared only after
+ * UNKNOWN_CLEAR_AFTER consecutive evaluations that could. The gap is deliberate: reads that fail half the
+ * time (API throttling) raise the alarm once and keep it raised until they have recovered, instead of
+ * paging at every failed read.
+ */
 export const UNKNOWN_ALARM_AFTER = 3;
+/** See UNKNOWN_ALARM_AFTER. */
+export const UNKNOWN_CLEAR_AFTER = 10;
+
+/** A failure of the primary within this long of its previous one doubles what automatic failback waits for. */
+export const FAILBACK_DAMPING_WINDOW_MS = 60 * 60_000;
+/** At most this many doublings: a flapping primary waits at most 8 x failbackAfter before failback. */
+export const FAILBACK_DAMPING_MAX_DOUBLINGS = 3;
+
+/** The unknown alarms, in the order they are reported. */
+const UNKNOWN_ALARMS: readonly UnknownAlarmKind[] = [
+  'signal-unknown',
+  'standby-unknown',
+  'routes-unreadable',
+];
 
 const ROUTES_UNREADABLE = 'the route tables could not be read, so no route is written';
 
@@ -69,7 +95,7 @@ interface Streaks {
 
 const iso = (epochMs: number): string => new Date(epochMs).toISOString();
 
-/** A live maintenance lease covering `role`, if any (design.md "Maintenance lease"). */
+/** A live maintenance lease covering `role`, if any. */
 function leaseOn(memory: PairMemory, role: Role, now: number): Lease | undefined {
   const lease = memory.lease;
   return lease !== undefined && lease.until > now && lease.member === role ? lease : undefined;
@@ -82,17 +108,30 @@ function cooldownLeft(ctx: Context): number {
 }
 
 /**
+ * The healthy evaluations automatic failback waits for: failbackAfter, doubled for each further failure of
+ * the primary within the damping window of the one before (up to FAILBACK_DAMPING_MAX_DOUBLINGS), so a
+ * primary that keeps failing must stay healthy longer before traffic returns to it. Once the window has
+ * passed since its last failure, failbackAfter again.
+ */
+function failbackNeeds(pair: PairConfig, memory: PairMemory, now: number): number {
+  const failures = memory.primaryFailures;
+  if (failures === undefined || now - failures.lastAt > FAILBACK_DAMPING_WINDOW_MS) return pair.failbackAfter;
+  return pair.failbackAfter * 2 ** Math.min(failures.count - 1, FAILBACK_DAMPING_MAX_DOUBLINGS);
+}
+
+/**
  * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy, resets on healthy
  * and holds on unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
  * automatic failback reads it: the primary's, while the standby carries traffic and failback is automatic,
- * counting evaluations healthy on every signal up to failbackAfter; it is 0 everywhere else. So a steady, healthy pair's memory stops
- * changing and a steady tick writes nothing to the state store. The unknown streak counts evaluations in
- * which the active member had some unknown signal.
+ * counting evaluations healthy on every signal up to what failback needs; it is 0 everywhere else. So a
+ * steady, healthy pair's memory stops changing and a steady tick writes nothing to the state store. The
+ * unknown streak counts evaluations in which the active member had some unknown signal.
  */
 function nextStreaks(
   pair: PairConfig,
   memory: PairMemory,
   verdicts: Readonly<Record<Role, Verdict>>,
+  now: number,
 ): Streaks {
   const soft = (role: Role) =>
     Object.fromEntries(
@@ -107,7 +146,7 @@ function nextStreaks(
     ) as Record<SoftSignal, number>;
   const primaryHealthy =
     pair.failback === 'automatic' && memory.active === 'standby' && verdicts.primary.health === 'healthy'
-      ? Math.min(memory.healthyStreak.primary + 1, pair.failbackAfter)
+      ? Math.min(memory.healthyStreak.primary + 1, failbackNeeds(pair, memory, now))
       : 0;
   const activeSignals = Object.values(verdicts[memory.active].signals);
   return {
@@ -130,8 +169,6 @@ function elasticIpMustMove(ctx: Context, role: Role, unreadableMeansMove: boolea
 type MoveIntent = {
   readonly to: Role;
   readonly reasons: readonly string[];
-  /** soft failures wait for the cooldown; hard loss, scheduled events and operators do not */
-  readonly respectCooldown: boolean;
   /** an operator's force: the health and lease checks are reported as overridden instead of blocking */
   readonly force?: boolean;
   /** replaces the generic "not healthy" text (the far-end case of a soft failure) */
@@ -156,8 +193,9 @@ function moveOrAlarm(ctx: Context, move: MoveIntent, trailer: readonly string[] 
 
 /**
  * Plan pointing every managed route (and the Elastic IP) at `to`, or say what blocks it: a live lease on
- * `to`, `to` not positively healthy, the cooldown (soft failures only), unreadable route tables, or an
- * unknown route-target ENI for `to`. With force, the lease and health blocks become reasons instead.
+ * `to`, `to` not positively healthy, unreadable route tables, or an unknown route-target ENI for `to`. With
+ * force, the lease and health blocks become reasons instead. The cooldown is not checked here: it holds
+ * only automatic failback, which checks it before asking for a move.
  */
 function planMove(
   ctx: Context,
@@ -186,16 +224,6 @@ function planMove(
       forceable: true,
     });
   }
-  const left = move.respectCooldown ? cooldownLeft(ctx) : 0;
-  if (left > 0) {
-    blockers.push({
-      alarm: {
-        kind: 'in-cooldown',
-        detail: `the last move was less than ${formatSeconds(pair.cooldown)} ago; soft failures wait ${formatSeconds(left / 1000)} more`,
-      },
-      forceable: false,
-    });
-  }
   if (routes === undefined) {
     blockers.push({
       alarm: { kind: 'routes-unreadable', detail: ROUTES_UNREADABLE },
@@ -220,7 +248,7 @@ function planMove(
   const reasons = [
     ...move.reasons,
     ...overridden.map((b) => `forced past: ${b.alarm.detail}`),
-    `${writes.length} route writes to ${eni}${moveElasticIp ? ', Elastic IP follows' : ''}`,
+    `${routeWritesText(writes.length)} to ${eni}${moveElasticIp ? ', Elastic IP follows' : ''}`,
   ];
   // A repair finishes a move onto the active member, so the routes it rewrites come from the other one.
   const from = move.kind === 'repair-routes' ? otherRole(to) : memory.active;
@@ -235,6 +263,12 @@ function planMove(
 
 const alarmPlan = (reasons: readonly string[]): Plan => ({ kind: 'alarm', reasons });
 
+/** "1 route write", "4 route writes". */
+const routeWritesText = (n: number): string => `${n} route write${n === 1 ? '' : 's'}`;
+
+/** "1 managed route", "4 managed routes". */
+const managedRoutesText = (n: number): string => `${n} managed route${n === 1 ? '' : 's'}`;
+
 const blockedReasons = (to: Role, blockers: readonly Blocker[]): string[] =>
   blockers.map((b) => `not moving to ${to}: ${b.alarm.detail}`);
 
@@ -242,8 +276,9 @@ const blockedReasons = (to: Role, blockers: readonly Blocker[]): string[] =>
 const moveKind = (to: Role): 'failover' | 'failback' => (to === 'primary' ? 'failback' : 'failover');
 
 /**
- * Rules 1, 2 and 5 found no move to make (or one waits): keep traffic where it is, and finish any move
- * that was interrupted half way by pointing the stray routes (and the Elastic IP) back at the active member.
+ * Repair: hard loss, soft failure and failback found no move to make (or one waits): keep traffic where it
+ * is, and finish any move that was interrupted half way by pointing the stray routes (and the Elastic IP)
+ * back at the active member.
  */
 function settle(ctx: Context, notes: readonly string[]): Outcome {
   const { pair, observation, memory, verdicts, routes } = ctx;
@@ -262,7 +297,7 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
       plan: {
         kind: 'noop',
         reasons: [
-          `${active} carries traffic: ${managed} managed routes on ${observation.enis[active] ?? pair[active].instanceId}`,
+          `${active} carries traffic: ${managedRoutesText(managed)} on ${observation.enis[active] ?? pair[active].instanceId}`,
           ...notes,
         ],
       },
@@ -273,7 +308,7 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
     (r) => r.target !== 'foreign' && !(r.target === active && r.onEni && !r.blackhole),
   );
   const what = [
-    ...(stray.length > 0 ? [`${stray.length} managed routes not on ${active}`] : []),
+    ...(stray.length > 0 ? [`${managedRoutesText(stray.length)} not on ${active}`] : []),
     ...(elasticIpAway ? [`Elastic IP on ${observation.elasticIpOn}`] : []),
   ].join(' and ');
   if (verdicts[active].health !== 'healthy') {
@@ -284,7 +319,6 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
     to: active,
     kind: 'repair-routes',
     reasons: [...notes, `${what}: finishing the move onto ${active}`],
-    respectCooldown: false,
   });
   if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
   return {
@@ -292,6 +326,10 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
     alarms: attempt.blockers.map((b) => b.alarm),
   };
 }
+
+/** The daemon probe counts installed IPsec SAs (not only that a process runs). */
+const probeCountsSas = (pair: PairConfig): boolean =>
+  pair.probe.kind === 'strongswan' || pair.probe.kind === 'libreswan';
 
 /** Automatic rules, in order: hard loss or scheduled event, soft failure, automatic failback, repair. */
 function automatic(ctx: Context): Outcome {
@@ -301,29 +339,38 @@ function automatic(ctx: Context): Outcome {
   const current = verdicts[active];
   const notes: string[] = [];
 
-  // Rule 1: hard loss (or an imminent scheduled event) moves at once, cooldown or not.
+  // Hard loss (or an imminent scheduled event) moves at once, cooldown or not.
   const scheduled = current.signals.instance?.scheduled === true;
   if (current.health === 'unhealthy' && (current.hard || scheduled)) {
     const trigger: MoveTrigger = current.hard ? 'hard-loss' : 'scheduled-event';
     const reasons = [
       `${active} ${current.hard ? 'lost' : 'has a scheduled event'}: ${current.signals.instance?.reason}`,
     ];
-    return moveOrAlarm(
-      ctx,
-      { to: standby, kind: moveKind(standby), trigger, reasons, respectCooldown: false },
-      [`traffic stays on ${active}`],
-    );
+    return moveOrAlarm(ctx, { to: standby, kind: moveKind(standby), trigger, reasons }, [
+      `traffic stays on ${active}`,
+    ]);
   }
 
-  // Rule 2: a soft signal unhealthy for unhealthyThreshold evaluations, and healthy on the other member.
+  // Soft failure: a soft signal unhealthy for unhealthyThreshold evaluations, and healthy on the other
+  // member. Moving away from a failing member is never held by the cooldown.
   const soft = SOFT_SIGNALS.filter((name) => current.signals[name]?.health === 'unhealthy');
-  const failing = soft.filter((name) => streaks.unhealthyStreak[active][name] >= pair.unhealthyThreshold);
+  const streaked = soft.filter((name) => streaks.unhealthyStreak[active][name] >= pair.unhealthyThreshold);
+  // Probe over metric: a probe that counts installed SAs and passed in this evaluation sees the tunnels
+  // now, while the tunnel metric's datapoints lag by a period or more; so the metric alone does not move
+  // traffic off a member whose probe passes. A systemd probe cannot see SAs, so it never overrides the metric.
+  const probeSeesTunnels = probeCountsSas(pair) && current.signals.daemon?.health === 'healthy';
+  const failing = probeSeesTunnels ? streaked.filter((name) => name !== 'tunnel') : streaked;
+  if (probeSeesTunnels && streaked.includes('tunnel')) {
+    notes.push(
+      `${active} tunnel unhealthy x${streaks.unhealthyStreak[active].tunnel} (${current.signals.tunnel?.reason}), but its ${pair.probe.kind} probe counts installed SAs now and passed: the probe wins, traffic stays`,
+    );
+  }
   if (failing.length > 0) {
     const reasons = failing.map(
       (name) =>
         `${active} ${name} unhealthy x${streaks.unhealthyStreak[active][name]}: ${current.signals[name]?.reason}`,
     );
-    // design.md: if the standby's same signal is down too (the far end is down), moving helps no one.
+    // If the standby's same signal is down too (the far end is down), moving helps no one.
     const farEnd = failing.flatMap((name) => {
       const theirs = verdicts[standby].signals[name];
       if (theirs === undefined || theirs.health === 'healthy') return [];
@@ -341,30 +388,39 @@ function automatic(ctx: Context): Outcome {
         kind: moveKind(standby),
         trigger: 'soft-failure',
         reasons,
-        respectCooldown: true,
         ...(unhealthyDetail !== undefined && { unhealthyDetail }),
       },
       [`traffic stays on ${active}`],
     );
   }
-  for (const name of soft) {
+  for (const name of soft.filter((name) => !streaked.includes(name))) {
     notes.push(
       `${active} ${name} unhealthy ${streaks.unhealthyStreak[active][name]}/${pair.unhealthyThreshold}: waiting`,
     );
   }
-  if (current.health === 'unknown')
-    notes.push(`${active} unknown (${current.reason}): unknown never moves traffic`);
+  if (current.health === 'unknown') {
+    const n = streaks.unknownStreak;
+    const evaluations =
+      n >= UNKNOWN_ALARM_AFTER ? `${n} or more evaluations` : `${n} evaluation${n === 1 ? '' : 's'}`;
+    notes.push(`${active} unknown for ${evaluations} (${current.reason}): unknown never moves traffic`);
+  }
 
-  // Rule 5: failback to the primary.
+  // Failback to the primary: automatic only when configured, after the primary has stayed healthy long
+  // enough (longer each time it failed again soon after), once the cooldown has passed.
   if (active === 'standby') {
     if (pair.failback === 'manual') {
       notes.push('traffic stays on the standby until an operator fails back (failback: manual)');
     } else {
       const healthy = streaks.healthyStreak.primary;
+      const needs = failbackNeeds(pair, memory, now);
+      const damped =
+        needs > pair.failbackAfter
+          ? ` (failbackAfter ${pair.failbackAfter} doubled: the primary failed ${memory.primaryFailures?.count} times in a row, each within ${formatSeconds(FAILBACK_DAMPING_WINDOW_MS / 1000)} of the last)`
+          : '';
       const left = cooldownLeft(ctx);
       const lease = leaseOn(memory, 'primary', now);
-      if (healthy < pair.failbackAfter) {
-        notes.push(`primary healthy ${healthy}/${pair.failbackAfter} evaluations before automatic failback`);
+      if (healthy < needs) {
+        notes.push(`primary healthy ${healthy}/${needs} evaluations before automatic failback${damped}`);
       } else if (left > 0) {
         notes.push(`automatic failback waits ${formatSeconds(left / 1000)} for the cooldown`);
       } else if (lease !== undefined) {
@@ -372,23 +428,22 @@ function automatic(ctx: Context): Outcome {
           `automatic failback waits for the maintenance lease held by ${lease.owner} on the primary`,
         );
       } else {
-        const reasons = [`primary healthy for ${healthy} evaluations (failbackAfter ${pair.failbackAfter})`];
+        const reasons = [`primary healthy for ${healthy} evaluations (needs ${needs}${damped})`];
         return moveOrAlarm(ctx, {
           to: 'primary',
           kind: 'failback',
           trigger: 'automatic-failback',
           reasons,
-          respectCooldown: true,
         });
       }
     }
   }
 
-  // Rule 8: no move; keep (or put back) everything on the active member.
+  // No move: keep (or put back) everything on the active member.
   return settle(ctx, notes);
 }
 
-/** Rule 6: an operator command moves traffic to the named member, or is refused with the reason. */
+/** Operator command: moves traffic to the named member, or is refused with the reason. */
 function commanded(ctx: Context, command: OperatorCommand): Outcome {
   const { memory, routes, pair } = ctx;
   const { to, force } = command;
@@ -404,7 +459,7 @@ function commanded(ctx: Context, command: OperatorCommand): Outcome {
       alarms: [],
     };
   }
-  const common = { to, reasons: [said], respectCooldown: false, force };
+  const common = { to, reasons: [said], force };
   const attempt = planMove(
     ctx,
     to === memory.active
@@ -419,22 +474,40 @@ function commanded(ctx: Context, command: OperatorCommand): Outcome {
   return { plan: alarmPlan([said, ...blockedReasons(to, attempt.blockers)]), alarms: [], refusal };
 }
 
-/** Conditions raised whatever the plan: redundancy lost, routes outside the pair, persistent unknowns. */
-function standingAlarms(ctx: Context, plan: Plan): Alarm[] {
-  const { pair, verdicts, routes, streaks, memory } = ctx;
+/** The member carrying traffic once this run's plan is carried out (a dry run reports what a real run would). */
+const carryingAfter = (ctx: Context, plan: Plan): Role =>
+  plan.kind === 'failover' || plan.kind === 'failback' ? plan.to : ctx.memory.active;
+
+/**
+ * Conditions raised at once whatever the plan, each saying what is positively true: the member not carrying
+ * traffic is unhealthy (no redundancy), both are, routes point outside the pair, or the member carrying
+ * traffic is lost and this run leaves traffic on it (the move is blocked, or this is a dry run).
+ */
+function standingAlarms(ctx: Context, plan: Plan, dryRun: boolean): Alarm[] {
+  const { pair, verdicts, routes, memory } = ctx;
   const alarms: Alarm[] = [];
-  const carrying = isMove(plan) ? plan.to : memory.active;
-  const spare = otherRole(carrying);
-  if (verdicts[spare].health !== 'healthy') {
+  const spare = otherRole(carryingAfter(ctx, plan));
+  if (verdicts[spare].health === 'unhealthy') {
     alarms.push({
       kind: 'standby-unhealthy',
-      detail: `${spare} ${pair[spare].instanceId}, the member not carrying traffic, is ${verdicts[spare].health} (${verdicts[spare].reason}): no redundancy`,
+      detail: `${spare} ${pair[spare].instanceId}, the member not carrying traffic, is unhealthy (${verdicts[spare].reason}): no redundancy`,
     });
   }
-  if (ROLES.every((role) => verdicts[role].health !== 'healthy')) {
+  if (ROLES.every((role) => verdicts[role].health === 'unhealthy')) {
     alarms.push({
       kind: 'both-unhealthy',
-      detail: ROLES.map((role) => `${role} ${verdicts[role].health} (${verdicts[role].reason})`).join('; '),
+      detail: ROLES.map((role) => `${role} unhealthy (${verdicts[role].reason})`).join('; '),
+    });
+  }
+  const lost = verdicts[memory.active];
+  const movedOff = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback');
+  if (lost.hard && !movedOff) {
+    const why = dryRun
+      ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
+      : 'no move off it can be made';
+    alarms.push({
+      kind: 'traffic-blackholed',
+      detail: `${memory.active} ${pair[memory.active].instanceId} carries traffic and is lost (${lost.signals.instance?.reason}); ${why}`,
     });
   }
   for (const route of routes ?? []) {
@@ -445,16 +518,66 @@ function standingAlarms(ctx: Context, plan: Plan): Alarm[] {
       });
     }
   }
-  if (routes === undefined) {
-    alarms.push({ kind: 'routes-unreadable', detail: ROUTES_UNREADABLE });
-  }
-  if (streaks.unknownStreak >= UNKNOWN_ALARM_AFTER) {
-    alarms.push({
-      kind: 'signal-unknown',
-      detail: `${memory.active} has had an unknown signal for ${streaks.unknownStreak} or more evaluations: ${verdicts[memory.active].reason}`,
-    });
-  }
   return alarms;
+}
+
+/** Whether each unknown alarm's condition holds in this evaluation, and what to say when it does. */
+function unknownConditions(ctx: Context, plan: Plan): Readonly<Record<UnknownAlarmKind, string | undefined>> {
+  const { pair, verdicts, routes } = ctx;
+  const carrying = carryingAfter(ctx, plan);
+  const spare = otherRole(carrying);
+  const unread = Object.entries(verdicts[carrying].signals).filter(
+    ([, signal]) => signal.health === 'unknown',
+  );
+  return {
+    'signal-unknown':
+      unread.length === 0
+        ? undefined
+        : `${carrying} ${pair[carrying].instanceId}, the member carrying traffic, has signals that cannot be read: ${unread.map(([name, signal]) => `${name} (${signal.reason})`).join('; ')}`,
+    'standby-unknown':
+      verdicts[spare].health === 'unknown'
+        ? `${spare} ${pair[spare].instanceId}, the member not carrying traffic, cannot be read (${verdicts[spare].reason}): redundancy unverified`
+        : undefined,
+    'routes-unreadable': routes === undefined ? ROUTES_UNREADABLE : undefined,
+  };
+}
+
+/** One damped alarm's next state: raised after UNKNOWN_ALARM_AFTER unreadable evaluations in a row, cleared after UNKNOWN_CLEAR_AFTER readable ones. */
+function nextUnknownAlarm(previous: UnknownAlarmState | undefined, unreadable: boolean): UnknownAlarmState {
+  const raised = previous?.raised ?? false;
+  const against = raised !== unreadable;
+  if (!against) return { raised, streak: 0 };
+  const streak = (previous?.streak ?? 0) + 1;
+  const flips = streak >= (raised ? UNKNOWN_CLEAR_AFTER : UNKNOWN_ALARM_AFTER);
+  return flips ? { raised: !raised, streak: 0 } : { raised, streak };
+}
+
+/**
+ * The unknown alarms after this evaluation, with the memory that damps them: absent entries are clear with
+ * no streak, so a steady pair's memory stays empty here. A raised alarm waiting to clear keeps its last
+ * detail, marked with how long it has read again.
+ */
+function unknownAlarms(
+  ctx: Context,
+  plan: Plan,
+): { readonly alarms: Alarm[]; readonly memory: Partial<Record<UnknownAlarmKind, UnknownAlarmState>> } {
+  const conditions = unknownConditions(ctx, plan);
+  const alarms: Alarm[] = [];
+  const memory: Partial<Record<UnknownAlarmKind, UnknownAlarmState>> = {};
+  for (const kind of UNKNOWN_ALARMS) {
+    const detail = conditions[kind];
+    const next = nextUnknownAlarm(ctx.memory.unknownAlarms?.[kind], detail !== undefined);
+    if (next.raised || next.streak > 0) memory[kind] = next;
+    if (next.raised) {
+      alarms.push({
+        kind,
+        detail:
+          detail ??
+          `readable again for ${next.streak} of the ${UNKNOWN_CLEAR_AFTER} evaluations that clear this alarm`,
+      });
+    }
+  }
+  return { alarms, memory };
 }
 
 /** Alarms in order, without repeats (a blocker and a standing condition can say the same thing). */
@@ -468,36 +591,66 @@ function distinct(alarms: readonly Alarm[]): Alarm[] {
   });
 }
 
+/** A move off the primary because it failed (not an operator's move or a scheduled event). */
+const primaryFailed = (plan: Plan): boolean =>
+  (plan.kind === 'failover' || plan.kind === 'failback') &&
+  plan.from === 'primary' &&
+  (plan.trigger === 'hard-loss' || plan.trigger === 'soft-failure');
+
 /**
  * The memory to store after this run. Streaks always update (so a dry run shows what would happen next).
  * A failover or failback that is really carried out makes its target active, stamps lastFailoverAt and
- * resets the unknown streak (it belonged to the member traffic left); per-member streaks carry on as they
- * are. A repair changes no memory beyond the streaks. ENIs read this run are remembered.
+ * resets the unknown streak (it belonged to the member traffic left); when it moved off a failed primary it
+ * also counts that failure for failback damping. Per-member streaks carry on as they are. A repair changes
+ * no memory beyond the streaks. ENIs are remembered per member instance id: those read this run, those
+ * remembered for the current members, and none for instances no longer in the pair.
  */
-function nextMemory(ctx: Context, plan: Plan, dryRun: boolean): PairMemory {
-  const { memory, observation, now, streaks } = ctx;
-  const movedTo = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback') ? plan.to : undefined;
-  const seenEnis = Object.fromEntries(
+function nextMemory(
+  ctx: Context,
+  plan: Plan,
+  dryRun: boolean,
+  damped: Partial<Record<UnknownAlarmKind, UnknownAlarmState>>,
+): PairMemory {
+  const { pair, memory, observation, now, streaks } = ctx;
+  const { unknownAlarms: _previous, ...kept } = memory;
+  const moved = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback');
+  const movedTo = moved ? plan.to : undefined;
+  const enis = Object.fromEntries(
     ROLES.flatMap((role) => {
-      const eni = observation.enis[role];
-      return eni === undefined ? [] : [[role, eni]];
+      const id = pair[role].instanceId;
+      const eni = observation.enis[role] ?? memory.enis?.[id];
+      return eni === undefined ? [] : [[id, eni]];
     }),
-  ) as Partial<Record<Role, string>>;
-  const enis = { ...memory.enis, ...seenEnis };
+  );
+  const last = memory.primaryFailures;
+  const primaryFailures =
+    moved && primaryFailed(plan)
+      ? {
+          count:
+            last !== undefined && now - last.lastAt <= FAILBACK_DAMPING_WINDOW_MS
+              ? Math.min(last.count + 1, FAILBACK_DAMPING_MAX_DOUBLINGS + 1)
+              : 1,
+          lastAt: now,
+        }
+      : last;
+  const { enis: _enis, primaryFailures: _failures, ...rest } = kept;
   return {
-    ...memory,
+    ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
     healthyStreak: streaks.healthyStreak,
     unknownStreak: movedTo === undefined ? streaks.unknownStreak : 0,
+    ...(Object.keys(damped).length > 0 && { unknownAlarms: damped }),
     ...(movedTo !== undefined && { active: movedTo, lastFailoverAt: now }),
+    ...(primaryFailures !== undefined && { primaryFailures }),
     ...(Object.keys(enis).length > 0 && { enis }),
   };
 }
 
 /**
- * Decide one pair: verdicts for both members, then the plan (design.md "Failover rules"), the alarms and the
- * memory to store. Pure: the same input always gives the same decision. Without an operator command the
- * automatic rules apply; with one, the command decides and a refusal is returned in `refusal`.
+ * Decide one pair: verdicts for both members, then the plan, the alarms and the memory to store. Pure: the
+ * same input always gives the same decision. Without an operator command the automatic rules apply; with
+ * one, the command decides and a refusal is returned in `refusal`. A dry run carries the same alarms a real
+ * run would, plus traffic-blackholed when it leaves traffic on a lost member.
  */
 export function decide(input: DecideInput): Decision {
   const { pair, observation, memory, now, dryRun, command } = input;
@@ -512,15 +665,16 @@ export function decide(input: DecideInput): Decision {
     now,
     verdicts,
     routes: analyseRoutes(pair, observation),
-    streaks: nextStreaks(pair, memory, verdicts),
+    streaks: nextStreaks(pair, memory, verdicts, now),
   };
   const outcome = command === undefined ? automatic(ctx) : commanded(ctx, command);
+  const damped = unknownAlarms(ctx, outcome.plan);
   return {
     pair: pair.name,
     plan: outcome.plan,
-    alarms: distinct([...outcome.alarms, ...standingAlarms(ctx, outcome.plan)]),
+    alarms: distinct([...outcome.alarms, ...standingAlarms(ctx, outcome.plan, dryRun), ...damped.alarms]),
     verdicts,
-    memory: nextMemory(ctx, outcome.plan, dryRun),
+    memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),
     dryRun,
     ...(outcome.refusal !== undefined && { refusal: outcome.refusal }),
   };

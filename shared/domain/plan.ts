@@ -73,8 +73,6 @@ export const ALARM_KINDS = [
   'routes-unreadable',
   /** a move is held because its target is under a maintenance lease (resize) */
   'maintenance-lease',
-  /** a soft failure is held because the last move was too recent (to be retired: the cooldown damps failback only) */
-  'in-cooldown',
 ] as const;
 
 export type AlarmKind = (typeof ALARM_KINDS)[number];

@@ -108,6 +108,28 @@ export interface Lease {
   readonly member?: Role;
 }
 
+/**
+ * The alarms about signals that could not be read. They are damped (raised only once the condition has
+ * persisted, cleared only once it has been gone for a while), so that throttled or flaky reads page nobody
+ * twice: an unknown says "look at SSM, CloudWatch or the EC2 API", never "look at the member".
+ */
+export type UnknownAlarmKind = 'signal-unknown' | 'standby-unknown' | 'routes-unreadable';
+
+/** One damped alarm's state between runs. */
+export interface UnknownAlarmState {
+  readonly raised: boolean;
+  /** consecutive evaluations pointing the other way: unreadable while clear, readable while raised */
+  readonly streak: number;
+}
+
+/** Failovers that moved traffic off the primary because it failed, for damping automatic failback. */
+export interface PrimaryFailures {
+  /** how many, each within the damping window of the one before (capped) */
+  readonly count: number;
+  /** epoch ms of the latest */
+  readonly lastAt: number;
+}
+
 /** The controller's memory of a pair between runs (DynamoDB pair item). */
 export interface PairMemory {
   /** the member the controller intends to carry traffic */
@@ -116,16 +138,23 @@ export interface PairMemory {
   readonly unhealthyStreak: Readonly<Record<Role, Readonly<Record<'daemon' | 'tunnel', number>>>>;
   /**
    * Consecutive evaluations in which a member was healthy on every signal, kept where automatic failback
-   * reads it: the primary's, while the standby carries traffic under automatic failback, up to failbackAfter;
-   * 0 elsewhere (so a steady pair's memory, and its stored item, stop changing).
+   * reads it: the primary's, while the standby carries traffic under automatic failback, up to the number
+   * failback needs; 0 elsewhere (so a steady pair's memory, and its stored item, stop changing).
    */
   readonly healthyStreak: Readonly<Record<Role, number>>;
-  /** consecutive evaluations with some signal of the active member unknown */
+  /** consecutive evaluations with some signal of the member carrying traffic unknown (capped), for reasons */
   readonly unknownStreak: number;
+  /** the damped unknown alarms that are raised or counting; absent kinds are clear with no streak */
+  readonly unknownAlarms?: Readonly<Partial<Record<UnknownAlarmKind, UnknownAlarmState>>>;
   /** epoch ms of the last traffic move, for the cooldown */
   readonly lastFailoverAt?: number;
-  /** route-target ENI per member as last read from EC2 (saves a DescribeInstances on steady ticks) */
-  readonly enis?: Readonly<Partial<Record<Role, string>>>;
+  /** recent failures of the primary that moved traffic off it; absent when there were none */
+  readonly primaryFailures?: PrimaryFailures;
+  /**
+   * Route-target ENI per member instance id, as last read from EC2 (saves a DescribeInstances on steady
+   * ticks). Keyed by instance id, not role: a member replaced by a new instance gets its own ENI read.
+   */
+  readonly enis?: Readonly<Record<string, string>>;
   readonly lease?: Lease;
 }
 

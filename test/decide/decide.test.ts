@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type DecideInput, decide, inferActive } from '../../shared/decide/decide.ts';
 import type { Decision, Plan, RouteWrite } from '../../shared/domain/plan.ts';
 import { isMove } from '../../shared/domain/plan.ts';
+import type { ProbeObservation } from '../../shared/domain/types.ts';
 import {
   DESTINATIONS,
   ENI,
@@ -11,6 +12,7 @@ import {
   MINUTE,
   missingRoute,
   NOW,
+  type PairInput,
   pairConfig,
   RTB_A,
   RTB_B,
@@ -43,7 +45,19 @@ const alarmKinds = (decision: Decision) => decision.alarms.map((a) => a.kind);
 
 const stoppedPrimary = (input: DecideInput = world()) => withInstance(input, 'primary', { state: 'stopped' });
 
-describe('decide: hard loss (rule 1)', () => {
+/** A daemon probe that sees only whether the unit runs, not the SAs. */
+const SYSTEMD = { kind: 'systemd', unit: 'strongswan' } as const;
+
+/** Decide `first`, then each of `rest` in turn, each starting from the memory the one before stored. */
+function evolve(first: DecideInput, rest: readonly DecideInput[]): Decision[] {
+  const decisions = [decide(first)];
+  for (const input of rest) {
+    decisions.push(decide({ ...input, memory: decisions.at(-1)?.memory ?? input.memory }));
+  }
+  return decisions;
+}
+
+describe('decide: hard loss', () => {
   it('fails over at once when the active instance is stopped and the standby is healthy', () => {
     const decision = decide(stoppedPrimary());
 
@@ -84,14 +98,15 @@ describe('decide: hard loss (rule 1)', () => {
     expect(decision.plan.reasons.join(' ')).toContain('instance-retirement');
   });
 
-  it('keeps traffic and raises no-healthy-target when the standby is not positively healthy', () => {
+  it('keeps traffic on a lost primary when the standby cannot be read, and says traffic is blackholed, not that the standby is unhealthy', () => {
     const input = withProbe(stoppedPrimary(), 'standby', 'unknown');
     const decision = decide(input);
 
     expect(decision.plan.kind).toBe('alarm');
     expect(decision.plan.reasons.join(' ')).toContain('traffic stays on primary');
-    expect(alarmKinds(decision)).toEqual(
-      expect.arrayContaining(['no-healthy-target', 'standby-unhealthy', 'both-unhealthy']),
+    expect(alarmKinds(decision)).toEqual(['no-healthy-target', 'traffic-blackholed']);
+    expect(decision.alarms[1]?.detail).toBe(
+      'primary i-0123456789abcdef0 carries traffic and is lost (i-0123456789abcdef0 is stopped); no move off it can be made',
     );
     expect(decision.memory.active).toBe('primary');
     expect(decision.memory.lastFailoverAt).toBeUndefined();
@@ -109,7 +124,7 @@ describe('decide: hard loss (rule 1)', () => {
   });
 });
 
-describe('decide: soft failure (rule 2)', () => {
+describe('decide: soft failure', () => {
   it('a standby that stays down stops changing the stored memory, so a degraded pair writes no state', () => {
     const input = withMemory(withProbe(world(), 'standby', 'failed'), {
       unhealthyStreak: streaks({ standby: { daemon: 2 } }),
@@ -142,14 +157,19 @@ describe('decide: soft failure (rule 2)', () => {
   });
 
   it('fails over on a tunnel down for unhealthyThreshold evaluations when the standby tunnel is up', () => {
-    const input = withMemory(withTunnel(world(), 'primary', [0, 0, 1]), {
+    const input = withMemory(withTunnel(world({ pair: { probe: SYSTEMD } }), 'primary', [0, 0, 1]), {
       unhealthyStreak: streaks({ primary: { tunnel: 1 } }),
     });
     expect(decide(input).plan).toMatchObject({ kind: 'failover', trigger: 'soft-failure' });
   });
 
   it("does not move traffic when the standby's tunnel is down too", () => {
-    const input = withMemory(withTunnel(withTunnel(world(), 'primary', [0, 0]), 'standby', [0, 0]), {
+    const both = withTunnel(
+      withTunnel(world({ pair: { probe: SYSTEMD } }), 'primary', [0, 0]),
+      'standby',
+      [0, 0],
+    );
+    const input = withMemory(both, {
       unhealthyStreak: streaks({ primary: { tunnel: 5 } }),
     });
     const decision = decide(input);
@@ -173,23 +193,17 @@ describe('decide: soft failure (rule 2)', () => {
     expect(unknown.memory.unhealthyStreak.primary).toEqual({ daemon: 1, tunnel: 1 });
   });
 
-  it('holds a soft failure during the cooldown but not a hard loss', () => {
-    const recent = { lastFailoverAt: NOW - 2 * MINUTE };
-    const soft = decide(
-      withMemory(withProbe(world(), 'primary', 'failed'), {
-        ...recent,
-        unhealthyStreak: streaks({ primary: { daemon: 4 } }),
-      }),
-    );
-    const hard = decide(withMemory(stoppedPrimary(), recent));
-
-    expect(soft.plan.kind).toBe('alarm');
-    expect(soft.alarms).toContainEqual({
-      kind: 'in-cooldown',
-      detail: 'the last move was less than 5m ago; soft failures wait 3m more',
+  it('moves traffic off a failing member to a healthy one at once, even a minute after the last move (the cooldown holds only failback)', () => {
+    // Traffic failed back to the primary a minute ago and its daemon has failed again since.
+    const input = withMemory(withProbe(world(), 'primary', 'failed'), {
+      lastFailoverAt: NOW - MINUTE,
+      unhealthyStreak: streaks({ primary: { daemon: 1 } }),
     });
-    expect(soft.memory.active).toBe('primary');
-    expect(hard.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss' });
+    const decision = decide(input);
+
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'soft-failure', to: 'standby' });
+    expect(decision.memory).toMatchObject({ active: 'standby', lastFailoverAt: NOW });
+    expect(decision.alarms.filter((a) => a.kind !== 'standby-unhealthy')).toEqual([]);
   });
 
   it('fails over on a soft failure once the cooldown has passed', () => {
@@ -201,7 +215,7 @@ describe('decide: soft failure (rule 2)', () => {
   });
 });
 
-describe('decide: unknown signals (rule 3)', () => {
+describe('decide: unknown signals', () => {
   it('unknown daemon never moves traffic', () => {
     const input = withMemory(withProbe(world(), 'primary', 'unknown'), {
       unhealthyStreak: streaks({ primary: { daemon: 9 } }),
@@ -213,13 +227,16 @@ describe('decide: unknown signals (rule 3)', () => {
     expect(decision.memory.unknownStreak).toBe(1);
   });
 
-  it('raises signal-unknown when the active member has had an unknown signal for three evaluations', () => {
-    const input = withMemory(withTunnel(world(), 'primary', []), { unknownStreak: 2 });
-    const decision = decide(input);
+  it('raises signal-unknown only on the third evaluation in a row that cannot read a signal of the active member', () => {
+    const unreadable = withTunnel(world(), 'primary', []);
+    const decisions = evolve(unreadable, [unreadable, unreadable]);
+    const third = decisions[2];
 
-    expect(decision.plan.kind).toBe('noop');
-    expect(decision.memory.unknownStreak).toBe(3);
-    expect(alarmKinds(decision)).toEqual(['signal-unknown']);
+    expect(decisions.map(alarmKinds)).toEqual([[], [], ['signal-unknown']]);
+    expect(third?.alarms[0]?.detail).toBe(
+      'primary i-0123456789abcdef0, the member carrying traffic, has signals that cannot be read: tunnel (no datapoints yet (0 of 2 needed))',
+    );
+    expect(third?.plan.kind).toBe('noop');
   });
 
   it('does not fail over on a single insufficient-data status check', () => {
@@ -228,7 +245,7 @@ describe('decide: unknown signals (rule 3)', () => {
   });
 });
 
-describe('decide: maintenance lease (rule 4)', () => {
+describe('decide: maintenance lease', () => {
   const lease = { owner: 'resize-branch-a-20261130', until: NOW + 10 * MINUTE, member: 'standby' as const };
 
   it('does not fail over to a member under a live maintenance lease', () => {
@@ -257,7 +274,7 @@ describe('decide: maintenance lease (rule 4)', () => {
   });
 });
 
-describe('decide: failback (rule 5)', () => {
+describe('decide: failback', () => {
   const onStandby = (failback: 'manual' | 'automatic', memory = {}) =>
     world({
       active: 'standby',
@@ -332,7 +349,7 @@ describe('decide: failback (rule 5)', () => {
   });
 });
 
-describe('decide: operator command (rule 6)', () => {
+describe('decide: operator command', () => {
   const command = (to: 'primary' | 'standby', force = false) => ({ action: 'failover' as const, to, force });
 
   it('fails over on command to a healthy standby, ignoring the cooldown', () => {
@@ -406,7 +423,7 @@ describe('decide: operator command (rule 6)', () => {
   });
 });
 
-describe('decide: routes (rule 7)', () => {
+describe('decide: routes', () => {
   it('leaves routes that point outside the pair alone and raises foreign-route', () => {
     const decision = decide(stoppedPrimary(withRoute(world(), RTB_B, DESTINATIONS[0], foreignRoute)));
 
@@ -502,7 +519,7 @@ describe('decide: routes (rule 7)', () => {
   });
 });
 
-describe('decide: repair (rule 8)', () => {
+describe('decide: repair', () => {
   it('repairs routes left on the standby by an interrupted failover', () => {
     // The intent (standby) was stored and one table written before the run died.
     const half = withRoute(
@@ -568,7 +585,7 @@ describe('decide: Elastic IP', () => {
   });
 });
 
-describe('decide: standing alarms (rule 9)', () => {
+describe('decide: standing alarms', () => {
   it('plans noop with no alarm in a converged, healthy world', () => {
     const decision = decide(world());
     expect(decision.plan).toEqual<Plan>({
@@ -593,7 +610,230 @@ describe('decide: standing alarms (rule 9)', () => {
   });
 });
 
-describe('decide: dry run and memory (rule 10)', () => {
+describe('decide: alarms say what is true', () => {
+  it('a standby that cannot be read is not reported unhealthy: standby-unknown, and only on the third evaluation in a row', () => {
+    const unreadable = withProbe(world(), 'standby', 'unknown');
+    const decisions = evolve(unreadable, [unreadable, unreadable]);
+
+    expect(decisions.map(alarmKinds)).toEqual([[], [], ['standby-unknown']]);
+    expect(decisions[2]?.alarms[0]?.detail).toBe(
+      'standby i-0fedcba9876543210, the member not carrying traffic, cannot be read (instance healthy (i-0fedcba9876543210 running, status checks ok); daemon unknown (strongswan probe unanswered: agent did not answer); tunnel healthy (TunnelUp newest datapoints 1, 1)): redundancy unverified',
+    );
+  });
+
+  it.each([
+    ['both positively unhealthy', 'failed', 'failed', ['standby-unhealthy', 'both-unhealthy']],
+    ['the active unhealthy, the standby unreadable', 'failed', 'unknown', []],
+    ['the active unreadable, the standby unhealthy', 'unknown', 'failed', ['standby-unhealthy']],
+    ['both unreadable', 'unknown', 'unknown', []],
+  ] as const)(
+    'both-unhealthy only when both members are positively unhealthy (%s)',
+    (_case, primary, standby, kinds) => {
+      const decision = decide(withProbe(withProbe(world(), 'primary', primary), 'standby', standby));
+      expect(alarmKinds(decision)).toEqual(kinds);
+    },
+  );
+
+  it('a raised unknown alarm stays raised through readable evaluations until ten in a row, and one failed read in between restarts the count', () => {
+    const unreadable = withTunnel(world(), 'primary', []);
+    const readable = world();
+    const raised = evolve(unreadable, [unreadable, unreadable]);
+    const flaky = evolve({ ...readable, memory: raised.at(-1)?.memory ?? readable.memory }, [
+      ...Array(8).fill(readable),
+      unreadable,
+      ...Array(9).fill(readable),
+      readable,
+    ]);
+    const kindsOf = flaky.map((d) => alarmKinds(d).join());
+
+    expect(kindsOf.slice(0, 19)).toEqual(Array(19).fill('signal-unknown'));
+    expect(kindsOf.slice(19)).toEqual(['']);
+    expect(flaky[0]?.alarms[0]?.detail).toBe(
+      'readable again for 1 of the 10 evaluations that clear this alarm',
+    );
+    expect(flaky.at(-1)?.memory).not.toHaveProperty('unknownAlarms');
+  });
+
+  it('unreadable route tables raise routes-unreadable at once when they hold a needed move, and only after three evaluations otherwise', () => {
+    const steady = withObservation(world(), { routes: undefined });
+    const lost = withObservation(stoppedPrimary(), { routes: undefined });
+
+    expect(alarmKinds(decide(steady))).toEqual([]);
+    expect(evolve(steady, [steady, steady]).map(alarmKinds)).toEqual([[], [], ['routes-unreadable']]);
+    expect(alarmKinds(decide(lost))).toEqual(['routes-unreadable', 'traffic-blackholed']);
+  });
+
+  it('a failover carried out off a lost member raises no traffic-blackholed', () => {
+    expect(alarmKinds(decide(stoppedPrimary()))).not.toContain('traffic-blackholed');
+  });
+
+  it('traffic-blackholed when the lost member keeps traffic because the standby is under a maintenance lease', () => {
+    const lease = { owner: 'resize-branch-a', until: NOW + MINUTE, member: 'standby' as const };
+    const decision = decide(withMemory(stoppedPrimary(), { lease }));
+    expect(alarmKinds(decision)).toEqual(['maintenance-lease', 'traffic-blackholed']);
+  });
+});
+
+describe('decide: probe over tunnel metric', () => {
+  /** The active member's tunnel metric down on a second evaluation in a row, its daemon probe as given. */
+  const tunnelDown = (probe: PairInput['probe'], outcome: ProbeObservation['outcome']) => {
+    const input = withTunnel(world({ pair: { probe } }), 'primary', [0, 0]);
+    return withMemory(probe?.kind === 'none' ? input : withProbe(input, 'primary', outcome), {
+      unhealthyStreak: streaks({ primary: { tunnel: 1, daemon: outcome === 'failed' ? 1 : 0 } }),
+    });
+  };
+
+  it.each([
+    ['a passing strongSwan probe (counts SAs)', { kind: 'strongswan', minSas: 1 }, 'succeeded', 'noop'],
+    ['a passing Libreswan probe (counts SAs)', { kind: 'libreswan', minSas: 1 }, 'succeeded', 'noop'],
+    ['a passing systemd probe (cannot see SAs)', SYSTEMD, 'succeeded', 'failover'],
+    ['no daemon probe', { kind: 'none' }, 'succeeded', 'failover'],
+    ['a failing strongSwan probe', { kind: 'strongswan', minSas: 1 }, 'failed', 'failover'],
+    ['an unanswered strongSwan probe', { kind: 'strongswan', minSas: 1 }, 'unknown', 'failover'],
+  ] as const)(
+    'tunnel metric down on the active member for unhealthyThreshold evaluations, with %s: %s',
+    (_case, probe, outcome, plan) => {
+      expect(decide(tunnelDown(probe, outcome)).plan.kind).toBe(plan);
+    },
+  );
+
+  it('says why traffic stays when the probe outweighs the lagging tunnel metric', () => {
+    const decision = decide(tunnelDown({ kind: 'strongswan', minSas: 1 }, 'succeeded'));
+    expect(decision.plan.reasons).toContain(
+      'primary tunnel unhealthy x2 (TunnelUp < 1 on 2 newest datapoints (0, 0)), but its strongswan probe counts installed SAs now and passed: the probe wins, traffic stays',
+    );
+    expect(decision.memory.unhealthyStreak.primary.tunnel).toBe(2);
+  });
+});
+
+describe('decide: failback damping', () => {
+  const onStandby = (primaryFailures?: { count: number; lastAt: number }, healthy = 0) =>
+    world({
+      active: 'standby',
+      pair: { failback: 'automatic', failbackAfter: 3 },
+      memory: {
+        healthyStreak: { primary: healthy, standby: 0 },
+        lastFailoverAt: NOW - 30 * MINUTE,
+        ...(primaryFailures !== undefined && { primaryFailures }),
+      },
+    });
+
+  it.each([
+    ['no failure recorded', undefined, 3],
+    ['one failure', { count: 1, lastAt: NOW - 30 * MINUTE }, 3],
+    ['a second failure within the hour', { count: 2, lastAt: NOW - 30 * MINUTE }, 6],
+    ['a third', { count: 3, lastAt: NOW - 30 * MINUTE }, 12],
+    ['a fourth (the cap)', { count: 4, lastAt: NOW - 30 * MINUTE }, 24],
+    ['a ninth, still capped', { count: 9, lastAt: NOW - 30 * MINUTE }, 24],
+    ['four, the last over an hour ago', { count: 4, lastAt: NOW - 61 * MINUTE }, 3],
+  ] as const)(
+    'automatic failback waits for failbackAfter doubled per repeated failure of the primary: %s',
+    (_case, failures, needs) => {
+      const waiting = decide(onStandby(failures, needs - 2));
+      const ready = decide(onStandby(failures, needs - 1));
+
+      expect(waiting.plan.kind).toBe('noop');
+      expect(waiting.memory.healthyStreak.primary).toBe(needs - 1);
+      expect(ready.plan).toMatchObject({ kind: 'failback', trigger: 'automatic-failback' });
+    },
+  );
+
+  it('says how long a damped failback waits and why', () => {
+    const decision = decide(onStandby({ count: 2, lastAt: NOW - 30 * MINUTE }, 1));
+    expect(decision.plan.reasons).toContain(
+      'primary healthy 2/6 evaluations before automatic failback (failbackAfter 3 doubled: the primary failed 2 times in a row, each within 60m of the last)',
+    );
+  });
+
+  it('counts each failover off a failed primary, a repeat within the hour adding to the count', () => {
+    const failing = withMemory(withProbe(world(), 'primary', 'failed'), {
+      unhealthyStreak: streaks({ primary: { daemon: 1 } }),
+    });
+    const first = decide(failing);
+    const again = decide(withMemory(failing, { primaryFailures: { count: 1, lastAt: NOW - 40 * MINUTE } }));
+    const later = decide(withMemory(failing, { primaryFailures: { count: 3, lastAt: NOW - 90 * MINUTE } }));
+    const capped = decide(withMemory(failing, { primaryFailures: { count: 4, lastAt: NOW - MINUTE } }));
+    const lost = decide(stoppedPrimary());
+
+    expect(first.memory.primaryFailures).toEqual({ count: 1, lastAt: NOW });
+    expect(again.memory.primaryFailures).toEqual({ count: 2, lastAt: NOW });
+    expect(later.memory.primaryFailures).toEqual({ count: 1, lastAt: NOW });
+    expect(capped.memory.primaryFailures).toEqual({ count: 4, lastAt: NOW });
+    expect(lost.memory.primaryFailures).toEqual({ count: 1, lastAt: NOW });
+  });
+
+  it('an operator failover, a scheduled event or a dry run does not count as a failure of the primary', () => {
+    const commanded = decide({ ...world(), command: { action: 'failover', to: 'standby', force: false } });
+    const scheduled = decide(
+      withInstance(world(), 'primary', {
+        scheduledEvents: [{ code: 'instance-stop', notBefore: NOW + MINUTE }],
+      }),
+    );
+    const dry = decide({ ...stoppedPrimary(), dryRun: true });
+
+    for (const decision of [commanded, scheduled, dry]) {
+      expect(decision.memory).not.toHaveProperty('primaryFailures');
+    }
+    expect([commanded, scheduled].map((d) => d.plan.kind)).toEqual(['failover', 'failover']);
+  });
+});
+
+describe('decide: route-target ENIs of a replaced member', () => {
+  const NEW_STANDBY = 'i-0aaaaaaaaaaaaaaa2';
+  const NEW_ENI = 'eni-0aaaaaaaaaaaaaaa2';
+
+  it('after the standby is replaced by a new instance, fails over to the new ENI and forgets the old one', () => {
+    // The memory still holds the old standby's ENI; observe read the new member's ENI afresh.
+    const replaced = stoppedPrimary(
+      withObservation(
+        world({
+          pair: { standby: { instanceId: NEW_STANDBY } },
+          memory: { enis: { [INSTANCE.primary]: ENI.primary, [INSTANCE.standby]: ENI.standby } },
+        }),
+        { enis: { primary: ENI.primary, standby: NEW_ENI } },
+      ),
+    );
+    const decision = decide(replaced);
+
+    expect(movePlan(decision).targetEni).toBe(NEW_ENI);
+    expect(decision.memory.enis).toEqual({ [INSTANCE.primary]: ENI.primary, [NEW_STANDBY]: NEW_ENI });
+  });
+
+  it('drops ENIs remembered by role by an older version, keeping those read this run by instance id', () => {
+    const input = world({
+      memory: { enis: { primary: 'eni-0000000000000000a', standby: 'eni-0000000000000000b' } },
+    });
+    expect(decide(input).memory.enis).toEqual({
+      [INSTANCE.primary]: ENI.primary,
+      [INSTANCE.standby]: ENI.standby,
+    });
+  });
+
+  it('keeps the remembered ENI of a current member whose ENI was not read this run', () => {
+    const input = withObservation(world({ memory: { enis: { [INSTANCE.standby]: ENI.standby } } }), {
+      enis: { primary: ENI.primary, standby: undefined },
+    });
+    expect(decide(input).memory.enis).toEqual({
+      [INSTANCE.primary]: ENI.primary,
+      [INSTANCE.standby]: ENI.standby,
+    });
+  });
+});
+
+describe('decide: reasons', () => {
+  it('says "1 route write" for one and "4 route writes" for four', () => {
+    const one = decide(withRoute(world(), RTB_A, DESTINATIONS[1], missingRoute));
+    const four = decide(stoppedPrimary());
+
+    expect(one.plan.reasons).toContain(`1 route write to ${ENI.primary}`);
+    expect(four.plan.reasons).toContain(`4 route writes to ${ENI.standby}`);
+    expect(
+      decide(world({ pair: { routeTables: [RTB_A], destinations: [DESTINATIONS[0]] } })).plan.reasons,
+    ).toEqual([`primary carries traffic: 1 managed route on ${ENI.primary}`]);
+  });
+});
+
+describe('decide: dry run and memory', () => {
   it('dry run reports the failover but keeps the active member', () => {
     const input = {
       ...withMemory(withProbe(world(), 'primary', 'failed'), {
@@ -608,6 +848,27 @@ describe('decide: dry run and memory (rule 10)', () => {
     expect(decision.memory.active).toBe('primary');
     expect(decision.memory.lastFailoverAt).toBeUndefined();
     expect(decision.memory.unhealthyStreak.primary.daemon).toBe(2);
+  });
+
+  it('a dry run carries the same alarms a real run would, plus traffic-blackholed for the lost member it leaves traffic on', () => {
+    const input = withProbe(
+      withRoute(stoppedPrimary(), RTB_B, DESTINATIONS[0], foreignRoute),
+      'standby',
+      'succeeded',
+    );
+    const real = decide(input);
+    const dry = decide({ ...input, dryRun: true });
+
+    expect(dry.plan).toEqual(real.plan);
+    expect(dry.alarms).toEqual([
+      ...real.alarms.filter((a) => a.kind !== 'foreign-route'),
+      {
+        kind: 'traffic-blackholed',
+        detail:
+          'primary i-0123456789abcdef0 carries traffic and is lost (i-0123456789abcdef0 is stopped); a dry run moves nothing (it would move traffic to standby)',
+      },
+      ...real.alarms.filter((a) => a.kind === 'foreign-route'),
+    ]);
   });
 
   it('a steady, healthy pair keeps the same memory from tick to tick, so nothing is written', () => {
@@ -640,8 +901,11 @@ describe('decide: dry run and memory (rule 10)', () => {
     expect(onStandby.memory.healthyStreak).toEqual({ primary: 3, standby: 0 });
   });
 
-  it('remembers the route-target ENIs read this run', () => {
-    expect(decide(world()).memory.enis).toEqual(ENI);
+  it('remembers the route-target ENIs read this run, per member instance id', () => {
+    expect(decide(world()).memory.enis).toEqual({
+      [INSTANCE.primary]: ENI.primary,
+      [INSTANCE.standby]: ENI.standby,
+    });
   });
 
   it('writes no undefined fields into the memory it returns (the state store marshals it)', () => {

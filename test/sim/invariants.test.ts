@@ -45,7 +45,7 @@ describe('the invariant checkers', () => {
     expect(violationsOf(softFailure)).toEqual([]);
     expect(checkHardLossMoves(hardLoss).checked).toBeGreaterThan(0);
     expect(checkHealthyTargets(hardLoss).checked).toBe(4);
-    expect(checkCooldown(softFailure).checked).toBe(1);
+    expect(checkCooldown(softFailure).checked).toBe(0);
     expect(checkConvergence(softFailure).checked).toBe(1);
     expect(checkRouteOwnership(hardLoss).checked).toBeGreaterThan(4);
   });
@@ -99,10 +99,17 @@ describe('the invariant checkers', () => {
     expect(violations[0]?.message).toContain('with no decision');
   });
 
-  it('report a second soft-failure failover within the cooldown (invariant 3)', () => {
+  it('report an automatic failback within the cooldown (invariant 3)', () => {
     const first = softFailure.output.events.find((e) => e.type === 'failover');
     if (first?.type !== 'failover') throw new Error('expected a failover');
-    const back = { ...first, t: first.t + 60, from: first.to, to: first.from, kind: 'failback' as const };
+    const back = {
+      ...first,
+      t: first.t + 60,
+      from: first.to,
+      to: first.from,
+      kind: 'failback' as const,
+      trigger: 'automatic-failback' as const,
+    };
     const events = [...softFailure.output.events, back].sort((a, b) => a.t - b.t);
 
     const { violations } = checkCooldown(withEvents(softFailure, events));

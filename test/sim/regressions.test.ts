@@ -81,7 +81,7 @@ describe('fixed fault schedules', () => {
     expect(violationsOf(run)).toEqual([]);
   });
 
-  it('a soft failure on the new active member right after a failover waits out the cooldown before traffic moves back', async () => {
+  it('a soft failure on the new active member right after a failover moves traffic back to the recovered primary at once: the cooldown holds only failback', async () => {
     const config = pairConfig({ cooldown: '4m', unhealthyThreshold: 2 });
     const run = await runRecorded(
       scenarioOf(
@@ -102,8 +102,10 @@ describe('fixed fault schedules', () => {
       ['standby', 'soft-failure'],
       ['primary', 'soft-failure'],
     ]);
-    expect((moves[1]?.t ?? 0) - (moves[0]?.t ?? 0)).toBeGreaterThanOrEqual(240);
-    expect(of(run, 'alarm').map((a) => a.alarm)).toContain('in-cooldown');
+    // The standby's daemon died at 4m, inside the 4m cooldown: traffic leaves it within the detection bound
+    // (two evaluations plus the probe), not when the cooldown ends.
+    expect((moves[1]?.t ?? Infinity) - 240).toBeLessThanOrEqual(2 * 60 + 20);
+    expect((moves[1]?.t ?? Infinity) - (moves[0]?.t ?? 0)).toBeLessThan(240);
     expect(allOn(run, 'branch-a', 'primary')).toBe(true);
     expect(violationsOf(run)).toEqual([]);
   });
