@@ -311,9 +311,13 @@ export function finalLines(output: SimulateOutput): string[] {
   const lines: string[] = [];
   for (const [name, pair] of Object.entries(output.final.pairs)) {
     const blackholed = pair.routes.filter((r) => r.state === 'blackhole').length;
-    lines.push(
-      `  ${name}: ${pair.active === 'split' ? 'routes SPLIT between members (or pointing elsewhere)' : `traffic on ${pair.active}`}${blackholed > 0 ? `, ${count(blackholed, 'route')} BLACKHOLED` : ''}`,
-    );
+    const where =
+      pair.active === 'split'
+        ? 'routes SPLIT between members (or pointing elsewhere)'
+        : blackholed > 0
+          ? `routes on ${pair.active}`
+          : `traffic on ${pair.active}`;
+    lines.push(`  ${name}: ${where}${blackholed > 0 ? `, ${count(blackholed, 'route')} BLACKHOLED` : ''}`);
     for (const route of [...pair.routes].sort(byRoute)) {
       lines.push(
         `    ${route.routeTable}  ${route.destination.padEnd(20)} -> ${route.to.padEnd(7)}  ${route.state}`,

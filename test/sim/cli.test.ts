@@ -193,6 +193,7 @@ describe('vpn-failover simulate', () => {
     expect(stdout).toContain('would fail over branch-a primary -> standby (hard-loss)');
     expect(stdout).toContain('no traffic moved');
     expect(stdout).toContain('0 failovers, 0 failbacks, 0 route changes, 1 would-be failover');
+    expect(stdout).toContain('branch-a: routes on primary, 4 routes BLACKHOLED');
     expect(stdout).toContain('branch-a: traffic blackholed for 480 s');
   });
 
