@@ -325,8 +325,7 @@ function statesOf(truth: GroundTruth, pair: string, role: Role): readonly Member
 
 const moveEvents = (output: SimulateOutput, pair: string) =>
   output.events.filter(
-    (e): e is Extract<SimEvent, { type: 'failover' }> =>
-      e.type === 'failover' && e.pair === pair && !e.dryRun,
+    (e): e is Extract<SimEvent, { type: 'failover' }> => e.type === 'failover' && e.pair === pair,
   );
 
 const fmt = (t: number): string => `${Number(t.toFixed(1))}s`;
@@ -387,7 +386,7 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
   let checked = 0;
   const decisions = run.output.events.filter(
     (e): e is Extract<SimEvent, { type: 'failover' | 'repair' }> =>
-      (e.type === 'failover' && !e.dryRun) || e.type === 'repair',
+      e.type === 'failover' || e.type === 'repair',
   );
   for (const change of run.output.events) {
     if (change.type !== 'route-change' || (change.to !== 'primary' && change.to !== 'standby')) continue;

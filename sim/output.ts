@@ -17,7 +17,27 @@ interface At {
   readonly t: number;
 }
 
-/** One entry of the event log, in time order. */
+/** What a traffic move (done or, in a dry run, not done) says. */
+interface MoveFields {
+  readonly pair: string;
+  readonly from: Role;
+  readonly to: Role;
+  readonly reason: string;
+  readonly kind: 'failover' | 'failback';
+  readonly trigger: MoveTrigger;
+}
+
+/** What a route repair (done or, in a dry run, not done) says. */
+interface RepairFields {
+  readonly pair: string;
+  readonly to: Role;
+  readonly reason: string;
+}
+
+/**
+ * One entry of the event log, in time order. In a dry run nothing the controller would write appears as done:
+ * no failover, repair or route-change events from it, only would-failover and would-repair.
+ */
 export type SimEvent = At &
   (
     | {
@@ -38,24 +58,29 @@ export type SimEvent = At &
         readonly to?: Role;
         readonly instanceType?: string;
       }
-    | {
-        /** a traffic move the controller decided: failovers and failbacks (kind says which) */
+    | ({
+        /** a traffic move the controller decided and carried out: failovers and failbacks (kind says which) */
         readonly type: 'failover';
-        readonly pair: string;
-        readonly from: Role;
-        readonly to: Role;
-        readonly reason: string;
-        readonly kind: 'failover' | 'failback';
-        readonly trigger: MoveTrigger;
-        readonly dryRun?: true;
-      }
-    | {
+      } & MoveFields)
+    | ({
+        /**
+         * Dry run: the move the controller would have made; nothing was written. Decisions that keep asking for
+         * the same move (same kind, trigger, from and to) on later runs are one would-be move: the event appears
+         * when the pair starts asking for it. Each operator command that would move traffic has its own.
+         */
+        readonly type: 'would-failover';
+      } & MoveFields)
+    | ({
         /** the controller re-pointed stray routes at the member already active (finishing an interrupted move) */
         readonly type: 'repair';
-        readonly pair: string;
-        readonly to: Role;
-        readonly reason: string;
-      }
+      } & RepairFields)
+    | ({
+        /**
+         * Dry run: the stray routes the controller would have re-pointed; nothing was written. Once per
+         * stretch of decisions asking for the same repair, as would-failover.
+         */
+        readonly type: 'would-repair';
+      } & RepairFields)
     | {
         /** a managed route's target changed in the account */
         readonly type: 'route-change';
@@ -133,6 +158,11 @@ export interface FinalPair {
   readonly members: Readonly<Record<Role, FinalMember>>;
   /** where the pair's Elastic IP is, when it has one */
   readonly elasticIp?: RouteOwner;
+  /**
+   * Virtual seconds (rounded to 0.1) during which at least one managed route of the pair was blackholed or
+   * pointed at a member that was not running.
+   */
+  readonly blackholeSeconds: number;
 }
 
 /** Counters of the run. */

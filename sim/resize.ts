@@ -338,7 +338,7 @@ export function resizeFigures(events: readonly SimEvent[], pair: PairConfig, unt
         const seconds = Math.round((event.t - move.at) * 10) / 10;
         switchovers[move.index] = { to: move.to, seconds };
       }
-    } else if (event.type === 'failover' && event.pair === pair.name && !event.dryRun) {
+    } else if (event.type === 'failover' && event.pair === pair.name) {
       move = { to: event.to, at: event.t, index: switchovers.length };
       switchovers.push({ to: event.to, seconds: 0 });
     } else if (event.type === 'resize-stage' && event.pair === pair.name) {

@@ -10,6 +10,7 @@ import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
 import type { Log } from '../shared/logger.ts';
 import { createSimAccount, type InvocationOutcome, type SimAccount } from './account.ts';
+import { trackBlackholes } from './blackhole.ts';
 import { type CommandHandlers, DEFAULT_COMMAND_HANDLERS, type UntimedEvent } from './commands.ts';
 import type { LatencyModel } from './latency.ts';
 import { currentInvocation } from './middleware.ts';
@@ -144,6 +145,10 @@ class ScenarioRun {
   readonly #routeOwner = new Map<string, string>();
   /** alarms each pair had at its last decision */
   readonly #alarms = new Map<string, Map<AlarmKind, string>>();
+  /** dry run: the would-be move or repair each pair asked for at its last decision ("kind trigger from to") */
+  readonly #wouldBe = new Map<string, string>();
+  /** ends the blackhole measurement and gives each pair's seconds; set once the run starts */
+  #blackholes: (() => Record<string, number>) | undefined;
   /** events the world emits while a fault is injected, logged after the fault itself */
   #held: SimEvent[] | undefined;
   #running = 0;
@@ -202,6 +207,7 @@ class ScenarioRun {
     const { clock, world } = this.#account;
     const start = clock.start;
     const end = start + this.#scenario.duration * 1000;
+    this.#blackholes = trackBlackholes(this.#account);
     world.on((event) => {
       switch (event.kind) {
         case 'state-change': {
@@ -467,21 +473,47 @@ class ScenarioRun {
         reasons: plan.reasons,
       });
     }
-    if (plan.kind === 'failover' || plan.kind === 'failback') {
+    const reason = plan.reasons.join('; ');
+    if (record.dryRun) this.#wouldDo(pair, plan);
+    else if (plan.kind === 'failover' || plan.kind === 'failback') {
       this.#emit({
         type: 'failover',
         pair,
         from: plan.from,
         to: plan.to,
-        reason: plan.reasons.join('; '),
+        reason,
         kind: plan.kind,
         trigger: plan.trigger,
-        ...(record.dryRun ? { dryRun: true as const } : {}),
       });
-    } else if (plan.kind === 'repair-routes' && !record.dryRun) {
-      this.#emit({ type: 'repair', pair, to: plan.to, reason: plan.reasons.join('; ') });
+    } else if (plan.kind === 'repair-routes') {
+      this.#emit({ type: 'repair', pair, to: plan.to, reason });
     }
     this.#alarmChanges(pair, record.alarms ?? []);
+  }
+
+  /**
+   * A dry-run decision: what the controller would have written, once per stretch of decisions asking for the
+   * same thing (every run of a dry run asks again, since nothing moved), so scripts can count would-be moves.
+   */
+  #wouldDo(pair: string, plan: Plan): void {
+    const reason = plan.reasons.join('; ');
+    if (plan.kind === 'failover' || plan.kind === 'failback') {
+      const { kind, from, to, trigger } = plan;
+      // An operator command is a would-be move of its own and leaves the schedule's stretch as it was.
+      const wanted = `${kind} ${trigger} ${from} ${to}`;
+      if (trigger !== 'manual') {
+        if (this.#wouldBe.get(pair) === wanted) return;
+        this.#wouldBe.set(pair, wanted);
+      }
+      this.#emit({ type: 'would-failover', pair, from, to, reason, kind, trigger });
+    } else if (plan.kind === 'repair-routes') {
+      const wanted = `${plan.kind} ${plan.from} ${plan.to}`;
+      if (this.#wouldBe.get(pair) === wanted) return;
+      this.#wouldBe.set(pair, wanted);
+      this.#emit({ type: 'would-repair', pair, to: plan.to, reason });
+    } else {
+      this.#wouldBe.delete(pair);
+    }
   }
 
   #alarmChanges(pair: string, alarms: readonly Alarm[]): void {
@@ -503,6 +535,7 @@ class ScenarioRun {
 
   output(seed: number): SimulateOutput {
     const { world, stats } = this.#account;
+    const blackholeSeconds = this.#blackholes?.() ?? {};
     const pairs: Record<string, FinalPair> = {};
     for (const pair of this.#scenario.config.pairs) {
       const routes = pair.routeTables.flatMap((tableId) =>
@@ -537,6 +570,7 @@ class ScenarioRun {
                   : this.#owner(pair.name, { kind: 'eni', eni: address.eni }),
             }
           : {}),
+        blackholeSeconds: blackholeSeconds[pair.name] ?? 0,
       };
     }
     const sorted = (map: ReadonlyMap<string, number>) =>

@@ -4,7 +4,8 @@ import type { Scenario } from './scenario.ts';
 /**
  * The readable form of a scenario run: a timeline a person can follow (what happened, what the controller
  * decided and why, which routes moved), the final state, and a summary of each traffic move with the time it
- * took from its cause.
+ * took from its cause. In a dry run the moves the controller would have made are told apart from moves made:
+ * they are listed as would-be moves and never counted as moves.
  */
 
 /** One traffic move and what caused it. */
@@ -25,9 +26,24 @@ export interface MoveReport {
   readonly routesMoved: number;
 }
 
+/** Dry run: a move the controller would have made and what caused it. Nothing was written. */
+export interface WouldMoveReport {
+  readonly pair: string;
+  readonly from: string;
+  readonly to: string;
+  readonly kind: 'failover' | 'failback';
+  readonly trigger: string;
+  readonly cause?: string;
+  readonly causeAt?: number;
+  readonly decidedAt: number;
+}
+
 /** What the summary says about a run. */
 export interface RunReport {
+  /** moves carried out */
   readonly moves: readonly MoveReport[];
+  /** dry run: moves decided but not carried out */
+  readonly wouldMoves: readonly WouldMoveReport[];
   readonly failovers: number;
   readonly failbacks: number;
   readonly routesMoved: number;
@@ -44,12 +60,55 @@ const RECOVERIES = new Set([
   'insufficient-capacity',
 ]);
 
+type MoveEvent = Extract<SimEvent, { type: 'failover' | 'would-failover' }>;
+
+const isMoveEvent = (event: SimEvent): event is MoveEvent =>
+  event.type === 'failover' || event.type === 'would-failover';
+
+/** What caused the move at `index`: the latest fault on its pair, or the operator command, since its last move. */
+function causeOf(
+  events: readonly SimEvent[],
+  index: number,
+  move: MoveEvent,
+): { cause?: string; causeAt?: number } {
+  const cause = events
+    .slice(0, index)
+    .reverse()
+    .find(
+      (e) =>
+        (move.trigger === 'manual'
+          ? e.type === 'command' && e.pair === move.pair
+          : e.type === 'fault' &&
+            !RECOVERIES.has(e.fault) &&
+            (e.target === '*' || e.target.startsWith(`${move.pair}/`))) ||
+        (isMoveEvent(e) && e.pair === move.pair),
+    );
+  if (cause?.type === 'fault') return { cause: `${cause.target} ${cause.fault}`, causeAt: cause.t };
+  if (cause?.type === 'command')
+    return { cause: `operator ${cause.command}${cause.to ? ` to ${cause.to}` : ''}`, causeAt: cause.t };
+  return {};
+}
+
 /** The moves of a run, each with its cause (the latest fault on that pair, or the operator command) and timings. */
 export function reportOf(output: SimulateOutput): RunReport {
   const events = output.events;
   const moves: MoveReport[] = [];
+  const wouldMoves: WouldMoveReport[] = [];
   events.forEach((event, index) => {
-    if (event.type !== 'failover' || event.dryRun) return;
+    if (!isMoveEvent(event)) return;
+    const decided = {
+      pair: event.pair,
+      from: event.from,
+      to: event.to,
+      kind: event.kind,
+      trigger: event.trigger,
+      ...causeOf(events, index, event),
+      decidedAt: event.t,
+    };
+    if (event.type === 'would-failover') {
+      wouldMoves.push(decided);
+      return;
+    }
     let routesMoved = 0;
     let routesMovedAt: number | undefined;
     for (const later of events.slice(index + 1)) {
@@ -59,38 +118,11 @@ export function reportOf(output: SimulateOutput): RunReport {
         routesMovedAt = later.t;
       }
     }
-    const cause = events
-      .slice(0, index)
-      .reverse()
-      .find(
-        (e) =>
-          (event.trigger === 'manual'
-            ? e.type === 'command' && e.pair === event.pair
-            : e.type === 'fault' &&
-              !RECOVERIES.has(e.fault) &&
-              (e.target === '*' || e.target.startsWith(`${event.pair}/`))) ||
-          (e.type === 'failover' && e.pair === event.pair),
-      );
-    const described =
-      cause?.type === 'fault'
-        ? { cause: `${cause.target} ${cause.fault}`, causeAt: cause.t }
-        : cause?.type === 'command'
-          ? { cause: `operator ${cause.command}${cause.to ? ` to ${cause.to}` : ''}`, causeAt: cause.t }
-          : {};
-    moves.push({
-      pair: event.pair,
-      from: event.from,
-      to: event.to,
-      kind: event.kind,
-      trigger: event.trigger,
-      ...described,
-      decidedAt: event.t,
-      ...(routesMovedAt !== undefined ? { routesMovedAt } : {}),
-      routesMoved,
-    });
+    moves.push({ ...decided, ...(routesMovedAt !== undefined ? { routesMovedAt } : {}), routesMoved });
   });
   return {
     moves,
+    wouldMoves,
     failovers: moves.filter((m) => m.kind === 'failover').length,
     failbacks: moves.filter((m) => m.kind === 'failback').length,
     routesMoved: events.filter((e) => e.type === 'route-change').length,
@@ -111,18 +143,29 @@ export function clockTime(seconds: number): string {
 
 const seconds = (value: number): string => `${Number(value.toFixed(1))} s`;
 
+/** "1 route", "4 routes". */
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** One line of at most `max` characters. */
 function clip(text: string, max = 150): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
 }
 
-const LABEL_WIDTH = 9;
-const line = (t: number, label: string, text: string): string =>
-  `  ${clockTime(t)}  ${label.padEnd(LABEL_WIDTH)} ${text}`;
+/** One line of the timeline before layout. */
+interface Entry {
+  readonly t: number;
+  readonly label: string;
+  readonly text: string;
+}
 
-/** One event as a timeline line, or undefined for events folded into others. */
-function describe(event: SimEvent): string | undefined {
+/** Labels are padded to at least this width, wider when a timeline has longer ones (WOULD FAIL OVER). */
+const LABEL_WIDTH = 9;
+
+const entry = (t: number, label: string, text: string): Entry => ({ t, label, text });
+
+/** One event as a timeline entry, or undefined for events folded into others. */
+function describe(event: SimEvent): Entry | undefined {
   switch (event.type) {
     case 'fault': {
       const extra = [
@@ -130,85 +173,113 @@ function describe(event: SimEvent): string | undefined {
         event.for !== undefined ? `for ${event.for} s` : undefined,
         event.note !== undefined ? `(no effect: ${event.note})` : undefined,
       ].filter((x) => x !== undefined);
-      return line(event.t, 'FAULT', [`${event.target} ${event.fault}`, ...extra].join(' '));
+      return entry(event.t, 'FAULT', [`${event.target} ${event.fault}`, ...extra].join(' '));
     }
     case 'command':
-      return line(
+      return entry(
         event.t,
         'OPERATOR',
         `${event.command} ${event.pair}${event.to ? ` to ${event.to}` : ''}${event.instanceType ? ` to ${event.instanceType}` : ''}`,
       );
     case 'failover':
-      return line(
+      return entry(
         event.t,
         event.kind === 'failback' ? 'FAILBACK' : 'FAILOVER',
-        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}${event.dryRun ? ', dry run: nothing written' : ''}): ${clip(event.reason)}`,
+        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}): ${clip(event.reason)}`,
+      );
+    case 'would-failover':
+      return entry(
+        event.t,
+        event.kind === 'failback' ? 'WOULD FAIL BACK' : 'WOULD FAIL OVER',
+        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}; dry run, nothing written): ${clip(event.reason)}`,
       );
     case 'repair':
-      return line(event.t, 'REPAIR', `${event.pair} routes back onto ${event.to}: ${clip(event.reason)}`);
+      return entry(event.t, 'REPAIR', `${event.pair} routes back onto ${event.to}: ${clip(event.reason)}`);
+    case 'would-repair':
+      return entry(
+        event.t,
+        'WOULD REPAIR',
+        `${event.pair} routes back onto ${event.to} (dry run, nothing written): ${clip(event.reason)}`,
+      );
     case 'route-change':
       return undefined;
     case 'alarm':
-      return line(event.t, 'ALARM', `${event.pair} ${event.alarm}: ${clip(event.detail, 120)}`);
+      return entry(event.t, 'ALARM', `${event.pair} ${event.alarm}: ${clip(event.detail, 120)}`);
     case 'alarm-cleared':
-      return line(event.t, 'CLEARED', `${event.pair} ${event.alarm}`);
+      return entry(event.t, 'CLEARED', `${event.pair} ${event.alarm}`);
     case 'state-change':
-      return line(event.t, 'EC2', `${event.target} ${event.from} -> ${event.to}`);
+      return entry(event.t, 'EC2', `${event.target} ${event.from} -> ${event.to}`);
     case 'elastic-ip':
-      return line(event.t, 'EIP', `${event.pair} Elastic IP -> ${event.to}`);
+      return entry(event.t, 'EIP', `${event.pair} Elastic IP -> ${event.to}`);
     case 'instance-type':
-      return line(event.t, 'EC2', `${event.target} type ${event.from} -> ${event.to}`);
+      return entry(event.t, 'EC2', `${event.target} type ${event.from} -> ${event.to}`);
     case 'start-failed':
-      return line(event.t, 'EC2', `${event.target} start failed: ${event.reason}`);
+      return entry(event.t, 'EC2', `${event.target} start failed: ${event.reason}`);
     case 'resize-stage':
-      return line(
+      return entry(
         event.t,
         'RESIZE',
         `${event.pair} ${event.stage}${event.detail ? `: ${clip(event.detail)}` : ''}`,
       );
     case 'decision':
-      return line(
+      return entry(
         event.t,
         'DECIDE',
         `${event.pair} ${event.plan} (${event.trigger}): ${clip(event.reasons.join('; '))}`,
       );
     case 'controller-crash':
-      return line(
+      return entry(
         event.t,
         'CRASH',
         event.reason === 'timeout'
           ? 'the controller invocation hit its Lambda timeout'
-          : `the controller invocation died after ${event.routeWrites ?? 0} route write(s) (simulated crash)`,
+          : `the controller invocation died after ${count(event.routeWrites ?? 0, 'route write')} (simulated crash)`,
       );
     case 'event-dropped':
-      return line(event.t, 'DROPPED', `${event.trigger} event ${event.ageSeconds} s old (maximum event age)`);
+      return entry(
+        event.t,
+        'DROPPED',
+        `${event.trigger} event ${event.ageSeconds} s old (maximum event age)`,
+      );
     case 'error':
-      return line(event.t, 'ERROR', `${event.pair ? `${event.pair}: ` : ''}${clip(event.message, 200)}`);
+      return entry(event.t, 'ERROR', `${event.pair ? `${event.pair}: ` : ''}${clip(event.message, 200)}`);
   }
 }
 
-/** Route changes of one pair to one member close together, as one line. */
-function routeLine(group: readonly Extract<SimEvent, { type: 'route-change' }>[]): string {
-  const first = group[0] as (typeof group)[number];
-  const routes = group.map(
-    (r) => `${r.routeTable} ${r.destination}${r.action === 'created' ? ' (created)' : ''}`,
-  );
-  return line(
+type RouteChange = Extract<SimEvent, { type: 'route-change' }>;
+
+const byRoute = (
+  a: { routeTable: string; destination: string },
+  b: { routeTable: string; destination: string },
+): number => a.routeTable.localeCompare(b.routeTable) || a.destination.localeCompare(b.destination);
+
+/** Route changes of one pair to one member close together, as one entry, routes sorted. */
+function routeEntry(group: readonly RouteChange[]): Entry {
+  const first = group[0] as RouteChange;
+  const routes = [...group]
+    .sort(byRoute)
+    .map((r) => `${r.routeTable} ${r.destination}${r.action === 'created' ? ' (created)' : ''}`);
+  return entry(
     first.t,
     'ROUTES',
-    `${first.pair} ${group.length} route${group.length === 1 ? '' : 's'} -> ${first.to}: ${clip(routes.join(', '), 160)}`,
+    `${first.pair} ${count(group.length, 'route')} -> ${first.to}: ${clip(routes.join(', '), 160)}`,
   );
 }
 
 /** Route changes within this many seconds of each other are one line. */
 const ROUTE_GROUP_SECONDS = 5;
 
-/** The timeline lines of an event log. */
+/** The timeline of an event log, from the start, in time order. */
 export function timelineLines(events: readonly SimEvent[]): string[] {
-  const lines: string[] = [];
-  let group: Extract<SimEvent, { type: 'route-change' }>[] = [];
+  const entries: (Entry | undefined)[] = [
+    entry(0, 'START', 'every pair on its primary, both members healthy'),
+  ];
+  // A group of route changes takes the place of its first change: the line sits right after the decision
+  // that caused it, and the events of the few seconds the writes take come after it, still in time order.
+  let group: RouteChange[] = [];
+  let slot = 0;
   const flush = () => {
-    if (group.length > 0) lines.push(routeLine(group));
+    if (group.length > 0) entries[slot] = routeEntry(group);
     group = [];
   };
   for (const event of events) {
@@ -219,27 +290,35 @@ export function timelineLines(events: readonly SimEvent[]): string[] {
         (first.pair !== event.pair || first.to !== event.to || event.t - first.t > ROUTE_GROUP_SECONDS)
       )
         flush();
+      if (group.length === 0) {
+        slot = entries.length;
+        entries.push(undefined);
+      }
       group.push(event);
       continue;
     }
-    const text = describe(event);
-    if (text === undefined) continue;
-    // Keep a move's route line right after its decision; other events in between come after it.
-    if (group.length > 0 && event.t - (group[0]?.t ?? 0) > ROUTE_GROUP_SECONDS) flush();
-    lines.push(text);
+    const described = describe(event);
+    if (described !== undefined) entries.push(described);
   }
   flush();
-  return lines;
+  const shown = entries.filter((e) => e !== undefined);
+  const width = Math.max(LABEL_WIDTH, ...shown.map((e) => e.label.length));
+  return shown.map((e) => `  ${clockTime(e.t)}  ${e.label.padEnd(width)} ${e.text}`);
 }
 
-/** The final state of every pair. */
+/** The final state of every pair, routes sorted. */
 export function finalLines(output: SimulateOutput): string[] {
   const lines: string[] = [];
   for (const [name, pair] of Object.entries(output.final.pairs)) {
-    lines.push(
-      `  ${name}: ${pair.active === 'split' ? 'routes SPLIT between members (or pointing elsewhere)' : `traffic on ${pair.active}`}`,
-    );
-    for (const route of pair.routes) {
+    const blackholed = pair.routes.filter((r) => r.state === 'blackhole').length;
+    const where =
+      pair.active === 'split'
+        ? 'routes SPLIT between members (or pointing elsewhere)'
+        : blackholed > 0
+          ? `routes on ${pair.active}`
+          : `traffic on ${pair.active}`;
+    lines.push(`  ${name}: ${where}${blackholed > 0 ? `, ${count(blackholed, 'route')} BLACKHOLED` : ''}`);
+    for (const route of [...pair.routes].sort(byRoute)) {
       lines.push(
         `    ${route.routeTable}  ${route.destination.padEnd(20)} -> ${route.to.padEnd(7)}  ${route.state}`,
       );
@@ -253,25 +332,54 @@ export function finalLines(output: SimulateOutput): string[] {
   return lines;
 }
 
-/** The summary of moves: detection and failover time per move, counts. */
+/**
+ * The summary: each move (and, in a dry run, each would-be move) with its detection and failover time, the
+ * counts of what was done, and how long each pair's traffic was blackholed.
+ */
 export function summaryLines(output: SimulateOutput): string[] {
   const report = reportOf(output);
-  const lines = report.moves.map((move) => {
+  const done = report.moves.map((move) => {
     const what = `${move.kind} ${move.pair} ${move.from} -> ${move.to} (${move.trigger})`;
     // Timings count from the cause when there is one, else from the decision.
     const origin = move.causeAt ?? move.decidedAt;
     const routes =
       move.routesMovedAt === undefined
         ? 'no route moved'
-        : `${move.routesMoved} route${move.routesMoved === 1 ? '' : 's'} on ${move.to} after ${seconds(move.routesMovedAt - origin)}`;
-    return move.cause !== undefined && move.causeAt !== undefined
-      ? `  ${clockTime(move.causeAt)} ${move.cause}: ${what} decided after ${seconds(move.decidedAt - move.causeAt)}, ${routes}`
-      : `  ${clockTime(move.decidedAt)} ${what}, ${routes}`;
+        : `${count(move.routesMoved, 'route')} on ${move.to} after ${seconds(move.routesMovedAt - origin)}`;
+    const text =
+      move.cause !== undefined && move.causeAt !== undefined
+        ? `  ${clockTime(move.causeAt)} ${move.cause}: ${what} decided after ${seconds(move.decidedAt - move.causeAt)}, ${routes}`
+        : `  ${clockTime(move.decidedAt)} ${what}, ${routes}`;
+    return { at: move.decidedAt, text };
   });
-  if (lines.length === 0) lines.push('  no traffic moved');
-  lines.push(
-    `  ${report.failovers} failover${report.failovers === 1 ? '' : 's'}, ${report.failbacks} failback${report.failbacks === 1 ? '' : 's'}, ${report.routesMoved} route change${report.routesMoved === 1 ? '' : 's'}${report.errors > 0 ? `, ${report.errors} error${report.errors === 1 ? '' : 's'}` : ''}`,
-  );
+  const notDone = report.wouldMoves.map((move) => {
+    const what = `would ${move.kind === 'failback' ? 'fail back' : 'fail over'} ${move.pair} ${move.from} -> ${move.to} (${move.trigger})`;
+    const text =
+      move.cause !== undefined && move.causeAt !== undefined
+        ? `  ${clockTime(move.causeAt)} ${move.cause}: ${what} decided after ${seconds(move.decidedAt - move.causeAt)}; dry run, nothing written`
+        : `  ${clockTime(move.decidedAt)} ${what}; dry run, nothing written`;
+    return { at: move.decidedAt, text };
+  });
+  const lines = [...done, ...notDone].sort((a, b) => a.at - b.at).map((l) => l.text);
+  if (report.moves.length === 0) lines.push('  no traffic moved');
+  const wouldFailovers = report.wouldMoves.filter((m) => m.kind === 'failover').length;
+  const wouldFailbacks = report.wouldMoves.length - wouldFailovers;
+  const counts = [
+    count(report.failovers, 'failover'),
+    count(report.failbacks, 'failback'),
+    count(report.routesMoved, 'route change'),
+    ...(wouldFailovers > 0 ? [count(wouldFailovers, 'would-be failover')] : []),
+    ...(wouldFailbacks > 0 ? [count(wouldFailbacks, 'would-be failback')] : []),
+    ...(report.errors > 0 ? [count(report.errors, 'error')] : []),
+  ];
+  lines.push(`  ${counts.join(', ')}`);
+  for (const [name, pair] of Object.entries(output.final.pairs)) {
+    lines.push(
+      pair.blackholeSeconds > 0
+        ? `  ${name}: traffic blackholed for ${seconds(pair.blackholeSeconds)} (a route blackholed or on a member not running)`
+        : `  ${name}: no route blackholed`,
+    );
+  }
   return lines;
 }
 
@@ -281,18 +389,24 @@ export function renderRun(scenario: Scenario, output: SimulateOutput): string {
   const shape = config.pairs
     .map(
       (p) =>
-        `${p.name} (${p.routeTables.length} route table${p.routeTables.length === 1 ? '' : 's'} x ${p.destinations.length} destination${p.destinations.length === 1 ? '' : 's'})`,
+        `${p.name} (${count(p.routeTables.length, 'route table')} x ${count(p.destinations.length, 'destination')})`,
     )
     .join(', ');
   const mode = config.controller.fastMode.enabled
     ? `fast mode every ${config.controller.fastMode.interval} s`
     : 'no fast mode';
+  const dryPairs = config.pairs.filter((p) => p.dryRun ?? config.dryRun).map((p) => p.name);
+  const dry =
+    dryPairs.length === 0
+      ? ''
+      : dryPairs.length === config.pairs.length
+        ? ', DRY RUN (nothing is written)'
+        : `, DRY RUN for ${dryPairs.join(', ')} (nothing is written for them)`;
   const header = [
     `Scenario: ${output.scenario}`,
-    `  ${shape}; schedule every ${config.controller.schedule} s, ${mode}${config.dryRun ? ', DRY RUN' : ''}`,
+    `  ${shape}; schedule every ${config.controller.schedule} s, ${mode}${dry}`,
     `  ${clockTime(output.duration)} of virtual time, seed ${output.seed}`,
     '',
-    '  00:00  START     every pair on its primary, both members healthy',
   ];
   return [
     ...header,

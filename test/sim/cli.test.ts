@@ -19,15 +19,39 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-/** contracts.md section 3, as scripts read it. */
+/** The published shape of `simulate --json`, as scripts read it: the listed event types with their fields, any others. */
 const role = z.enum(['primary', 'standby']);
+const at = { t: z.number().refine((t) => Math.round(t * 10) / 10 === t, 't is rounded to 0.1') };
+const move = {
+  ...at,
+  pair: z.string(),
+  from: role,
+  to: role,
+  reason: z.string(),
+  kind: z.enum(['failover', 'failback']),
+  trigger: z.string(),
+};
+const listedEvent = z.discriminatedUnion('type', [
+  z.looseObject({ ...at, type: z.literal('fault'), target: z.string(), fault: z.string() }),
+  z.looseObject({ ...at, type: z.literal('command'), pair: z.string(), command: z.string() }),
+  z.looseObject({ ...move, type: z.literal('failover') }),
+  z.looseObject({ ...move, type: z.literal('would-failover') }),
+  z.looseObject({
+    ...at,
+    type: z.literal('route-change'),
+    pair: z.string(),
+    routeTable: z.string(),
+    destination: z.string(),
+    to: z.string(),
+  }),
+  z.looseObject({ ...at, type: z.literal('resize-stage'), pair: z.string() }),
+  z.looseObject({ ...at, type: z.literal('alarm'), pair: z.string(), alarm: z.string() }),
+]);
+const LISTED = ['fault', 'command', 'failover', 'would-failover', 'route-change', 'resize-stage', 'alarm'];
+const otherEvent = z.looseObject({ ...at, type: z.string().refine((type) => !LISTED.includes(type)) });
 const contract = z.object({
   scenario: z.string(),
-  events: z.array(
-    z
-      .looseObject({ t: z.number(), type: z.string() })
-      .refine((e) => Math.round(e.t * 10) / 10 === e.t, 't is rounded to 0.1'),
-  ),
+  events: z.array(z.union([listedEvent, otherEvent])),
   final: z.object({
     pairs: z.record(
       z.string(),
@@ -40,10 +64,13 @@ const contract = z.object({
           primary: z.object({ state: z.string(), instanceType: z.string() }),
           standby: z.object({ state: z.string(), instanceType: z.string() }),
         }),
+        blackholeSeconds: z.number().nonnegative(),
       }),
     ),
   }),
 });
+
+const DRY_RUN = 'examples/scenarios/dry-run.yaml';
 
 describe('vpn-failover simulate', () => {
   it('prints one JSON document in the shape of contracts.md section 3 with --json', async () => {
@@ -120,5 +147,100 @@ describe('vpn-failover simulate', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('faults[0].fault: expected one of stop');
     expect(stderr).toContain('config.pairs[0].standby.instanceId: expected i-… (got "x")');
+  });
+  it('in a dry run reports the failover it would have made once, moves no route, and leaves every route on the lost primary', async () => {
+    const { code, stdout } = await cli('simulate', '--scenario', DRY_RUN, '--json');
+
+    expect(code).toBe(0);
+    const output = contract.parse(JSON.parse(stdout));
+    const types = output.events.map((e) => e.type);
+    expect(output.events.filter((e) => e.type === 'would-failover')).toEqual([
+      expect.objectContaining({
+        pair: 'branch-a',
+        from: 'primary',
+        to: 'standby',
+        kind: 'failover',
+        trigger: 'hard-loss',
+      }),
+    ]);
+    expect(types).not.toContain('failover');
+    expect(types).not.toContain('route-change');
+    expect(types).not.toContain('repair');
+    expect(types).toContain('alarm');
+    const pair = output.final.pairs['branch-a'];
+    expect(pair?.active).toBe('primary');
+    expect(pair?.routes.map((r) => [r.to, r.state])).toEqual(Array(4).fill(['primary', 'blackhole']));
+  });
+
+  it('in a dry run raises traffic-blackholed when the active primary is lost and nothing moves', async () => {
+    const { stdout } = await cli('simulate', '--scenario', DRY_RUN, '--json');
+
+    const output = contract.parse(JSON.parse(stdout));
+    expect(output.events).toContainEqual(
+      expect.objectContaining({ type: 'alarm', pair: 'branch-a', alarm: 'traffic-blackholed' }),
+    );
+  });
+
+  it('in a dry run the timeline says WOULD FAIL OVER and the summary counts no move', async () => {
+    const { code, stdout } = await cli('simulate', '--scenario', DRY_RUN);
+
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /02:0\d {2}WOULD FAIL OVER branch-a primary -> standby \(hard-loss; dry run, nothing written\)/,
+    );
+    expect(stdout).not.toMatch(/^ {2}\d\d:\d\d {2}(FAILOVER|ROUTES) /m);
+    expect(stdout).toContain('DRY RUN');
+    expect(stdout).toContain('would fail over branch-a primary -> standby (hard-loss)');
+    expect(stdout).toContain('no traffic moved');
+    expect(stdout).toContain('0 failovers, 0 failbacks, 0 route changes, 1 would-be failover');
+    expect(stdout).toContain('branch-a: routes on primary, 4 routes BLACKHOLED');
+    expect(stdout).toContain('branch-a: traffic blackholed for 480 s');
+  });
+
+  it('exits 1 and names the pair when its traffic was blackholed longer than --fail-on-blackhole', async () => {
+    const { code, stdout, stderr } = await cli(
+      'simulate',
+      '--scenario',
+      DRY_RUN,
+      '--json',
+      '--fail-on-blackhole',
+      '60',
+    );
+
+    expect(code).toBe(1);
+    expect(contract.parse(JSON.parse(stdout)).final.pairs['branch-a']?.blackholeSeconds).toBe(480);
+    expect(stderr).toBe('branch-a: traffic blackholed for 480 s, more than --fail-on-blackhole 60 s\n');
+  });
+
+  it('exits 0 with --fail-on-blackhole when the failover kept the blackhole within the bound', async () => {
+    const { code, stdout, stderr } = await cli(
+      'simulate',
+      '--scenario',
+      'examples/scenarios/terminate-active.yaml',
+      '--json',
+      '--fail-on-blackhole',
+      '30s',
+    );
+
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    const seconds = contract.parse(JSON.parse(stdout)).final.pairs['branch-a']?.blackholeSeconds;
+    expect(seconds).toBeGreaterThan(0);
+    expect(seconds).toBeLessThanOrEqual(30);
+  });
+
+  it('exits 2 before running anything when --fail-on-blackhole is not a number of seconds', async () => {
+    const { code, stdout, stderr } = await cli(
+      'simulate',
+      '--scenario',
+      DRY_RUN,
+      '--fail-on-blackhole',
+      'soon',
+    );
+
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('invalid --fail-on-blackhole: expected a number of seconds');
+    expect(stderr).toContain('(got "soon")');
   });
 });

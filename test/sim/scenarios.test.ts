@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
-import { renderRun, reportOf } from '../../sim/timeline.ts';
+import { renderRun, reportOf, summaryLines, timelineLines } from '../../sim/timeline.ts';
 import { pairConfig, scenarioOf } from './helpers.ts';
 
 const of = <T extends SimEvent['type']>(output: SimulateOutput, type: T) =>
@@ -183,6 +183,189 @@ describe('a scenario run', () => {
     expect(second).toEqual(first);
     // Typically about 0.3 s; the bound leaves room for a machine busy with the rest of the suite.
     expect(wall).toBeLessThan(3000);
+  });
+});
+
+describe('a dry run', () => {
+  const dryRun = pairConfig({}, { dryRun: true });
+
+  it('reports the failover it would make once, writes no route, and counts no move', async () => {
+    const output = await runScenario(
+      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }, dryRun),
+    );
+
+    expect(of(output, 'would-failover')).toEqual([
+      expect.objectContaining({ pair: 'branch-a', from: 'primary', to: 'standby', kind: 'failover' }),
+    ]);
+    expect(of(output, 'failover')).toEqual([]);
+    expect(of(output, 'route-change')).toEqual([]);
+    expect(output.final.pairs['branch-a']?.routes.every((r) => r.to === 'primary')).toBe(true);
+    const report = reportOf(output);
+    expect([report.moves, report.failovers, report.routesMoved]).toEqual([[], 0, 0]);
+    expect(report.wouldMoves.map((m) => [m.cause, m.kind, m.to])).toEqual([
+      ['branch-a/primary terminate', 'failover', 'standby'],
+    ]);
+  });
+
+  it('reports the failover an operator asks for as a would-be move, next to the one the schedule would make', async () => {
+    const output = await runScenario(
+      scenarioOf(
+        {
+          faults: [{ at: '2m', target: 'branch-a/primary', fault: 'daemon-down' }],
+          commands: [{ at: '8m', command: 'failover', pair: 'branch-a', to: 'standby' }],
+        },
+        dryRun,
+      ),
+    );
+
+    expect(of(output, 'would-failover').map((e) => [e.trigger, e.to])).toEqual([
+      ['soft-failure', 'standby'],
+      ['manual', 'standby'],
+    ]);
+    expect(of(output, 'route-change')).toEqual([]);
+  });
+
+  it('reports the routes it would put back on the active member once, and leaves them where they are', async () => {
+    const output = await runScenario(scenarioOf({ duration: '5m' }, dryRun), {
+      // One of the four routes already points at the standby: the controller wants it back on the primary.
+      prepare: (account) => {
+        const route = account.world.routeTables.get('rtb-0f1e2d3c4b5a69788')?.routes.get('10.50.0.0/16');
+        const standby = account.world.member('branch-a', 'standby');
+        if (route) route.target = { kind: 'eni', eni: standby.routeTargetEni };
+      },
+    });
+
+    expect(of(output, 'would-repair')).toEqual([
+      expect.objectContaining({ pair: 'branch-a', to: 'primary' }),
+    ]);
+    expect(of(output, 'repair')).toEqual([]);
+    expect(of(output, 'route-change')).toEqual([]);
+    expect(output.final.pairs['branch-a']?.active).toBe('split');
+  });
+});
+
+describe('the blackholed time of a pair', () => {
+  it('is zero when nothing fails', async () => {
+    const output = await runScenario(scenarioOf({ duration: '5m' }));
+
+    expect(output.final.pairs['branch-a']?.blackholeSeconds).toBe(0);
+  });
+
+  it('lasts from the loss of the active member until the last route is on the standby', async () => {
+    const output = await runScenario(
+      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
+    );
+
+    const lastMoved = Math.max(...of(output, 'route-change').map((r) => r.t));
+    const seconds = output.final.pairs['branch-a']?.blackholeSeconds ?? Infinity;
+    expect(seconds).toBeGreaterThan(0);
+    expect(Math.abs(seconds - (lastMoved - 120))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('lasts, in a dry run, from the stop of the active primary until it is running again', async () => {
+    const output = await runScenario(
+      scenarioOf(
+        {
+          faults: [
+            { at: '2m', target: 'branch-a/primary', fault: 'stop' },
+            { at: '6m', target: 'branch-a/primary', fault: 'start' },
+          ],
+        },
+        pairConfig({}, { dryRun: true }),
+      ),
+    );
+
+    const running = of(output, 'state-change').find((e) => e.to === 'running' && e.t > 360);
+    expect(running).toBeDefined();
+    const seconds = output.final.pairs['branch-a']?.blackholeSeconds ?? Infinity;
+    expect(Math.abs(seconds - ((running?.t ?? 0) - 120))).toBeLessThanOrEqual(0.1);
+  });
+
+  it('does not count the standby stopping: no route points at it', async () => {
+    const output = await runScenario(
+      scenarioOf({
+        faults: [
+          { at: '1m', target: 'branch-a/standby', fault: 'stop' },
+          { at: '5m', target: 'branch-a/standby', fault: 'start' },
+        ],
+      }),
+    );
+
+    expect(output.final.pairs['branch-a']?.members.standby.state).toBe('running');
+    expect(output.final.pairs['branch-a']?.blackholeSeconds).toBe(0);
+  });
+});
+
+describe('the timeline', () => {
+  const route = (t: number, routeTable: string, destination: string): SimEvent => ({
+    t,
+    type: 'route-change',
+    pair: 'branch-a',
+    routeTable,
+    destination,
+    to: 'standby',
+    from: 'primary',
+    action: 'replaced',
+  });
+  const events: SimEvent[] = [
+    {
+      t: 122,
+      type: 'failover',
+      pair: 'branch-a',
+      from: 'primary',
+      to: 'standby',
+      reason: 'primary lost',
+      kind: 'failover',
+      trigger: 'hard-loss',
+    },
+    route(122.1, 'rtb-2', '10.0.0.0/16'),
+    { t: 123, type: 'alarm', pair: 'branch-a', alarm: 'standby-unhealthy', detail: 'no redundancy' },
+    route(124, 'rtb-1', '10.0.0.0/16'),
+    { t: 125, type: 'controller-crash', reason: 'crash-after-route-writes', routeWrites: 1 },
+  ];
+  it('lists events in time order, a move and its routes first, routes sorted', () => {
+    const lines = timelineLines(events);
+
+    expect(lines.map((l) => l.trim().split(/\s+/)[1])).toEqual([
+      'START',
+      'FAILOVER',
+      'ROUTES',
+      'ALARM',
+      'CRASH',
+    ]);
+    expect(lines[2]).toContain('branch-a 2 routes -> standby: rtb-1 10.0.0.0/16, rtb-2 10.0.0.0/16');
+  });
+
+  it('says "1 route write", not "1 route writes"', () => {
+    expect(timelineLines(events)[4]).toContain('died after 1 route write (simulated crash)');
+  });
+
+  it('counts a would-be failover of a dry-run pair apart from the failover made, in the summary', () => {
+    const wouldBe: SimEvent = {
+      t: 200,
+      type: 'would-failover',
+      pair: 'branch-b',
+      from: 'primary',
+      to: 'standby',
+      reason: 'primary lost',
+      kind: 'failover',
+      trigger: 'hard-loss',
+    };
+    const output: SimulateOutput = {
+      scenario: 'made up',
+      seed: 1,
+      duration: 300,
+      events: [...events, wouldBe],
+      final: { pairs: {} },
+      stats: { invocations: 1, apiCalls: {}, throttled: {} },
+    };
+
+    const lines = summaryLines(output);
+
+    expect(lines.at(-1)).toBe('  1 failover, 0 failbacks, 2 route changes, 1 would-be failover, 1 error');
+    expect(lines[1]).toBe(
+      '  03:20 would fail over branch-b primary -> standby (hard-loss); dry run, nothing written',
+    );
   });
 });
 
