@@ -77,7 +77,11 @@ export interface VpnFailoverControllerProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
-  /** Add an EC2 auto-recovery alarm (StatusCheckFailed_System → recover) for every member. @default false */
+  /**
+   * Add an EC2 auto-recovery alarm (StatusCheckFailed_System → recover) for every member: two resources per
+   * pair, so a stack with it holds about 200 pairs (construction fails with the count when it would not fit).
+   * @default false
+   */
   readonly recoverMembers?: boolean;
   /** Subscribe this address to the alarm topic. @default config.notifications.email (none when unset) */
   readonly notificationEmail?: string;
@@ -151,9 +155,11 @@ export function propsProblems(
  * Everything the failover controller needs in one account and Region:
  * - the controller Lambda (nodejs24.x, arm64, reserved concurrency 1, no async retries, 60 s maximum event age),
  *   with the configuration bundled as JSON;
- * - its triggers: an EventBridge Scheduler rate schedule, EC2 state changes of the managed instances, and state
- *   changes of the deployment's pair alarms;
- * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic, the alarms and a dashboard;
+ * - its triggers: an EventBridge Scheduler rate schedule, EC2 state changes of the managed instances, and (with
+ *   recoverMembers) state changes of the member recovery alarms;
+ * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic (which only this deployment's
+ *   CloudWatch alarms and the grantNotify principals may publish to), the alarms and a dashboard;
+ * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair);
  * - least-privilege IAM for all of it (see permissions.ts).
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
  * methods.

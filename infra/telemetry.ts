@@ -37,7 +37,7 @@ export const POWERTOOLS_NAMESPACE_ENV = 'POWERTOOLS_METRICS_NAMESPACE';
 export const alarmName = {
   /** Every alarm of the deployment starts with this. */
   prefix: (deployment: string): string => `${deployment}.`,
-  /** Every pair-scoped alarm (the ones that trigger the controller) starts with this. */
+  /** Every pair-scoped alarm (the recovery alarms, which trigger the controller) starts with this. */
   pairPrefix: (deployment: string): string => `${deployment}.pair.`,
   /** The alarm of one of the controller's alarm kinds (ALARM_KINDS), across every pair. */
   kind: (deployment: string, kind: AlarmKind): string => `${deployment}.alarm.${kind}`,
