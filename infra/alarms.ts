@@ -58,8 +58,9 @@ export interface ControllerAlarmsProps {
  * The deployment's alarms, all notifying the topic. Every alarm on the controller's metrics is deployment-wide,
  * so the stack's size does not grow with the pairs (the notification and the decision log name the pairs):
  * - one per alarm kind (ALARM_KINDS), `<deployment>.alarm.<kind>`: METRIC.alarmRaised{Kind} ≥ 1 in one
- *   schedule period. The controller raises unknown-driven kinds only after several evaluations, so one period
- *   is enough. Every kind is a condition that holds while it lasts, so its return to OK is news too;
+ *   schedule period (of the last two). The controller raises unknown-driven kinds only after several
+ *   evaluations, so one period is enough. Every kind is a condition that holds while it lasts, so its return
+ *   to OK (two periods without it) is news too;
  * - run errors, `<deployment>.controller.run-errors`: the controller ran but failed for some pairs
  *   ({@link runErrorsRule});
  * - traffic moved, `<deployment>.traffic.moved`: a move started (METRIC.failover, deployment-wide). A move is
@@ -148,7 +149,10 @@ export class ControllerAlarms extends Construct {
         }),
         threshold: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
+        // Fires on one period; clears only after two without it, so one period the controller's records
+        // happen to miss (a slow invocation) does not send OK and ALARM again.
+        evaluationPeriods: 2,
+        datapointsToAlarm: 1,
         treatMissingData: TreatMissingData.NOT_BREACHING,
       });
       conditions.push(kinds[kind]);

@@ -527,7 +527,7 @@ describe('alarms', () => {
     });
   });
 
-  it('each alarm kind has exactly one deployment-wide alarm, raised when any pair raises it in one schedule period, and notified when it clears', () => {
+  it('each alarm kind has exactly one deployment-wide alarm, raised when any pair raises it in one schedule period, and notified when it clears two periods later', () => {
     const names = alarms().map((a) => a.AlarmName as string);
     const topic = { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] };
     for (const kind of ALARM_KINDS) {
@@ -543,7 +543,8 @@ describe('alarms', () => {
         Period: 60,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         Threshold: 1,
-        EvaluationPeriods: 1,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 1,
         TreatMissingData: 'notBreaching',
         AlarmActions: [topic],
         OKActions: [topic],
