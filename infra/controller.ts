@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { ArnFormat, CfnResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Match, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -18,7 +18,7 @@ import { SCHEDULE_INPUT } from '../shared/controller/events.ts';
 import { controllerTimeoutSeconds } from '../shared/controller/run.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
-import { ControllerAlarms, HEARTBEAT_PERIODS } from './alarms.ts';
+import { ControllerAlarms, HEARTBEAT_PERIODS, RECOVER_ALARMS_PER_PAIR } from './alarms.ts';
 import { ControllerFunction, type ControllerFunctionProps, writeConfigFile } from './controller-function.ts';
 import { ControllerDashboard } from './dashboard.ts';
 import {
@@ -48,6 +48,12 @@ export const MAX_EVENT_AGE = Duration.seconds(60);
 
 const DEPLOYMENT_NAME = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+/**
+ * CloudFormation's limit on resources in one stack (CloudFormation quotas,
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+ */
+export const STACK_RESOURCE_LIMIT = 500;
+
 /** Lambda's documented maximum timeout (aws-facts.md §9 "Timeouts and concurrency"). */
 const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 /** CloudWatch: Period × EvaluationPeriods ≤ 1 day below 1-hour periods, ≤ 7 days otherwise (aws-facts.md §5). */
@@ -71,7 +77,11 @@ export interface VpnFailoverControllerProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
-  /** Add an EC2 auto-recovery alarm (StatusCheckFailed_System → recover) for every member. @default false */
+  /**
+   * Add an EC2 auto-recovery alarm (StatusCheckFailed_System → recover) for every member: two resources per
+   * pair, so a stack with it holds about 200 pairs (construction fails with the count when it would not fit).
+   * @default false
+   */
   readonly recoverMembers?: boolean;
   /** Subscribe this address to the alarm topic. @default config.notifications.email (none when unset) */
   readonly notificationEmail?: string;
@@ -145,9 +155,11 @@ export function propsProblems(
  * Everything the failover controller needs in one account and Region:
  * - the controller Lambda (nodejs24.x, arm64, reserved concurrency 1, no async retries, 60 s maximum event age),
  *   with the configuration bundled as JSON;
- * - its triggers: an EventBridge Scheduler rate schedule, EC2 state changes of the managed instances, and state
- *   changes of the deployment's pair alarms;
- * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic, the alarms and a dashboard;
+ * - its triggers: an EventBridge Scheduler rate schedule, EC2 state changes of the managed instances, and (with
+ *   recoverMembers) state changes of the member recovery alarms;
+ * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic (which only this deployment's
+ *   CloudWatch alarms and the grantNotify principals may publish to), the alarms and a dashboard;
+ * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair);
  * - least-privilege IAM for all of it (see permissions.ts).
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
  * methods.
@@ -224,6 +236,29 @@ export class VpnFailoverController extends Construct {
       masterKey: this.topicKey,
       enforceSSL: true,
     });
+    // enforceSSL makes the topic policy replace SNS's default one, so CloudWatch may publish only if this
+    // statement says so; it is confined to this account's alarms of this deployment (confused deputy).
+    // https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowThisDeploymentsAlarmsToPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: `${alarmName.prefix(deploymentName)}*`,
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     const email = props.notificationEmail ?? config.notifications.email;
     if (email) this.topic.addSubscription(new EmailSubscription(email));
 
@@ -284,31 +319,43 @@ export class VpnFailoverController extends Construct {
         targets: [target],
       });
     });
-    new Rule(this, 'AlarmStateChange', {
-      description: `State changes of the ${deploymentName} pair alarms`,
-      eventPattern: {
-        source: ['aws.cloudwatch'],
-        detailType: ['CloudWatch Alarm State Change'],
-        detail: { alarmName: Match.prefix(alarmName.pairPrefix(deploymentName)) },
-      },
-      targets: [target],
-    });
+    const recoverMembers = props.recoverMembers ?? false;
+    // Only the recovery alarms watch something the controller does not already know (EC2's own status
+    // check); the other alarms are the controller's conclusions, and feeding them back would only re-run it.
+    if (recoverMembers) {
+      new Rule(this, 'AlarmStateChange', {
+        description: `State changes of the ${deploymentName} member recovery alarms`,
+        eventPattern: {
+          source: ['aws.cloudwatch'],
+          detailType: ['CloudWatch Alarm State Change'],
+          detail: { alarmName: Match.prefix(alarmName.pairPrefix(deploymentName)) },
+        },
+        targets: [target],
+      });
+    }
 
     this.alarms = new ControllerAlarms(this, 'Alarm', {
       config,
       deploymentName,
       controller: this.controller,
       topic: this.topic,
-      recoverMembers: props.recoverMembers ?? false,
+      recoverMembers,
     });
     this.dashboard = new ControllerDashboard(this, 'Dashboard', {
       config,
       deploymentName,
       controller: this.controller,
-      alarms: this.alarms.all(),
+      alarms: this.alarms.deploymentWide(),
     });
 
     this.resize = new ResizeWorkflow(this, 'Resize', { controller: this });
+
+    const resources = this.node.findAll().filter((c) => CfnResource.isCfnResource(c)).length;
+    if (resources > STACK_RESOURCE_LIMIT) {
+      throw new InputError('VpnFailoverController props', [
+        resourceLimitProblem(resources, recoverMembers ? config.pairs.length : 0),
+      ]);
+    }
   }
 
   /**
@@ -371,6 +418,16 @@ export class VpnFailoverController extends Construct {
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
       }),
+    ]);
+    this.grantNotifyKey(grantee);
+  }
+
+  /**
+   * Only the two KMS actions SNS needs on the topic's key, for a principal whose integration already grants
+   * sns:Publish (a Step Functions SnsPublish task grants it to its state machine).
+   */
+  grantNotifyKey(grantee: IGrantable): void {
+    addAll(this, grantee, [
       new PolicyStatement({
         sid: 'EncryptNotifications',
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
@@ -399,4 +456,24 @@ function addAll(scope: Construct, grantee: IGrantable, statements: readonly Poli
     const finding = wildcardFinding(scope, statement);
     if (finding && Construct.isConstruct(principal)) Validations.of(principal).acknowledge(finding);
   }
+}
+
+/**
+ * The stack would exceed CloudFormation's resource limit. Everything but the recovery alarms is a fixed number
+ * of resources plus two EventBridge resources per INSTANCE_IDS_PER_RULE instances, far below the limit at the
+ * schema's 500 pairs; the recovery alarms are two per pair.
+ */
+function resourceLimitProblem(resources: number, recoverPairs: number): InputProblem {
+  const recoverAlarms = recoverPairs * RECOVER_ALARMS_PER_PAIR;
+  if (recoverAlarms === 0) {
+    return {
+      path: 'config.pairs',
+      message: `the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; split the pairs over several configurations and stacks`,
+    };
+  }
+  const fitting = Math.floor((STACK_RESOURCE_LIMIT - (resources - recoverAlarms)) / RECOVER_ALARMS_PER_PAIR);
+  return {
+    path: 'recoverMembers',
+    message: `recoverMembers with ${recoverPairs} pairs needs ${recoverAlarms} alarms, so the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; turn recoverMembers off, or split the pairs over several stacks of at most ${Math.max(0, fitting)} pairs each`,
+  };
 }

@@ -9,7 +9,7 @@ import type { Config, PairConfig } from '../shared/config/schema.ts';
  * snapshot of it): ec2:CreateRoute / ec2:ReplaceRoute take only `route-table*`; ec2:AssociateAddress takes
  * `elastic-ip`, `instance` and `network-interface`; ssm:SendCommand is authorised on both the document and the
  * instance (aws-facts.md §4 "IAM for ssm:SendCommand"). Actions that AWS does not scope by resource (EC2
- * Describe*, ssm:ListCommandInvocations / GetCommandInvocation, cloudwatch:GetMetricData) are read-only and are
+ * Describe*, ssm:ListCommandInvocations, cloudwatch:GetMetricData) are read-only and are
  * the only ones granted on `*`.
  */
 
@@ -85,7 +85,8 @@ export function elasticIpStatements(scope: IConstruct, config: Config): PolicySt
 
 /**
  * The daemon probe: SendCommand only with the product's document and only to members of pairs that have a probe;
- * reading invocations back, which AWS does not scope by resource.
+ * reading invocations back (ListCommandInvocations with details, the only read the probe makes), which AWS does
+ * not scope by resource.
  */
 export function probeStatements(scope: IConstruct, config: Config, documentName: string): PolicyStatement[] {
   const probed = config.pairs.filter((p) => p.probe.kind !== 'none');
@@ -101,7 +102,7 @@ export function probeStatements(scope: IConstruct, config: Config, documentName:
     new PolicyStatement({
       sid: 'ReadProbeResults',
       effect: Effect.ALLOW,
-      actions: ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation'],
+      actions: ['ssm:ListCommandInvocations'],
       resources: ['*'],
     }),
   ];
@@ -143,7 +144,7 @@ const WILDCARD_REASONS: Readonly<Record<string, string>> = {
   ObserveEc2:
     'EC2 Describe* actions (instance status, instances, route tables, addresses) support no resource-level permissions; they are read-only.',
   ReadProbeResults:
-    'ssm:ListCommandInvocations and ssm:GetCommandInvocation support no resource-level permissions; they are read-only. SendCommand itself is scoped to the probe document and the members.',
+    'ssm:ListCommandInvocations supports no resource-level permissions; it is read-only. SendCommand itself is scoped to the probe document and the members.',
   ReadTunnelMetrics: 'cloudwatch:GetMetricData supports no resource-level permissions; it is read-only.',
   MoveElasticIps:
     'A member without a configured networkInterfaceId has its ENI discovered at run time, so AssociateAddress can name it only as network-interface/*; the statement still names the exact Elastic IP allocations and member instances, and configuring networkInterfaceId removes the wildcard.',

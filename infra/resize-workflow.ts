@@ -68,6 +68,12 @@ export const RESIZE_ENTRY = 'functions/resize/handler.ts';
  */
 export const resizeStepTimeoutSeconds = (config: Config): number => config.controller.probeTimeout + 60;
 
+/**
+ * The error a Lambda task raises when Lambda throttles the invoke (a concurrency or rate quota). The task's
+ * default retry covers Lambda's service errors, not this one.
+ */
+export const LAMBDA_THROTTLED = 'Lambda.TooManyRequestsException';
+
 /** Execution timeout: far above the bounded stages plus a long soak; a stuck execution still ends. */
 const EXECUTION_TIMEOUT = Duration.hours(30);
 
@@ -88,7 +94,10 @@ export interface ResizeDefinitionProps {
 export function buildResizeDefinition(scope: Construct, props: ResizeDefinitionProps): IChainable {
   const taskTimeout = Timeout.duration(props.taskTimeout ?? Duration.minutes(5));
 
-  /** A Lambda step: payload {step, ...}, result at `resultPath`, retried on throttling and `retryOn`. */
+  /**
+   * A Lambda step: payload {step, ...}, result at `resultPath`, retried with backoff on throttling (EC2's, as
+   * the step's ThrottledError, and Lambda's own when the invoke itself is throttled) and on `retryOn`.
+   */
   const step = (
     id: string,
     name: StepName,
@@ -105,7 +114,7 @@ export function buildResizeDefinition(scope: Construct, props: ResizeDefinitionP
       comment: `resize step "${name}"`,
     });
     task.addRetry({
-      errors: [ThrottledError.NAME, ...retryOn],
+      errors: [ThrottledError.NAME, LAMBDA_THROTTLED, ...retryOn],
       interval: Duration.seconds(THROTTLE_RETRY.intervalSeconds),
       maxAttempts: THROTTLE_RETRY.maxAttempts,
       backoffRate: THROTTLE_RETRY.backoffRate,
@@ -347,18 +356,46 @@ export const RESIZE_ERROR_NAMES: readonly string[] = [
   IncorrectInstanceStateError.NAME,
 ];
 
-/** IAM for the resize steps beyond what the controller has: stop, start and retype only the pairs' members. */
+/**
+ * IAM for the resize steps beyond what the controller has: stop, start and retype only the pairs' members.
+ * - ModifyInstanceAttribute only when the request sets the instance type: the Service Authorization Reference
+ *   (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html) lists
+ *   `ec2:Attribute/${AttributeName}` for it, carrying the value of the attribute the request sets; requiring
+ *   `ec2:Attribute/InstanceType` to be present refuses a request that would rewrite userData or
+ *   sourceDestCheck instead.
+ * - kms:CreateGrant, only for EC2 and only for a grant to an AWS resource: starting an instance whose EBS
+ *   volumes use a customer-managed key needs it, or both the start and the revert fail and the member stays
+ *   stopped (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html). The key is
+ *   the user's, unknown to the stack, so the resource is `*` and the conditions do the scoping.
+ */
 export function resizeStatements(scope: Construct, config: Config): PolicyStatement[] {
   const stack = Stack.of(scope);
-  const instances = [...new Set(config.pairs.flatMap((p) => [p.primary.instanceId, p.standby.instanceId]))];
+  const instances = [
+    ...new Set(config.pairs.flatMap((p) => [p.primary.instanceId, p.standby.instanceId])),
+  ].map((id) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: id }));
   return [
     new PolicyStatement({
-      sid: 'ResizeMembers',
+      sid: 'StopStartMembers',
       effect: Effect.ALLOW,
-      actions: ['ec2:StopInstances', 'ec2:StartInstances', 'ec2:ModifyInstanceAttribute'],
-      resources: instances.map((id) =>
-        stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: id }),
-      ),
+      actions: ['ec2:StopInstances', 'ec2:StartInstances'],
+      resources: instances,
+    }),
+    new PolicyStatement({
+      sid: 'RetypeMembers',
+      effect: Effect.ALLOW,
+      actions: ['ec2:ModifyInstanceAttribute'],
+      resources: instances,
+      conditions: { Null: { 'ec2:Attribute/InstanceType': 'false' } },
+    }),
+    new PolicyStatement({
+      sid: 'StartEncryptedMembers',
+      effect: Effect.ALLOW,
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `ec2.${stack.region}.amazonaws.com` },
+        Bool: { 'kms:GrantIsForAWSResource': 'true' },
+      },
     }),
     new PolicyStatement({
       sid: 'ResizePreflight',
@@ -419,7 +456,8 @@ export class ResizeWorkflow extends Construct {
       ),
       timeout: EXECUTION_TIMEOUT,
     });
-    controller.grantNotify(this.stateMachine);
+    // The SnsPublish tasks grant sns:Publish on the topic themselves; the state machine needs only the key.
+    controller.grantNotifyKey(this.stateMachine);
     Validations.of(this.stateMachine).acknowledge(
       {
         id: 'AwsSolutions-SF1',
@@ -436,7 +474,7 @@ export class ResizeWorkflow extends Construct {
 }
 
 const RESIZE_WILDCARD_REASON =
-  'ec2:DescribeInstanceTypes and ec2:DescribeInstanceTypeOfferings (the resize preflight) support no resource-level permissions; they are read-only.';
+  "ec2:DescribeInstanceTypes and ec2:DescribeInstanceTypeOfferings (the resize preflight) support no resource-level permissions and are read-only; kms:CreateGrant names the customer-managed key of the members' volumes, unknown to the stack, and is allowed only via EC2 (kms:ViaService) for a grant to an AWS resource (kms:GrantIsForAWSResource).";
 
 function grantResize(grantee: IGrantable, statements: readonly PolicyStatement[]): void {
   const principal = grantee.grantPrincipal;

@@ -23,6 +23,8 @@ export class VpnFailoverStack extends Stack {
     const { config, controller, ...stackProps } = props;
     super(scope, id, {
       description: 'vpn-failover: active/standby failover for EC2 VPN instance pairs',
+      // Indentation doubles the template; without it a 500-pair template stays under CloudFormation's 1 MB.
+      suppressTemplateIndentation: true,
       ...stackProps,
     });
     this.controller = new VpnFailoverController(this, 'Controller', { ...controller, config });

@@ -13,18 +13,15 @@ export const TUNNEL_NAMESPACE = 'VpnFailover/Tunnels';
 export const METRIC = {
   /** 1 per controller run (no dimensions). The heartbeat alarm treats missing data as breaching. */
   heartbeat: 'ControllerHeartbeat',
-  /** 1 per traffic move (failover or failback), dimension Pair. */
+  /**
+   * Traffic moves (failover or failback) whose writes began: per pair (dimension Pair, 1 or 0), and per run
+   * for the whole deployment (service dimension only), which the traffic-moved alarm reads.
+   */
   failover: 'Failover',
   /** 0 = primary carries traffic, 1 = standby, dimension Pair. */
   activeMember: 'ActiveMember',
-  /** 1 when the member that does not carry traffic is positively healthy (redundancy), else 0; dimension Pair. */
-  standbyHealthy: 'StandbyHealthy',
-  /** 1 when neither member is healthy, else 0; dimension Pair. */
-  bothUnhealthy: 'BothUnhealthy',
   /** per member and signal: 1 healthy, 0 unhealthy, -1 unknown; dimensions Pair, Role, Signal. */
   signalHealth: 'SignalHealth',
-  /** 1 when a managed route points outside the pair, dimension Pair. */
-  foreignRoute: 'ForeignRoute',
   /**
    * Per run: the number of pairs whose run failed in part or whole (a route write denied, a conflict, an
    * unreadable state item). No dimensions besides service. The run-errors alarm fires on it.

@@ -2,6 +2,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { publishRunMetrics } from '../../shared/controller/metrics.ts';
 import type { PairSummary, RunSummary } from '../../shared/controller/types.ts';
+import { ALARM_KINDS } from '../../shared/domain/plan.ts';
 
 /** Records each published metric set: its dimensions and values. */
 function recorder() {
@@ -50,55 +51,82 @@ const run = (pairs: PairSummary[]): RunSummary => ({
   pairs,
 });
 
+const deploymentWide = (published: ReturnType<typeof recorder>['published']) =>
+  published.find((p) => p.values.ControllerHeartbeat !== undefined);
+const raisedByKind = (published: ReturnType<typeof recorder>['published']) =>
+  published
+    .filter((p) => p.values.AlarmRaised !== undefined)
+    .map((p) => [p.dimensions.Kind, p.values.AlarmRaised]);
+
 describe('controller metrics', () => {
-  it('publish a heartbeat, then per pair what the alarms and the dashboard read', () => {
+  it('publish the heartbeat with the run errors and moves of the whole deployment, then per pair what the dashboard reads', () => {
     const { metrics, published } = recorder();
     publishRunMetrics(metrics, run([pair({})]));
 
-    expect(published[0]).toEqual({ dimensions: {}, values: { ControllerHeartbeat: 1 } });
-    expect(published[1]).toEqual({
-      dimensions: { Pair: 'branch-a' },
-      values: { Failover: 0, ActiveMember: 0, StandbyHealthy: 1, BothUnhealthy: 0, ForeignRoute: 0 },
+    expect(published[0]).toEqual({
+      dimensions: {},
+      values: { ControllerHeartbeat: 1, RunErrors: 0, Failover: 0 },
     });
-    expect(published.slice(2).map((p) => [p.dimensions, p.values.SignalHealth])).toContainEqual([
+    expect(published.find((p) => p.dimensions.Pair === 'branch-a' && !p.dimensions.Signal)).toEqual({
+      dimensions: { Pair: 'branch-a' },
+      values: { Failover: 0, ActiveMember: 0 },
+    });
+    expect(published.map((p) => [p.dimensions, p.values.SignalHealth])).toContainEqual([
       { Pair: 'branch-a', Role: 'standby', Signal: 'daemon' },
       -1,
     ]);
   });
 
-  it('report lost redundancy, both members down and a failover exactly as the decision raised them', () => {
+  it('count, for every alarm kind on every run, how many pairs raise it (0 included) so each alarm can clear', () => {
     const { metrics, published } = recorder();
     publishRunMetrics(
       metrics,
       run([
+        pair({ pair: 'a', alarms: [{ kind: 'standby-unhealthy', detail: '' }] }),
         pair({
-          plan: 'failover',
-          active: 'standby',
+          pair: 'b',
           alarms: [
             { kind: 'standby-unhealthy', detail: '' },
-            { kind: 'both-unhealthy', detail: '' },
+            { kind: 'signal-unknown', detail: '' },
           ],
         }),
+        pair({ pair: 'c' }),
       ]),
     );
 
-    expect(published[1]?.values).toMatchObject({
-      Failover: 1,
-      ActiveMember: 1,
-      StandbyHealthy: 0,
-      BothUnhealthy: 1,
-    });
+    expect(raisedByKind(published)).toEqual(
+      ALARM_KINDS.map((kind) => [kind, kind === 'standby-unhealthy' ? 2 : kind === 'signal-unknown' ? 1 : 0]),
+    );
   });
 
-  it('counts no failover for a dry run or a move that failed', () => {
+  it('a run that failed for some pairs still beats the heartbeat and says how many pairs failed', () => {
     const { metrics, published } = recorder();
     publishRunMetrics(
       metrics,
-      run([pair({ plan: 'failover', dryRun: true }), pair({ plan: 'failover', error: 'x' })]),
+      run([pair({ pair: 'a', error: 'AccessDenied' }), pair({ pair: 'b', error: 'conflict' }), pair({})]),
     );
 
-    expect(published.filter((p) => p.values.Failover !== undefined).map((p) => p.values.Failover)).toEqual([
-      0, 0,
-    ]);
+    expect(deploymentWide(published)?.values).toMatchObject({ ControllerHeartbeat: 1, RunErrors: 2 });
+  });
+
+  it('count every move whose writes began, even when some writes failed, and no dry run or refused move', () => {
+    const { metrics, published } = recorder();
+    publishRunMetrics(
+      metrics,
+      run([
+        pair({ pair: 'moved', plan: 'failover', active: 'standby', moveStarted: true }),
+        pair({ pair: 'partly', plan: 'failover', active: 'standby', moveStarted: true, error: 'throttled' }),
+        pair({ pair: 'dry', plan: 'failover', dryRun: true }),
+        pair({ pair: 'not-started', plan: 'failback', error: 'conflict' }),
+      ]),
+    );
+
+    expect(deploymentWide(published)?.values.Failover).toBe(2);
+    const perPair = Object.fromEntries(
+      published
+        .filter((p) => p.dimensions.Pair && p.values.Failover !== undefined)
+        .map((p) => [p.dimensions.Pair, p.values.Failover]),
+    );
+    expect(perPair).toEqual({ moved: 1, partly: 1, dry: 0, 'not-started': 0 });
   });
 });

@@ -45,6 +45,24 @@ describe('the CDK app', () => {
     expect(result.stderr).not.toContain('Bundling');
   });
 
+  it('fails synth when recovery alarms for every member would not fit in one stack, saying what to change', () => {
+    const tooMany = join(scratch, 'recover-250.json');
+    const pairs = Array.from({ length: 250 }, (_, i) => ({
+      name: `pair-${i}`,
+      primary: { instanceId: `i-${(2 * i).toString(16).padStart(17, '0')}` },
+      standby: { instanceId: `i-${(2 * i + 1).toString(16).padStart(17, '0')}` },
+      routeTables: [`rtb-${i.toString(16).padStart(17, '0')}`],
+      destinations: ['10.50.0.0/16'],
+    }));
+    writeFileSync(tooMany, JSON.stringify({ pairs }));
+    const result = runApp({ config: tooMany, recoverMembers: 'true' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(
+      'recoverMembers: recoverMembers with 250 pairs needs 500 alarms, so the stack would hold',
+    );
+    expect(result.stderr).toContain("above CloudFormation's limit of 500");
+  });
+
   it('fails synth on a configuration file that does not exist', () => {
     const result = runApp({ config: join(scratch, 'missing.yaml') });
     expect(result.status).toBe(1);

@@ -10,6 +10,7 @@ import { PROBE_PARAMETER_PATTERNS, probeDocumentContent } from '../../infra/prob
 import { loadConfigFile, parseConfig } from '../../shared/config/load.ts';
 import { parseEvent, SCHEDULE_INPUT } from '../../shared/controller/events.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
+import { ALARM_KINDS } from '../../shared/domain/plan.ts';
 import { InputError } from '../../shared/errors.ts';
 import {
   ENV,
@@ -84,7 +85,18 @@ const arnOf = (service: string, resource: string) =>
 /** Reads that AWS authorises only on `*` (Service Authorization Reference); everything else must be scoped. */
 const isUnscopableRead = (action: string) =>
   /^ec2:Describe[A-Za-z]+$/.test(action) ||
-  ['ssm:ListCommandInvocations', 'ssm:GetCommandInvocation', 'cloudwatch:GetMetricData'].includes(action);
+  ['ssm:ListCommandInvocations', 'cloudwatch:GetMetricData'].includes(action);
+
+/** The one write on `*`: a grant on the members' (unknown) volume key, only through EC2, only for AWS resources. */
+const isEc2VolumeKeyGrant = (statement: TemplateStatement) =>
+  actionsOf(statement).join() === 'kms:CreateGrant' &&
+  JSON.stringify(statement.Condition) ===
+    JSON.stringify({
+      StringEquals: {
+        'kms:ViaService': { 'Fn::Join': ['', ['ec2.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+      },
+      Bool: { 'kms:GrantIsForAWSResource': 'true' },
+    });
 
 describe('controller Lambda', () => {
   it('runs on nodejs24.x on arm64 with exactly one concurrent execution', () => {
@@ -202,11 +214,11 @@ describe('triggers', () => {
     const alarmEvent = {
       source: 'aws.cloudwatch',
       'detail-type': 'CloudWatch Alarm State Change',
-      detail: { alarmName: 'VpnFailover.pair.branch-a.degraded', state: { value: 'ALARM' } },
+      detail: { alarmName: 'VpnFailover.pair.branch-a.primary.recover', state: { value: 'ALARM' } },
     };
     expect(parseEvent(alarmEvent)).toMatchObject({
       kind: 'alarm',
-      alarmName: 'VpnFailover.pair.branch-a.degraded',
+      alarmName: 'VpnFailover.pair.branch-a.primary.recover',
     });
   });
 
@@ -251,33 +263,40 @@ describe('triggers', () => {
     });
   });
 
-  it("state changes of this deployment's pair alarms, and no other alarms, invoke the controller", () => {
-    template.hasResourceProperties('AWS::Events::Rule', {
+  it("state changes of this deployment's member recovery alarms, and no other alarms, invoke the controller", () => {
+    const t = everyOption.template;
+    const fn = logicalIdOf(everyOption.stack, everyOption.stack.controller.controller);
+    t.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.cloudwatch'],
         'detail-type': ['CloudWatch Alarm State Change'],
-        detail: { alarmName: [{ prefix: 'VpnFailover.pair.' }] },
+        detail: { alarmName: [{ prefix: 'edge-vpn.pair.' }] },
       },
-      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })],
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fn, 'Arn'] } })],
     });
-    const pairAlarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+    const matched = Object.values(t.findResources('AWS::CloudWatch::Alarm'))
       .map((a) => a.Properties.AlarmName as string)
-      .filter((name) => name.startsWith('VpnFailover.pair.'));
-    expect(pairAlarms.sort()).toEqual([
-      'VpnFailover.pair.branch-a.both-unhealthy',
-      'VpnFailover.pair.branch-a.degraded',
-      'VpnFailover.pair.branch-a.failover',
-    ]);
+      .filter((name) => name.startsWith('edge-vpn.pair.'));
+    expect(matched).toHaveLength(6);
+    expect(matched.every((name) => name.endsWith('.recover'))).toBe(true);
+  });
+
+  it("without recovery alarms no alarm invokes the controller: the others are the controller's own conclusions", () => {
+    template.resourcePropertiesCountIs(
+      'AWS::Events::Rule',
+      { EventPattern: { source: ['aws.cloudwatch'] } },
+      0,
+    );
   });
 
   it('EventBridge may invoke the controller only from the deployment rules', () => {
-    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
-    expect(permissions.map((p) => p.Properties.Principal)).toEqual([
-      'events.amazonaws.com',
-      'events.amazonaws.com',
-    ]);
-    for (const permission of permissions) {
-      expect(permission.Properties.SourceArn).toMatchObject({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    for (const { template: t } of [example, everyOption]) {
+      const permissions = Object.values(t.findResources('AWS::Lambda::Permission'));
+      const rules = Object.keys(t.findResources('AWS::Events::Rule'));
+      expect(permissions.map((p) => p.Properties.Principal)).toEqual(rules.map(() => 'events.amazonaws.com'));
+      for (const permission of permissions) {
+        expect(rules).toContain(permission.Properties.SourceArn['Fn::GetAtt'][0]);
+      }
     }
   });
 
@@ -308,10 +327,10 @@ describe('IAM', () => {
     );
   };
 
-  it('grants no action other than an unscopable read on `*`, in any policy of the stack', () => {
+  it('grants no action other than an unscopable read, or an EC2 grant on a volume key, on `*`, in any policy of the stack', () => {
     for (const { template: t } of [example, everyOption]) {
       for (const statement of policyStatements(t)) {
-        if (!resourcesOf(statement).includes('*')) continue;
+        if (!resourcesOf(statement).includes('*') || isEc2VolumeKeyGrant(statement)) continue;
         for (const action of actionsOf(statement))
           expect({ action, unscopable: isUnscopableRead(action) }).toEqual({ action, unscopable: true });
       }
@@ -356,7 +375,6 @@ describe('IAM', () => {
       'ec2:DescribeInstanceStatus',
       'ec2:DescribeInstances',
       'ec2:DescribeRouteTables',
-      'ssm:GetCommandInvocation',
       'ssm:ListCommandInvocations',
     ]);
   });
@@ -509,39 +527,80 @@ describe('alarms', () => {
     });
   });
 
-  it('a pair alarms when it loses redundancy for 3 minutes, when both members stay unhealthy for 2 minutes, and when traffic moves', () => {
-    const pairDimensions = [
-      { Name: 'Pair', Value: 'branch-a' },
-      { Name: 'service', Value: 'VpnFailover' },
-    ];
-    expect(alarmNamed('VpnFailover.pair.branch-a.degraded')).toMatchObject({
-      MetricName: METRIC.standbyHealthy,
-      Dimensions: pairDimensions,
+  it('each alarm kind has exactly one deployment-wide alarm, raised when any pair raises it in one schedule period, and notified when it clears two periods later', () => {
+    const names = alarms().map((a) => a.AlarmName as string);
+    const topic = { Ref: Object.keys(template.findResources('AWS::SNS::Topic'))[0] };
+    for (const kind of ALARM_KINDS) {
+      expect(names.filter((name) => name === `VpnFailover.alarm.${kind}`)).toHaveLength(1);
+      expect(alarmNamed(`VpnFailover.alarm.${kind}`)).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        MetricName: METRIC.alarmRaised,
+        Dimensions: [
+          { Name: 'Kind', Value: kind },
+          { Name: 'service', Value: 'VpnFailover' },
+        ],
+        Statistic: 'Maximum',
+        Period: 60,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Threshold: 1,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic],
+        OKActions: [topic],
+      });
+    }
+    expect(names.filter((name) => name.startsWith('VpnFailover.alarm.'))).toHaveLength(ALARM_KINDS.length);
+  });
+
+  it('runs that fail for some pairs raise the run-errors alarm at the second of three failing runs', () => {
+    expect(alarmNamed('VpnFailover.controller.run-errors')).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC.runErrors,
+      Dimensions: [{ Name: 'service', Value: 'VpnFailover' }],
       Statistic: 'Maximum',
-      ComparisonOperator: 'LessThanThreshold',
-      Threshold: 1,
-      EvaluationPeriods: 3,
-      DatapointsToAlarm: 3,
-      TreatMissingData: 'notBreaching',
-    });
-    expect(alarmNamed('VpnFailover.pair.branch-a.both-unhealthy')).toMatchObject({
-      MetricName: METRIC.bothUnhealthy,
-      Dimensions: pairDimensions,
-      Statistic: 'Minimum',
+      Period: 60,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
-      EvaluationPeriods: 2,
+      EvaluationPeriods: 3,
       DatapointsToAlarm: 2,
       TreatMissingData: 'notBreaching',
     });
-    expect(alarmNamed('VpnFailover.pair.branch-a.failover')).toMatchObject({
+  });
+
+  it('in fast mode, where one invocation publishes several runs, two failures in one schedule period raise run-errors', () => {
+    const runErrors = Object.values(everyOption.template.findResources('AWS::CloudWatch::Alarm')).find(
+      (a) => a.Properties.AlarmName === 'edge-vpn.controller.run-errors',
+    );
+    expect(runErrors?.Properties).toMatchObject({
+      MetricName: METRIC.runErrors,
+      Statistic: 'Sum',
+      Period: 120,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 2,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+    });
+  });
+
+  it('a move anywhere in the deployment raises traffic-moved, which does not notify again when it returns to OK', () => {
+    const moved = alarmNamed('VpnFailover.traffic.moved');
+    expect(moved).toMatchObject({
       MetricName: METRIC.failover,
-      Dimensions: pairDimensions,
+      Dimensions: [{ Name: 'service', Value: 'VpnFailover' }],
       Statistic: 'Sum',
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       Threshold: 1,
+      EvaluationPeriods: 1,
       TreatMissingData: 'notBreaching',
     });
+    expect(moved.OKActions).toBeUndefined();
+  });
+
+  it('no alarm is per pair unless recoverMembers asks for one per member', () => {
+    const names = alarms().map((a) => a.AlarmName as string);
+    expect(names.filter((name) => name.includes('branch-a'))).toEqual([]);
+    expect(names).toHaveLength(ALARM_KINDS.length + 4);
   });
 
   it('every alarm notifies the topic', () => {
@@ -594,16 +653,23 @@ describe('alarms', () => {
   });
 });
 
+/** The dashboard's widgets, with the Region filled in. */
+function dashboardWidgets(t: Template) {
+  const body = readable(
+    Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+  );
+  return JSON.parse(body.replace(/\$\{AWS::Region\}/g, 'eu-west-1')).widgets as {
+    type: string;
+    properties: { title?: string; metrics?: unknown[][]; alarms?: unknown[] };
+  }[];
+}
+
 describe('dashboard', () => {
+  const widgets = dashboardWidgets(template);
+  const graph = (title: string) =>
+    widgets.find((w) => w.properties.title?.startsWith(title))?.properties.metrics ?? [];
+
   it("shows each pair's active member, the six signals of its members, and failovers over time", () => {
-    const body = readable(
-      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
-    );
-    const widgets = JSON.parse(body.replace(/\$\{AWS::Region\}/g, 'eu-west-1')).widgets as {
-      properties: { title?: string; metrics?: unknown[][] };
-    }[];
-    const graph = (title: string) =>
-      widgets.find((w) => w.properties.title?.startsWith(title))?.properties.metrics ?? [];
     expect(JSON.stringify(graph('branch-a: active member'))).toContain(METRIC.activeMember);
     const signals = graph('branch-a: signal health');
     expect(signals).toHaveLength(6);
@@ -615,6 +681,17 @@ describe('dashboard', () => {
       }
     }
     expect(JSON.stringify(graph('branch-a: failovers'))).toContain(METRIC.failover);
+  });
+
+  it('shows how many pairs raise each alarm kind, the runs that failed, and the status of the deployment-wide alarms', () => {
+    const kinds = graph('Pairs raising each alarm kind');
+    expect(kinds).toHaveLength(ALARM_KINDS.length);
+    for (const kind of ALARM_KINDS) {
+      expect(kinds).toContainEqual(expect.arrayContaining([METRIC.alarmRaised, 'Kind', kind]));
+    }
+    expect(JSON.stringify(graph('Controller runs'))).toContain(METRIC.runErrors);
+    const status = widgets.find((w) => w.type === 'alarm')?.properties.alarms ?? [];
+    expect(status).toHaveLength(ALARM_KINDS.length + 4);
   });
 });
 
@@ -674,6 +751,31 @@ describe('alarm topic', () => {
         ]),
       },
     });
+  });
+
+  it("lets CloudWatch publish only for this deployment's alarms in this account, and every alarm is one of them", () => {
+    for (const { template: t, stack: s } of [example, everyOption]) {
+      const statements = Object.values(t.findResources('AWS::SNS::TopicPolicy'))[0]?.Properties.PolicyDocument
+        .Statement as Record<string, unknown>[];
+      const allow = statements.filter((st) => st.Effect === 'Allow');
+      expect(allow).toHaveLength(1);
+      expect(allow[0]).toMatchObject({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: logicalIdOf(s, s.controller.topic) },
+        Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+      });
+      const deployment = s.controller.deploymentName;
+      const pattern = readable(
+        (allow[0] as { Condition: { ArnLike: Record<string, unknown> } }).Condition.ArnLike['aws:SourceArn'],
+      );
+      expect(pattern).toBe(`${arnOf('cloudwatch', `alarm:${deployment}.`)}*`);
+      for (const alarm of Object.values(t.findResources('AWS::CloudWatch::Alarm'))) {
+        expect(alarm.Properties.AlarmName.startsWith(`${deployment}.`), alarm.Properties.AlarmName).toBe(
+          true,
+        );
+      }
+    }
   });
 
   it('subscribes the configured email address, and nothing when none is configured', () => {
@@ -773,6 +875,28 @@ describe('construct props', () => {
       'pairs[0].primary.instanceId',
       'pairs[0].routeTables[0]',
     ]);
+  });
+
+  it('rejects recovery alarms for more pairs than one stack can hold, saying what to change', () => {
+    const pairs = Array.from({ length: 250 }, (_, i) => ({
+      ...EXAMPLE_PAIR,
+      name: `pair-${i}`,
+      primary: { instanceId: `i-${(2 * i).toString(16).padStart(17, '0')}` },
+      standby: { instanceId: `i-${(2 * i + 1).toString(16).padStart(17, '0')}` },
+      routeTables: [`rtb-${i.toString(16).padStart(17, '0')}`],
+    }));
+    let thrown: unknown;
+    try {
+      construct({ recoverMembers: true }, configOf({ pairs }))();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(InputError);
+    const [problem] = (thrown as InputError).problems;
+    expect(problem?.path).toBe('recoverMembers');
+    expect(problem?.message).toMatch(
+      /^recoverMembers with 250 pairs needs 500 alarms, so the stack would hold \d+ resources, above CloudFormation's limit of 500; turn recoverMembers off, or split the pairs over several stacks of at most \d+ pairs each$/,
+    );
   });
 
   it('rejects an impossible memory size and a malformed email address together', () => {

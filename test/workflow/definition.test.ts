@@ -106,12 +106,15 @@ describe('the synthesized resize state machine', () => {
         ['ec2:StopInstances', 'ec2:StartInstances', 'ec2:ModifyInstanceAttribute'].includes(a),
       ),
     );
-    expect(resize).toHaveLength(1);
+    // Stop/start and retype are separate statements: ModifyInstanceAttribute carries a type-only condition.
+    expect(resize).toHaveLength(2);
     const pair = exampleConfig().pairs[0];
-    expect(resourcesOf(resize[0] as NonNullable<(typeof resize)[0]>).sort()).toEqual(
-      [pair?.primary.instanceId, pair?.standby.instanceId]
-        .map((id) => `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:instance/${id}`)
-        .sort(),
-    );
+    for (const statement of resize) {
+      expect(resourcesOf(statement).sort()).toEqual(
+        [pair?.primary.instanceId, pair?.standby.instanceId]
+          .map((id) => `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:instance/${id}`)
+          .sort(),
+      );
+    }
   });
 });
