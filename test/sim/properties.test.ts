@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRecorded } from '../../sim/ground-truth.ts';
-import { checkInvariants, type Violation } from '../../sim/invariants.ts';
+import { checkInvariants, INVARIANTS, type InvariantNumber, type Violation } from '../../sim/invariants.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../sim/local-dynamo.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
 import { chaosCase } from './arbitraries.ts';
@@ -21,12 +21,10 @@ const SEED = process.env.CHAOS_SEED === undefined ? undefined : Number(process.e
 /** Runs that share one local DynamoDB before it is replaced, so its memory stays small in long chaos runs. */
 const RUNS_PER_DYNAMO = 500;
 
-const INVARIANTS = [1, 2, 3, 4, 5] as const;
-
 let dynamo: LocalDynamo;
 let runs = 0;
 /** How many runs each invariant judged at least one situation in. */
-const applied: Record<(typeof INVARIANTS)[number], number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
+const applied = Object.fromEntries(INVARIANTS.map((n) => [n, 0])) as Record<InvariantNumber, number>;
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
