@@ -93,6 +93,8 @@ const SLACK = 0.2;
 const CONFIRM_PAUSES = CONFIRM_DELAYS_MS.map((ms) => ms / 1000);
 /** SDK standard-mode retries of one call under throttling: backoff up to 1 s then 2 s, plus latency (aws-facts §3). */
 const RETRY_SLACK = 15;
+/** The longest an SSM command takes to reach an agent (sim/latency.ts ssm.invocationVisible + delivery), rounded up. */
+const DELIVERY_SLACK = 3;
 
 // ---- intervals ---------------------------------------------------------------------------------------------
 
@@ -792,7 +794,8 @@ function metricLookback(pair: PairConfig, latency: LatencyModel): number {
 /**
  * What a decision at `decided` could have known against `role` of `pair`, from the ground truth: each fault of
  * the member within what its signals could show then. Silence is evidence only against a member whose agent
- * was silent while its partner's answered (the same probe batch answered on one member and not the other).
+ * was silent while its partner's answered for two probes in a row (the same probe batch answered on one member
+ * and timed out on the other, twice): at least two probe timeouts, less the agent's delivery delay.
  */
 function evidenceAgainst(ctx: Context, pair: PairConfig, role: Role, decided: number): string[] {
   const { run, end } = ctx;
@@ -810,8 +813,9 @@ function evidenceAgainst(ctx: Context, pair: PairConfig, role: Role, decided: nu
       evidence.push(`${role}'s tunnel metric could read down`);
   }
   const silent = intersect(during(states, end, agentSilent), during(partner, end, agentOnline));
-  if (pair.probe.kind !== 'none' && somewhere(silent, from, to))
-    evidence.push(`${role}'s agent was silent while its partner's answered`);
+  const twice = 2 * run.scenario.config.controller.probeTimeout - DELIVERY_SLACK;
+  if (pair.probe.kind !== 'none' && silent.some(([a, b]) => a <= decided - twice && b > from))
+    evidence.push(`${role}'s agent was silent while its partner's answered, for two probes`);
   return evidence;
 }
 
