@@ -255,14 +255,19 @@ function fullyHealthy(pair: PairConfig): Condition {
  * during it), and with a tunnel metric, datapointsToBreach fresh datapoints published and visible (aws-facts §5).
  */
 function settling(pair: PairConfig, timing: Timing, latency: LatencyModel): number {
+  return Math.max(timing.observe, metricSettling(pair, latency));
+}
+
+/** How long a change of the tunnel takes to show in datapointsToBreach fresh datapoints (0 without a metric). */
+function metricSettling(pair: PairConfig, latency: LatencyModel): number {
   const tunnel = pair.tunnel;
-  if (tunnel === undefined) return timing.observe;
+  if (tunnel === undefined) return 0;
   const interval = Math.min(latency.metrics.publishInterval / 1000, tunnel.period);
-  const metric =
+  return (
     tunnel.datapointsToBreach * Math.max(tunnel.period, interval) +
     latency.metrics.visibility[1] / 1000 +
-    interval;
-  return Math.max(timing.observe, metric);
+    interval
+  );
 }
 
 const isCallFault = (fault: FaultKind): fault is CallFault =>
@@ -936,18 +941,21 @@ export function checkElasticIpFollows(run: RecordedRun): CheckResult {
   return { violations, checked };
 }
 
-/** Where a member of the pair reads positively unhealthy on some configured signal, once its signals show it. */
+/**
+ * Where a member of the pair reads positively unhealthy on some configured signal, once that signal shows it:
+ * EC2's state and checks as shown, the probe after one observation, the metric after its datapoints.
+ */
 function observablyFaulty(ctx: Context, pair: PairConfig, role: Role): Interval[] {
+  const { end, timing } = ctx;
   const states = statesOf(ctx.run.truth, pair.name, role);
   const probe = probeReadsDown(pair);
-  return settled(
-    union(
-      during(states, ctx.end, hardDown),
-      during(states, ctx.end, retiring),
-      probe === undefined ? [] : during(states, ctx.end, probe),
-      pair.tunnel === undefined ? [] : during(states, ctx.end, tunnelDown),
-    ),
-    settling(pair, ctx.timing, ctx.run.latency),
+  return union(
+    during(states, end, hardDown),
+    during(states, end, retiring),
+    probe === undefined ? [] : settled(during(states, end, probe), timing.observe),
+    pair.tunnel === undefined
+      ? []
+      : settled(during(states, end, tunnelDown), metricSettling(pair, ctx.run.latency)),
   );
 }
 
