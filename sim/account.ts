@@ -9,6 +9,7 @@ import {
   currentInvocation,
   type Invocation,
   installSimulator,
+  type ObservedCall,
   type SimBackend,
   type StateStoreFault,
 } from './middleware.ts';
@@ -70,6 +71,8 @@ export interface SimAccount {
   readonly tableName: string;
   readonly probeDocument: string;
   readonly stats: ApiStats;
+  /** Be told of every route write and state-table call that succeeds, with the invocation that made it. */
+  onCall(listener: (call: ObservedCall) => void): void;
   /** Make a share of the state table's calls fail for a while (the `state-store-errors` fault). */
   addStateStoreFault(fault: StateStoreFault): void;
   /** Answer another SDK action from a handler (Step Functions for the resize workflow...). */
@@ -109,6 +112,7 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     stats,
     crashes: [options.crashAfterRouteWrites ?? []].flat(),
     stateStoreFaults: [],
+    callObservers: [],
   };
 
   const dynamo =
@@ -176,6 +180,9 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     tableName,
     probeDocument,
     stats,
+    onCall: (listener) => {
+      backend.callObservers.push(listener);
+    },
     addStateStoreFault: (fault) => {
       backend.stateStoreFaults.push(fault);
     },

@@ -53,9 +53,10 @@ export type Interval = readonly [from: number, to: number];
 /**
  * The invariants by number: 1 hard loss moves in time, 2 healthy targets only, 3 cooldown, 4 convergence,
  * 5 ownership, 6 no move away from a healthy active unless an operator asked, 7 unknown alone never moves
- * traffic, 8 the Elastic IP follows traffic, 9 an alarm while the pair has no healthy member.
+ * traffic, 8 the Elastic IP follows traffic, 9 an alarm while the pair has no healthy member, 10 intent first
+ * (no route write before the pair's state is stored).
  */
-export const INVARIANTS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+export const INVARIANTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 
 /** An invariant's number. */
 export type InvariantNumber = (typeof INVARIANTS)[number];
@@ -1004,6 +1005,34 @@ export function checkAlarmWithoutTarget(run: RecordedRun): CheckResult {
   return { violations, checked };
 }
 
+/**
+ * Invariant 10: intent first. Every route write a controller invocation makes for a pair comes after that
+ * invocation has updated the pair's state item (the conditional write that is its right to act), so a run that
+ * cannot store its intent (the state table throttled or failing, another run first) changes no route: a failed
+ * run, never a half-change. `checked` counts the route writes.
+ */
+export function checkIntentFirst(run: RecordedRun): CheckResult {
+  const violations: Violation[] = [];
+  let checked = 0;
+  const stored = new Map<string, number>();
+  for (const write of run.truth.writes) {
+    const key = `${write.invocation} ${write.pair}`;
+    if (write.what === 'state') {
+      if (!stored.has(key)) stored.set(key, write.t);
+      continue;
+    }
+    checked++;
+    if (stored.has(key)) continue;
+    violations.push({
+      invariant: 10,
+      pair: write.pair,
+      t: write.t,
+      message: `invocation ${write.invocation} wrote a route of ${write.pair} at ${fmt(write.t)} without having stored the pair’s state first`,
+    });
+  }
+  return { violations, checked };
+}
+
 /** Every invariant's result on one run, by invariant number. */
 export function checkInvariants(run: RecordedRun): Readonly<Record<InvariantNumber, CheckResult>> {
   return {
@@ -1016,5 +1045,6 @@ export function checkInvariants(run: RecordedRun): Readonly<Record<InvariantNumb
     7: checkUnknownNeverMoves(run),
     8: checkElasticIpFollows(run),
     9: checkAlarmWithoutTarget(run),
+    10: checkIntentFirst(run),
   };
 }

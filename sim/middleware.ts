@@ -63,6 +63,25 @@ export interface SimBackend {
   readonly crashes: number[];
   /** `state-store-errors` faults: shares of the state table's calls that fail for a while */
   readonly stateStoreFaults: StateStoreFault[];
+  /** told of every route write and state-table call that succeeded */
+  readonly callObservers: ((call: ObservedCall) => void)[];
+}
+
+/** A call that succeeded: what the account's call observers are told. */
+export interface ObservedCall {
+  /** epoch ms at which the service carried it out */
+  readonly at: number;
+  /** the controller invocation that made it, if any */
+  readonly invocation?: number;
+  readonly service: string;
+  readonly action: string;
+  readonly input: unknown;
+}
+
+function observe(backend: SimBackend, call: Omit<ObservedCall, 'at' | 'invocation'>): void {
+  const id = currentInvocation.getStore()?.id;
+  const observed = { ...call, at: backend.clock.now(), ...(id !== undefined ? { invocation: id } : {}) };
+  for (const observer of backend.callObservers) observer(observed);
 }
 
 /** A share of the state table's calls that fail, each attempt with DynamoDB throttling or a 500, for a while. */
@@ -168,6 +187,7 @@ async function answer(
     }
     try {
       result = { output: await handler(call.input as never) };
+      if (ROUTE_WRITES.has(call.action)) observe(backend, call);
     } catch (error) {
       if (!(error instanceof ServiceFault)) throw error;
       result = { fault: error };
@@ -279,6 +299,8 @@ export function installSimulator(client: CustomizableClient, backend: SimBackend
         }
         const result = await backend.clock.track(() => next(args));
         if (currentInvocation.getStore()?.dead) return never();
+        const status = (result.response as { statusCode?: number }).statusCode;
+        if (call && status === 200) observe(backend, call);
         return result;
       },
       { step: 'deserialize', name: 'simulatorStateStoreRequest', priority: 'low' },

@@ -8,6 +8,7 @@ import {
   checkElasticIpFollows,
   checkHardLossMoves,
   checkHealthyTargets,
+  checkIntentFirst,
   checkInvariants,
   checkNoMoveFromHealthy,
   checkRouteOwnership,
@@ -102,6 +103,7 @@ describe('the invariant checkers', () => {
     expect(checkNoMoveFromHealthy(operatorMove).checked).toBe(1);
     expect(checkElasticIpFollows(operatorMove).checked).toBeGreaterThan(0);
     expect(checkAlarmWithoutTarget(bothDown).checked).toBe(1);
+    expect(checkIntentFirst(hardLoss).checked).toBe(4);
     expect(checkHardLossMoves(hardLoss).checked).toBeGreaterThan(0);
     expect(checkHealthyTargets(hardLoss).checked).toBe(4);
     expect(checkCooldown(softFailure).checked).toBe(1);
@@ -293,6 +295,20 @@ describe('the invariant checkers of moves that need a reason', () => {
 
     expect(violations).toHaveLength(1);
     expect(violations[0]?.t).toBe(back.t);
+  });
+
+  it('report a route write made before the invocation stored the pair’s state (invariant 10)', () => {
+    const { writes } = hardLoss.truth;
+    const unstored = {
+      ...hardLoss,
+      truth: { ...hardLoss.truth, writes: writes.filter((w) => w.what !== 'state') },
+    };
+
+    expect(writes.filter((w) => w.what === 'state').length).toBeGreaterThan(0);
+    expect(checkIntentFirst(unstored).violations).toHaveLength(4);
+    expect(checkIntentFirst(unstored).violations[0]?.message).toContain(
+      'without having stored the pair’s state first',
+    );
   });
 
   it('accept a forced failover onto a stopped member, but not the same move unforced (invariant 2)', () => {

@@ -104,7 +104,7 @@ async function judge({ scenario, reservedConcurrency }: ChaosCase): Promise<void
 
 describe('random fault schedules over one to three pairs', () => {
   it(
-    'never break the invariants: hard loss moves in time, only healthy targets, one soft failover per cooldown, convergence after the last fault, only the pair’s own routes and members, no move without evidence or an operator, the Elastic IP with the routes, an alarm without a healthy member',
+    'never break the invariants: hard loss moves in time, only healthy targets, one soft failover per cooldown, convergence after the last fault, only the pair’s own routes and members, no move without evidence or an operator, the Elastic IP with the routes, an alarm without a healthy member, no route write before the state is stored',
     async () => {
       await fc.assert(fc.asyncProperty(chaosCase, judge), {
         numRuns: RUNS,
