@@ -205,6 +205,27 @@ describe('the invariant checkers', () => {
   });
 });
 
+describe('a run whose state table fails', () => {
+  it('moves no route while the table fails every call, then fails over once it answers, breaking no invariant', async () => {
+    const run = await runRecorded(
+      scenarioOf({
+        duration: '8m',
+        faults: [
+          { at: 0, target: '*', fault: 'state-store-errors', rate: 1, for: '3m' },
+          { at: '1m', target: 'branch-a/primary', fault: 'stop' },
+        ],
+      }),
+    );
+    const changes = run.output.events.filter((e) => e.type === 'route-change');
+
+    expect(run.output.events.some((e) => e.type === 'error' && e.t < 180)).toBe(true);
+    expect(changes.filter((e) => e.t < 180)).toEqual([]);
+    expect(changes.filter((e) => e.to === 'standby')).toHaveLength(4);
+    expect(run.output.final.pairs['branch-a']?.active).toBe('standby');
+    expect(violationsOf(run)).toEqual([]);
+  });
+});
+
 describe('the invariant checkers of moves that need a reason', () => {
   it('report a move between two healthy members that no operator asked for (invariant 6)', () => {
     const { violations } = checkNoMoveFromHealthy(withoutCommands(operatorMove));
