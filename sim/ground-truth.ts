@@ -42,8 +42,8 @@ export interface MemberState {
 export interface RecordedWrite {
   /** virtual seconds since the scenario start */
   readonly t: number;
-  /** the controller invocation that made it (writes outside invocations, such as the resize workflow's, are not recorded) */
-  readonly invocation: number;
+  /** the controller invocation that made it; absent outside invocations (the resize workflow's own runs) */
+  readonly invocation?: number;
   readonly pair: string;
   readonly what: 'route' | 'state';
 }
@@ -55,7 +55,7 @@ export interface GroundTruth {
    * the account is created in, as far back as its metric history goes), so its `at` is negative.
    */
   readonly members: Readonly<Record<string, readonly MemberState[]>>;
-  /** the controller's successful route writes and state-item updates, in time order */
+  /** successful route writes and updates of a pair's state item, in time order */
   readonly writes: readonly RecordedWrite[];
   /** routes that no pair manages, "TABLE DESTINATION" -> their target, when the run started and ended */
   readonly unmanagedRoutes: {
@@ -198,7 +198,7 @@ export function recordGroundTruth(account: SimAccount): () => GroundTruth {
   );
   const writes: RecordedWrite[] = [];
   account.onCall((call) => {
-    if (!recording || call.invocation === undefined) return;
+    if (!recording) return;
     const pair =
       call.service === 'DynamoDB'
         ? call.action === 'UpdateItem'
@@ -207,7 +207,12 @@ export function recordGroundTruth(account: SimAccount): () => GroundTruth {
         : routeOwners.get(routeKey(call.input));
     if (pair === undefined) return;
     const what = call.service === 'DynamoDB' ? 'state' : 'route';
-    writes.push({ t: elapsed(call.at) / 1000, invocation: call.invocation, pair, what });
+    writes.push({
+      t: elapsed(call.at) / 1000,
+      ...(call.invocation !== undefined ? { invocation: call.invocation } : {}),
+      pair,
+      what,
+    });
   });
   clock.onSettled(() => {
     if (!recording) return;

@@ -90,6 +90,10 @@ export interface Timing {
 
 /** Rounding of event times (0.1 s) and of the bounds' arithmetic. */
 const SLACK = 0.2;
+/** Event times are rounded to 0.1 s. */
+const EVENT_ROUNDING = 0.051;
+/** The SDK's retries of one state-table call: up to four attempts, backing off up to 1, 2 and 4 s. */
+const STORE_RETRIES = 8;
 /** Pauses of the read-back after writing, in seconds. */
 const CONFIRM_PAUSES = CONFIRM_DELAYS_MS.map((ms) => ms / 1000);
 /** SDK standard-mode retries of one call under throttling: backoff up to 1 s then 2 s, plus latency (aws-facts §3). */
@@ -406,10 +410,21 @@ function statesOf(truth: GroundTruth, pair: string, role: Role): readonly Member
   return states;
 }
 
-const moveEvents = (output: SimulateOutput, pair: string) =>
-  output.events.filter(
+/**
+ * The moves of a pair that were carried out: decided (not in a dry run) and their intent stored. A decision
+ * whose state write failed (the table erred, or an overlapping run stored first) moved nothing. The state store
+ * is local real I/O, so its write lands at the decision's virtual instant, or after the SDK's retries.
+ */
+const moveEvents = (run: RecordedRun, pair: string) =>
+  run.output.events.filter(
     (e): e is Extract<SimEvent, { type: 'failover' }> =>
-      e.type === 'failover' && e.pair === pair && !e.dryRun,
+      e.type === 'failover' &&
+      e.pair === pair &&
+      !e.dryRun &&
+      run.truth.writes.some(
+        (w) =>
+          w.what === 'state' && w.pair === pair && w.t >= e.t - EVENT_ROUNDING && w.t <= e.t + STORE_RETRIES,
+      ),
   );
 
 const fmt = (t: number): string => `${Number(t.toFixed(1))}s`;
@@ -581,7 +596,7 @@ export function checkCooldown(run: RecordedRun): CheckResult {
   const violations: Violation[] = [];
   let checked = 0;
   for (const pair of run.scenario.config.pairs) {
-    const moves = moveEvents(run.output, pair.name);
+    const moves = moveEvents(run, pair.name);
     moves.forEach((move, i) => {
       if (move.trigger !== 'soft-failure') return;
       checked++;
@@ -678,7 +693,7 @@ export function checkConvergence(run: RecordedRun): CheckResult {
       ...ROLES.map((r) => quietFrom(members[r], run.latency)),
     );
     let ready = quiet + settling(pair, timing, run.latency);
-    const lastMove = moveEvents(run.output, pair.name)
+    const lastMove = moveEvents(run, pair.name)
       .filter((m) => m.t <= ready)
       .at(-1);
     if (lastMove !== undefined) ready = Math.max(ready, lastMove.t + pair.cooldown);
@@ -829,7 +844,7 @@ function evidenceAgainst(ctx: Context, pair: PairConfig, role: Role, decided: nu
 function unexplainedMoves(ctx: Context, pair: PairConfig) {
   const { run, timing, end } = ctx;
   const routes = new RouteTimeline(pair, run.output.events);
-  const moves = moveEvents(run.output, pair.name);
+  const moves = moveEvents(run, pair.name);
   return moves.flatMap((move) => {
     // Automatic failback returns traffic to a primary that invariant 2 showed healthy: a move the rules allow.
     if (pair.failback === 'automatic' && move.to === 'primary') return [];
@@ -856,7 +871,7 @@ export function checkNoMoveFromHealthy(run: RecordedRun): CheckResult {
   const violations: Violation[] = [];
   let checked = 0;
   for (const pair of run.scenario.config.pairs) {
-    checked += moveEvents(run.output, pair.name).length;
+    checked += moveEvents(run, pair.name).length;
     for (const { move, healthy } of unexplainedMoves(ctx, pair)) {
       if (!healthy) continue;
       violations.push({
@@ -880,7 +895,7 @@ export function checkUnknownNeverMoves(run: RecordedRun): CheckResult {
   const violations: Violation[] = [];
   let checked = 0;
   for (const pair of run.scenario.config.pairs) {
-    checked += moveEvents(run.output, pair.name).length;
+    checked += moveEvents(run, pair.name).length;
     for (const { move, healthy } of unexplainedMoves(ctx, pair)) {
       if (healthy) continue;
       violations.push({
@@ -1016,6 +1031,7 @@ export function checkIntentFirst(run: RecordedRun): CheckResult {
   let checked = 0;
   const stored = new Map<string, number>();
   for (const write of run.truth.writes) {
+    if (write.invocation === undefined) continue;
     const key = `${write.invocation} ${write.pair}`;
     if (write.what === 'state') {
       if (!stored.has(key)) stored.set(key, write.t);

@@ -7,7 +7,8 @@ import { parseScenario, type Scenario } from '../../sim/scenario.ts';
 /**
  * Random fault schedules for the property tests: one to three pairs sharing route tables (now and then one with
  * 7 tables x 8 destinations, more route writes than EC2's mutating burst of 50), every member fault kind at
- * random (overlapping) times, many of them healed again later, API throttling windows of up to 90 % of calls,
+ * random (overlapping) times, many of them healed again later, now and then a zone-wide loss (every pair's
+ * primary, or standby, at one instant), API throttling windows of up to 90 % of calls,
  * state-table errors, operator failovers (some forced), a rare resize, controller crashes after k route writes
  * (up to three per run), and overlapping invocations (reserved concurrency up to 3). Each value is a scenario
  * file's document; it prints as YAML that `vpn-failover simulate` runs again, so a shrunk counterexample can be
@@ -148,6 +149,14 @@ const commandShape = fc.record({
   ),
 });
 
+/** A zone-wide loss: every pair's member of one role hit by the same hard fault at one instant. */
+const zoneLossShape = fc.record({
+  at: perMille,
+  role: fc.constantFrom<Role>('primary', 'primary', 'standby'),
+  fault: fc.constantFrom<MemberFault>('stop', 'terminate', 'system-impaired'),
+  healAfter: sometimes(0.5, fc.integer({ min: 30, max: 240 })),
+});
+
 const caseShape = fc.record({
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   minutes: fc.integer({ min: 6, max: 12 }),
@@ -169,6 +178,7 @@ const caseShape = fc.record({
     { weight: 2, arbitrary: fc.array(commandShape, { minLength: 1, maxLength: 3 }) },
   ),
   reservedConcurrency: fc.constantFrom(1, 1, 1, 2, 3),
+  zoneLoss: sometimes(0.12, zoneLossShape),
 });
 
 type CaseShape = typeof caseShape extends fc.Arbitrary<infer T> ? T : never;
@@ -234,7 +244,19 @@ function documentOf(shape: CaseShape): ScenarioDocument {
   const time = (perMilleAt: number) => Math.floor((perMilleAt / 1000) * window);
   const pairs = shape.pairs.length;
   const target = (pair: number, role: Role) => `${PAIR_NAMES[pair % pairs]}/${role}`;
-  const faults = shape.faults.flatMap((f) => {
+  const zoneLoss = shape.zoneLoss;
+  const zoneFaults =
+    zoneLoss === undefined
+      ? []
+      : shape.pairs.map((_, pair) => ({
+          pair,
+          role: zoneLoss.role,
+          fault: zoneLoss.fault,
+          at: zoneLoss.at,
+          healAfter: zoneLoss.healAfter,
+          lead: 0,
+        }));
+  const faults = [...shape.faults, ...zoneFaults].flatMap((f) => {
     const at = time(f.at);
     const first = {
       at,

@@ -165,11 +165,16 @@ describe('the invariant checkers', () => {
     if (first?.type !== 'failover') throw new Error('expected a failover');
     const back = { ...first, t: first.t + 60, from: first.to, to: first.from, kind: 'failback' as const };
     const events = [...softFailure.output.events, back].sort((a, b) => a.t - b.t);
+    const stored = { t: back.t, invocation: 99, pair: 'branch-a', what: 'state' as const };
+    const moved = withEvents(softFailure, events);
+    const run = { ...moved, truth: { ...moved.truth, writes: [...moved.truth.writes, stored] } };
 
-    const { violations } = checkCooldown(withEvents(softFailure, events));
+    const { violations } = checkCooldown(run);
 
     expect(violations).toHaveLength(1);
     expect(violations[0]?.message).toMatch(/only 60s after the soft-failure failover/);
+    // The same decision, had its state write failed (another run stored first), moved nothing.
+    expect(checkCooldown(moved).violations).toEqual([]);
   });
 
   it('report a pair whose routes stay on a member with a dead daemon after the world has settled (invariant 4)', () => {
