@@ -9,7 +9,9 @@ import {
   currentInvocation,
   type Invocation,
   installSimulator,
+  type ObservedCall,
   type SimBackend,
+  type StateStoreFault,
 } from './middleware.ts';
 import { Dice } from './random.ts';
 import { cloudwatchHandlers } from './services/cloudwatch.ts';
@@ -37,8 +39,11 @@ export interface SimAccountOptions {
   readonly probeDocument?: string;
   /** @default vpn-failover-state */
   readonly tableName?: string;
-  /** kill the first invocation that attempts a route write after this many (ReplaceRoute/CreateRoute) */
-  readonly crashAfterRouteWrites?: number;
+  /**
+   * Kill the first invocation that attempts a route write (ReplaceRoute/CreateRoute) after this many; a list
+   * kills one invocation per entry, in order (the next entry arms once the previous one has killed).
+   */
+  readonly crashAfterRouteWrites?: number | readonly number[];
   /**
    * A local DynamoDB that is already running (startLocalDynamo) to create the state table in, instead of a
    * server of the account's own: many runs can share one. The caller stops it; give each account its own
@@ -66,6 +71,10 @@ export interface SimAccount {
   readonly tableName: string;
   readonly probeDocument: string;
   readonly stats: ApiStats;
+  /** Be told of every route write and state-table call that succeeds, with the invocation that made it. */
+  onCall(listener: (call: ObservedCall) => void): void;
+  /** Make a share of the state table's calls fail for a while (the `state-store-errors` fault). */
+  addStateStoreFault(fault: StateStoreFault): void;
   /** Answer another SDK action from a handler (Step Functions for the resize workflow...). */
   extend(service: string, action: string, handler: Handler): void;
   /**
@@ -101,9 +110,9 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     throttle,
     services,
     stats,
-    ...(options.crashAfterRouteWrites !== undefined
-      ? { crashAfterRouteWrites: options.crashAfterRouteWrites }
-      : {}),
+    crashes: [options.crashAfterRouteWrites ?? []].flat(),
+    stateStoreFaults: [],
+    callObservers: [],
   };
 
   const dynamo =
@@ -130,12 +139,12 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     new Promise<InvocationOutcome<T>>((resolve) => {
       const invocation: Invocation = { id: ++invocations, dead: false, routeWrites: 0 };
       live.add(invocation);
-      const crashAfter = backend.crashAfterRouteWrites;
+      const crashAfter = backend.crashes[0];
       if (crashAfter !== undefined) {
         invocation.crashAfterRouteWrites = crashAfter;
         invocation.onCrash = () => {
           live.delete(invocation);
-          delete backend.crashAfterRouteWrites;
+          backend.crashes.shift();
           resolve({ kind: 'crashed', routeWrites: invocation.routeWrites });
         };
       }
@@ -171,6 +180,12 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     tableName,
     probeDocument,
     stats,
+    onCall: (listener) => {
+      backend.callObservers.push(listener);
+    },
+    addStateStoreFault: (fault) => {
+      backend.stateStoreFaults.push(fault);
+    },
     extend: (service, action, handler) => {
       services.set(service, { ...services.get(service), [action]: handler });
     },

@@ -20,13 +20,24 @@ export const FAULT_KINDS = [
   'scheduled-retirement',
   'insufficient-capacity',
   'api-throttling',
+  'state-store-errors',
 ] as const;
 
 /** A fault kind. */
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Faults that act on one member instance (everything but api-throttling). */
-export type MemberFault = Exclude<FaultKind, 'api-throttling'>;
+/**
+ * Faults that hit API calls for a while, at a rate: api-throttling (every call, or the calls naming one member)
+ * and state-store-errors (every call to the state table fails, at the rate, with DynamoDB throttling or an
+ * internal server error; target `*` only).
+ */
+export const CALL_FAULTS = ['api-throttling', 'state-store-errors'] as const;
+
+/** A fault that hits API calls. */
+export type CallFault = (typeof CALL_FAULTS)[number];
+
+/** Faults that act on one member instance (everything but the call faults). */
+export type MemberFault = Exclude<FaultKind, CallFault>;
 
 /**
  * An error the simulated service answers with. The middleware turns it into the service's wire-format error

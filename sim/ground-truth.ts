@@ -38,6 +38,16 @@ export interface MemberState {
   readonly retirementPending: boolean;
 }
 
+/** A write a controller invocation made for a pair: a route write, or a write of the pair's state item. */
+export interface RecordedWrite {
+  /** virtual seconds since the scenario start */
+  readonly t: number;
+  /** the controller invocation that made it; absent outside invocations (the resize workflow's own runs) */
+  readonly invocation?: number;
+  readonly pair: string;
+  readonly what: 'route' | 'state';
+}
+
 /** The ground truth of one run. */
 export interface GroundTruth {
   /**
@@ -45,6 +55,8 @@ export interface GroundTruth {
    * the account is created in, as far back as its metric history goes), so its `at` is negative.
    */
   readonly members: Readonly<Record<string, readonly MemberState[]>>;
+  /** successful route writes and updates of a pair's state item, in time order */
+  readonly writes: readonly RecordedWrite[];
   /** routes that no pair manages, "TABLE DESTINATION" -> their target, when the run started and ended */
   readonly unmanagedRoutes: {
     readonly start: Readonly<Record<string, string>>;
@@ -111,6 +123,24 @@ function describeTarget(target: RouteTarget): string {
   }
 }
 
+/** The managed route a route write names, as "TABLE DESTINATION". */
+function routeKey(input: unknown): string {
+  const fields = (input ?? {}) as Record<string, string | undefined>;
+  const destination =
+    fields.DestinationCidrBlock ?? fields.DestinationIpv6CidrBlock ?? fields.DestinationPrefixListId ?? '';
+  return `${fields.RouteTableId} ${destination.toLowerCase()}`;
+}
+
+/**
+ * The pair whose item a state-table update writes: a key attribute naming it after a `#` (the state store's
+ * keys are "<kind>#<pair>"), or none.
+ */
+function updatedPair(input: unknown, pairs: readonly string[]): string | undefined {
+  const key = ((input ?? {}) as { Key?: Record<string, { S?: string }> }).Key ?? {};
+  const values = Object.values(key).flatMap((v) => (v.S === undefined ? [] : [v.S]));
+  return pairs.find((pair) => values.some((v) => v.endsWith(`#${pair}`)));
+}
+
 /** Every route of the account that no pair manages, with its target. */
 function unmanagedRoutes(account: SimAccount): Record<string, string> {
   const managed = new Set(
@@ -158,6 +188,32 @@ export function recordGroundTruth(account: SimAccount): () => GroundTruth {
   );
   const start = unmanagedRoutes(account);
   let recording = true;
+  const pairs = account.config.pairs.map((p) => p.name);
+  const routeOwners = new Map<string, string>(
+    account.config.pairs.flatMap((p) =>
+      p.routeTables.flatMap((t) =>
+        p.destinations.map((d): [string, string] => [`${t} ${d.toLowerCase()}`, p.name]),
+      ),
+    ),
+  );
+  const writes: RecordedWrite[] = [];
+  account.onCall((call) => {
+    if (!recording) return;
+    const pair =
+      call.service === 'DynamoDB'
+        ? call.action === 'UpdateItem'
+          ? updatedPair(call.input, pairs)
+          : undefined
+        : routeOwners.get(routeKey(call.input));
+    if (pair === undefined) return;
+    const what = call.service === 'DynamoDB' ? 'state' : 'route';
+    writes.push({
+      t: elapsed(call.at) / 1000,
+      ...(call.invocation !== undefined ? { invocation: call.invocation } : {}),
+      pair,
+      what,
+    });
+  });
   clock.onSettled(() => {
     if (!recording) return;
     for (const { key, instance } of members) {
@@ -174,6 +230,7 @@ export function recordGroundTruth(account: SimAccount): () => GroundTruth {
     recording = false;
     return {
       members: Object.fromEntries(history),
+      writes,
       unmanagedRoutes: { start, end: unmanagedRoutes(account) },
     };
   };

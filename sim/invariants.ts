@@ -1,8 +1,10 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
 import { controllerTimeoutSeconds, fastModeDeadline } from '../shared/controller/run.ts';
+import { ALARM_KINDS, type AlarmKind } from '../shared/domain/plan.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { otherRole, ROLES } from '../shared/domain/types.ts';
+import { CALL_FAULTS, type CallFault, type FaultKind } from './faults.ts';
 import type { GroundTruth, MemberState, RecordedRun } from './ground-truth.ts';
 import type { LatencyModel } from './latency.ts';
 import type { RouteOwner, SimEvent, SimulateOutput } from './output.ts';
@@ -27,7 +29,9 @@ import type { Scenario } from './scenario.ts';
  * Timing bounds (see `timingOf`), with the default latency model (sim/latency.ts):
  * - run: one controller run without throttling = observe + act + confirm + Lambda start, where observe is
  *   the probe deadline (controller.probeTimeout) plus three read round trips, act is the route writes in
- *   rounds of 8 (shared/controller/act.ts ROUTE_WRITE_CONCURRENCY) plus the Elastic IP, and confirm is the
+ *   rounds of 8 (shared/controller/act.ts ROUTE_WRITE_CONCURRENCY) plus the Elastic IP, plus, when all pairs'
+ *   routes together exceed EC2's mutating burst (50 writes), the rest at its refill rate ((writes - 50) / 5 s,
+ *   https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), and confirm is the
  *   read-back's 3.5 s of pauses (act.ts CONFIRM_DELAYS_MS) plus four reads;
  * - gap: the longest wait between the starts of two scheduled evaluations: the schedule period P plus the
  *   Scheduler's and Lambda's start delays; in fast mode max(interval, P - K x interval) plus the same delays,
@@ -46,10 +50,21 @@ import type { Scenario } from './scenario.ts';
 /** A half-open interval of virtual seconds, [from, to). */
 export type Interval = readonly [from: number, to: number];
 
+/**
+ * The invariants by number: 1 hard loss moves in time, 2 healthy targets only, 3 cooldown, 4 convergence,
+ * 5 ownership, 6 no move away from a healthy active unless an operator asked, 7 unknown alone never moves
+ * traffic, 8 the Elastic IP follows traffic, 9 an alarm while the pair has no healthy member, 10 intent first
+ * (no route write before the pair's state is stored).
+ */
+export const INVARIANTS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
+
+/** An invariant's number. */
+export type InvariantNumber = (typeof INVARIANTS)[number];
+
 /** One broken invariant. */
 export interface Violation {
-  /** which invariant: 1 hard loss moves in time, 2 healthy targets only, 3 cooldown, 4 convergence, 5 ownership */
-  readonly invariant: 1 | 2 | 3 | 4 | 5;
+  /** which invariant (INVARIANTS) */
+  readonly invariant: InvariantNumber;
   readonly pair?: string;
   /** virtual seconds */
   readonly t?: number;
@@ -75,10 +90,16 @@ export interface Timing {
 
 /** Rounding of event times (0.1 s) and of the bounds' arithmetic. */
 const SLACK = 0.2;
+/** Event times are rounded to 0.1 s. */
+const EVENT_ROUNDING = 0.051;
+/** The SDK's retries of one state-table call: up to four attempts, backing off up to 1, 2 and 4 s. */
+const STORE_RETRIES = 8;
 /** Pauses of the read-back after writing, in seconds. */
 const CONFIRM_PAUSES = CONFIRM_DELAYS_MS.map((ms) => ms / 1000);
 /** SDK standard-mode retries of one call under throttling: backoff up to 1 s then 2 s, plus latency (aws-facts §3). */
 const RETRY_SLACK = 15;
+/** The longest an SSM command takes to reach an agent (sim/latency.ts ssm.invocationVisible + delivery), rounded up. */
+const DELIVERY_SLACK = 3;
 
 // ---- intervals ---------------------------------------------------------------------------------------------
 
@@ -104,6 +125,28 @@ function intersect(left: readonly Interval[], right: readonly Interval[]): Inter
 /** Where the condition has held for at least `settle` seconds. */
 function settled(intervals: readonly Interval[], settle: number): Interval[] {
   return normalise(intervals.map(([a, b]) => [a + settle, b] as const));
+}
+
+/** Where none of the intervals holds, within [from, to). */
+function complement(intervals: readonly Interval[], from: number, to: number): Interval[] {
+  const out: Interval[] = [];
+  let at = from;
+  for (const [a, b] of normalise(intervals)) {
+    if (a > at) out.push([at, Math.min(a, to)]);
+    at = Math.max(at, b);
+  }
+  if (at < to) out.push([at, to]);
+  return normalise(out);
+}
+
+/** Where either holds. */
+function union(...sets: readonly (readonly Interval[])[]): Interval[] {
+  return normalise(sets.flat());
+}
+
+/** The condition holds at every instant of [from, to]. */
+function throughout(intervals: readonly Interval[], from: number, to: number): boolean {
+  return intervals.some(([a, b]) => a <= from && b > to);
 }
 
 /** The condition holds at some instant of [from, to]. */
@@ -153,6 +196,35 @@ const hardDown: Condition = (s) => {
   return s.systemCheck === 'impaired' || s.instanceCheck === 'impaired' ? s.initializingUntil : undefined;
 };
 
+/**
+ * Nothing is wrong with the member itself, whatever its signals can read: running, no system or instance fault
+ * (real or as EC2 shows it), no scheduled retirement, and the probed daemon or tunnel up (when probed). A member
+ * without this is faulty: evidence that may move traffic away from it.
+ */
+function sound(pair: PairConfig): Condition {
+  const probe = probeCondition(pair);
+  return (s) => {
+    if (s.state !== 'running' || s.systemFault || s.instanceFault || s.retirementPending) return undefined;
+    if (s.systemCheck === 'impaired' || s.instanceCheck === 'impaired') return undefined;
+    return probe === undefined ? ALWAYS : probe(s);
+  };
+}
+/** The SSM agent answers (World.agentOnline). */
+const agentOnline: Condition = (s) =>
+  s.state === 'running' && !s.systemFault && !s.instanceFault && !s.agentFault ? s.agentReadyAt : undefined;
+/** The SSM agent does not answer on a running member (the probe times out). */
+const agentSilent: Condition = (s) => (s.state === 'running' && s.agentFault ? ALWAYS : undefined);
+/** The probe can run and reads the daemon (or its tunnel) down. */
+function probeReadsDown(pair: PairConfig): Condition | undefined {
+  const probe = probeCondition(pair);
+  if (probe === undefined) return undefined;
+  return (s) => (probe(s) === undefined ? agentOnline(s) : undefined);
+}
+/** The published tunnel state is down on a running member. */
+const tunnelDown: Condition = (s) =>
+  s.state === 'running' && tunnelUp(s) === undefined ? ALWAYS : undefined;
+const retiring: Condition = (s) => (s.retirementPending ? ALWAYS : undefined);
+
 /** What the pair's daemon probe reports on (World.#runProbe), if it has one. */
 function probeCondition(pair: PairConfig): Condition | undefined {
   switch (pair.probe.kind) {
@@ -188,15 +260,23 @@ function fullyHealthy(pair: PairConfig): Condition {
  * during it), and with a tunnel metric, datapointsToBreach fresh datapoints published and visible (aws-facts §5).
  */
 function settling(pair: PairConfig, timing: Timing, latency: LatencyModel): number {
+  return Math.max(timing.observe, metricSettling(pair, latency));
+}
+
+/** How long a change of the tunnel takes to show in datapointsToBreach fresh datapoints (0 without a metric). */
+function metricSettling(pair: PairConfig, latency: LatencyModel): number {
   const tunnel = pair.tunnel;
-  if (tunnel === undefined) return timing.observe;
+  if (tunnel === undefined) return 0;
   const interval = Math.min(latency.metrics.publishInterval / 1000, tunnel.period);
-  const metric =
+  return (
     tunnel.datapointsToBreach * Math.max(tunnel.period, interval) +
     latency.metrics.visibility[1] / 1000 +
-    interval;
-  return Math.max(timing.observe, metric);
+    interval
+  );
 }
+
+const isCallFault = (fault: FaultKind): fault is CallFault =>
+  (CALL_FAULTS as readonly string[]).includes(fault);
 
 // ---- timing ------------------------------------------------------------------------------------------------
 
@@ -207,9 +287,13 @@ export function timingOf(config: Config, latency: LatencyModel): Timing {
   const readMax = s(Math.max(latency.api.ec2Read[1], latency.api.ssm[1], latency.api.cloudwatch[1]));
   const writeMax = s(latency.api.ec2Write[1]);
   const lambdaStart = s(latency.control.lambdaStart[1]);
-  const routes = Math.max(...config.pairs.map((p) => p.routeTables.length * p.destinations.length));
+  const perPair = config.pairs.map((p) => p.routeTables.length * p.destinations.length);
+  const routes = Math.max(...perPair);
   const observe = probeTimeout + 3 * readMax + 1;
-  const act = (Math.ceil(routes / ROUTE_WRITE_CONCURRENCY) + 1) * writeMax;
+  // Every pair may need its routes moved at once (a zone-wide loss): past EC2's burst, writes go at its refill rate.
+  const bucket = latency.throttling.ec2Mutating;
+  const paced = Math.max(0, perPair.reduce((a, b) => a + b, 0) - bucket.capacity) / bucket.refillPerSecond;
+  const act = (Math.ceil(routes / ROUTE_WRITE_CONCURRENCY) + 1) * writeMax + paced;
   const confirm =
     CONFIRM_PAUSES.reduce((a, b) => a + b, 0) + CONFIRM_PAUSES.length * s(latency.api.ec2Read[1]);
   const run = observe + act + confirm + lambdaStart;
@@ -224,11 +308,14 @@ export function timingOf(config: Config, latency: LatencyModel): Timing {
   return { observe, act, run, gap, evaluation: Math.max(gap, run), throttledRun: run + RETRY_SLACK };
 }
 
-/** The api-throttling windows of a scenario (any target: one member's throttling blinds batched reads too). */
+/**
+ * The windows of a scenario in which calls fail: api-throttling (any target: one member's throttling blinds
+ * batched reads too) and state-store-errors (a run that cannot read or write its state does nothing).
+ */
 function throttlingWindows(scenario: Scenario): Interval[] {
   return normalise(
     scenario.faults.flatMap((f) =>
-      f.fault === 'api-throttling' && (f.rate ?? 0) > 0 ? [[f.at, f.at + (f.for ?? 0)] as const] : [],
+      isCallFault(f.fault) && (f.rate ?? 0) > 0 ? [[f.at, f.at + (f.for ?? 0)] as const] : [],
     ),
   );
 }
@@ -323,9 +410,20 @@ function statesOf(truth: GroundTruth, pair: string, role: Role): readonly Member
   return states;
 }
 
-const moveEvents = (output: SimulateOutput, pair: string) =>
-  output.events.filter(
-    (e): e is Extract<SimEvent, { type: 'failover' }> => e.type === 'failover' && e.pair === pair,
+/**
+ * The moves of a pair that were carried out: decided (not in a dry run) and their intent stored. A decision
+ * whose state write failed (the table erred, or an overlapping run stored first) moved nothing. The state store
+ * is local real I/O, so its write lands at the decision's virtual instant, or after the SDK's retries.
+ */
+const moveEvents = (run: RecordedRun, pair: string) =>
+  run.output.events.filter(
+    (e): e is Extract<SimEvent, { type: 'failover' }> =>
+      e.type === 'failover' &&
+      e.pair === pair &&
+      run.truth.writes.some(
+        (w) =>
+          w.what === 'state' && w.pair === pair && w.t >= e.t - EVENT_ROUNDING && w.t <= e.t + STORE_RETRIES,
+      ),
   );
 
 const fmt = (t: number): string => `${Number(t.toFixed(1))}s`;
@@ -336,7 +434,8 @@ const fmt = (t: number): string => `${Number(t.toFixed(1))}s`;
  * Invariant 1: once one member of a pair is observably hard-down while the other is observably healthy, every
  * route of the pair is on the healthy one within one evaluation, one run queued ahead, one observation and the
  * route writes (`evaluation + run + observe + act`, extended for throttling and crashes), provided both
- * conditions last that long. `checked` counts the situations in which some route had to move.
+ * conditions last that long, and stays there while they last (a forced operator failover onto the lost member
+ * is taken back within the same bound). `checked` counts the situations in which some route had to move.
  */
 export function checkHardLossMoves(run: RecordedRun): CheckResult {
   const ctx = contextOf(run);
@@ -352,18 +451,34 @@ export function checkHardLossMoves(run: RecordedRun): CheckResult {
         during(statesOf(run.truth, pair.name, up), end, fullyHealthy(pair)),
         settling(pair, timing, run.latency),
       );
+      const base = timing.evaluation + timing.run + timing.observe + timing.act;
+      const bound = (at: number) => extendedDeadline(at, base, timing, ctx.throttling, ctx.crashes) + SLACK;
+      // A forced operator failover may put traffic on the lost member; the controller must take it off again.
+      const forced = forcedWindows(ctx, pair.name, down);
       for (const [from, to] of intersect(lost, healthy)) {
-        const base = timing.evaluation + timing.run + timing.observe + timing.act;
-        const deadline = extendedDeadline(from, base, timing, ctx.throttling, ctx.crashes) + SLACK;
+        const deadline = bound(from);
         if (deadline > to || deadline > end) continue;
         // Situations where traffic was already on the healthy member are judged, but not counted as applying.
         if (!routes.allOn(up, from)) checked++;
-        if (!routes.allOn(up, deadline)) {
+        // Judged at the deadline and at every later instant the routes change or a forced move's bound ends,
+        // while both conditions last: traffic is not left, nor put back, on the lost member.
+        const judged = [
+          deadline,
+          ...routes
+            .instants(deadline, to)
+            .slice(1)
+            .filter((t) => t < to),
+          ...forced.map(([, until]) => bound(until)).filter((t) => t > deadline && t < to && t <= end),
+        ];
+        const stuck = judged.find(
+          (t) => !routes.allOn(up, t) && !forced.some(([a, until]) => a <= t && t <= bound(until)),
+        );
+        if (stuck !== undefined) {
           violations.push({
             invariant: 1,
             pair: pair.name,
-            t: deadline,
-            message: `${pair.name}/${down} hard-down and ${up} observably healthy from ${fmt(from)} to ${fmt(to)}, but at ${fmt(deadline)} (bound ${fmt(deadline - from)}) routes are on [${routes.at(deadline).join(', ')}]`,
+            t: stuck,
+            message: `${pair.name}/${down} hard-down and ${up} observably healthy from ${fmt(from)} to ${fmt(to)}, but at ${fmt(stuck)} (bound ${fmt(deadline - from)}) routes are on [${routes.at(stuck).join(', ')}]`,
           });
         }
       }
@@ -372,12 +487,36 @@ export function checkHardLossMoves(run: RecordedRun): CheckResult {
   return { violations, checked };
 }
 
+/** The stretches in which a forced operator failover of `pair` to `to` may run (operatorWindows' bound). */
+function forcedWindows(ctx: Context, pair: string, to: Role): Interval[] {
+  const { timing } = ctx;
+  return normalise(
+    ctx.run.scenario.commands.flatMap((c) =>
+      c.command === 'failover' && c.force === true && c.pair === pair && c.to === to
+        ? [
+            [
+              c.at,
+              extendedDeadline(
+                c.at,
+                timing.evaluation + 2 * timing.run,
+                timing,
+                ctx.throttling,
+                ctx.crashes,
+              ) + SLACK,
+            ] as const,
+          ]
+        : [],
+    ),
+  );
+}
+
 /**
  * Invariant 2: every route change points the route at a member that was healthy when the move was decided,
  * each signal judged against what it could have shown then: EC2's state, status checks and scheduled events
  * and the daemon probe within the observation before the decision (longer when throttled), the tunnel metric
  * within the datapoints the controller reads (datapointsToBreach + 2 periods, the reader's window, plus the
- * publication delay). Every change must follow a decision to move that pair's routes to that member.
+ * publication delay). Every change must follow a decision to move that pair's routes to that member. A forced
+ * operator failover is exempt from the health checks (only).
  */
 export function checkHealthyTargets(run: RecordedRun): CheckResult {
   const ctx = contextOf(run);
@@ -407,6 +546,8 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
       continue;
     }
     const decided = decision.t;
+    // An operator's force skips the target-health checks by design: the move only has to have been asked for.
+    if (somewhere(forcedWindows(ctx, pair.name, target), decided, decided)) continue;
     const throttled = ctx.throttling.some(
       ([a, b]) => a <= decided && b >= decided - timing.observe - RETRY_SLACK,
     );
@@ -455,7 +596,7 @@ export function checkCooldown(run: RecordedRun): CheckResult {
   const violations: Violation[] = [];
   let checked = 0;
   for (const pair of run.scenario.config.pairs) {
-    const moves = moveEvents(run.output, pair.name);
+    const moves = moveEvents(run, pair.name);
     moves.forEach((move, i) => {
       if (move.trigger !== 'automatic-failback') return;
       checked++;
@@ -541,7 +682,7 @@ export function checkConvergence(run: RecordedRun): CheckResult {
     const healthy = ROLES.filter((r) => verdicts[r] === 'healthy');
     if (healthy.length === 0 || ROLES.some((r) => verdicts[r] === 'unknown')) continue;
     const touched = run.scenario.faults.flatMap((f) => {
-      if (f.fault === 'api-throttling') return [f.at + (f.for ?? 0)];
+      if (isCallFault(f.fault)) return [f.at + (f.for ?? 0)];
       return f.target !== '*' && f.target.pair === pair.name ? [f.at] : [];
     });
     const commands = run.scenario.commands.filter((c) => c.pair === pair.name).map((c) => c.at);
@@ -552,7 +693,7 @@ export function checkConvergence(run: RecordedRun): CheckResult {
       ...ROLES.map((r) => quietFrom(members[r], run.latency)),
     );
     let ready = quiet + settling(pair, timing, run.latency);
-    const lastMove = moveEvents(run.output, pair.name)
+    const lastMove = moveEvents(run, pair.name)
       .filter((m) => m.t <= ready)
       .at(-1);
     if (lastMove !== undefined) ready = Math.max(ready, lastMove.t + pair.cooldown);
@@ -624,13 +765,302 @@ export function checkRouteOwnership(run: RecordedRun): CheckResult {
   return { violations, checked };
 }
 
+// ---- moves that must have a reason ----------------------------------------------------------------------
+
+/**
+ * The stretches of a run in which an operator may move a pair's traffic to `to`: from each failover command
+ * to that member until its invocation has had time to run (one evaluation queued ahead and two runs), and from
+ * each resize command until the workflow's last stage plus one evaluation (a resize fails over and back).
+ */
+function operatorWindows(ctx: Context, pair: string, to: Role): Interval[] {
+  const { run, timing } = ctx;
+  const bound = (from: number, base: number) =>
+    extendedDeadline(from, base, timing, ctx.throttling, ctx.crashes) + SLACK;
+  const windows: Interval[] = [];
+  for (const command of run.scenario.commands) {
+    if (command.pair !== pair) continue;
+    if (command.command === 'failover') {
+      if (command.to === to)
+        windows.push([command.at, bound(command.at, timing.evaluation + 2 * timing.run)]);
+      continue;
+    }
+    const stages = run.output.events.filter(
+      (e) => e.type === 'resize-stage' && e.pair === pair && e.t >= command.at,
+    );
+    const last = stages.at(-1)?.t ?? ctx.end;
+    windows.push([command.at, bound(last, timing.evaluation + timing.run)]);
+  }
+  return normalise(windows);
+}
+
+/** How far back a decision at `decided` may have looked at a member's instance state and probe. */
+function lookback(ctx: Context, decided: number): number {
+  const throttled = ctx.throttling.some(
+    ([a, b]) => a <= decided && b >= decided - ctx.timing.observe - RETRY_SLACK,
+  );
+  return ctx.timing.observe + (throttled ? RETRY_SLACK : 0) + SLACK;
+}
+
+/** How far back the tunnel metric a decision read may reach: the reader's datapoints plus publication. */
+function metricLookback(pair: PairConfig, latency: LatencyModel): number {
+  if (pair.tunnel === undefined) return 0;
+  const interval = Math.min(latency.metrics.publishInterval / 1000, pair.tunnel.period);
+  return (
+    (pair.tunnel.datapointsToBreach + 2) * pair.tunnel.period +
+    latency.metrics.visibility[1] / 1000 +
+    interval
+  );
+}
+
+/**
+ * What a decision at `decided` could have known against `role` of `pair`, from the ground truth: each fault of
+ * the member within what its signals could show then. Silence is evidence only against a member whose agent
+ * was silent while its partner's answered for two probes in a row (the same probe batch answered on one member
+ * and timed out on the other, twice): at least two probe timeouts, less the agent's delivery delay.
+ */
+function evidenceAgainst(ctx: Context, pair: PairConfig, role: Role, decided: number): string[] {
+  const { run, end } = ctx;
+  const states = statesOf(run.truth, pair.name, role);
+  const partner = statesOf(run.truth, pair.name, otherRole(role));
+  const start = (states[0] as MemberState).at / 1000;
+  const from = decided - lookback(ctx, decided);
+  const to = decided + SLACK;
+  const evidence: string[] = [];
+  if (somewhere(complement(during(states, end, sound(pair)), start, end), from, to))
+    evidence.push(`${role} was faulty`);
+  if (pair.tunnel !== undefined) {
+    const metricFrom = from - metricLookback(pair, run.latency);
+    if (somewhere(during(states, end, tunnelDown), metricFrom, to))
+      evidence.push(`${role}'s tunnel metric could read down`);
+  }
+  const silent = intersect(during(states, end, agentSilent), during(partner, end, agentOnline));
+  const twice = 2 * run.scenario.config.controller.probeTimeout - DELIVERY_SLACK;
+  if (pair.probe.kind !== 'none' && silent.some(([a, b]) => a <= decided - twice && b > from))
+    evidence.push(`${role}'s agent was silent while its partner's answered, for two probes`);
+  return evidence;
+}
+
+/** Traffic moves of a pair that took traffic away from a member with no evidence against it and no operator. */
+function unexplainedMoves(ctx: Context, pair: PairConfig) {
+  const { run, timing, end } = ctx;
+  const routes = new RouteTimeline(pair, run.output.events);
+  const moves = moveEvents(run, pair.name);
+  return moves.flatMap((move) => {
+    // Automatic failback returns traffic to a primary that invariant 2 showed healthy: a move the rules allow.
+    if (pair.failback === 'automatic' && move.to === 'primary') return [];
+    if (!routes.at(move.t).includes(move.from)) return [];
+    if (somewhere(operatorWindows(ctx, pair.name, move.to), move.t, move.t)) return [];
+    if (evidenceAgainst(ctx, pair, move.from, move.t).length > 0) return [];
+    const from = move.t - lookback(ctx, move.t);
+    const healthy = settled(
+      during(statesOf(run.truth, pair.name, move.from), end, fullyHealthy(pair)),
+      settling(pair, timing, run.latency),
+    );
+    const blinded = somewhere(ctx.throttling, from, move.t);
+    return [{ move, healthy: !blinded && throughout(healthy, from, move.t) }];
+  });
+}
+
+/**
+ * Invariant 6: traffic never moves away from a member that was healthy on every signal, unless an operator
+ * asked (a failover command to the target, or a resize of the pair) or automatic failback returns it to the
+ * primary. Judged from the ground truth, not from the reasons the controller gave. `checked` counts the moves.
+ */
+export function checkNoMoveFromHealthy(run: RecordedRun): CheckResult {
+  const ctx = contextOf(run);
+  const violations: Violation[] = [];
+  let checked = 0;
+  for (const pair of run.scenario.config.pairs) {
+    checked += moveEvents(run, pair.name).length;
+    for (const { move, healthy } of unexplainedMoves(ctx, pair)) {
+      if (!healthy) continue;
+      violations.push({
+        invariant: 6,
+        pair: pair.name,
+        t: move.t,
+        message: `${pair.name} ${move.kind} from ${move.from} to ${move.to} at ${fmt(move.t)} (${move.trigger}: ${move.reason}) but ${move.from} was healthy on every signal and no operator asked`,
+      });
+    }
+  }
+  return { violations, checked };
+}
+
+/**
+ * Invariant 7: unknown alone never moves traffic. A move away from a member with no fault at all (only its
+ * signals unreadable: SSM or CloudWatch throttled or erroring, its agent offline along with its partner's, its
+ * status checks initializing) is a violation, unless an operator asked or it is an automatic failback.
+ */
+export function checkUnknownNeverMoves(run: RecordedRun): CheckResult {
+  const ctx = contextOf(run);
+  const violations: Violation[] = [];
+  let checked = 0;
+  for (const pair of run.scenario.config.pairs) {
+    checked += moveEvents(run, pair.name).length;
+    for (const { move, healthy } of unexplainedMoves(ctx, pair)) {
+      if (healthy) continue;
+      violations.push({
+        invariant: 7,
+        pair: pair.name,
+        t: move.t,
+        message: `${pair.name} ${move.kind} from ${move.from} to ${move.to} at ${fmt(move.t)} (${move.trigger}: ${move.reason}) but ${move.from} had no fault, only unknown signals, and no operator asked`,
+      });
+    }
+  }
+  return { violations, checked };
+}
+
+/** Where a pair's Elastic IP is over time: on the primary at the start, then as the elastic-ip events say. */
+function elasticIpAt(events: readonly SimEvent[], pair: string, t: number): RouteOwner {
+  let on: RouteOwner = 'primary';
+  for (const e of events) if (e.type === 'elastic-ip' && e.pair === pair && e.t <= t) on = e.to;
+  return on;
+}
+
+/**
+ * Invariant 8: the Elastic IP follows traffic. For a pair with one, once every route sits on one member that is
+ * healthy on every signal, the address is on that member within one evaluation, one run queued ahead, one
+ * observation and the writes (the bound of invariant 1), provided the routes and the member's health last.
+ */
+export function checkElasticIpFollows(run: RecordedRun): CheckResult {
+  const ctx = contextOf(run);
+  const { timing, end } = ctx;
+  const violations: Violation[] = [];
+  let checked = 0;
+  for (const pair of run.scenario.config.pairs) {
+    if (pair.elasticIp === undefined) continue;
+    const routes = new RouteTimeline(pair, run.output.events);
+    const instants = routes.instants(0, end);
+    for (const role of ROLES) {
+      const healthy = settled(
+        during(statesOf(run.truth, pair.name, role), end, fullyHealthy(pair)),
+        settling(pair, timing, run.latency),
+      );
+      instants.forEach((at, i) => {
+        if (!routes.allOn(role, at) || (i > 0 && routes.allOn(role, instants[i - 1] as number))) return;
+        const next = instants.slice(i + 1).find((t) => !routes.allOn(role, t)) ?? end;
+        const base = timing.evaluation + timing.run + timing.observe + timing.act;
+        const deadline = extendedDeadline(at, base, timing, ctx.throttling, ctx.crashes) + SLACK;
+        if (deadline > next || deadline > end || !throughout(healthy, at, deadline)) return;
+        checked++;
+        const on = elasticIpAt(run.output.events, pair.name, deadline);
+        if (on !== role) {
+          violations.push({
+            invariant: 8,
+            pair: pair.name,
+            t: deadline,
+            message: `${pair.name}'s routes all on ${role} (healthy) from ${fmt(at)}, but at ${fmt(deadline)} (bound ${fmt(deadline - at)}) its Elastic IP is on ${on}`,
+          });
+        }
+      });
+    }
+  }
+  return { violations, checked };
+}
+
+/**
+ * Where a member of the pair reads positively unhealthy on some configured signal, once that signal shows it:
+ * EC2's state and checks as shown, the probe after one observation, the metric after its datapoints.
+ */
+function observablyFaulty(ctx: Context, pair: PairConfig, role: Role): Interval[] {
+  const { end, timing } = ctx;
+  const states = statesOf(ctx.run.truth, pair.name, role);
+  const probe = probeReadsDown(pair);
+  return union(
+    during(states, end, hardDown),
+    during(states, end, retiring),
+    probe === undefined ? [] : settled(during(states, end, probe), timing.observe),
+    pair.tunnel === undefined
+      ? []
+      : settled(during(states, end, tunnelDown), metricSettling(pair, ctx.run.latency)),
+  );
+}
+
+/**
+ * Invariant 9: while a pair has no healthy member (both positively unhealthy on some signal, as their signals
+ * show it), some alarm of the pair (any kind of ALARM_KINDS) is raised within one evaluation and one run.
+ */
+export function checkAlarmWithoutTarget(run: RecordedRun): CheckResult {
+  const ctx = contextOf(run);
+  const { timing, end } = ctx;
+  const kinds: ReadonlySet<string> = new Set<AlarmKind>(ALARM_KINDS);
+  const violations: Violation[] = [];
+  let checked = 0;
+  for (const pair of run.scenario.config.pairs) {
+    const alarms = run.output.events.filter(
+      (e): e is Extract<SimEvent, { type: 'alarm' | 'alarm-cleared' }> =>
+        (e.type === 'alarm' || e.type === 'alarm-cleared') && e.pair === pair.name && kinds.has(e.alarm),
+    );
+    const activeAt = (t: number): boolean => {
+      const active = new Set<string>();
+      for (const e of alarms) {
+        if (e.t > t) break;
+        if (e.type === 'alarm') active.add(e.alarm);
+        else active.delete(e.alarm);
+      }
+      return active.size > 0;
+    };
+    const both = intersect(observablyFaulty(ctx, pair, 'primary'), observablyFaulty(ctx, pair, 'standby'));
+    for (const [from, to] of both) {
+      const deadline =
+        extendedDeadline(from, timing.evaluation + timing.run, timing, ctx.throttling, ctx.crashes) + SLACK;
+      if (deadline > to || deadline > end) continue;
+      checked++;
+      const raised =
+        activeAt(from) || alarms.some((e) => e.type === 'alarm' && e.t > from && e.t <= deadline);
+      if (!raised) {
+        violations.push({
+          invariant: 9,
+          pair: pair.name,
+          t: deadline,
+          message: `${pair.name} had no healthy member from ${fmt(from)} to ${fmt(to)} (both positively unhealthy), but no alarm was raised by ${fmt(deadline)}`,
+        });
+      }
+    }
+  }
+  return { violations, checked };
+}
+
+/**
+ * Invariant 10: intent first. Every route write a controller invocation makes for a pair comes after that
+ * invocation has updated the pair's state item (the conditional write that is its right to act), so a run that
+ * cannot store its intent (the state table throttled or failing, another run first) changes no route: a failed
+ * run, never a half-change. `checked` counts the route writes.
+ */
+export function checkIntentFirst(run: RecordedRun): CheckResult {
+  const violations: Violation[] = [];
+  let checked = 0;
+  const stored = new Map<string, number>();
+  for (const write of run.truth.writes) {
+    if (write.invocation === undefined) continue;
+    const key = `${write.invocation} ${write.pair}`;
+    if (write.what === 'state') {
+      if (!stored.has(key)) stored.set(key, write.t);
+      continue;
+    }
+    checked++;
+    if (stored.has(key)) continue;
+    violations.push({
+      invariant: 10,
+      pair: write.pair,
+      t: write.t,
+      message: `invocation ${write.invocation} wrote a route of ${write.pair} at ${fmt(write.t)} without having stored the pair’s state first`,
+    });
+  }
+  return { violations, checked };
+}
+
 /** Every invariant's result on one run, by invariant number. */
-export function checkInvariants(run: RecordedRun): Readonly<Record<1 | 2 | 3 | 4 | 5, CheckResult>> {
+export function checkInvariants(run: RecordedRun): Readonly<Record<InvariantNumber, CheckResult>> {
   return {
     1: checkHardLossMoves(run),
     2: checkHealthyTargets(run),
     3: checkCooldown(run),
     4: checkConvergence(run),
     5: checkRouteOwnership(run),
+    6: checkNoMoveFromHealthy(run),
+    7: checkUnknownNeverMoves(run),
+    8: checkElasticIpFollows(run),
+    9: checkAlarmWithoutTarget(run),
+    10: checkIntentFirst(run),
   };
 }

@@ -56,8 +56,42 @@ export interface SimBackend {
   /** handlers by SDK serviceId ("EC2", "SSM", "CloudWatch", "SFN") */
   readonly services: Map<string, ServiceHandlers>;
   readonly stats: ApiStats;
-  /** the scenario's one-off controller crash, taken by the first invocation that reaches it */
-  crashAfterRouteWrites?: number;
+  /**
+   * The scenario's controller crashes still to come, as route-write counts: each invocation is armed with the
+   * first, and the one that reaches it dies and removes it.
+   */
+  readonly crashes: number[];
+  /** `state-store-errors` faults: shares of the state table's calls that fail for a while */
+  readonly stateStoreFaults: StateStoreFault[];
+  /** told of every route write and state-table call that succeeded */
+  readonly callObservers: ((call: ObservedCall) => void)[];
+}
+
+/** A call that succeeded: what the account's call observers are told. */
+export interface ObservedCall {
+  /** epoch ms at which the service carried it out */
+  readonly at: number;
+  /** the controller invocation that made it, if any */
+  readonly invocation?: number;
+  readonly service: string;
+  readonly action: string;
+  readonly input: unknown;
+}
+
+function observe(backend: SimBackend, call: Omit<ObservedCall, 'at' | 'invocation'>): void {
+  const id = currentInvocation.getStore()?.id;
+  const observed = { ...call, at: backend.clock.now(), ...(id !== undefined ? { invocation: id } : {}) };
+  for (const observer of backend.callObservers) observer(observed);
+}
+
+/** A share of the state table's calls that fail, each attempt with DynamoDB throttling or a 500, for a while. */
+export interface StateStoreFault {
+  /** 0..1 */
+  readonly rate: number;
+  /** epoch ms from which it is in force */
+  readonly from: number;
+  /** epoch ms at which it ends */
+  readonly until: number;
 }
 
 /** An SDK client as customize() receives it: enough of its shape to add middleware and adjust config. */
@@ -153,6 +187,7 @@ async function answer(
     }
     try {
       result = { output: await handler(call.input as never) };
+      if (ROUTE_WRITES.has(call.action)) observe(backend, call);
     } catch (error) {
       if (!(error instanceof ServiceFault)) throw error;
       result = { fault: error };
@@ -197,10 +232,27 @@ export function virtualRetryStrategy(clock: VirtualClock, dice: Dice, maxAttempt
   };
 }
 
+/** The error one attempt at the state table fails with under the `state-store-errors` faults, if any. */
+function stateStoreFault(backend: SimBackend, action: string): ServiceFault | undefined {
+  const now = backend.clock.now();
+  for (const fault of backend.stateStoreFaults) {
+    if (now < fault.from || now >= fault.until) continue;
+    if (!backend.dice.chance(`state store fault ${action}`, fault.rate)) continue;
+    return backend.dice.chance(`state store fault kind ${action}`, 0.5)
+      ? new ServiceFault(
+          'ProvisionedThroughputExceededException',
+          'The level of configured provisioned throughput for the table was exceeded.',
+        )
+      : new ServiceFault('InternalServerError', 'Internal server error', 500);
+  }
+  return undefined;
+}
+
 /**
  * Install the simulator on one SDK client. Simulated services (EC2, SSM, CloudWatch...) are answered from the
- * model; the DynamoDB client keeps talking to the local DynamoDB, but its calls are tracked as real work (time
- * stands still meanwhile) and die with a dead invocation.
+ * model; the DynamoDB client keeps talking to the local DynamoDB, but each attempt's request is tracked as real
+ * work (time stands still meanwhile), dies with a dead invocation, and may fail under a `state-store-errors`
+ * fault before it is sent. Retry backoff, of every client, sleeps on the virtual clock.
  */
 export function installSimulator(client: CustomizableClient, backend: SimBackend): void {
   const config = client.config as {
@@ -214,24 +266,47 @@ export function installSimulator(client: CustomizableClient, backend: SimBackend
   config.credentials = async () => ({ accessKeyId: 'SIMULATED', secretAccessKey: 'simulated' });
   const stack = client.middlewareStack;
 
-  if (service === 'DynamoDB') {
-    stack.add(
-      (next, context) => async (args) => {
-        if (currentInvocation.getStore()?.dead) return never();
-        count(backend.stats.calls, `DynamoDB ${(context.commandName ?? 'Unknown').replace(/Command$/, '')}`);
-        return backend.clock.track(() => next(args));
-      },
-      { step: 'initialize', name: 'simulatorTrackRealCall', priority: 'high' },
-    );
-    return;
-  }
-
   let strategy: Promise<RetryStrategyV2> | undefined;
   config.retryStrategy = () => {
     strategy ??= (async () =>
       virtualRetryStrategy(backend.clock, backend.dice, (await config.maxAttempts?.()) ?? 3))();
     return strategy;
   };
+
+  if (service === 'DynamoDB') {
+    // After the retry middleware, so each attempt is counted and may fail on its own; the SDK retries it.
+    const attempt: FinalizeRequestMiddleware<object, object> =
+      (next, context: SimContext) => async (args) => {
+        if (currentInvocation.getStore()?.dead) return never();
+        const action = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+        count(backend.stats.calls, `DynamoDB ${action}`);
+        const fault = stateStoreFault(backend, action);
+        context[CALL] = { service, action, input: args.input, ...(fault ? { fault } : {}) };
+        return next(args);
+      };
+    stack.addRelativeTo(attempt, {
+      relation: 'before',
+      toMiddleware: 'httpSigningMiddleware',
+      name: 'simulatorStateStoreAttempt',
+    });
+    // Inside the SDK's deserializer: a failed attempt gets the error response, any other goes to the network.
+    stack.add(
+      (next, context: SimContext) => async (args) => {
+        const call = context[CALL];
+        if (call?.fault) {
+          const requestId = backend.dice.hex(`request ${call.action} ${backend.clock.now()}`, 32);
+          return { response: errorResponse(service, call.fault, requestId) } as never;
+        }
+        const result = await backend.clock.track(() => next(args));
+        if (currentInvocation.getStore()?.dead) return never();
+        const status = (result.response as { statusCode?: number }).statusCode;
+        if (call && status === 200) observe(backend, call);
+        return result;
+      },
+      { step: 'deserialize', name: 'simulatorStateStoreRequest', priority: 'low' },
+    );
+    return;
+  }
   stack.add(
     (next, context: SimContext) => async (args) => {
       const action = (context.commandName ?? 'Unknown').replace(/Command$/, '');

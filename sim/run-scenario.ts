@@ -36,9 +36,9 @@ export interface RunScenarioOptions {
   readonly seed?: number;
   /**
    * Kill the first controller invocation that attempts a route write (ReplaceRoute or CreateRoute) after this
-   * many; the next trigger has to finish the job. @default the scenario's crashAfterRouteWrites
+   * many (a list: one invocation per entry, in order); the next trigger has to finish the job. @default the scenario's crashAfterRouteWrites
    */
-  readonly crashAfterReplaceRoutes?: number;
+  readonly crashAfterReplaceRoutes?: number | readonly number[];
   /** @default DEFAULT_LATENCY */
   readonly latency?: LatencyModel;
   /** controller invocations that may run at once (reserved concurrency). @default 1 */
@@ -340,6 +340,15 @@ class ScenarioRun {
       this.#emit(base);
       return;
     }
+    if (fault.fault === 'state-store-errors') {
+      this.#account.addStateStoreFault({
+        rate: fault.rate ?? 0,
+        from: clock.now(),
+        until: clock.now() + (fault.for ?? 0) * 1000,
+      });
+      this.#emit(base);
+      return;
+    }
     if (fault.target === '*') return;
     this.#held = [];
     const note = world.applyFault(
@@ -358,7 +367,7 @@ class ScenarioRun {
       this.#emit({ type: 'command', pair: command.pair, command: 'failover', to: command.to });
       // What `vpn-failover failover` sends: a direct invocation, with no maximum event age.
       this.#enqueue({
-        event: { action: 'failover', pair: command.pair, to: command.to, force: false },
+        event: { action: 'failover', pair: command.pair, to: command.to, force: command.force === true },
         kind: 'failover',
         eventAt: this.#account.clock.now(),
       });

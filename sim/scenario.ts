@@ -24,15 +24,22 @@ export interface ScenarioFault {
   readonly at: number;
   readonly target: FaultTarget;
   readonly fault: FaultKind;
-  /** api-throttling: the share of calls throttled, 0..1 */
+  /** api-throttling, state-store-errors: the share of calls throttled or failed, 0..1 */
   readonly rate?: number;
-  /** api-throttling: how long it lasts; scheduled-retirement: how far ahead the retirement is (seconds) */
+  /** api-throttling, state-store-errors: how long it lasts; scheduled-retirement: how far ahead the retirement is (seconds) */
   readonly for?: number;
 }
 
 /** One operator command of a scenario. */
 export type ScenarioCommand =
-  | { readonly at: number; readonly command: 'failover'; readonly pair: string; readonly to: Role }
+  | {
+      readonly at: number;
+      readonly command: 'failover';
+      readonly pair: string;
+      readonly to: Role;
+      /** skip the target-health and maintenance-lease checks, as `vpn-failover failover --force` */
+      readonly force?: boolean;
+    }
   | { readonly at: number; readonly command: 'resize'; readonly pair: string; readonly instanceType: string };
 
 /** A validated scenario. */
@@ -45,9 +52,10 @@ export interface Scenario {
   readonly seed?: number;
   /**
    * The first controller invocation that attempts a route write (ReplaceRoute or CreateRoute) after this many
-   * dies, as a crashed Lambda would; the next trigger has to finish the job. Absent: no crash.
+   * dies, as a crashed Lambda would; the next trigger has to finish the job. A list crashes one invocation per
+   * entry, in order. Absent: no crash.
    */
-  readonly crashAfterRouteWrites?: number;
+  readonly crashAfterRouteWrites?: number | readonly number[];
   readonly faults: readonly ScenarioFault[];
   readonly commands: readonly ScenarioCommand[];
 }
@@ -75,6 +83,27 @@ const fault = z
     for: duration.optional(),
   })
   .superRefine((f, ctx) => {
+    if (f.fault === 'state-store-errors') {
+      if (f.target !== '*')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target'],
+          message: `state-store-errors hits the state table: expected * (got ${shown(f.target)})`,
+        });
+      if (f.rate === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rate'],
+          message: 'state-store-errors needs a rate from 0 to 1',
+        });
+      if (f.for === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['for'],
+          message: 'state-store-errors needs a duration (for: 2m)',
+        });
+      return;
+    }
     const isThrottling = f.fault === 'api-throttling';
     if (f.target === '*' ? !isThrottling : !TARGET.test(f.target)) {
       ctx.addIssue({
@@ -115,6 +144,7 @@ const command = z
         error: (iss) => `expected primary or standby (got ${shown(iss.input)})`,
       })
       .optional(),
+    force: z.boolean({ error: (iss) => `expected true or false (got ${shown(iss.input)})` }).optional(),
     instanceType: z
       .string({ error: (iss) => `expected an instance type like c6in.xlarge (got ${shown(iss.input)})` })
       .regex(INSTANCE_TYPE, {
@@ -133,8 +163,14 @@ const command = z
         ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'resize needs an instanceType' });
       if (c.to !== undefined)
         ctx.addIssue({ code: 'custom', path: ['to'], message: 'to is for failover only' });
+      if (c.force !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['force'], message: 'force is for failover only' });
     }
   });
+
+const routeWrites = z
+  .int({ error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` })
+  .min(0, { error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` });
 
 const scenarioSchema = z.strictObject({
   name: z.string({ error: 'expected the scenario name' }).min(1, { error: 'expected a non-empty name' }),
@@ -147,8 +183,9 @@ const scenarioSchema = z.strictObject({
   duration: duration.default(1200).refine((s) => s > 0, { error: 'expected a duration longer than 0' }),
   seed: z.int({ error: (iss) => `expected an integer (got ${shown(iss.input)})` }).optional(),
   crashAfterRouteWrites: z
-    .int({ error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` })
-    .min(0, { error: (iss) => `expected a whole number of route writes (got ${shown(iss.input)})` })
+    .union([routeWrites, z.array(routeWrites).min(1)], {
+      error: (iss) => `expected a whole number of route writes or a list of them (got ${shown(iss.input)})`,
+    })
     .optional(),
   faults: z.array(fault, { error: 'expected a list of faults' }).default([]),
   commands: z.array(command, { error: 'expected a list of commands' }).default([]),
@@ -266,7 +303,13 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
       });
     }
     return c.command === 'failover'
-      ? { at: c.at, command: 'failover', pair: c.pair, to: c.to ?? 'primary' }
+      ? {
+          at: c.at,
+          command: 'failover',
+          pair: c.pair,
+          to: c.to ?? 'primary',
+          ...(c.force !== undefined ? { force: c.force } : {}),
+        }
       : { at: c.at, command: 'resize', pair: c.pair, instanceType: c.instanceType ?? '' };
   });
   if (problems.length > 0) throw new InputError(what, problems);

@@ -5,27 +5,32 @@ import type { MemberFault } from '../../sim/faults.ts';
 import { parseScenario, type Scenario } from '../../sim/scenario.ts';
 
 /**
- * Random fault schedules for the property tests: one to three pairs sharing route tables, every fault kind of
- * contracts.md section 2 at random (overlapping) times, many of them healed again later, API throttling
- * windows of up to 30 % of calls, an occasional operator failover, and a controller crash after k route writes.
- * Each value is a scenario file's document; it prints as YAML that `vpn-failover simulate` runs again, so a
- * shrunk counterexample can be replayed and read as a timeline.
+ * Random fault schedules for the property tests: one to three pairs sharing route tables (now and then one with
+ * 7 tables x 8 destinations, more route writes than EC2's mutating burst of 50), every member fault kind at
+ * random (overlapping) times, many of them healed again later, now and then a zone-wide loss (every pair's
+ * primary, or standby, at one instant), API throttling windows of up to 90 % of calls,
+ * state-table errors, operator failovers (some forced), a rare resize, controller crashes after k route writes
+ * (up to three per run), and overlapping invocations (reserved concurrency up to 3). Each value is a scenario
+ * file's document; it prints as YAML that `vpn-failover simulate` runs again, so a shrunk counterexample can be
+ * replayed and read as a timeline.
  */
 
 /** A generated scenario: the document as a user would write it, and the validated scenario. */
 export interface ChaosCase {
   readonly document: ScenarioDocument;
   readonly scenario: Scenario;
+  /** controller invocations that may run at once (runScenario's reservedConcurrency) */
+  readonly reservedConcurrency: number;
   /** how fast-check shows the value in a failure report: the scenario as YAML */
   readonly [fc.toStringMethod]: () => string;
 }
 
-/** A scenario file's document (contracts.md section 2, plus crashAfterRouteWrites). */
+/** A scenario file's document (plus crashAfterRouteWrites). */
 export interface ScenarioDocument {
   readonly name: string;
   readonly seed: number;
   readonly duration: string;
-  readonly crashAfterRouteWrites?: number;
+  readonly crashAfterRouteWrites?: number | readonly number[];
   readonly config: Record<string, unknown>;
   readonly faults: readonly Record<string, unknown>[];
   readonly commands: readonly Record<string, unknown>[];
@@ -33,7 +38,9 @@ export interface ScenarioDocument {
 
 const PAIR_NAMES = ['branch-a', 'branch-b', 'branch-c'] as const;
 /** Route tables the pairs draw from, so that pairs share tables (each pair has its own destinations). */
-const TABLE_POOL = 4;
+const TABLE_POOL = 8;
+/** The large pair's shape: 56 routes, more than EC2's mutating burst (50) on its own. */
+const LARGE = { tables: 7, destinations: 8 } as const;
 
 const hex17 = (n: number): string => n.toString(16).padStart(17, '0');
 const instanceId = (pair: number, role: Role): string =>
@@ -67,7 +74,7 @@ const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [
   ['status-ok', 1],
   ['daemon-up', 1],
   ['tunnel-up', 1],
-  ['ssm-agent-offline', 1],
+  ['ssm-agent-offline', 3],
   ['ssm-agent-online', 1],
   ['scheduled-retirement', 1],
   ['insufficient-capacity', 1],
@@ -87,6 +94,7 @@ const pairShape = fc.record({
   tables: fc.integer({ min: 1, max: 3 }),
   firstTable: fc.nat(TABLE_POOL - 1),
   destinations: fc.integer({ min: 1, max: 3 }),
+  large: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   destinationKind: fc.constantFrom('ipv4', 'ipv4', 'ipv4', 'ipv6', 'prefix-list'),
   probe: fc.constantFrom('strongswan', 'strongswan', 'systemd', 'libreswan', 'none'),
   tunnel: sometimes(0.5, fc.integer({ min: 1, max: 3 })),
@@ -116,17 +124,37 @@ const faultShape = fc.record({
 const throttlingShape = fc.record({
   at: perMille,
   seconds: fc.integer({ min: 20, max: 240 }),
-  rate: fc.constantFrom(0.1, 0.2, 0.3),
+  rate: fc.constantFrom(0.1, 0.3, 0.5, 0.9),
   member: sometimes(
     0.3,
     fc.record({ pair: fc.nat(PAIR_NAMES.length - 1), role: fc.constantFrom<Role>('primary', 'standby') }),
   ),
 });
 
+const stateStoreErrorsShape = fc.record({
+  at: perMille,
+  seconds: fc.integer({ min: 20, max: 180 }),
+  rate: fc.constantFrom(0.2, 0.5, 0.9),
+});
+
 const commandShape = fc.record({
   at: perMille,
   pair: fc.nat(PAIR_NAMES.length - 1),
   to: fc.constantFrom<Role>('primary', 'standby'),
+  force: fc.boolean(),
+  /** a resize instead of a failover: rare, since a resize takes most of a run's real time */
+  resize: fc.oneof(
+    { weight: 19, arbitrary: fc.constant(false) },
+    { weight: 1, arbitrary: fc.constant(true) },
+  ),
+});
+
+/** A zone-wide loss: every pair's member of one role hit by the same hard fault at one instant. */
+const zoneLossShape = fc.record({
+  at: perMille,
+  role: fc.constantFrom<Role>('primary', 'primary', 'standby'),
+  fault: fc.constantFrom<MemberFault>('stop', 'terminate', 'system-impaired'),
+  healAfter: sometimes(0.5, fc.integer({ min: 30, max: 240 })),
 });
 
 const caseShape = fc.record({
@@ -137,14 +165,20 @@ const caseShape = fc.record({
   probeTimeout: fc.constantFrom(10, 15, 20),
   faults: fc.array(faultShape, { maxLength: 6 }),
   throttling: fc.oneof(
-    { weight: 7, arbitrary: fc.array(throttlingShape, { maxLength: 0 }) },
-    { weight: 3, arbitrary: fc.array(throttlingShape, { minLength: 1, maxLength: 2 }) },
+    { weight: 6, arbitrary: fc.array(throttlingShape, { maxLength: 0 }) },
+    { weight: 4, arbitrary: fc.array(throttlingShape, { minLength: 1, maxLength: 2 }) },
   ),
-  crashAfterRouteWrites: sometimes(0.3, fc.integer({ min: 0, max: 4 })),
+  stateStoreErrors: fc.oneof(
+    { weight: 4, arbitrary: fc.array(stateStoreErrorsShape, { maxLength: 0 }) },
+    { weight: 1, arbitrary: fc.array(stateStoreErrorsShape, { minLength: 1, maxLength: 2 }) },
+  ),
+  crashes: sometimes(0.35, fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 3 })),
   commands: fc.oneof(
-    { weight: 4, arbitrary: fc.array(commandShape, { maxLength: 0 }) },
-    { weight: 1, arbitrary: fc.array(commandShape, { minLength: 1, maxLength: 2 }) },
+    { weight: 3, arbitrary: fc.array(commandShape, { maxLength: 0 }) },
+    { weight: 2, arbitrary: fc.array(commandShape, { minLength: 1, maxLength: 3 }) },
   ),
+  reservedConcurrency: fc.constantFrom(1, 1, 1, 2, 3),
+  zoneLoss: sometimes(0.12, zoneLossShape),
 });
 
 type CaseShape = typeof caseShape extends fc.Arbitrary<infer T> ? T : never;
@@ -161,6 +195,7 @@ function destinationOf(pair: number, k: number, kind: PairShape['destinationKind
 }
 
 function pairDocument(shape: PairShape, index: number): Record<string, unknown> {
+  const { tables, destinations } = shape.large ? LARGE : shape;
   const member = (role: Role) => ({
     instanceId: instanceId(index, role),
     ...(shape.routingEnis ? { networkInterfaceId: routingEni(index, role) } : {}),
@@ -175,9 +210,9 @@ function pairDocument(shape: PairShape, index: number): Record<string, unknown> 
     name: PAIR_NAMES[index],
     primary: member('primary'),
     standby: member('standby'),
-    routeTables: Array.from({ length: shape.tables }, (_, k) => tableId((shape.firstTable + k) % TABLE_POOL)),
+    routeTables: Array.from({ length: tables }, (_, k) => tableId((shape.firstTable + k) % TABLE_POOL)),
     // Every pair has its own destinations, so pairs that share a table never manage the same route.
-    destinations: Array.from({ length: shape.destinations }, (_, k) =>
+    destinations: Array.from({ length: destinations }, (_, k) =>
       destinationOf(index, k, k === 0 ? 'ipv4' : shape.destinationKind),
     ),
     probe,
@@ -209,7 +244,19 @@ function documentOf(shape: CaseShape): ScenarioDocument {
   const time = (perMilleAt: number) => Math.floor((perMilleAt / 1000) * window);
   const pairs = shape.pairs.length;
   const target = (pair: number, role: Role) => `${PAIR_NAMES[pair % pairs]}/${role}`;
-  const faults = shape.faults.flatMap((f) => {
+  const zoneLoss = shape.zoneLoss;
+  const zoneFaults =
+    zoneLoss === undefined
+      ? []
+      : shape.pairs.map((_, pair) => ({
+          pair,
+          role: zoneLoss.role,
+          fault: zoneLoss.fault,
+          at: zoneLoss.at,
+          healAfter: zoneLoss.healAfter,
+          lead: 0,
+        }));
+  const faults = [...shape.faults, ...zoneFaults].flatMap((f) => {
     const at = time(f.at);
     const first = {
       at,
@@ -228,13 +275,19 @@ function documentOf(shape: CaseShape): ScenarioDocument {
     rate: w.rate,
     for: `${w.seconds}s`,
   }));
+  const stateStoreErrors = shape.stateStoreErrors.map((w) => ({
+    at: time(w.at),
+    target: '*',
+    fault: 'state-store-errors',
+    rate: w.rate,
+    for: `${w.seconds}s`,
+  }));
+  const crashes = shape.crashes;
   return {
     name: 'generated fault schedule',
     seed: shape.seed,
     duration: `${minutes}m`,
-    ...(shape.crashAfterRouteWrites !== undefined
-      ? { crashAfterRouteWrites: shape.crashAfterRouteWrites }
-      : {}),
+    ...(crashes !== undefined ? { crashAfterRouteWrites: crashes.length === 1 ? crashes[0] : crashes } : {}),
     config: {
       pairs: shape.pairs.map(pairDocument),
       controller: {
@@ -246,30 +299,45 @@ function documentOf(shape: CaseShape): ScenarioDocument {
         probeTimeout: `${shape.probeTimeout}s`,
       },
     },
-    faults: [...faults, ...throttling].sort((a, b) => a.at - b.at),
-    commands: shape.commands.map((c) => ({
-      at: time(c.at),
-      command: 'failover',
-      pair: PAIR_NAMES[c.pair % pairs],
-      to: c.to,
-    })),
+    faults: [...faults, ...throttling, ...stateStoreErrors].sort((a, b) => a.at - b.at),
+    commands: shape.commands.map((c) =>
+      c.resize
+        ? { at: time(c.at), command: 'resize', pair: PAIR_NAMES[c.pair % pairs], instanceType: 'c6in.xlarge' }
+        : {
+            at: time(c.at),
+            command: 'failover',
+            pair: PAIR_NAMES[c.pair % pairs],
+            to: c.to,
+            ...(c.force ? { force: true } : {}),
+          },
+    ),
   };
 }
 
 /** A scenario document as a YAML file a user can save and re-run. */
-export function scenarioYaml(document: ScenarioDocument): string {
+export function scenarioYaml(document: ScenarioDocument, reservedConcurrency = 1): string {
   return [
     '# Re-run: save this as scenario.yaml, then',
     '#   npm run vpn-failover -- simulate --scenario scenario.yaml',
+    ...(reservedConcurrency > 1
+      ? [`# with runScenario's reservedConcurrency: ${reservedConcurrency} (overlapping invocations)`]
+      : []),
     stringify(document),
   ].join('\n');
 }
 
 /** Build a case from a document: validates it (a generator bug shows as a thrown InputError). */
-export function chaosCaseOf(document: ScenarioDocument): ChaosCase {
+export function chaosCaseOf(document: ScenarioDocument, reservedConcurrency = 1): ChaosCase {
   const scenario = parseScenario(document);
-  return { document, scenario, [fc.toStringMethod]: () => `\n${scenarioYaml(document)}` };
+  return {
+    document,
+    scenario,
+    reservedConcurrency,
+    [fc.toStringMethod]: () => `\n${scenarioYaml(document, reservedConcurrency)}`,
+  };
 }
 
 /** Random fault schedules over one to three pairs (module comment). */
-export const chaosCase: fc.Arbitrary<ChaosCase> = caseShape.map((shape) => chaosCaseOf(documentOf(shape)));
+export const chaosCase: fc.Arbitrary<ChaosCase> = caseShape.map((shape) =>
+  chaosCaseOf(documentOf(shape), shape.reservedConcurrency),
+);

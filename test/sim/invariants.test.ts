@@ -1,13 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROUTE_WRITE_CONCURRENCY } from '../../shared/controller/act.ts';
 import type { MemberState, RecordedRun } from '../../sim/ground-truth.ts';
 import { runRecorded } from '../../sim/ground-truth.ts';
 import {
+  checkAlarmWithoutTarget,
   checkConvergence,
   checkCooldown,
+  checkElasticIpFollows,
   checkHardLossMoves,
   checkHealthyTargets,
+  checkIntentFirst,
   checkInvariants,
+  checkNoMoveFromHealthy,
   checkRouteOwnership,
+  checkUnknownNeverMoves,
   timingOf,
 } from '../../sim/invariants.ts';
 import { DEFAULT_LATENCY } from '../../sim/latency.ts';
@@ -27,8 +33,35 @@ const withEvents = (run: RecordedRun, events: readonly SimEvent[]): RecordedRun 
 const violationsOf = (run: RecordedRun) =>
   Object.values(checkInvariants(run)).flatMap((result) => result.violations);
 
+/** The ground truth with every state of one member changed. */
+const withMember = (
+  run: RecordedRun,
+  member: string,
+  change: (s: MemberState) => MemberState,
+): RecordedRun => ({
+  ...run,
+  truth: {
+    ...run.truth,
+    members: { ...run.truth.members, [member]: (run.truth.members[member] ?? []).map(change) },
+  },
+});
+
+/** The run as if the scenario had had no operator commands. */
+const withoutCommands = (run: RecordedRun): RecordedRun => ({
+  ...run,
+  scenario: { ...run.scenario, commands: [] },
+});
+
+const withElasticIp = pairConfig({ elasticIp: { allocationId: 'eipalloc-0123456789abcdef0' } });
+
 let hardLoss: RecordedRun;
 let softFailure: RecordedRun;
+/** an operator moves traffic between two healthy members; the pair has an Elastic IP */
+let operatorMove: RecordedRun;
+/** the daemons of both members die */
+let bothDown: RecordedRun;
+/** an operator forces traffic onto a stopped standby; the controller takes it back */
+let forcedOntoStopped: RecordedRun;
 
 beforeAll(async () => {
   hardLoss = await runRecorded(
@@ -37,12 +70,41 @@ beforeAll(async () => {
   softFailure = await runRecorded(
     scenarioOf({ duration: '10m', faults: [{ at: '1m', target: 'branch-a/primary', fault: 'daemon-down' }] }),
   );
+  operatorMove = await runRecorded(
+    scenarioOf(
+      { duration: '6m', commands: [{ at: '2m', command: 'failover', pair: 'branch-a', to: 'standby' }] },
+      withElasticIp,
+    ),
+  );
+  bothDown = await runRecorded(
+    scenarioOf({
+      duration: '6m',
+      faults: [
+        { at: '1m', target: 'branch-a/primary', fault: 'daemon-down' },
+        { at: '1m', target: 'branch-a/standby', fault: 'daemon-down' },
+      ],
+    }),
+  );
+  forcedOntoStopped = await runRecorded(
+    scenarioOf({
+      duration: '8m',
+      faults: [{ at: '1m', target: 'branch-a/standby', fault: 'stop' }],
+      commands: [{ at: '3m', command: 'failover', pair: 'branch-a', to: 'standby', force: true }],
+    }),
+  );
 });
 
 describe('the invariant checkers', () => {
   it('find nothing wrong in real runs of a hard loss and a soft failure, and judge something in each', () => {
     expect(violationsOf(hardLoss)).toEqual([]);
     expect(violationsOf(softFailure)).toEqual([]);
+    expect(violationsOf(operatorMove)).toEqual([]);
+    expect(violationsOf(bothDown)).toEqual([]);
+    expect(violationsOf(forcedOntoStopped)).toEqual([]);
+    expect(checkNoMoveFromHealthy(operatorMove).checked).toBe(1);
+    expect(checkElasticIpFollows(operatorMove).checked).toBeGreaterThan(0);
+    expect(checkAlarmWithoutTarget(bothDown).checked).toBe(1);
+    expect(checkIntentFirst(hardLoss).checked).toBe(4);
     expect(checkHardLossMoves(hardLoss).checked).toBeGreaterThan(0);
     expect(checkHealthyTargets(hardLoss).checked).toBe(4);
     expect(checkCooldown(softFailure).checked).toBe(0);
@@ -111,11 +173,16 @@ describe('the invariant checkers', () => {
       trigger: 'automatic-failback' as const,
     };
     const events = [...softFailure.output.events, back].sort((a, b) => a.t - b.t);
+    const stored = { t: back.t, invocation: 99, pair: 'branch-a', what: 'state' as const };
+    const moved = withEvents(softFailure, events);
+    const run = { ...moved, truth: { ...moved.truth, writes: [...moved.truth.writes, stored] } };
 
-    const { violations } = checkCooldown(withEvents(softFailure, events));
+    const { violations } = checkCooldown(run);
 
     expect(violations).toHaveLength(1);
     expect(violations[0]?.message).toMatch(/only 60s after the soft-failure failover/);
+    // The same decision, had its state write failed (another run stored first), moved nothing.
+    expect(checkCooldown(moved).violations).toEqual([]);
   });
 
   it('report a pair whose routes stay on a member with a dead daemon after the world has settled (invariant 4)', () => {
@@ -151,6 +218,151 @@ describe('the invariant checkers', () => {
   });
 });
 
+describe('a run whose state table fails', () => {
+  it('moves no route while the table fails every call, then fails over once it answers, breaking no invariant', async () => {
+    const run = await runRecorded(
+      scenarioOf({
+        duration: '8m',
+        faults: [
+          { at: 0, target: '*', fault: 'state-store-errors', rate: 1, for: '3m' },
+          { at: '1m', target: 'branch-a/primary', fault: 'stop' },
+        ],
+      }),
+    );
+    const changes = run.output.events.filter((e) => e.type === 'route-change');
+
+    expect(run.output.events.some((e) => e.type === 'error' && e.t < 180)).toBe(true);
+    expect(changes.filter((e) => e.t < 180)).toEqual([]);
+    expect(changes.filter((e) => e.to === 'standby')).toHaveLength(4);
+    expect(run.output.final.pairs['branch-a']?.active).toBe('standby');
+    expect(violationsOf(run)).toEqual([]);
+  });
+});
+
+describe('the invariant checkers of moves that need a reason', () => {
+  it('report a move between two healthy members that no operator asked for (invariant 6)', () => {
+    const { violations } = checkNoMoveFromHealthy(withoutCommands(operatorMove));
+
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toMatchObject({ invariant: 6, pair: 'branch-a' });
+    expect(violations[0]?.message).toMatch(/from primary to standby .* primary was healthy on every signal/);
+  });
+
+  it('report a move away from a member whose signals only read unknown (invariant 7)', () => {
+    // Both agents offline: the primary's probe cannot answer, and nothing is wrong with the primary itself.
+    const silent = (s: MemberState) => ({ ...s, agentFault: true });
+    const blind = withMember(
+      withMember(withoutCommands(operatorMove), 'branch-a/primary', silent),
+      'branch-a/standby',
+      silent,
+    );
+
+    const { violations } = checkUnknownNeverMoves(blind);
+
+    expect(violations).toHaveLength(1);
+    expect(violations[0]?.message).toContain('primary had no fault, only unknown signals');
+    expect(checkNoMoveFromHealthy(blind).violations).toEqual([]);
+  });
+
+  it('accept a move away from a member whose agent was silent while its partner answered, two probes in a row', () => {
+    const silent = withMember(withoutCommands(operatorMove), 'branch-a/primary', (s) => ({
+      ...s,
+      agentFault: true,
+    }));
+
+    expect(checkUnknownNeverMoves(silent).violations).toEqual([]);
+    expect(checkNoMoveFromHealthy(silent).violations).toEqual([]);
+  });
+
+  it('report a move away from a member whose agent fell silent only just before it (invariant 7)', () => {
+    const move = operatorMove.output.events.find((e) => e.type === 'failover');
+    if (move === undefined) throw new Error('expected a failover');
+    // Silent from 5 s before the decision: one probe at most, not two.
+    const silentFrom = (move.t - 5) * 1000;
+    const primary = operatorMove.truth.members['branch-a/primary'] ?? [];
+    const states = [
+      ...primary,
+      { ...(primary.at(-1) as MemberState), at: silentFrom, agentFault: true },
+    ].sort((a, b) => a.at - b.at);
+    const run = withoutCommands({
+      ...operatorMove,
+      truth: {
+        ...operatorMove.truth,
+        members: { ...operatorMove.truth.members, 'branch-a/primary': states },
+      },
+    });
+
+    expect(checkUnknownNeverMoves(run).violations).toHaveLength(1);
+  });
+
+  it('report an Elastic IP left behind when the routes moved (invariant 8)', () => {
+    const left = withEvents(
+      operatorMove,
+      operatorMove.output.events.filter((e) => e.type !== 'elastic-ip'),
+    );
+
+    const { violations } = checkElasticIpFollows(left);
+
+    expect(violations).toHaveLength(1);
+    expect(violations[0]?.message).toMatch(/routes all on standby .* its Elastic IP is on primary/);
+  });
+
+  it('report a pair with no healthy member and no alarm (invariant 9)', () => {
+    const silent = withEvents(
+      bothDown,
+      bothDown.output.events.filter((e) => e.type !== 'alarm' && e.type !== 'alarm-cleared'),
+    );
+
+    const { violations } = checkAlarmWithoutTarget(silent);
+
+    expect(violations).toHaveLength(1);
+    expect(violations[0]?.message).toContain('had no healthy member');
+  });
+
+  it('report routes put back on a terminated member while the other is healthy, after the first deadline (invariant 1)', () => {
+    const last = hardLoss.output.events.filter((e) => e.type === 'route-change').at(-1);
+    if (last?.type !== 'route-change') throw new Error('expected a route change');
+    const back = { ...last, t: last.t + 150, from: 'standby' as const, to: 'primary' as const };
+    const events = [...hardLoss.output.events, back].sort((a, b) => a.t - b.t);
+
+    const { violations } = checkHardLossMoves(withEvents(hardLoss, events));
+
+    expect(violations).toHaveLength(1);
+    expect(violations[0]?.t).toBe(back.t);
+  });
+
+  it('report a route write made before the invocation stored the pair’s state (invariant 10)', () => {
+    const { writes } = hardLoss.truth;
+    const unstored = {
+      ...hardLoss,
+      truth: { ...hardLoss.truth, writes: writes.filter((w) => w.what !== 'state') },
+    };
+
+    expect(writes.filter((w) => w.what === 'state').length).toBeGreaterThan(0);
+    expect(checkIntentFirst(unstored).violations).toHaveLength(4);
+    expect(checkIntentFirst(unstored).violations[0]?.message).toContain(
+      'without having stored the pair’s state first',
+    );
+  });
+
+  it('accept a forced failover onto a stopped member, but not the same move unforced (invariant 2)', () => {
+    const moved = forcedOntoStopped.output.events.filter(
+      (e) => e.type === 'route-change' && e.to === 'standby',
+    );
+    const unforced = {
+      ...forcedOntoStopped,
+      scenario: {
+        ...forcedOntoStopped.scenario,
+        commands: forcedOntoStopped.scenario.commands.map((c) => ({ ...c, force: false })),
+      },
+    };
+
+    expect(moved.length).toBeGreaterThan(0);
+    expect(checkHealthyTargets(forcedOntoStopped).violations).toEqual([]);
+    expect(checkHealthyTargets(unforced).violations).toHaveLength(moved.length);
+  });
+});
+
 describe('the timing bounds', () => {
   it('give a hard-loss bound under two minutes on the 1-minute schedule and under a minute in fast mode', () => {
     const economy = timingOf(pairConfig(), DEFAULT_LATENCY);
@@ -170,5 +382,16 @@ describe('the timing bounds', () => {
     // Fast mode: the loop's last run starts at 30 s (until 60 - 15 - 5 = 40 s), so the longest gap is 30 s.
     expect(fast.gap).toBeCloseTo(30.95, 2);
     expect(bound(fast)).toBeLessThan(80);
+  });
+
+  it('pace route writes past EC2’s burst of 50 at 5 a second: 7 tables x 8 destinations add (56 - 50) / 5 s', () => {
+    const tables = Array.from({ length: 7 }, (_, k) => `rtb-0a1b2c3d4e5f6071${k}`);
+    const destinations = Array.from({ length: 8 }, (_, k) => `10.${k}.0.0/16`);
+    const small = timingOf(pairConfig(), DEFAULT_LATENCY);
+    const large = timingOf(pairConfig({ routeTables: tables, destinations }), DEFAULT_LATENCY);
+
+    // 56 writes instead of 4: more rounds of parallel writes at 0.35 s each, plus (56 - 50) / 5 s at the refill rate.
+    const rounds = (writes: number) => Math.ceil(writes / ROUTE_WRITE_CONCURRENCY);
+    expect(large.act - small.act).toBeCloseTo((rounds(56) - rounds(4)) * 0.35 + 6 / 5, 5);
   });
 });

@@ -16,6 +16,7 @@ import {
   ListCommandInvocationsCommand,
   SendCommandCommand,
 } from '@aws-sdk/client-ssm';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import type { SimAccount } from '../../sim/account.ts';
 import { advance, settle, useAccounts } from './helpers.ts';
@@ -363,6 +364,55 @@ describe('the simulated account', () => {
     await settle(account, Promise.all(writes));
 
     expect(account.stats.throttled.get('EC2 ReplaceRoute')).toBeGreaterThanOrEqual(10);
+  });
+
+  it('fails state-table calls under a state-store-errors fault with DynamoDB throttling or a 500, retried by the SDK on the virtual clock, and answers them again after it', async () => {
+    const account = await accountWith();
+    const now = account.clock.now();
+    account.addStateStoreFault({ rate: 1, from: now, until: now + 60_000 });
+    const read = () =>
+      account.clients.dynamo.send(
+        new GetCommand({ TableName: account.tableName, Key: { pk: 'pair#branch-a', sk: 'state' } }),
+      );
+    const started = performance.now();
+
+    const error = await errorOf(account, read());
+
+    expect(['ProvisionedThroughputExceededException', 'InternalServerError']).toContain(error.name);
+    // The SDK's own attempts for DynamoDB, each answered (and failed) separately.
+    expect(error.$metadata?.attempts).toBeGreaterThanOrEqual(3);
+    expect(account.stats.calls.get('DynamoDB GetItem')).toBe(error.$metadata?.attempts);
+    expect(account.clock.elapsed()).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(1000);
+
+    await advance(account, 60_000);
+
+    await expect(settle(account, read())).resolves.toMatchObject({ $metadata: { httpStatusCode: 200 } });
+  });
+
+  it('kills one invocation per entry of a crash list, each after its count of route writes', async () => {
+    const account = await accountWith(undefined, { crashAfterRouteWrites: [1, 0] });
+    const write = () =>
+      account.clients.ec2.send(
+        new ReplaceRouteCommand({
+          RouteTableId: TABLE,
+          DestinationCidrBlock: '10.50.0.0/16',
+          NetworkInterfaceId: 'eni-0fedcba9876543210',
+        }),
+      );
+    const twoWrites = async () => {
+      await write();
+      await write();
+    };
+
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await settle(account, account.invoke(twoWrites, 60_000)));
+
+    expect(outcomes).toEqual([
+      { kind: 'crashed', routeWrites: 1 },
+      { kind: 'crashed', routeWrites: 0 },
+      { kind: 'completed', value: undefined },
+    ]);
   });
 
   it('fails an action it does not model with an error naming it', async () => {
