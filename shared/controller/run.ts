@@ -1,4 +1,4 @@
-import { StateStore } from '../aws/state-store.ts';
+import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from '../aws/state-store.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive } from '../decide/decide.ts';
 import type { Decision } from '../domain/plan.ts';
@@ -6,7 +6,7 @@ import { isMove } from '../domain/plan.ts';
 import type { PairMemory, PairObservation, Role, StoredPair } from '../domain/types.ts';
 import { ROLES } from '../domain/types.ts';
 import { BadEventError, ConflictError, UnhealthyTargetError } from '../errors.ts';
-import { act } from './act.ts';
+import { type ActResult, actAll, EC2_WRITE_BUCKET, writePriority } from './act.ts';
 import { observePairs } from './observe.ts';
 import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } from './types.ts';
 
@@ -16,8 +16,10 @@ import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } 
  */
 export async function runController(deps: ControllerDeps, trigger: Trigger): Promise<RunSummary> {
   const startedAt = deps.clock.now();
+  const deadline = deps.deadline ?? startedAt + controllerTimeoutSeconds(deps.config) * 1000;
   const pairs = selectPairs(deps, trigger);
-  const summaries = pairs.length === 0 ? [] : await reconcilePairs(deps, pairs, trigger);
+  const summaries =
+    pairs.length === 0 ? [] : await reconcilePairs(deps, pairs, trigger, deadline - OUTCOME_ROOM_MS);
   return {
     trigger: trigger.kind,
     startedAt: new Date(startedAt).toISOString(),
@@ -26,15 +28,34 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
   };
 }
 
+/** Lambda's maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
+
+/** Time a run keeps after its last route write to read the routes back and store the outcome. */
+export const OUTCOME_ROOM_MS = 10_000;
+
 /**
  * The controller Lambda's timeout, in seconds. In fast mode one invocation keeps probing until shortly before
  * the next schedule, so it may run for up to a schedule period; 30 s on top covers the last evaluation.
  * Otherwise one evaluation is a probe (at most controller.probeTimeout) plus reads and writes: 60 s, or
- * probeTimeout + 30 s if longer.
+ * probeTimeout + 30 s if longer. When every managed route (and Elastic IP) of the configuration may have to
+ * move at once (a zone-wide loss) and that is more than EC2's burst of mutating calls, the invocation also
+ * needs the time to write the rest at EC2's refill rate, plus the room to store the outcome; that part stops
+ * at Lambda's maximum of 900 s. Beyond it, the writes that do not fit are left to the next invocation, which
+ * finds those routes still on the lost member and repairs them first.
  */
 export function controllerTimeoutSeconds(config: Config): number {
   const { schedule, fastMode, probeTimeout } = config.controller;
-  return fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30);
+  const base = fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30);
+  const writes = config.pairs.reduce(
+    (sum, p) => sum + p.routeTables.length * p.destinations.length + (p.elasticIp ? 1 : 0),
+    0,
+  );
+  if (writes <= EC2_WRITE_BUCKET.capacity) return base;
+  const writing =
+    Math.ceil((writes - EC2_WRITE_BUCKET.capacity) / EC2_WRITE_BUCKET.refillPerSecond) +
+    OUTCOME_ROOM_MS / 1000;
+  return Math.max(base, Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, base + writing));
 }
 
 /** Room a fast-mode loop leaves at the end of its period besides one probe, so it ends before the next one. */
@@ -109,6 +130,7 @@ async function reconcilePairs(
   deps: ControllerDeps,
   pairs: PairConfig[],
   trigger: Trigger,
+  stopWritingAt: number,
 ): Promise<PairSummary[]> {
   const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock });
   const stored = await store.loadPairs(pairs.map((p) => p.name));
@@ -149,67 +171,151 @@ async function reconcilePairs(
   const refused = decisions.find((d) => d.decision.refusal !== undefined);
   if (refused) throw new UnhealthyTargetError(refused.decision.refusal as string);
 
-  return Promise.all(decisions.map((d) => carryOut(deps, store, d.pair, d.current, d.memory, d.decision)));
+  // Every intent is stored before any route is written, so the write budget goes to the most urgent moves of
+  // the whole run rather than to whichever pair's save came back first.
+  const intents = await Promise.all(
+    decisions.map((d) => storeIntent(deps, store, d.pair, d.current, d.memory, d.decision, now)),
+  );
+  const results = actAll(
+    deps,
+    intents.flatMap((i) =>
+      i.record !== undefined && isMove(i.decision.plan)
+        ? [{ pair: i.pair, plan: i.decision.plan, priority: writePriority(i.decision) }]
+        : [],
+    ),
+    { stopAt: stopWritingAt },
+  );
+  return Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name))));
 }
 
-/** Store the intent first (the conditional write is our right to act), then act, then record history. */
-async function carryOut(
+/** A pair's decision once its intent is stored (or storing it failed). */
+interface Intent {
+  readonly pair: PairConfig;
+  readonly decision: Decision;
+  readonly memoryBefore: PairMemory;
+  /** the history record stored with a move's intent; present exactly when the move is to be carried out */
+  readonly record?: PendingHistory;
+  /** problems that did not stop the pair's run */
+  readonly problems: readonly string[];
+  /** why the intent could not be stored: nothing is written for the pair */
+  readonly error?: string;
+}
+
+/**
+ * Store the pair's intent: the conditional write of its memory is the run's right to act, and a move's history
+ * record goes into the same write, so the record of a route change exists before the change. History that an
+ * earlier run stored that way but could not copy to its own item is copied first.
+ */
+async function storeIntent(
   deps: ControllerDeps,
   store: StateStore,
   pair: PairConfig,
-  current: StoredPair,
+  current: LoadedPair,
   memoryBefore: PairMemory,
   decision: Decision,
-): Promise<PairSummary> {
+  now: number,
+): Promise<Intent> {
   const { plan } = decision;
-  const base = summaryOf(pair.name, decision);
+  const problems: string[] = [];
+  let leftovers = current.unrecorded ?? [];
+  if (leftovers.length > 0) {
+    const failed = await store.recordHistory(pair.name, leftovers);
+    leftovers = failed.map((f) => f.entry);
+    if (failed.length > 0) problems.push(historyProblem(failed.length, failed[0]?.error));
+  }
   try {
     if (decision.dryRun || !isMove(plan)) {
       if (!sameMemory(decision.memory, current.memory) || current.version === 0) {
         await store.savePair(pair.name, current.version, decision.memory);
       }
-      return base;
+      return { pair, decision, memoryBefore, problems };
     }
-    await store.savePair(pair.name, current.version, decision.memory);
-    const result = await act(deps, pair, plan);
-    const now = deps.clock.now();
-    await store.appendHistory(pair.name, now, {
+    const record = pendingHistory(now, {
       plan: plan.kind,
       ...(plan.kind === 'repair-routes' ? {} : { trigger: plan.trigger }),
       from: plan.from,
       to: plan.to,
       reasons: plan.reasons,
-      routesChanged: result.routesChanged,
-      elasticIpMoved: result.elasticIpMoved,
-      failures: result.failures,
-      unconfirmed: result.unconfirmed.length,
+      routesPlanned: plan.routes.length,
       activeBefore: memoryBefore.active,
     });
-    const problems = [
-      ...(result.failures.length > 0
-        ? [
-            `${result.failures.length} write(s) failed, the next run repairs them: ${result.failures.join('; ')}`,
-          ]
-        : []),
-      ...(result.unconfirmed.length > 0 ? [`${result.unconfirmed.length} route(s) not confirmed yet`] : []),
-    ];
-    return {
-      ...base,
-      routesChanged: result.routesChanged,
-      elasticIpMoved: result.elasticIpMoved,
-      ...(problems.length > 0 ? { error: problems.join('; ') } : {}),
-    };
+    await store.savePair(pair.name, current.version, decision.memory, { unrecorded: [...leftovers, record] });
+    return { pair, decision, memoryBefore, record, problems };
   } catch (error) {
     const message =
       error instanceof ConflictError
         ? `state changed under us (another run or a resize holds the pair); nothing written: ${error.message}`
         : (error as Error).message;
     deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
-    return { ...base, active: memoryBefore.active, error: message };
+    return { pair, decision, memoryBefore, problems, error: message };
   }
 }
 
-function storedOf(stored: ReadonlyMap<string, StoredPair>, name: string): StoredPair {
+/** Wait for the pair's writes, copy its history record out with the outcome, and summarise. */
+async function finish(
+  deps: ControllerDeps,
+  store: StateStore,
+  intent: Intent,
+  acting: Promise<ActResult> | undefined,
+): Promise<PairSummary> {
+  const { pair, decision, record } = intent;
+  const { plan } = decision;
+  const base = summaryOf(pair.name, decision);
+  const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
+    problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
+  if (intent.error !== undefined) {
+    return {
+      ...base,
+      active: intent.memoryBefore.active,
+      error: [intent.error, ...intent.problems].join('; '),
+    };
+  }
+  if (record === undefined || acting === undefined || !isMove(plan))
+    return withProblems(base, intent.problems);
+
+  const moving = {
+    ...base,
+    active: plan.to,
+    ...(plan.kind === 'repair-routes' ? {} : { moveStarted: true }),
+  };
+  try {
+    const result = await acting;
+    const failed = await store.recordHistory(pair.name, [
+      {
+        ...record,
+        record: {
+          ...record.record,
+          routesChanged: result.routesChanged,
+          elasticIpMoved: result.elasticIpMoved,
+          failures: result.failures,
+          unconfirmed: result.unconfirmed.length,
+        },
+      },
+    ]);
+    const problems = [
+      ...intent.problems,
+      ...(result.failures.length > 0
+        ? [
+            `${result.failures.length} write(s) failed, the next run repairs them: ${result.failures.join('; ')}`,
+          ]
+        : []),
+      ...(result.unconfirmed.length > 0 ? [`${result.unconfirmed.length} route(s) not confirmed yet`] : []),
+      ...(failed.length > 0 ? [historyProblem(failed.length, failed[0]?.error)] : []),
+    ];
+    return withProblems(
+      { ...moving, routesChanged: result.routesChanged, elasticIpMoved: result.elasticIpMoved },
+      problems,
+    );
+  } catch (error) {
+    deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
+    return { ...moving, error: [(error as Error).message, ...intent.problems].join('; ') };
+  }
+}
+
+const historyProblem = (count: number, error: Error | undefined): string =>
+  `${count} history record(s) not copied to the history yet (kept on the pair item; the next run copies them): ${error?.message ?? 'unknown error'}`;
+
+function storedOf(stored: ReadonlyMap<string, LoadedPair>, name: string): LoadedPair {
   const found = stored.get(name);
   if (!found) throw new Error(`state store returned nothing for pair ${name}`);
   return found;

@@ -14,6 +14,11 @@ export interface ControllerDeps {
   readonly probeDocument: string;
   readonly clock: Clock;
   readonly log: Log;
+  /**
+   * Epoch ms (on `clock`) by which the invocation must have returned: the Lambda's own deadline. Route writes
+   * stop early enough before it to store their outcome. @default a run's start + controllerTimeoutSeconds
+   */
+  readonly deadline?: number;
 }
 
 /**
