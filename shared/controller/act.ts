@@ -159,11 +159,16 @@ export function actAll(
   for (const state of progress.values()) if (state.remaining === 0) finish(state);
 
   const worker = async () => {
-    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+    while (queue.length > 0) {
+      // The token first, then the most urgent write waiting at that moment, so urgency is never overtaken.
       if (!(await budget.take(options.stopAt))) {
-        settle(item, { error: `${describe(item)}: not written before the invocation's deadline` });
-        continue;
+        for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+          settle(item, { error: `${describe(item)}: not written before the invocation's deadline` });
+        }
+        return;
       }
+      const item = queue.shift();
+      if (item === undefined) return;
       try {
         if (item.kind === 'route') settle(item, { action: await writeRoute(deps.clients.ec2, item.write) });
         else {
