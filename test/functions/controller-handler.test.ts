@@ -6,7 +6,14 @@ import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { BadEventError, UnhealthyTargetError } from '../../shared/errors.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
-import { eniId, fleetConfig, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';
+import {
+  eniId,
+  fleetConfig,
+  instanceId,
+  type MockFleet,
+  mockFleet,
+  steppingClock,
+} from '../support/mock-fleet.ts';
 
 const local = useLocalStateTable();
 const context = { awsRequestId: 'req-0001', getRemainingTimeInMillis: () => 900_000 };
@@ -189,6 +196,39 @@ describe('controller handler', () => {
     expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
     expect(settled.pairs[0]?.plan).toBe('noop');
     expect(fleet.writes()).toBe(0);
+  });
+
+  it('stops writing in time to return before the Lambda deadline, and the next run moves the rest', async () => {
+    // Prepare: 30 pairs stored, then every primary stops: 120 routes to move, more than EC2's burst of 50.
+    fleet.restore();
+    start(fleetConfig(30));
+    await handleEvent(SCHEDULE, context, deps);
+    for (let i = 0; i < 30; i++) fleet.world.states.set(instanceId(2 * i + 1), 'stopped');
+    const onStandby = () =>
+      [...fleet.world.routes.values()]
+        .flatMap((t) => [...t.values()])
+        .filter((eni) => {
+          const n = Number.parseInt(eni.split('-')[1] as string, 16);
+          return n % 2 === 0;
+        }).length;
+    const startedAt = deps.clock.now();
+    const shortLived = { awsRequestId: 'req-0002', getRemainingTimeInMillis: () => 20_000 };
+
+    // Act
+    const cut = await handleEvent(SCHEDULE, shortLived, deps);
+    const movedFirst = onStandby();
+    const elapsed = deps.clock.now() - startedAt;
+    const next = await handleEvent(SCHEDULE, context, deps);
+
+    // Assess
+    expect(elapsed).toBeLessThanOrEqual(20_000);
+    expect(movedFirst).toBeGreaterThanOrEqual(50);
+    expect(movedFirst).toBeLessThan(120);
+    expect(cut.pairs.some((p) => /not written before the invocation's deadline/.test(p.error ?? ''))).toBe(
+      true,
+    );
+    expect(next.pairs.every((p) => p.active === 'standby')).toBe(true);
+    expect(onStandby()).toBe(120);
   });
 
   it('in dry run reports the failover it would make and writes no route', async () => {
