@@ -94,6 +94,9 @@ export async function runFastMode(
   }
 }
 
+/** EC2 instance states in which a member carries no traffic (or soon will not). */
+const LEAVING_STATES: ReadonlySet<string> = new Set(['stopping', 'stopped', 'shutting-down', 'terminated']);
+
 /** The pairs a trigger asks about. Unknown pairs named by an operator are an error; unknown instances are not. */
 function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
   const all = deps.config.pairs;
@@ -113,9 +116,13 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
     }
     case 'instance-state-change': {
       const pair = all.find((p) => ROLES.some((r) => p[r].instanceId === trigger.instanceId));
-      if (!pair)
+      if (!pair) {
         deps.log.info({ instanceId: trigger.instanceId }, 'state change of an unmanaged instance ignored');
-      return pair ? [pair] : [];
+        return [];
+      }
+      // A managed instance going down is often one of many (a zone or a host lost): look at every pair, so one
+      // run moves all the lost pairs through one write budget instead of one invocation per instance.
+      return LEAVING_STATES.has(trigger.state) ? [...all] : [pair];
     }
     case 'alarm': {
       // The product's pair alarms are named "<deployment>.pair.<pair>.<kind>" (infra/telemetry.ts alarmName);
