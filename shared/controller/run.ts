@@ -85,9 +85,14 @@ export async function runFastMode(
   options: { readonly untilMs: number; readonly intervalMs: number },
 ): Promise<RunSummary[]> {
   const runs: RunSummary[] = [];
+  // Every run of the loop shares the invocation's deadline.
+  const invocation: ControllerDeps = {
+    ...deps,
+    deadline: deps.deadline ?? deps.clock.now() + controllerTimeoutSeconds(deps.config) * 1000,
+  };
   for (;;) {
     const started = deps.clock.now();
-    runs.push(await runController(deps, { kind: 'schedule' }));
+    runs.push(await runController(invocation, { kind: 'schedule' }));
     const next = started + options.intervalMs;
     if (next >= options.untilMs) return runs;
     await deps.clock.sleep(Math.max(0, next - deps.clock.now()));

@@ -82,6 +82,33 @@ describe('controller handler', () => {
     expect(history[0]?.record).toMatchObject({ plan: 'failover', from: 'primary', to: 'standby' });
   });
 
+  it('on one primary stopping, looks at every pair and moves each whose primary is down in the same run', async () => {
+    // Prepare: three pairs stored; the primaries of pairs 0 and 2 stop (a zone or host lost); the first event
+    // to arrive names pair 0's primary.
+    fleet.restore();
+    start(fleetConfig(3));
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.states.set(instanceId(1), 'stopping');
+    fleet.world.states.set(instanceId(5), 'stopping');
+
+    // Act
+    const summary = await handleEvent(stateChange(instanceId(1), 'stopping'), context, deps);
+
+    // Assess
+    expect(summary.pairs.map((p) => [p.pair, p.plan])).toEqual([
+      ['pair-0', 'failover'],
+      ['pair-1', 'noop'],
+      ['pair-2', 'failover'],
+    ]);
+  });
+
+  it('on a primary starting, looks only at its own pair', async () => {
+    fleet.restore();
+    start(fleetConfig(2));
+    const summary = await handleEvent(stateChange(PRIMARY, 'running'), context, deps);
+    expect(summary.pairs.map((p) => p.pair)).toEqual(['pair-0']);
+  });
+
   it('uses fresh state, not the event: a stale "stopped" event for a running primary moves nothing', async () => {
     await handleEvent(SCHEDULE, context, deps);
     fleet.reset();
