@@ -50,11 +50,12 @@ export class TokenBucket {
   }
 
   /**
-   * Wait for a token and take it. Resolves false, taking nothing, when no token comes free before `until`
-   * (epoch ms on the bucket's clock).
+   * Wait for a token and take it. Resolves false, taking nothing, when `until` (epoch ms on the bucket's
+   * clock) has passed or no token comes free before it.
    */
   async take(until = Number.POSITIVE_INFINITY): Promise<boolean> {
     for (;;) {
+      if (this.#clock.now() > until) return false;
       this.#refill();
       if (this.#tokens >= 1) {
         this.#tokens -= 1;

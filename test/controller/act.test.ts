@@ -2,6 +2,7 @@ import { CreateRouteCommand, type EC2Client, ReplaceRouteCommand } from '@aws-sd
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
+import { TokenBucket } from '../../shared/concurrency.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import { controllerTimeoutSeconds, runController } from '../../shared/controller/run.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
@@ -227,6 +228,33 @@ describe('one write budget for the whole run', () => {
       ['failover', undefined],
     ]);
     for (let i = 0; i < 3; i++) expect(targetsOf(f, i)).toEqual(['standby', 'standby', 'standby', 'standby']);
+  });
+});
+
+describe('the write budget', () => {
+  it('gives its burst at once, then one token per refill interval, and nothing past the deadline', async () => {
+    const clock = steppingClock(0);
+    const bucket = new TokenBucket(clock, { capacity: 3, refillPerSecond: 5 });
+    const times: number[] = [];
+
+    for (let i = 0; i < 5; i++) {
+      await bucket.take();
+      times.push(clock.now());
+    }
+    const late = await bucket.take(clock.now() + 100);
+
+    expect(times).toEqual([0, 0, 0, 200, 400]);
+    expect(late).toBe(false);
+  });
+
+  it('starts refilling from nothing when the service says the bucket is empty', async () => {
+    const clock = steppingClock(0);
+    const bucket = new TokenBucket(clock, { capacity: 50, refillPerSecond: 5 });
+
+    bucket.empty();
+    await bucket.take();
+
+    expect(clock.now()).toBe(200);
   });
 });
 
