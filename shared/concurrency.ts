@@ -25,6 +25,12 @@ export function chunk<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
+/** A token bucket's level: `tokens` at epoch ms `at`. */
+export interface BucketLevel {
+  readonly tokens: number;
+  readonly at: number;
+}
+
 /**
  * A token bucket on a clock: at most `capacity` tokens, refilled at `refillPerSecond`, starting full. Callers
  * wait for a token instead of being refused, so work queued behind the bucket goes out at its refill rate.
@@ -36,7 +42,12 @@ export class TokenBucket {
   #tokens: number;
   #at: number;
 
-  constructor(clock: Clock, bucket: { readonly capacity: number; readonly refillPerSecond: number }) {
+  /** @param level where a previous user of the same bucket left it: tokens at epoch ms `at` (default: full) */
+  constructor(
+    clock: Clock,
+    bucket: { readonly capacity: number; readonly refillPerSecond: number },
+    level?: BucketLevel,
+  ) {
     if (!(bucket.capacity >= 1) || !(bucket.refillPerSecond > 0)) {
       throw new Error(
         `a token bucket needs a capacity of at least 1 and a positive refill (got ${bucket.capacity} / ${bucket.refillPerSecond} a second)`,
@@ -45,8 +56,14 @@ export class TokenBucket {
     this.#clock = clock;
     this.#capacity = bucket.capacity;
     this.#refillPerSecond = bucket.refillPerSecond;
-    this.#tokens = bucket.capacity;
-    this.#at = clock.now();
+    this.#tokens = Math.min(bucket.capacity, level?.tokens ?? bucket.capacity);
+    this.#at = Math.min(clock.now(), level?.at ?? clock.now());
+  }
+
+  /** The bucket's level now, for the next user of the same bucket. */
+  level(): BucketLevel {
+    this.#refill();
+    return { tokens: this.#tokens, at: this.#at };
   }
 
   /**

@@ -7,6 +7,9 @@
  * - pair item: pk "pair#<name>", sk "state"; `version` and the PairMemory fields as top-level attributes.
  * - history item: pk "pair#<name>", sk "history#<ISO time>#<6 digits>"; `at` (epoch ms), `record`, and
  *   `expiresAt` (epoch seconds, the table's TTL attribute).
+ * - writer lease: pk "run#writer", sk "lease"; `owner`, `until` (epoch ms), `pending` (a string set of pair
+ *   names other runs want moved) and `budget` (the write budget's level as the last holder left it): one
+ *   controller run at a time spends the account's EC2 write budget.
  * - `unrecordedHistory` on the pair item: history records written together with the intent they describe,
  *   keyed by the sort key of the history item they are copied to (recordHistory), so a route change is on
  *   record from the moment the controller claims the right to make it, whatever fails afterwards.
@@ -28,7 +31,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
-import { chunk, mapLimit } from '../concurrency.ts';
+import { type BucketLevel, chunk, mapLimit } from '../concurrency.ts';
 import { initialMemory, type Lease, type PairMemory, type Role, type StoredPair } from '../domain/types.ts';
 import { ConflictError, ControllerError, LeaseHeldError, ThrottledError } from '../errors.ts';
 import { TABLE_KEYS } from '../telemetry-names.ts';
@@ -78,6 +81,8 @@ const pairItemSchema = z.object({
   lease: leaseSchema.optional(),
 });
 
+const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
+
 const historyItemSchema = z.object({ at: z.number(), record: z.record(z.string(), z.unknown()) });
 
 /** The pair item's attribute holding history records not yet copied to their own items. */
@@ -126,6 +131,8 @@ export interface StateStoreOptions {
 }
 
 const pairKey = (pair: string) => ({ [PK]: `${PAIR_PREFIX}${pair}`, [SK]: STATE_SK });
+/** The run-wide writer lease and the pairs marked for its holder (takeWriterLease). */
+const WRITER_KEY = { [PK]: 'run#writer', [SK]: 'lease' };
 
 const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
 
@@ -587,6 +594,115 @@ export class StateStore {
       throw new LeaseHeldError(
         `${owner} cannot release the maintenance lease of pair ${pair}: held by ${describeLease(held)}`,
       );
+    }
+  }
+
+  /**
+   * Take the run-wide writer lease: the right to spend the account's EC2 write budget, held by one controller
+   * run at a time so that overlapping invocations do not each spend it. Succeeds when nobody holds it, the
+   * holder's lease ran out before `now`, or `owner` holds it already.
+   * @param until epoch ms: the holder's own deadline, after which another run may take over
+   * @returns undefined when someone else holds the lease; else the write budget's level as the last holder
+   *   left it (undefined `level` if none was left)
+   */
+  async takeWriterLease(
+    owner: string,
+    until: number,
+    now: number,
+  ): Promise<{ readonly level?: BucketLevel } | undefined> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'SET #owner = :owner, #until = :until',
+          ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner', '#until': 'until' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const level = bucketLevelSchema.safeParse(result.Attributes?.budget);
+      return level.success ? { level: level.data } : {};
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw translated(error, 'taking the writer lease');
+    }
+  }
+
+  /** Ask the writer lease's holder to look at these pairs before it lets go (another run wanted to move them). */
+  async markPairs(pairs: readonly string[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await this.#dynamo
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'ADD #pending :pairs',
+          ExpressionAttributeNames: { '#pending': 'pending' },
+          ExpressionAttributeValues: { ':pairs': new Set(pairs) },
+        }),
+      )
+      .catch((error: unknown) => {
+        throw translated(error, 'marking pairs for the writer');
+      });
+  }
+
+  /**
+   * For the writer lease's holder: the pairs other runs marked, removed from the lease item in the same write.
+   * @returns undefined when `owner` no longer holds the lease
+   */
+  async takeMarkedPairs(owner: string): Promise<string[] | undefined> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'REMOVE #pending',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#pending': 'pending', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const pending = result.Attributes?.pending;
+      return pending instanceof Set ? [...pending].map(String).sort() : [];
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw translated(error, 'taking the marked pairs');
+    }
+  }
+
+  /**
+   * Let go of the writer lease, unless pairs were marked meanwhile (then the holder must look at them first) or
+   * someone else holds it.
+   * @param level the write budget's level, which the next holder starts from (the account's bucket is shared)
+   * @returns true when released (or not held by `owner` any more), false when marks are waiting
+   */
+  async releaseWriterLease(owner: string, level: BucketLevel): Promise<boolean> {
+    try {
+      await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'REMOVE #owner, #until SET #budget = :budget',
+          ConditionExpression: '#owner = :owner AND attribute_not_exists(#pending)',
+          ExpressionAttributeNames: {
+            '#owner': 'owner',
+            '#until': 'until',
+            '#pending': 'pending',
+            '#budget': 'budget',
+          },
+          ExpressionAttributeValues: { ':owner': owner, ':budget': { tokens: level.tokens, at: level.at } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw translated(error, 'releasing the writer lease');
+      const { Item } = await this.#dynamo.send(
+        new GetCommand({ TableName: this.#tableName, Key: WRITER_KEY, ConsistentRead: true }),
+      );
+      return Item?.owner !== owner;
     }
   }
 

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from '../aws/state-store.ts';
+import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive } from '../decide/decide.ts';
 import type { Decision } from '../domain/plan.ts';
@@ -18,8 +20,7 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
   const startedAt = deps.clock.now();
   const deadline = deps.deadline ?? startedAt + controllerTimeoutSeconds(deps.config) * 1000;
   const pairs = selectPairs(deps, trigger);
-  const summaries =
-    pairs.length === 0 ? [] : await reconcilePairs(deps, pairs, trigger, deadline - OUTCOME_ROOM_MS);
+  const summaries = pairs.length === 0 ? [] : await reconcileAll(deps, pairs, trigger, deadline);
   return {
     trigger: trigger.kind,
     startedAt: new Date(startedAt).toISOString(),
@@ -138,13 +139,70 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
   }
 }
 
+/** What the runs of one invocation share: the write budget, the deadline and the writer lease. */
+interface RunWrites {
+  readonly store: StateStore;
+  budget: TokenBucket;
+  /** epoch ms: the invocation's deadline, and the writer lease's expiry while this invocation holds it */
+  readonly deadline: number;
+  /** epoch ms after which no write starts */
+  readonly stopAt: number;
+  /** who this invocation is, as the writer lease's owner */
+  readonly owner: string;
+  holding: boolean;
+}
+
+/**
+ * Reconcile the selected pairs; if this run moves traffic, it holds the writer lease, and before letting go
+ * it also reconciles every pair that overlapping runs marked for it (they found moves to make while this run
+ * held the lease), all through the same write budget.
+ */
+async function reconcileAll(
+  deps: ControllerDeps,
+  pairs: PairConfig[],
+  trigger: Trigger,
+  deadline: number,
+): Promise<PairSummary[]> {
+  const run: RunWrites = {
+    store: new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock }),
+    budget: new TokenBucket(deps.clock, EC2_WRITE_BUCKET),
+    deadline,
+    stopAt: deadline - OUTCOME_ROOM_MS,
+    owner: randomUUID(),
+    holding: false,
+  };
+  const summaries = new Map<string, PairSummary>();
+  try {
+    for (const summary of await reconcilePairs(deps, pairs, trigger, run))
+      summaries.set(summary.pair, summary);
+    while (run.holding && deps.clock.now() < run.stopAt) {
+      const marked = await run.store.takeMarkedPairs(run.owner);
+      if (marked === undefined) {
+        run.holding = false;
+      } else if (marked.length === 0) {
+        run.holding = !(await run.store.releaseWriterLease(run.owner, run.budget.level()));
+      } else {
+        const more = deps.config.pairs.filter((p) => marked.includes(p.name));
+        for (const summary of await reconcilePairs(deps, more, { kind: 'reconcile' }, run)) {
+          summaries.set(summary.pair, summary);
+        }
+      }
+    }
+  } finally {
+    // Out of time with marks waiting: the lease runs out at this invocation's deadline, and whoever takes it
+    // next finds the marks.
+    if (run.holding) await run.store.releaseWriterLease(run.owner, run.budget.level()).catch(() => false);
+  }
+  return [...summaries.values()];
+}
+
 async function reconcilePairs(
   deps: ControllerDeps,
   pairs: PairConfig[],
   trigger: Trigger,
-  stopWritingAt: number,
+  run: RunWrites,
 ): Promise<PairSummary[]> {
-  const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock });
+  const { store } = run;
   const stored = await store.loadPairs(pairs.map((p) => p.name));
   const memories = new Map(pairs.map((p) => [p.name, storedOf(stored, p.name).memory]));
   const observations = await observePairs(deps, pairs, memories);
@@ -164,29 +222,59 @@ async function reconcilePairs(
         ? { command: { action: 'failover', to: trigger.to, force: trigger.force } }
         : {}),
     });
+    return { pair, current, memory, observation, decision };
+  });
+  const log = (d: (typeof decisions)[number], message: string) =>
     deps.log.info(
       {
-        pair: pair.name,
+        pair: d.pair.name,
         trigger: trigger.kind,
-        observed: observation,
-        memory,
-        plan: decision.plan,
-        alarms: decision.alarms,
-        dryRun: decision.dryRun,
+        observed: d.observation,
+        memory: d.memory,
+        plan: d.decision.plan,
+        alarms: d.decision.alarms,
+        dryRun: d.decision.dryRun,
       },
-      'decision',
+      message,
     );
-    return { pair, current, memory, decision };
-  });
 
   // An operator command that is refused touches nothing, for any pair.
   const refused = decisions.find((d) => d.decision.refusal !== undefined);
-  if (refused) throw new UnhealthyTargetError(refused.decision.refusal as string);
+  if (refused) {
+    for (const d of decisions) log(d, 'decision');
+    throw new UnhealthyTargetError(refused.decision.refusal as string);
+  }
+
+  // Moves need the writer lease, so that overlapping runs do not each spend the account's write budget. A run
+  // that cannot have it marks its moving pairs for the holder and leaves them alone. An operator's command
+  // (one pair, a few writes) is carried out at once.
+  const moving = decisions.filter((d) => !d.decision.dryRun && isMove(d.decision.plan));
+  let deferred = false;
+  if (moving.length > 0 && !run.holding && trigger.kind !== 'failover') {
+    try {
+      const lease = await store.takeWriterLease(run.owner, run.deadline, now);
+      run.holding = lease !== undefined;
+      // The account's bucket is as the last holder left it, refilled since.
+      if (lease?.level) run.budget = new TokenBucket(deps.clock, EC2_WRITE_BUCKET, lease.level);
+      deferred = !run.holding;
+      if (deferred) await store.markPairs(moving.map((d) => d.pair.name));
+    } catch (error) {
+      // Coordination failing must not hold a move back: write on this run's own budget.
+      deps.log.warn({ err: error }, 'writer lease unavailable; writing without it');
+      deferred = false;
+    }
+  }
+  const isDeferred = (d: (typeof decisions)[number]) => deferred && moving.includes(d);
+  for (const d of decisions) log(d, isDeferred(d) ? 'decision deferred to the writer' : 'decision');
 
   // Every intent is stored before any route is written, so the write budget goes to the most urgent moves of
   // the whole run rather than to whichever pair's save came back first.
   const intents = await Promise.all(
-    decisions.map((d) => storeIntent(deps, store, d.pair, d.current, d.memory, d.decision, now)),
+    decisions.map((d) =>
+      isDeferred(d)
+        ? deferredIntent(d.pair, d.memory, d.decision)
+        : storeIntent(deps, store, d.pair, d.current, d.memory, d.decision, now),
+    ),
   );
   const results = actAll(
     deps,
@@ -195,10 +283,14 @@ async function reconcilePairs(
         ? [{ pair: i.pair, plan: i.decision.plan, priority: writePriority(i.decision) }]
         : [],
     ),
-    { stopAt: stopWritingAt },
+    { stopAt: run.stopAt, budget: run.budget },
   );
   return Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name))));
 }
+
+/** A move left to the writer lease's holder: nothing stored, nothing written. */
+const deferredIntent = (pair: PairConfig, memoryBefore: PairMemory, decision: Decision): Promise<Intent> =>
+  Promise.resolve({ pair, decision, memoryBefore, problems: [], deferred: true });
 
 /** A pair's decision once its intent is stored (or storing it failed). */
 interface Intent {
@@ -211,6 +303,8 @@ interface Intent {
   readonly problems: readonly string[];
   /** why the intent could not be stored: nothing is written for the pair */
   readonly error?: string;
+  /** the move is left to the run holding the writer lease */
+  readonly deferred?: boolean;
 }
 
 /**
@@ -275,6 +369,7 @@ async function finish(
   const base = summaryOf(pair.name, decision);
   const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
     problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
+  if (intent.deferred) return { ...base, active: intent.memoryBefore.active, deferred: true };
   if (intent.error !== undefined) {
     return {
       ...base,

@@ -55,6 +55,11 @@ export interface PairSummary {
    * counts these.
    */
   readonly moveStarted?: boolean;
+  /**
+   * True when this run found a move to make but another run held the writer lease: the move is left to that
+   * run, which looks at the pair again before it lets go. Nothing was stored or written for the pair.
+   */
+  readonly deferred?: boolean;
   readonly reasons: readonly string[];
   readonly alarms: readonly Alarm[];
   readonly routesChanged: readonly RouteChange[];

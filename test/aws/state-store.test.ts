@@ -278,6 +278,43 @@ describe('history stored with an intent', () => {
   });
 });
 
+describe('writer lease', () => {
+  it('is held by one run at a time, until its holder’s deadline', async () => {
+    const states = store();
+
+    const first = await states.takeWriterLease('run-a', T0 + MINUTE, T0);
+    const second = await states.takeWriterLease('run-b', T0 + MINUTE, T0 + 1000);
+    const again = await states.takeWriterLease('run-a', T0 + 2 * MINUTE, T0 + 1000);
+    const afterExpiry = await states.takeWriterLease('run-b', T0 + 5 * MINUTE, T0 + 2 * MINUTE + 1);
+
+    expect([first, second, again, afterExpiry]).toEqual([{}, undefined, {}, {}]);
+  });
+
+  it('hands its holder the pairs others marked, once, and is not let go while marks wait', async () => {
+    const states = store();
+    await states.takeWriterLease('run-a', T0 + MINUTE, T0);
+    await states.markPairs(['pair-2', 'pair-1']);
+    await states.markPairs(['pair-1']);
+    const level = { tokens: 3, at: T0 + 10_000 };
+
+    const refused = await states.releaseWriterLease('run-a', level);
+    const marked = await states.takeMarkedPairs('run-a');
+    const none = await states.takeMarkedPairs('run-a');
+    const notHolder = await states.takeMarkedPairs('run-b');
+    const released = await states.releaseWriterLease('run-a', level);
+    const next = await states.takeWriterLease('run-b', T0 + 2 * MINUTE, T0 + 20_000);
+
+    expect([refused, marked, none, notHolder, released]).toEqual([
+      false,
+      ['pair-1', 'pair-2'],
+      [],
+      undefined,
+      true,
+    ]);
+    expect(next).toEqual({ level });
+  });
+});
+
 describe('maintenance lease', () => {
   const resize = { owner: 'resize-branch-a-1', member: 'standby' as const, until: T0 + 30 * MINUTE };
 

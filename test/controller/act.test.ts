@@ -231,6 +231,52 @@ describe('one write budget for the whole run', () => {
   });
 });
 
+describe('overlapping runs', () => {
+  const states = () => new StateStore({ dynamo: local.dynamo, tableName: local.tableName });
+
+  it('leave their moves to the run that holds the writer lease, marking the pairs for it', async () => {
+    // Prepare: another invocation is writing; the primary of pair-0 stops.
+    const f = start(2);
+    await runController(f.deps, SCHEDULE);
+    const T = f.deps.clock.now();
+    await states().takeWriterLease('other-invocation', T + 60_000, T);
+    f.world.states.set(instanceId(1), 'stopped');
+    f.reset();
+
+    // Act
+    const summary = await runController(f.deps, SCHEDULE);
+
+    // Assess
+    expect(summary.pairs.map((p) => [p.pair, p.plan, p.deferred, p.active])).toEqual([
+      ['pair-0', 'failover', true, 'primary'],
+      ['pair-1', 'noop', undefined, 'primary'],
+    ]);
+    expect(targetsOf(f, 0)).toEqual(['primary', 'primary', 'primary', 'primary']);
+    expect(await states().takeMarkedPairs('other-invocation')).toEqual(['pair-0']);
+  });
+
+  it('are looked after by the writer: it reconciles the pairs others marked before it lets go', async () => {
+    // Prepare: both primaries stop; an earlier overlapping run marked pair-1; this run is asked about pair-0.
+    const f = start(2);
+    await runController(f.deps, SCHEDULE);
+    f.world.states.set(instanceId(1), 'stopped');
+    f.world.states.set(instanceId(3), 'stopped');
+    await states().markPairs(['pair-1']);
+
+    // Act
+    const summary = await runController(f.deps, { kind: 'reconcile', pair: 'pair-0' });
+
+    // Assess: both moved by this one run, and the lease is free again.
+    expect(summary.pairs.map((p) => [p.pair, p.plan, p.moveStarted])).toEqual([
+      ['pair-0', 'failover', true],
+      ['pair-1', 'failover', true],
+    ]);
+    expect(targetsOf(f, 1)).toEqual(['standby', 'standby', 'standby', 'standby']);
+    const now = f.deps.clock.now();
+    expect(await states().takeWriterLease('next', now + 1000, now)).toBeDefined();
+  });
+});
+
 describe('the write budget', () => {
   it('gives its burst at once, then one token per refill interval, and nothing past the deadline', async () => {
     const clock = steppingClock(0);
