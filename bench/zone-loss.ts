@@ -65,6 +65,7 @@ export async function zoneLoss(
   pairs: number,
   dynamoEndpoint: string,
   tableName: string,
+  reservedConcurrency = 1,
 ): Promise<ZoneLossFigures> {
   const config: Config = { ...fleetConfig(pairs), controller: ECONOMY };
   const routes = config.pairs.reduce((sum, p) => sum + p.routeTables.length * p.destinations.length, 0);
@@ -82,18 +83,30 @@ export async function zoneLoss(
     latency: DEFAULT_LATENCY,
     dynamoEndpoint,
     tableName,
+    reservedConcurrency,
   });
   return measure(output, routes);
 }
 
-/** One table row per fleet size. */
-export async function benchZoneLoss(sizes: readonly number[] = [20, 150, 500]): Promise<string> {
+/**
+ * One table row per fleet size, one invocation at a time; then 150 pairs with overlapping invocations
+ * (reserved concurrency 10, and 1000 for none to speak of), where the writer lease keeps one budget.
+ */
+export async function benchZoneLoss(
+  cases: readonly { pairs: number; concurrency: number }[] = [
+    { pairs: 20, concurrency: 1 },
+    { pairs: 150, concurrency: 1 },
+    { pairs: 500, concurrency: 1 },
+    { pairs: 150, concurrency: 10 },
+    { pairs: 150, concurrency: 1000 },
+  ],
+): Promise<string> {
   const dynamo = await startLocalDynamo();
   const rows: string[] = [];
   try {
-    for (const size of sizes) {
+    for (const { pairs: size, concurrency } of cases) {
       const started = performance.now();
-      const f = await zoneLoss(size, dynamo.endpoint, `bench-zone-loss-${size}`);
+      const f = await zoneLoss(size, dynamo.endpoint, `bench-zone-loss-${size}-${concurrency}`, concurrency);
       const wall = (performance.now() - started) / 1000;
       const seconds = (s: number | undefined) => (s === undefined ? '-' : s.toFixed(1)).padStart(7);
       const goal =
@@ -105,6 +118,7 @@ export async function benchZoneLoss(sizes: readonly number[] = [20, 150, 500]): 
       rows.push(
         [
           String(size).padStart(5),
+          String(concurrency).padStart(5),
           `${f.movedRoutes}/${f.routes}`.padStart(9),
           seconds(f.floor),
           seconds(f.detection),
@@ -121,9 +135,10 @@ export async function benchZoneLoss(sizes: readonly number[] = [20, 150, 500]): 
   }
   return [
     'Zone-wide loss: every primary stopped at once (*/primary stop), each pair 2 route tables × 2 destinations;',
-    `  economy mode (schedule 1m), default latency model, one invocation at a time; seconds after the fault.`,
+    '  economy mode (schedule 1m), default latency model; conc. = invocations at once (reserved concurrency);',
+    '  seconds after the fault; throttled = calls throttled by the simulated account (any service, incl. retries)',
     `  floor = (routes - ${EC2_WRITE_BUCKET.capacity}) / ${EC2_WRITE_BUCKET.refillPerSecond} s; goal: last route ≤ 1.2 × floor + detection`,
-    'pairs |    moved |   floor | detect. | last rt. | goal | invocations | throttled | real s',
+    'pairs | conc. |    moved |   floor | detect. | last rt. | goal | invocations | throttled | real s',
     ...rows,
   ].join('\n');
 }
