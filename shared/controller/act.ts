@@ -97,7 +97,12 @@ interface PairProgress {
 export function actAll(
   deps: ControllerDeps,
   jobs: readonly MoveJob[],
-  options: { readonly stopAt: number; readonly budget?: TokenBucket },
+  options: {
+    readonly stopAt: number;
+    readonly budget?: TokenBucket;
+    /** called after each write (keeps the writer lease) */
+    readonly afterWrite?: () => Promise<void>;
+  },
 ): Map<string, Promise<ActResult>> {
   const budget = options.budget ?? new TokenBucket(deps.clock, EC2_WRITE_BUCKET);
   const results = new Map<string, Promise<ActResult>>();
@@ -185,6 +190,7 @@ export function actAll(
         deps.log.warn({ err: error, pair: item.pair, write: describe(item) }, 'write failed');
         settle(item, { error: `${describe(item)}: ${(error as Error).message}` });
       }
+      await options.afterWrite?.();
     }
   };
   void mapLimit(

@@ -150,6 +150,44 @@ interface RunWrites {
   /** who this invocation is, as the writer lease's owner */
   readonly owner: string;
   holding: boolean;
+  /** epoch ms of the last time the lease was taken or extended */
+  renewedAt: number;
+}
+
+/**
+ * How long the writer lease holds without being extended, and how often its holder extends it while it works:
+ * a holder that dies blocks others' writes for at most this long.
+ */
+export const WRITER_LEASE_MS = 60_000;
+const WRITER_LEASE_RENEW_MS = 15_000;
+
+/** Take or extend the writer lease; false when someone else holds it. */
+async function holdWriterLease(deps: ControllerDeps, run: RunWrites): Promise<boolean> {
+  const now = deps.clock.now();
+  const lease = await run.store.takeWriterLease(
+    run.owner,
+    Math.min(run.deadline, now + WRITER_LEASE_MS),
+    now,
+  );
+  if (lease === undefined) {
+    run.holding = false;
+    return false;
+  }
+  // The account's bucket is as the last holder left it, refilled since.
+  if (!run.holding && lease.level) run.budget = new TokenBucket(deps.clock, EC2_WRITE_BUCKET, lease.level);
+  run.holding = true;
+  run.renewedAt = now;
+  return true;
+}
+
+/** While writing, extend the writer lease every so often (a failed extension is left to the next one). */
+async function keepWriterLease(deps: ControllerDeps, run: RunWrites): Promise<void> {
+  if (!run.holding || deps.clock.now() - run.renewedAt < WRITER_LEASE_RENEW_MS) return;
+  run.renewedAt = deps.clock.now();
+  await holdWriterLease(deps, run).catch((error: unknown) => {
+    deps.log.warn({ err: error }, 'writer lease not extended');
+    return true;
+  });
 }
 
 /**
@@ -170,6 +208,7 @@ async function reconcileAll(
     stopAt: deadline - OUTCOME_ROOM_MS,
     owner: randomUUID(),
     holding: false,
+    renewedAt: 0,
   };
   const summaries = new Map<string, PairSummary>();
   try {
@@ -182,6 +221,7 @@ async function reconcileAll(
       } else if (marked.length === 0) {
         run.holding = !(await run.store.releaseWriterLease(run.owner, run.budget.level()));
       } else {
+        await keepWriterLease(deps, run);
         const more = deps.config.pairs.filter((p) => marked.includes(p.name));
         for (const summary of await reconcilePairs(deps, more, { kind: 'reconcile' }, run)) {
           summaries.set(summary.pair, summary);
@@ -252,11 +292,7 @@ async function reconcilePairs(
   let deferred = false;
   if (moving.length > 0 && !run.holding && trigger.kind !== 'failover') {
     try {
-      const lease = await store.takeWriterLease(run.owner, run.deadline, now);
-      run.holding = lease !== undefined;
-      // The account's bucket is as the last holder left it, refilled since.
-      if (lease?.level) run.budget = new TokenBucket(deps.clock, EC2_WRITE_BUCKET, lease.level);
-      deferred = !run.holding;
+      deferred = !(await holdWriterLease(deps, run));
       if (deferred) await store.markPairs(moving.map((d) => d.pair.name));
     } catch (error) {
       // Coordination failing must not hold a move back: write on this run's own budget.
@@ -283,7 +319,7 @@ async function reconcilePairs(
         ? [{ pair: i.pair, plan: i.decision.plan, priority: writePriority(i.decision) }]
         : [],
     ),
-    { stopAt: run.stopAt, budget: run.budget },
+    { stopAt: run.stopAt, budget: run.budget, afterWrite: () => keepWriterLease(deps, run) },
   );
   return Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name))));
 }

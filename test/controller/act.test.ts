@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { TokenBucket } from '../../shared/concurrency.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { controllerTimeoutSeconds, runController } from '../../shared/controller/run.ts';
+import { controllerTimeoutSeconds, runController, WRITER_LEASE_MS } from '../../shared/controller/run.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
@@ -47,7 +47,7 @@ interface WriteSeen {
  */
 function gatedWrites(
   deps: ControllerDeps,
-  gate: (write: WriteSeen) => Error | undefined,
+  gate: (write: WriteSeen) => Error | undefined | Promise<Error | undefined>,
 ): { deps: ControllerDeps; writes: WriteSeen[] } {
   const writes: WriteSeen[] = [];
   const ec2 = deps.clients.ec2;
@@ -57,7 +57,7 @@ function gatedWrites(
       return async (command: unknown, ...rest: unknown[]) => {
         if (command instanceof ReplaceRouteCommand || command instanceof CreateRouteCommand) {
           const write = { at: deps.clock.now(), routeTableId: command.input.RouteTableId ?? '' };
-          const error = gate(write);
+          const error = await gate(write);
           if (error) throw error;
           writes.push(write);
         }
@@ -253,6 +253,32 @@ describe('overlapping runs', () => {
     ]);
     expect(targetsOf(f, 0)).toEqual(['primary', 'primary', 'primary', 'primary']);
     expect(await states().takeMarkedPairs('other-invocation')).toEqual(['pair-0']);
+  });
+
+  it('cannot take the writer lease from a run still writing after the lease’s first span', async () => {
+    // Prepare: 100 pairs lose their primaries: 400 writes take over 70 s at EC2's rate, more than the lease's
+    // span; an intruder tries to take the lease as the last write goes out.
+    const f = start(100);
+    await runController(f.deps, SCHEDULE);
+    for (let i = 0; i < 100; i++) f.world.states.set(instanceId(2 * i + 1), 'stopped');
+    let intruder: unknown = 'not tried';
+    let seen = 0;
+    const startedAt = f.deps.clock.now();
+    const { deps } = gatedWrites(f.deps, async (write) => {
+      seen += 1;
+      if (seen === 400) {
+        expect(write.at - startedAt).toBeGreaterThan(WRITER_LEASE_MS);
+        intruder = await states().takeWriterLease('intruder', write.at + 1000, write.at);
+      }
+      return undefined;
+    });
+
+    // Act
+    const summary = await runController(deps, SCHEDULE);
+
+    // Assess
+    expect(intruder).toBeUndefined();
+    expect(summary.pairs.every((p) => p.moveStarted && p.error === undefined)).toBe(true);
   });
 
   it('are looked after by the writer: it reconciles the pairs others marked before it lets go', async () => {
