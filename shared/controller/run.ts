@@ -20,13 +20,34 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
   const startedAt = deps.clock.now();
   const deadline = deps.deadline ?? startedAt + controllerTimeoutSeconds(deps.config) * 1000;
   const pairs = selectPairs(deps, trigger);
-  const summaries = pairs.length === 0 ? [] : await reconcileAll(deps, pairs, trigger, deadline);
+  const deferred = pairs.length > 0 && (await leftToWriter(deps, pairs, trigger));
+  const summaries = pairs.length === 0 || deferred ? [] : await reconcileAll(deps, pairs, trigger, deadline);
   return {
     trigger: trigger.kind,
     startedAt: new Date(startedAt).toISOString(),
     durationMs: deps.clock.now() - startedAt,
     pairs: summaries,
+    ...(deferred ? { deferred: pairs.map((p) => p.name) } : {}),
   };
+}
+
+/**
+ * Events come in bursts when many instances fail together (one EC2 event per instance). While another run
+ * holds the writer lease, an event's run only marks its pairs for that run, which looks at them before it lets
+ * go, and returns without observing anything: a burst costs one read each, not one full look at the fleet each.
+ */
+async function leftToWriter(deps: ControllerDeps, pairs: PairConfig[], trigger: Trigger): Promise<boolean> {
+  if (trigger.kind !== 'instance-state-change' && trigger.kind !== 'alarm') return false;
+  const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock });
+  try {
+    if (!(await store.writerLeaseHeld(deps.clock.now()))) return false;
+    await store.markPairs(pairs.map((p) => p.name));
+    deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
+    return true;
+  } catch (error) {
+    deps.log.warn({ err: error }, 'writer lease unreadable; looking at the pairs here');
+    return false;
+  }
 }
 
 /** Lambda's maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */

@@ -82,4 +82,9 @@ export interface RunSummary {
   readonly startedAt: string;
   readonly durationMs: number;
   readonly pairs: readonly PairSummary[];
+  /**
+   * Pairs this run left, unobserved, to the run holding the writer lease (an event that arrived while another
+   * run was moving routes); that run looks at them before it lets go.
+   */
+  readonly deferred?: readonly string[];
 }

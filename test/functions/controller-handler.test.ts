@@ -102,6 +102,27 @@ describe('controller handler', () => {
     ]);
   });
 
+  it('leaves the pairs of an event that arrives while another run writes to that run, without looking', async () => {
+    // Prepare: three pairs stored; another invocation holds the writer lease; a primary stops.
+    fleet.restore();
+    start(fleetConfig(3));
+    await handleEvent(SCHEDULE, context, deps);
+    const store = new StateStore({ dynamo: local.dynamo, tableName: local.tableName });
+    const now = deps.clock.now();
+    await store.takeWriterLease('other-invocation', now + 60_000, now);
+    fleet.world.states.set(instanceId(1), 'stopping');
+    fleet.reset();
+
+    // Act
+    const summary = await handleEvent(stateChange(instanceId(1), 'stopping'), context, deps);
+
+    // Assess: nothing observed or written here; the writer is asked to look at every pair.
+    expect(summary).toMatchObject({ pairs: [], deferred: ['pair-0', 'pair-1', 'pair-2'] });
+    expect(fleet.calls()).toMatchObject({ ec2: 0, ssm: 0, cloudwatch: 0 });
+    expect(routeTargets().slice(0, 4)).toEqual(['primary', 'primary', 'primary', 'primary']);
+    expect(await store.takeMarkedPairs('other-invocation')).toEqual(['pair-0', 'pair-1', 'pair-2']);
+  });
+
   it('on a primary starting, looks only at its own pair', async () => {
     fleet.restore();
     start(fleetConfig(2));
