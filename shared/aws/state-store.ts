@@ -630,16 +630,6 @@ export class StateStore {
     }
   }
 
-  /** Whether some run holds the writer lease at `now` (epoch ms). */
-  async writerLeaseHeld(now: number): Promise<boolean> {
-    const { Item } = await this.#dynamo
-      .send(new GetCommand({ TableName: this.#tableName, Key: WRITER_KEY, ConsistentRead: true }))
-      .catch((error: unknown) => {
-        throw translated(error, 'reading the writer lease');
-      });
-    return typeof Item?.owner === 'string' && typeof Item.until === 'number' && Item.until >= now;
-  }
-
   /** Ask the writer lease's holder to look at these pairs before it lets go (another run wanted to move them). */
   async markPairs(pairs: readonly string[]): Promise<void> {
     if (pairs.length === 0) return;

@@ -20,34 +20,14 @@ export async function runController(deps: ControllerDeps, trigger: Trigger): Pro
   const startedAt = deps.clock.now();
   const deadline = deps.deadline ?? startedAt + controllerTimeoutSeconds(deps.config) * 1000;
   const pairs = selectPairs(deps, trigger);
-  const deferred = pairs.length > 0 && (await leftToWriter(deps, pairs, trigger));
-  const summaries = pairs.length === 0 || deferred ? [] : await reconcileAll(deps, pairs, trigger, deadline);
+  const outcome = pairs.length === 0 ? { summaries: [] } : await reconcileAll(deps, pairs, trigger, deadline);
   return {
     trigger: trigger.kind,
     startedAt: new Date(startedAt).toISOString(),
     durationMs: deps.clock.now() - startedAt,
-    pairs: summaries,
-    ...(deferred ? { deferred: pairs.map((p) => p.name) } : {}),
+    pairs: outcome.summaries,
+    ...(outcome.deferred ? { deferred: outcome.deferred } : {}),
   };
-}
-
-/**
- * Events come in bursts when many instances fail together (one EC2 event per instance). While another run
- * holds the writer lease, an event's run only marks its pairs for that run, which looks at them before it lets
- * go, and returns without observing anything: a burst costs one read each, not one full look at the fleet each.
- */
-async function leftToWriter(deps: ControllerDeps, pairs: PairConfig[], trigger: Trigger): Promise<boolean> {
-  if (trigger.kind !== 'instance-state-change' && trigger.kind !== 'alarm') return false;
-  const store = new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock });
-  try {
-    if (!(await store.writerLeaseHeld(deps.clock.now()))) return false;
-    await store.markPairs(pairs.map((p) => p.name));
-    deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
-    return true;
-  } catch (error) {
-    deps.log.warn({ err: error }, 'writer lease unreadable; looking at the pairs here');
-    return false;
-  }
 }
 
 /** Lambda's maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
@@ -221,7 +201,7 @@ async function reconcileAll(
   pairs: PairConfig[],
   trigger: Trigger,
   deadline: number,
-): Promise<PairSummary[]> {
+): Promise<{ readonly summaries: PairSummary[]; readonly deferred?: string[] }> {
   const run: RunWrites = {
     store: new StateStore({ dynamo: deps.clients.dynamo, tableName: deps.tableName, clock: deps.clock }),
     budget: new TokenBucket(deps.clock, EC2_WRITE_BUCKET),
@@ -231,6 +211,21 @@ async function reconcileAll(
     holding: false,
     renewedAt: 0,
   };
+  // Events come in bursts when many instances fail together (one EC2 event per instance). An event's run takes
+  // the writer lease before it looks at anything; while another run holds it, the event's run only marks its
+  // pairs for that run, which looks at them before it lets go: a burst costs one write each, not one look at
+  // the fleet each.
+  if (trigger.kind === 'instance-state-change' || trigger.kind === 'alarm') {
+    try {
+      if (!(await holdWriterLease(deps, run))) {
+        await run.store.markPairs(pairs.map((p) => p.name));
+        deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
+        return { summaries: [], deferred: pairs.map((p) => p.name) };
+      }
+    } catch (error) {
+      deps.log.warn({ err: error }, 'writer lease unavailable; looking at the pairs here');
+    }
+  }
   const summaries = new Map<string, PairSummary>();
   try {
     for (const summary of await reconcilePairs(deps, pairs, trigger, run))
@@ -254,7 +249,7 @@ async function reconcileAll(
     // next finds the marks.
     if (run.holding) await run.store.releaseWriterLease(run.owner, run.budget.level()).catch(() => false);
   }
-  return [...summaries.values()];
+  return { summaries: [...summaries.values()] };
 }
 
 async function reconcilePairs(

@@ -132,12 +132,15 @@ describe('controller handler', () => {
 
   it('uses fresh state, not the event: a stale "stopped" event for a running primary moves nothing', async () => {
     await handleEvent(SCHEDULE, context, deps);
-    fleet.reset();
+    const store = new StateStore({ dynamo: local.dynamo, tableName: local.tableName });
+    const before = await store.loadPair('pair-0');
 
     const summary = await handleEvent(stateChange(PRIMARY, 'stopped'), context, deps);
 
+    // Assess: no route written and the pair's state untouched (only the writer lease was taken and let go).
     expect(summary.pairs[0]?.plan).toBe('noop');
-    expect(fleet.writes()).toBe(0);
+    expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+    expect(await store.loadPair('pair-0')).toEqual(before);
   });
 
   it('ignores a state change of an instance it does not manage, without any AWS call', async () => {
