@@ -15,6 +15,8 @@ import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } 
 /**
  * One reconcile: choose the pairs the trigger names, observe them all at once, decide each (pure), store the
  * intent, act, record history. Level-triggered: the trigger only selects pairs; decisions use fresh state.
+ * Route writes of all pairs share one write budget paced to EC2's mutating bucket, and one run at a time (the
+ * writer lease's holder) spends it; overlapping runs leave their moves to the holder.
  */
 export async function runController(deps: ControllerDeps, trigger: Trigger): Promise<RunSummary> {
   const startedAt = deps.clock.now();
@@ -245,8 +247,8 @@ async function reconcileAll(
       }
     }
   } finally {
-    // Out of time with marks waiting: the lease runs out at this invocation's deadline, and whoever takes it
-    // next finds the marks.
+    // Out of time with marks waiting (or a failure): the lease then runs out on its own within
+    // WRITER_LEASE_MS, and whoever takes it next finds the marks.
     if (run.holding) await run.store.releaseWriterLease(run.owner, run.budget.level()).catch(() => false);
   }
   return { summaries: [...summaries.values()] };
@@ -320,7 +322,8 @@ async function reconcilePairs(
   for (const d of decisions) log(d, isDeferred(d) ? 'decision deferred to the writer' : 'decision');
 
   // Every intent is stored before any route is written, so the write budget goes to the most urgent moves of
-  // the whole run rather than to whichever pair's save came back first.
+  // the whole run rather than to whichever pair's save came back first. Observing may have taken a while.
+  await keepWriterLease(deps, run);
   const intents = await Promise.all(
     decisions.map((d) =>
       isDeferred(d)
