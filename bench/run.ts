@@ -2,12 +2,14 @@ import { benchFailoverLatency } from './failover-latency.ts';
 import { benchResize } from './resize.ts';
 import { benchSimTick } from './sim-tick.ts';
 import { benchSteadyTick } from './steady-tick.ts';
+import { benchZoneLoss } from './zone-loss.ts';
 
 /** `npm run bench`: figures, not pass/fail. */
 const sections: Array<[string, () => Promise<string>]> = [
   ['steady tick', () => benchSteadyTick()],
   ['steady tick in the simulated account', () => benchSimTick()],
   ['failover latency', () => benchFailoverLatency()],
+  ['zone-wide loss', () => benchZoneLoss()],
   ['resize', () => benchResize()],
 ];
 

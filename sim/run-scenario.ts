@@ -15,7 +15,7 @@ import { type CommandHandlers, DEFAULT_COMMAND_HANDLERS, type UntimedEvent } fro
 import type { LatencyModel } from './latency.ts';
 import { currentInvocation } from './middleware.ts';
 import type { FinalPair, FinalRoute, RouteOwner, SimEvent, SimulateOutput } from './output.ts';
-import type { Scenario, ScenarioCommand, ScenarioFault } from './scenario.ts';
+import { EVERY_PAIR, type Scenario, type ScenarioCommand, type ScenarioFault } from './scenario.ts';
 import { ACCOUNT_ID, type RouteTarget } from './world.ts';
 
 /**
@@ -323,14 +323,16 @@ class ScenarioRun {
       ...(fault.rate !== undefined ? { rate: fault.rate } : {}),
       ...(fault.for !== undefined ? { for: fault.for } : {}),
     };
+    // The members the fault hits: one, or that member of every pair at the same instant (a zone-wide loss).
+    const aimed = fault.target;
+    const members =
+      aimed === '*'
+        ? []
+        : aimed.pair === EVERY_PAIR
+          ? this.#scenario.config.pairs.map((p) => world.member(p.name, aimed.role))
+          : [world.member(aimed.pair, aimed.role)];
     if (fault.fault === 'api-throttling') {
-      const ids =
-        fault.target === '*'
-          ? undefined
-          : (() => {
-              const instance = world.member(fault.target.pair, fault.target.role);
-              return [instance.id, ...instance.enis];
-            })();
+      const ids = fault.target === '*' ? undefined : members.flatMap((m) => [m.id, ...m.enis]);
       throttle.addFault({
         rate: fault.rate ?? 0,
         from: clock.now(),
@@ -351,11 +353,10 @@ class ScenarioRun {
     }
     if (fault.target === '*') return;
     this.#held = [];
-    const note = world.applyFault(
-      world.member(fault.target.pair, fault.target.role),
-      fault.fault,
-      fault.for === undefined ? undefined : fault.for * 1000,
-    );
+    const kind = fault.fault;
+    const leadMs = fault.for === undefined ? undefined : fault.for * 1000;
+    const notes = new Set(members.map((member) => world.applyFault(member, kind, leadMs)));
+    const note = [...notes].filter((n) => n !== undefined).join('; ') || undefined;
     const consequences = this.#held;
     this.#held = undefined;
     this.#emit(note === undefined ? base : { ...base, note });

@@ -14,10 +14,14 @@ import { FAULT_KINDS, type FaultKind } from './faults.ts';
  */
 
 /**
- * A fault's target: one member, or every call (`*`, api-throttling only). api-throttling on a member throttles
- * the simulated calls that name it (its instance id or one of its ENIs).
+ * A fault's target: one member, that member of every pair at the same instant (`pair` is EVERY_PAIR: a
+ * zone-wide loss), or every call (`*`, api-throttling only). api-throttling on a member throttles the simulated
+ * calls that name it (its instance id or one of its ENIs).
  */
 export type FaultTarget = { readonly pair: string; readonly role: Role } | '*';
+
+/** The `pair` of a fault target that means every pair: the target `*` followed by `/primary` or `/standby`. */
+export const EVERY_PAIR = '*';
 
 /** One fault of a scenario; times in seconds from the start. */
 export interface ScenarioFault {
@@ -63,14 +67,15 @@ export interface Scenario {
 /** A duration: "90s", "2m", "1h" or a number of seconds. */
 const duration = durationText.transform(toSeconds);
 
-const TARGET = /^([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
+const TARGET = /^(\*|[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 const fault = z
   .strictObject({
     at: duration,
     target: z.string({
-      error: (iss) => `expected PAIR/primary, PAIR/standby or * (got ${shown(iss.input)})`,
+      error: (iss) =>
+        `expected PAIR/primary, PAIR/standby, */primary, */standby or * (got ${shown(iss.input)})`,
     }),
     fault: z.enum(FAULT_KINDS, {
       error: (iss) => `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})`,
@@ -110,8 +115,8 @@ const fault = z
         code: 'custom',
         path: ['target'],
         message: isThrottling
-          ? `expected PAIR/primary, PAIR/standby or * (got ${shown(f.target)})`
-          : `expected PAIR/primary or PAIR/standby (got ${shown(f.target)})${f.target === '*' ? '; * is for api-throttling only' : ''}`,
+          ? `expected PAIR/primary, PAIR/standby, */primary, */standby or * (got ${shown(f.target)})`
+          : `expected PAIR/primary, PAIR/standby, */primary or */standby (got ${shown(f.target)})${f.target === '*' ? '; * is for api-throttling only' : ''}`,
       });
     }
     if (isThrottling) {
@@ -269,7 +274,7 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
   const configured = [...pairs].join(', ');
   const faults = scenario.faults.map((f, i): ScenarioFault => {
     const target = parseTarget(f.target);
-    if (target !== '*' && !pairs.has(target.pair)) {
+    if (target !== '*' && target.pair !== EVERY_PAIR && !pairs.has(target.pair)) {
       problems.push({
         path: formatPath(['faults', i, 'target']),
         message: `unknown pair "${target.pair}" (configured: ${configured})`,

@@ -27,7 +27,12 @@ export async function handleEvent(
     log.error({ err: error, event }, 'event rejected');
     throw error;
   }
-  const controller: ControllerDeps = { ...deps, log };
+  // Route writes stop in time to store their outcome before Lambda ends the invocation.
+  const controller: ControllerDeps = {
+    ...deps,
+    log,
+    deadline: deps.clock.now() + context.getRemainingTimeInMillis(),
+  };
   const { fastMode } = deps.config.controller;
   if (trigger.kind === 'schedule' && fastMode.enabled) {
     const untilMs = fastModeDeadline(

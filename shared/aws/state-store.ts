@@ -7,6 +7,12 @@
  * - pair item: pk "pair#<name>", sk "state"; `version` and the PairMemory fields as top-level attributes.
  * - history item: pk "pair#<name>", sk "history#<ISO time>#<6 digits>"; `at` (epoch ms), `record`, and
  *   `expiresAt` (epoch seconds, the table's TTL attribute).
+ * - writer lease: pk "run#writer", sk "lease"; `owner`, `until` (epoch ms), `pending` (a string set of pair
+ *   names other runs want moved) and `budget` (the write budget's level as the last holder left it): one
+ *   controller run at a time spends the account's EC2 write budget.
+ * - `unrecordedHistory` on the pair item: history records written together with the intent they describe,
+ *   keyed by the sort key of the history item they are copied to (recordHistory), so a route change is on
+ *   record from the moment the controller claims the right to make it, whatever fails afterwards.
  *
  * Every write to the pair item bumps `version`, so a version names one snapshot of memory and lease. The
  * controller writes memory (savePair) and never the lease; the resize workflow writes the lease and never
@@ -25,7 +31,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
-import { chunk, mapLimit } from '../concurrency.ts';
+import { type BucketLevel, chunk, mapLimit } from '../concurrency.ts';
 import { initialMemory, type Lease, type PairMemory, type Role, type StoredPair } from '../domain/types.ts';
 import { ConflictError, ControllerError, LeaseHeldError, ThrottledError } from '../errors.ts';
 import { TABLE_KEYS } from '../telemetry-names.ts';
@@ -87,7 +93,13 @@ const pairItemSchema = z.object({
   lease: leaseSchema.optional(),
 });
 
+const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
+
 const historyItemSchema = z.object({ at: z.number(), record: z.record(z.string(), z.unknown()) });
+
+/** The pair item's attribute holding history records not yet copied to their own items. */
+const UNRECORDED = 'unrecordedHistory';
+const unrecordedSchema = z.record(z.string().startsWith(HISTORY_PREFIX), historyItemSchema);
 
 /** What the resize workflow asks for when it takes a pair's maintenance lease. */
 export interface LeaseRequest {
@@ -106,6 +118,20 @@ export interface HistoryEntry {
   readonly record: Record<string, unknown>;
 }
 
+/** A history record that is to be (or is being) copied to its own history item under `sk`. */
+export interface PendingHistory {
+  /** the history item's sort key, fixed when the record is made, so copying it twice writes one item */
+  readonly sk: string;
+  /** epoch ms */
+  readonly at: number;
+  readonly record: Record<string, unknown>;
+}
+
+/** A pair as loaded: its state, and the history records its item holds that are not yet copied out (if any). */
+export interface LoadedPair extends StoredPair {
+  readonly unrecorded?: readonly PendingHistory[];
+}
+
 /** What a StateStore needs. */
 export interface StateStoreOptions {
   readonly dynamo: DynamoDBDocumentClient;
@@ -117,6 +143,8 @@ export interface StateStoreOptions {
 }
 
 const pairKey = (pair: string) => ({ [PK]: `${PAIR_PREFIX}${pair}`, [SK]: STATE_SK });
+/** The run-wide writer lease and the pairs marked for its holder (takeWriterLease). */
+const WRITER_KEY = { [PK]: 'run#writer', [SK]: 'lease' };
 
 const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
 
@@ -169,7 +197,39 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
   return { pair, version, memory };
 }
 
-const neverWritten = (pair: string): StoredPair => ({ pair, version: 0, memory: initialMemory() });
+const neverWritten = (pair: string): LoadedPair => ({ pair, version: 0, memory: initialMemory() });
+
+/** The history records a pair item holds that are not yet copied to their own items, oldest first. */
+function unrecordedOf(pair: string, item: Record<string, unknown>): PendingHistory[] {
+  if (item[UNRECORDED] === undefined) return [];
+  const parsed = unrecordedSchema.safeParse(item[UNRECORDED]);
+  if (!parsed.success) {
+    throw new ControllerError(
+      `unrecorded history of pair ${pair} is malformed: ${z.prettifyError(parsed.error)}`,
+      { cause: parsed.error },
+    );
+  }
+  return Object.entries(parsed.data)
+    .map(([sk, entry]) => ({ sk, at: entry.at, record: entry.record }))
+    .sort((a, b) => a.sk.localeCompare(b.sk));
+}
+
+function loaded(pair: string, item: Record<string, unknown>): LoadedPair {
+  const unrecorded = unrecordedOf(pair, item);
+  return { ...toStoredPair(pair, item), ...(unrecorded.length > 0 ? { unrecorded } : {}) };
+}
+
+/**
+ * A history record to store with an intent (savePair's `unrecorded`) and copy out later (recordHistory). The
+ * sort key's random suffix keeps two records of the same millisecond apart.
+ */
+export function pendingHistory(at: number, record: Record<string, unknown>): PendingHistory {
+  return { sk: historyKey(at), at, record };
+}
+
+/** A history item's sort key: the time, then a random suffix that keeps two records of one millisecond apart. */
+const historyKey = (at: number): string =>
+  `${HISTORY_PREFIX}${new Date(at).toISOString()}#${String(randomInt(1_000_000)).padStart(6, '0')}`;
 
 /**
  * Pair state, history and the maintenance lease in one DynamoDB table. All reads of the pair item are
@@ -193,35 +253,43 @@ export class StateStore {
    * name is in the result; a pair never written is version 0 with initial memory.
    * @throws ThrottledError when keys stay unprocessed after the bounded retries
    */
-  async loadPairs(names: readonly string[]): Promise<Map<string, StoredPair>> {
+  async loadPairs(names: readonly string[]): Promise<Map<string, LoadedPair>> {
     const unique = [...new Set(names)];
-    const loaded = new Map<string, StoredPair>();
+    const found = new Map<string, LoadedPair>();
     const chunks = await mapLimit(chunk(unique, BATCH_GET_KEYS), BATCH_GET_PARALLELISM, (batch) =>
       this.#batchGet(batch),
     );
     for (const items of chunks) {
       for (const item of items) {
         const pair = String(item[PK]).slice(PAIR_PREFIX.length);
-        loaded.set(pair, toStoredPair(pair, item));
+        found.set(pair, loaded(pair, item));
       }
     }
-    return new Map(unique.map((pair) => [pair, loaded.get(pair) ?? neverWritten(pair)]));
+    return new Map(unique.map((pair) => [pair, found.get(pair) ?? neverWritten(pair)]));
   }
 
   /** Load one pair (consistent read); version 0 with initial memory when never written. */
-  async loadPair(pair: string): Promise<StoredPair> {
+  async loadPair(pair: string): Promise<LoadedPair> {
     const item = await this.#getItem(pair);
-    return item ? toStoredPair(pair, item) : neverWritten(pair);
+    return item ? loaded(pair, item) : neverWritten(pair);
   }
 
   /**
    * Store the controller's memory of a pair if nobody wrote since `expectedVersion` (0: never written).
    * Only memory fields are written; the lease stays as the lease methods left it, whatever `memory.lease`
    * says. Optional fields absent from `memory` are removed from the item.
+   * @param options.unrecorded when given, the history records the item holds from now on (replacing those it
+   *   held): the records of the move this save claims, plus any earlier ones not yet copied out. The version
+   *   condition makes the replacement safe.
    * @returns the stored pair at its new version (expectedVersion + 1), with the lease as stored
    * @throws ConflictError when the stored version is not `expectedVersion`
    */
-  async savePair(pair: string, expectedVersion: number, memory: PairMemory): Promise<StoredPair> {
+  async savePair(
+    pair: string,
+    expectedVersion: number,
+    memory: PairMemory,
+    options: { readonly unrecorded?: readonly PendingHistory[] } = {},
+  ): Promise<StoredPair> {
     const names: Record<string, string> = {
       '#version': 'version',
       '#active': 'active',
@@ -265,6 +333,14 @@ export class StateStore {
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
 
+    if (options.unrecorded !== undefined) {
+      set.push('#unrecorded = :unrecorded');
+      names['#unrecorded'] = UNRECORDED;
+      values[':unrecorded'] = Object.fromEntries(
+        options.unrecorded.map((entry) => [entry.sk, { at: entry.at, record: entry.record }]),
+      );
+    }
+
     let condition: string;
     if (expectedVersion === 0) {
       condition = 'attribute_not_exists(#pk)';
@@ -307,34 +383,79 @@ export class StateStore {
    * @param record plain data (no class instances); undefined values are dropped
    */
   async appendHistory(pair: string, at: number, record: Record<string, unknown>): Promise<void> {
-    const prefix = `${HISTORY_PREFIX}${new Date(at).toISOString()}#`;
     for (let attempt = 1; ; attempt++) {
-      // The random suffix keeps two records of the same millisecond apart; the condition catches the
-      // one-in-a-million clash instead of overwriting.
-      const sk = `${prefix}${String(randomInt(1_000_000)).padStart(6, '0')}`;
+      // The condition catches the one-in-a-million clash of random suffixes instead of overwriting.
+      const sk = historyKey(at);
       try {
-        await this.#dynamo.send(
-          new PutCommand({
-            TableName: this.#tableName,
-            Item: {
-              [PK]: `${PAIR_PREFIX}${pair}`,
-              [SK]: sk,
-              at,
-              record,
-              [TTL]: Math.floor(at / 1000) + this.#retentionSeconds,
-            },
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': PK },
-          }),
-        );
+        await this.#putHistory(pair, sk, at, record, {
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': PK },
+        });
         return;
       } catch (error) {
         if (!isConditionFailure(error)) throw translated(error, `recording history of pair ${pair}`);
         if (attempt >= HISTORY_PUT_ATTEMPTS) {
-          throw new ConflictError(`no free history key for pair ${pair} at ${prefix}`, { cause: error });
+          throw new ConflictError(`no free history key for pair ${pair} at ${new Date(at).toISOString()}`, {
+            cause: error,
+          });
         }
       }
     }
+  }
+
+  /**
+   * Copy history records the pair item holds to their own history items, then drop them from the pair item.
+   * Idempotent: a record goes to the sort key it was given when made, so copying it again (a run that failed
+   * half way, two runs at once) rewrites the same item. Dropping does not bump the version: the memory and
+   * lease are unchanged, and a record that a concurrent save puts back is only copied again.
+   * @param entries the records to copy; a record's content may have grown since it was stored (an outcome)
+   * @returns the records that could not be copied, with the reason; they stay on the pair item for the next run
+   */
+  async recordHistory(
+    pair: string,
+    entries: readonly PendingHistory[],
+  ): Promise<{ readonly entry: PendingHistory; readonly error: Error }[]> {
+    const failed = await mapLimit(entries, BATCH_GET_PARALLELISM, async (entry) => {
+      try {
+        await this.#putHistory(pair, entry.sk, entry.at, entry.record);
+        await this.#dynamo.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: pairKey(pair),
+            UpdateExpression: 'REMOVE #unrecorded.#sk',
+            ConditionExpression: 'attribute_exists(#unrecorded.#sk)',
+            ExpressionAttributeNames: { '#unrecorded': UNRECORDED, '#sk': entry.sk },
+          }),
+        );
+        return undefined;
+      } catch (error) {
+        if (isConditionFailure(error)) return undefined;
+        return { entry, error: translated(error, `recording history of pair ${pair}`) as Error };
+      }
+    });
+    return failed.filter((f) => f !== undefined);
+  }
+
+  async #putHistory(
+    pair: string,
+    sk: string,
+    at: number,
+    record: Record<string, unknown>,
+    condition?: Pick<PutCommand['input'], 'ConditionExpression' | 'ExpressionAttributeNames'>,
+  ): Promise<void> {
+    await this.#dynamo.send(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: {
+          [PK]: `${PAIR_PREFIX}${pair}`,
+          [SK]: sk,
+          at,
+          record,
+          [TTL]: Math.floor(at / 1000) + this.#retentionSeconds,
+        },
+        ...condition,
+      }),
+    );
   }
 
   /** The pair's most recent history records, newest first. */
@@ -507,6 +628,115 @@ export class StateStore {
       throw new LeaseHeldError(
         `${owner} cannot release the maintenance lease of pair ${pair}: held by ${describeLease(held)}`,
       );
+    }
+  }
+
+  /**
+   * Take the run-wide writer lease: the right to spend the account's EC2 write budget, held by one controller
+   * run at a time so that overlapping invocations do not each spend it. Succeeds when nobody holds it, the
+   * holder's lease ran out before `now`, or `owner` holds it already.
+   * @param until epoch ms: the holder's own deadline, after which another run may take over
+   * @returns undefined when someone else holds the lease; else the write budget's level as the last holder
+   *   left it (undefined `level` if none was left)
+   */
+  async takeWriterLease(
+    owner: string,
+    until: number,
+    now: number,
+  ): Promise<{ readonly level?: BucketLevel } | undefined> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'SET #owner = :owner, #until = :until',
+          ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner', '#until': 'until' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const level = bucketLevelSchema.safeParse(result.Attributes?.budget);
+      return level.success ? { level: level.data } : {};
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw translated(error, 'taking the writer lease');
+    }
+  }
+
+  /** Ask the writer lease's holder to look at these pairs before it lets go (another run wanted to move them). */
+  async markPairs(pairs: readonly string[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await this.#dynamo
+      .send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'ADD #pending :pairs',
+          ExpressionAttributeNames: { '#pending': 'pending' },
+          ExpressionAttributeValues: { ':pairs': new Set(pairs) },
+        }),
+      )
+      .catch((error: unknown) => {
+        throw translated(error, 'marking pairs for the writer');
+      });
+  }
+
+  /**
+   * For the writer lease's holder: the pairs other runs marked, removed from the lease item in the same write.
+   * @returns undefined when `owner` no longer holds the lease
+   */
+  async takeMarkedPairs(owner: string): Promise<string[] | undefined> {
+    try {
+      const result = await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'REMOVE #pending',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#pending': 'pending', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const pending = result.Attributes?.pending;
+      return pending instanceof Set ? [...pending].map(String).sort() : [];
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw translated(error, 'taking the marked pairs');
+    }
+  }
+
+  /**
+   * Let go of the writer lease, unless pairs were marked meanwhile (then the holder must look at them first) or
+   * someone else holds it.
+   * @param level the write budget's level, which the next holder starts from (the account's bucket is shared)
+   * @returns true when released (or not held by `owner` any more), false when marks are waiting
+   */
+  async releaseWriterLease(owner: string, level: BucketLevel): Promise<boolean> {
+    try {
+      await this.#dynamo.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: WRITER_KEY,
+          UpdateExpression: 'REMOVE #owner, #until SET #budget = :budget',
+          ConditionExpression: '#owner = :owner AND attribute_not_exists(#pending)',
+          ExpressionAttributeNames: {
+            '#owner': 'owner',
+            '#until': 'until',
+            '#pending': 'pending',
+            '#budget': 'budget',
+          },
+          ExpressionAttributeValues: { ':owner': owner, ':budget': { tokens: level.tokens, at: level.at } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw translated(error, 'releasing the writer lease');
+      const { Item } = await this.#dynamo.send(
+        new GetCommand({ TableName: this.#tableName, Key: WRITER_KEY, ConsistentRead: true }),
+      );
+      return Item?.owner !== owner;
     }
   }
 

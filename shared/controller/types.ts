@@ -14,6 +14,11 @@ export interface ControllerDeps {
   readonly probeDocument: string;
   readonly clock: Clock;
   readonly log: Log;
+  /**
+   * Epoch ms (on `clock`) by which the invocation must have returned: the Lambda's own deadline. Route writes
+   * stop early enough before it to store their outcome. @default a run's start + controllerTimeoutSeconds
+   */
+  readonly deadline?: number;
 }
 
 /**
@@ -50,6 +55,11 @@ export interface PairSummary {
    * counts these.
    */
   readonly moveStarted?: boolean;
+  /**
+   * True when this run found a move to make but another run held the writer lease: the move is left to that
+   * run, which looks at the pair again before it lets go. Nothing was stored or written for the pair.
+   */
+  readonly deferred?: boolean;
   readonly reasons: readonly string[];
   readonly alarms: readonly Alarm[];
   readonly routesChanged: readonly RouteChange[];
@@ -72,4 +82,9 @@ export interface RunSummary {
   readonly startedAt: string;
   readonly durationMs: number;
   readonly pairs: readonly PairSummary[];
+  /**
+   * Pairs this run left, unobserved, to the run holding the writer lease (an event that arrived while another
+   * run was moving routes); that run looks at them before it lets go.
+   */
+  readonly deferred?: readonly string[];
 }

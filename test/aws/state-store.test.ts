@@ -1,6 +1,6 @@
-import { BatchGetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { StateStore } from '../../shared/aws/state-store.ts';
+import { pendingHistory, StateStore } from '../../shared/aws/state-store.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { initialMemory, type PairMemory } from '../../shared/domain/types.ts';
 import { ConflictError, LeaseHeldError, ThrottledError } from '../../shared/errors.ts';
@@ -211,6 +211,108 @@ describe('history', () => {
       expect(Items?.[0]?.expiresAt).toBe(T0 / 1000 + days * 86_400);
     },
   );
+});
+
+describe('history stored with an intent', () => {
+  const failover = { plan: 'failover', from: 'primary', to: 'standby' };
+
+  it('holds a record saved with the intent on the pair item until it is copied to the history', async () => {
+    const states = store();
+    const record = pendingHistory(T0, failover);
+
+    await states.savePair('branch-a', 0, failedOver, { unrecorded: [record] });
+    const held = await states.loadPairs(['branch-a']);
+    const listedBefore = await states.listHistory('branch-a');
+    const failed = await states.recordHistory('branch-a', [record]);
+
+    expect(held.get('branch-a')?.unrecorded).toEqual([record]);
+    expect(listedBefore).toEqual([]);
+    expect(failed).toEqual([]);
+    expect(await states.listHistory('branch-a')).toEqual([{ at: T0, record: failover }]);
+    expect((await states.loadPair('branch-a')).unrecorded).toBeUndefined();
+  });
+
+  it('writes one history item when a record is copied twice, the second time with its outcome', async () => {
+    const states = store();
+    const record = pendingHistory(T0, failover);
+    await states.savePair('branch-a', 0, failedOver, { unrecorded: [record] });
+
+    await states.recordHistory('branch-a', [record]);
+    await states.recordHistory('branch-a', [{ ...record, record: { ...failover, routesChanged: 4 } }]);
+
+    expect(await states.listHistory('branch-a')).toEqual([
+      { at: T0, record: { ...failover, routesChanged: 4 } },
+    ]);
+  });
+
+  it('keeps a record whose copy failed on the pair item, for the next run to copy', async () => {
+    const states = store();
+    const record = pendingHistory(T0, failover);
+    await states.savePair('branch-a', 0, failedOver, { unrecorded: [record] });
+    const send = local.dynamo.send.bind(local.dynamo);
+    vi.spyOn(local.dynamo, 'send').mockImplementationOnce((async (command: unknown) => {
+      if (command instanceof PutCommand) {
+        throw Object.assign(new Error('Internal server error'), { name: 'InternalServerError' });
+      }
+      return send(command as never);
+    }) as never);
+
+    const failed = await states.recordHistory('branch-a', [record]);
+    const kept = (await states.loadPair('branch-a')).unrecorded;
+    vi.restoreAllMocks();
+    await states.recordHistory('branch-a', kept ?? []);
+
+    expect(failed.map((f) => [f.entry, f.error.message])).toEqual([[record, 'Internal server error']]);
+    expect(kept).toEqual([record]);
+    expect(await states.listHistory('branch-a')).toEqual([{ at: T0, record: failover }]);
+  });
+
+  it('leaves the records it holds alone when memory is saved without records', async () => {
+    const states = store();
+    const record = pendingHistory(T0, failover);
+    await states.savePair('branch-a', 0, failedOver, { unrecorded: [record] });
+
+    await states.savePair('branch-a', 1, { ...failedOver, unknownStreak: 0 });
+
+    expect((await states.loadPair('branch-a')).unrecorded).toEqual([record]);
+  });
+});
+
+describe('writer lease', () => {
+  it('is held by one run at a time, until its holder’s deadline', async () => {
+    const states = store();
+
+    const first = await states.takeWriterLease('run-a', T0 + MINUTE, T0);
+    const second = await states.takeWriterLease('run-b', T0 + MINUTE, T0 + 1000);
+    const again = await states.takeWriterLease('run-a', T0 + 2 * MINUTE, T0 + 1000);
+    const afterExpiry = await states.takeWriterLease('run-b', T0 + 5 * MINUTE, T0 + 2 * MINUTE + 1);
+
+    expect([first, second, again, afterExpiry]).toEqual([{}, undefined, {}, {}]);
+  });
+
+  it('hands its holder the pairs others marked, once, and is not let go while marks wait', async () => {
+    const states = store();
+    await states.takeWriterLease('run-a', T0 + MINUTE, T0);
+    await states.markPairs(['pair-2', 'pair-1']);
+    await states.markPairs(['pair-1']);
+    const level = { tokens: 3, at: T0 + 10_000 };
+
+    const refused = await states.releaseWriterLease('run-a', level);
+    const marked = await states.takeMarkedPairs('run-a');
+    const none = await states.takeMarkedPairs('run-a');
+    const notHolder = await states.takeMarkedPairs('run-b');
+    const released = await states.releaseWriterLease('run-a', level);
+    const next = await states.takeWriterLease('run-b', T0 + 2 * MINUTE, T0 + 20_000);
+
+    expect([refused, marked, none, notHolder, released]).toEqual([
+      false,
+      ['pair-1', 'pair-2'],
+      [],
+      undefined,
+      true,
+    ]);
+    expect(next).toEqual({ level });
+  });
 });
 
 describe('maintenance lease', () => {

@@ -6,7 +6,14 @@ import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { BadEventError, UnhealthyTargetError } from '../../shared/errors.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
-import { eniId, fleetConfig, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';
+import {
+  eniId,
+  fleetConfig,
+  instanceId,
+  type MockFleet,
+  mockFleet,
+  steppingClock,
+} from '../support/mock-fleet.ts';
 
 const local = useLocalStateTable();
 const context = { awsRequestId: 'req-0001', getRemainingTimeInMillis: () => 900_000 };
@@ -75,14 +82,65 @@ describe('controller handler', () => {
     expect(history[0]?.record).toMatchObject({ plan: 'failover', from: 'primary', to: 'standby' });
   });
 
+  it('on one primary stopping, looks at every pair and moves each whose primary is down in the same run', async () => {
+    // Prepare: three pairs stored; the primaries of pairs 0 and 2 stop (a zone or host lost); the first event
+    // to arrive names pair 0's primary.
+    fleet.restore();
+    start(fleetConfig(3));
+    await handleEvent(SCHEDULE, context, deps);
+    fleet.world.states.set(instanceId(1), 'stopping');
+    fleet.world.states.set(instanceId(5), 'stopping');
+
+    // Act
+    const summary = await handleEvent(stateChange(instanceId(1), 'stopping'), context, deps);
+
+    // Assess
+    expect(summary.pairs.map((p) => [p.pair, p.plan])).toEqual([
+      ['pair-0', 'failover'],
+      ['pair-1', 'noop'],
+      ['pair-2', 'failover'],
+    ]);
+  });
+
+  it('leaves the pairs of an event that arrives while another run writes to that run, without looking', async () => {
+    // Prepare: three pairs stored; another invocation holds the writer lease; a primary stops.
+    fleet.restore();
+    start(fleetConfig(3));
+    await handleEvent(SCHEDULE, context, deps);
+    const store = new StateStore({ dynamo: local.dynamo, tableName: local.tableName });
+    const now = deps.clock.now();
+    await store.takeWriterLease('other-invocation', now + 60_000, now);
+    fleet.world.states.set(instanceId(1), 'stopping');
+    fleet.reset();
+
+    // Act
+    const summary = await handleEvent(stateChange(instanceId(1), 'stopping'), context, deps);
+
+    // Assess: nothing observed or written here; the writer is asked to look at every pair.
+    expect(summary).toMatchObject({ pairs: [], deferred: ['pair-0', 'pair-1', 'pair-2'] });
+    expect(fleet.calls()).toMatchObject({ ec2: 0, ssm: 0, cloudwatch: 0 });
+    expect(routeTargets().slice(0, 4)).toEqual(['primary', 'primary', 'primary', 'primary']);
+    expect(await store.takeMarkedPairs('other-invocation')).toEqual(['pair-0', 'pair-1', 'pair-2']);
+  });
+
+  it('on a primary starting, looks only at its own pair', async () => {
+    fleet.restore();
+    start(fleetConfig(2));
+    const summary = await handleEvent(stateChange(PRIMARY, 'running'), context, deps);
+    expect(summary.pairs.map((p) => p.pair)).toEqual(['pair-0']);
+  });
+
   it('uses fresh state, not the event: a stale "stopped" event for a running primary moves nothing', async () => {
     await handleEvent(SCHEDULE, context, deps);
-    fleet.reset();
+    const store = new StateStore({ dynamo: local.dynamo, tableName: local.tableName });
+    const before = await store.loadPair('pair-0');
 
     const summary = await handleEvent(stateChange(PRIMARY, 'stopped'), context, deps);
 
+    // Assess: no route written and the pair's state untouched (only the writer lease was taken and let go).
     expect(summary.pairs[0]?.plan).toBe('noop');
-    expect(fleet.writes()).toBe(0);
+    expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+    expect(await store.loadPair('pair-0')).toEqual(before);
   });
 
   it('ignores a state change of an instance it does not manage, without any AWS call', async () => {
@@ -189,6 +247,39 @@ describe('controller handler', () => {
     expect(routeTargets()).toEqual(['standby', 'standby', 'standby', 'standby']);
     expect(settled.pairs[0]?.plan).toBe('noop');
     expect(fleet.writes()).toBe(0);
+  });
+
+  it('stops writing in time to return before the Lambda deadline, and the next run moves the rest', async () => {
+    // Prepare: 30 pairs stored, then every primary stops: 120 routes to move, more than EC2's burst of 50.
+    fleet.restore();
+    start(fleetConfig(30));
+    await handleEvent(SCHEDULE, context, deps);
+    for (let i = 0; i < 30; i++) fleet.world.states.set(instanceId(2 * i + 1), 'stopped');
+    const onStandby = () =>
+      [...fleet.world.routes.values()]
+        .flatMap((t) => [...t.values()])
+        .filter((eni) => {
+          const n = Number.parseInt(eni.split('-')[1] as string, 16);
+          return n % 2 === 0;
+        }).length;
+    const startedAt = deps.clock.now();
+    const shortLived = { awsRequestId: 'req-0002', getRemainingTimeInMillis: () => 20_000 };
+
+    // Act
+    const cut = await handleEvent(SCHEDULE, shortLived, deps);
+    const movedFirst = onStandby();
+    const elapsed = deps.clock.now() - startedAt;
+    const next = await handleEvent(SCHEDULE, context, deps);
+
+    // Assess
+    expect(elapsed).toBeLessThanOrEqual(20_000);
+    expect(movedFirst).toBeGreaterThanOrEqual(50);
+    expect(movedFirst).toBeLessThan(120);
+    expect(cut.pairs.some((p) => /not written before the invocation's deadline/.test(p.error ?? ''))).toBe(
+      true,
+    );
+    expect(next.pairs.every((p) => p.active === 'standby')).toBe(true);
+    expect(onStandby()).toBe(120);
   });
 
   it('in dry run reports the failover it would make and writes no route', async () => {

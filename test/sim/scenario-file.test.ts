@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../shared/errors.ts';
+import { runScenario } from '../../sim/run-scenario.ts';
 import { loadScenarioFile, parseScenario } from '../../sim/scenario.ts';
 
 const config = {
@@ -64,7 +65,7 @@ describe('a scenario file', () => {
 
     expect(problems).toEqual({
       duration: 'expected a duration like "90s", "2m" or "1h" (got "soon")',
-      'faults[0].target': 'expected PAIR/primary or PAIR/standby (got "branch-a")',
+      'faults[0].target': 'expected PAIR/primary, PAIR/standby, */primary or */standby (got "branch-a")',
       'faults[1].rate': 'api-throttling needs a rate from 0 to 1',
       'faults[1].for': 'api-throttling needs a duration (for: 2m)',
       'faults[2].fault': expect.stringContaining('expected one of stop, start, terminate'),
@@ -86,6 +87,28 @@ describe('a scenario file', () => {
       'faults[0].target': 'unknown pair "branch-b" (configured: branch-a)',
       'faults[0].at': '660s is after the scenario ends (600s)',
       'commands[0].pair': 'unknown pair "branch-c" (configured: branch-a)',
+    });
+  });
+
+  it('reads */primary and */standby as that member of every pair', () => {
+    const scenario = parseScenario({
+      name: 'zone loss',
+      config,
+      faults: [
+        { at: '2m', target: '*/primary', fault: 'stop' },
+        { at: '3m', target: '*/standby', fault: 'api-throttling', rate: 0.5, for: '1m' },
+      ],
+    });
+
+    expect(scenario.faults).toEqual([
+      { at: 120, target: { pair: '*', role: 'primary' }, fault: 'stop' },
+      { at: 180, target: { pair: '*', role: 'standby' }, fault: 'api-throttling', rate: 0.5, for: 60 },
+    ]);
+  });
+
+  it('rejects a target of every pair without a member', () => {
+    expect(problemsOf({ name: 'x', config, faults: [{ at: 1, target: '*/', fault: 'stop' }] })).toEqual({
+      'faults[0].target': 'expected PAIR/primary, PAIR/standby, */primary or */standby (got "*/")',
     });
   });
 
@@ -115,5 +138,43 @@ describe('a scenario file', () => {
 
     expect(Object.keys(problems)).toEqual(['configFile']);
     expect(problems.configFile).toContain('cannot read /nonexistent/pairs.yaml');
+  });
+});
+
+describe('a zone-wide fault', () => {
+  it('stops the primary of every pair at the same instant, and every pair ends on its standby', async () => {
+    // Prepare: three pairs; every primary stops at 2m.
+    const pair = (n: number) => ({
+      name: `branch-${n}`,
+      primary: { instanceId: `i-0${n}23456789abcdef0` },
+      standby: { instanceId: `i-0${n}edcba9876543210` },
+      routeTables: [`rtb-0${n}1b2c3d4e5f60718`],
+      destinations: ['10.50.0.0/16', '192.168.10.0/24'],
+    });
+    const scenario = parseScenario({
+      name: 'zone loss',
+      config: { pairs: [pair(1), pair(2), pair(3)] },
+      duration: '6m',
+      faults: [{ at: '2m', target: '*/primary', fault: 'stop' }],
+    });
+
+    // Act
+    const output = await runScenario(scenario);
+
+    // Assess
+    const stopping = output.events.filter(
+      (e) => e.type === 'state-change' && e.to === 'stopping' && e.target.endsWith('/primary'),
+    );
+    expect(stopping.map((e) => [e.t, 'target' in e ? e.target : ''])).toEqual([
+      [120, 'branch-1/primary'],
+      [120, 'branch-2/primary'],
+      [120, 'branch-3/primary'],
+    ]);
+    for (const name of ['branch-1', 'branch-2', 'branch-3']) {
+      expect(output.final.pairs[name]).toMatchObject({
+        active: 'standby',
+        members: { primary: { state: 'stopped' }, standby: { state: 'running' } },
+      });
+    }
   });
 });
