@@ -78,15 +78,18 @@ interface DecisionRecord {
   readonly dryRun?: boolean;
 }
 
+/** The controller's log messages the simulator reads: a decision, and the intent of a move being stored. */
+type DecisionMessage = 'decision' | 'intent stored';
+
 /**
- * A Log that drops everything except the controller's decision records, which it hands over; records of an
- * invocation that has already died (crash, timeout) are dropped too.
+ * A Log that drops everything except the controller's decision records and its "intent stored" records, which
+ * it hands over; records of an invocation that has already died (crash, timeout) are dropped too.
  */
-function decisionLog(onDecision: (record: DecisionRecord) => void): Log {
+function decisionLog(onDecision: (record: DecisionRecord, msg: DecisionMessage) => void): Log {
   const make = (bindings: Record<string, unknown>): Log => ({
     info: (obj, msg) => {
-      if (msg === 'decision' && currentInvocation.getStore()?.dead !== true) {
-        onDecision({ ...bindings, ...obj } as DecisionRecord);
+      if ((msg === 'decision' || msg === 'intent stored') && currentInvocation.getStore()?.dead !== true) {
+        onDecision({ ...bindings, ...obj } as DecisionRecord, msg);
       }
     },
     warn: () => {},
@@ -147,6 +150,8 @@ class ScenarioRun {
   readonly #alarms = new Map<string, Map<AlarmKind, string>>();
   /** dry run: the would-be move or repair each pair asked for at its last decision ("kind trigger from to") */
   readonly #wouldBe = new Map<string, string>();
+  /** Moves decided per invocation, waiting for their intent to be stored (#decidedMove). */
+  readonly #pendingMoves = new WeakMap<object, Map<string, SimEvent>>();
   /** ends the blackhole measurement and gives each pair's seconds; set once the run starts */
   #blackholes: (() => Record<string, number>) | undefined;
   /** events the world emits while a fault is injected, logged after the fault itself */
@@ -167,7 +172,9 @@ class ScenarioRun {
       tableName: account.tableName,
       probeDocument: account.probeDocument,
       clock: account.clock,
-      log: decisionLog((record) => this.#onDecision(record)),
+      log: decisionLog((record, msg) =>
+        msg === 'decision' ? this.#onDecision(record) : this.#onIntentStored(record),
+      ),
     };
     for (const pair of scenario.config.pairs) {
       for (const role of ROLES) {
@@ -186,7 +193,10 @@ class ScenarioRun {
   }
 
   #emit(event: UntimedEvent): void {
-    const timed = { t: this.#t(), ...event } as SimEvent;
+    this.#record({ t: this.#t(), ...event } as SimEvent);
+  }
+
+  #record(timed: SimEvent): void {
     if (this.#held) this.#held.push(timed);
     else this.#events.push(timed);
   }
@@ -486,7 +496,7 @@ class ScenarioRun {
     const reason = plan.reasons.join('; ');
     if (record.dryRun) this.#wouldDo(pair, plan);
     else if (plan.kind === 'failover' || plan.kind === 'failback') {
-      this.#emit({
+      this.#decidedMove(pair, {
         type: 'failover',
         pair,
         from: plan.from,
@@ -496,9 +506,32 @@ class ScenarioRun {
         trigger: plan.trigger,
       });
     } else if (plan.kind === 'repair-routes') {
-      this.#emit({ type: 'repair', pair, to: plan.to, reason });
+      this.#decidedMove(pair, { type: 'repair', pair, to: plan.to, reason });
     }
     this.#alarmChanges(pair, record.alarms ?? []);
+  }
+
+  /**
+   * A move decided by the invocation running now, kept until that invocation stores its intent: a run that
+   * loses the conditional write (another run or a resize got there first) moved nothing, so it reports no move.
+   */
+  #decidedMove(pair: string, event: UntimedEvent): void {
+    const invocation = currentInvocation.getStore();
+    if (invocation === undefined) return;
+    const moves = this.#pendingMoves.get(invocation) ?? new Map<string, SimEvent>();
+    moves.set(pair, { t: this.#t(), ...event } as SimEvent);
+    this.#pendingMoves.set(invocation, moves);
+  }
+
+  /** The intent of a decided move is stored: the move happens, reported at the time it was decided. */
+  #onIntentStored(record: DecisionRecord): void {
+    const invocation = currentInvocation.getStore();
+    if (record.pair === undefined || invocation === undefined) return;
+    const moves = this.#pendingMoves.get(invocation);
+    const move = moves?.get(record.pair);
+    if (move === undefined) return;
+    moves?.delete(record.pair);
+    this.#record(move);
   }
 
   /**

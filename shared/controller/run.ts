@@ -401,6 +401,8 @@ async function storeIntent(
       activeBefore: memoryBefore.active,
     });
     await store.savePair(pair.name, current.version, decision.memory, { unrecorded: [...leftovers, record] });
+    // The decision is now this run's to carry out (a run that loses the conditional write never gets here).
+    deps.log.info({ pair: pair.name, plan: plan.kind, from: plan.from, to: plan.to }, 'intent stored');
     return { pair, decision, memoryBefore, record, problems };
   } catch (error) {
     const message =

@@ -50,6 +50,29 @@ describe('a scenario run', () => {
     expect(output.final.pairs['branch-a']?.members.primary.state).toBe('terminated');
   });
 
+  it('reports a failover only once its intent is stored, not for runs that decided it and could not store it', async () => {
+    // Prepare: most state-table calls fail (each attempt retried by the SDK) while the primary is stopped, so
+    // some runs read the pair, decide the failover, and then fail to store its intent.
+    const scenario = scenarioOf({
+      duration: '6m',
+      seed: 1,
+      faults: [
+        { at: '0s', target: '*', fault: 'state-store-errors', rate: 0.7, for: '4m' },
+        { at: '1m', target: 'branch-a/primary', fault: 'stop' },
+      ],
+    });
+
+    // Act
+    const output = await runScenario(scenario);
+
+    // Assess: one move, reported once, when the routes really moved.
+    const failovers = of(output, 'failover');
+    expect(failovers).toHaveLength(1);
+    const moved = of(output, 'route-change').filter((r) => r.to === 'standby');
+    expect(Math.min(...moved.map((r) => r.t))).toBeGreaterThanOrEqual(failovers[0]?.t ?? Infinity);
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+  });
+
   it('moves nothing when both tunnels go down (the far end is gone), and says why', async () => {
     const output = await runScenario(
       scenarioOf({
