@@ -491,14 +491,15 @@ const IAM_QUOTAS_URL = 'https://docs.aws.amazon.com/IAM/latest/UserGuide/referen
  */
 function addAll(scope: Construct, grantee: IGrantable, statements: readonly PolicyStatement[]): void {
   const principal = grantee.grantPrincipal;
-  // Statements that name every member or route table go to managed policies, compacted and split to fit.
+  // Statements that name every member or route table are compacted and packed to fit IAM's quotas, after the
+  // others so the packing knows the room they leave.
   const packed = principal instanceof Role ? statements.filter(isPerPair) : [];
-  if (principal instanceof Role && packed.length > 0) attachPacked(principal, packed);
   for (const statement of statements) {
     if (!packed.includes(statement)) principal.addToPrincipalPolicy(statement);
     const finding = wildcardFinding(scope, statement);
     if (finding && Construct.isConstruct(principal)) Validations.of(principal).acknowledge(finding);
   }
+  if (principal instanceof Role && packed.length > 0) attachPacked(principal, packed);
 }
 
 /**

@@ -1,5 +1,12 @@
 import { Stack } from 'aws-cdk-lib';
-import { CfnManagedPolicy, CfnPolicy, ManagedPolicy, PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
+import {
+  CfnManagedPolicy,
+  CfnPolicy,
+  ManagedPolicy,
+  Policy,
+  PolicyStatement,
+  type Role,
+} from 'aws-cdk-lib/aws-iam';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -91,21 +98,25 @@ export function compactStatements(
 }
 
 /**
- * Pack statements into customer-managed policies of at most MANAGED_POLICY_LIMIT characters each (worst case),
- * splitting a statement's resources over several statements where one policy cannot hold them all. Returns the
- * policies' statement lists; each resource keeps its actions and conditions.
+ * Pack statements into policies: the first holds at most `firstLimit` characters (worst case), the others
+ * MANAGED_POLICY_LIMIT each; a statement's resources are split over several statements where one policy cannot
+ * hold them all. Returns the policies' statement lists; each resource keeps its actions and conditions.
  */
 export function packStatements(
   scope: IConstruct,
   statements: readonly PolicyStatement[],
+  firstLimit: number = MANAGED_POLICY_LIMIT,
 ): PolicyStatement[][] {
   const policies: PolicyStatement[][] = [];
   let current: PolicyStatement[] = [];
   let size = DOCUMENT_OVERHEAD;
+  let limit = firstLimit;
   const close = () => {
-    if (current.length > 0) policies.push(current);
+    // An empty first policy (no room inline) still counts, so the next one is a managed policy.
+    policies.push(current);
     current = [];
     size = DOCUMENT_OVERHEAD;
+    limit = MANAGED_POLICY_LIMIT;
   };
   for (const statement of statements) {
     const part = (resources: string[]) =>
@@ -121,7 +132,7 @@ export function packStatements(
     let partSize = overhead;
     for (const resource of statement.resources) {
       const length = worstCaseSize(scope, resource) + 1;
-      if (size + partSize + length > MANAGED_POLICY_LIMIT) {
+      if (size + partSize + length > limit) {
         if (resources.length > 0) current.push(part(resources));
         close();
         resources = [];
@@ -133,20 +144,40 @@ export function packStatements(
     current.push(part(resources));
     size += partSize;
   }
-  close();
+  policies.push(current);
   return policies;
 }
 
-/** Grant per-pair statements to a role through customer-managed policies, compacted and packed. */
+/** The construct id prefix of the policies that hold per-pair statements. */
+const PAIR_SCOPED = 'PairScoped';
+
+/**
+ * Room kept free in a role's inline policies for statements granted after the per-pair ones (CDK and callers add
+ * to the role's default policy).
+ */
+export const INLINE_RESERVE = 1_024;
+
+/**
+ * Grant per-pair statements to a role, compacted and packed: first into an inline policy, in the room IAM's
+ * per-role inline quota leaves beside the role's other inline policies (less INLINE_RESERVE), then into
+ * customer-managed policies.
+ */
 export function attachPacked(role: Role, statements: readonly PolicyStatement[]): void {
-  const existing = role.node.children.filter((c) => c instanceof ManagedPolicy).length;
-  packStatements(role, compactStatements(role, statements)).forEach((policy, index) => {
-    new ManagedPolicy(role, `PairScoped${existing + index + 1}`, {
-      description: `Per-pair permissions of ${role.node.path}`,
-      statements: policy,
-      roles: [role],
+  const inlineRoom = ROLE_INLINE_LIMIT - rolePolicySize(role).inline - INLINE_RESERVE;
+  const [inline = [], ...managed] = packStatements(role, compactStatements(role, statements), inlineRoom);
+  const taken = role.node.children.filter((c) => c.node.id.startsWith(PAIR_SCOPED)).length;
+  if (inline.length > 0) {
+    new Policy(role, `${PAIR_SCOPED}${taken + 1}`, { statements: inline, roles: [role] });
+  }
+  managed
+    .filter((policy) => policy.length > 0)
+    .forEach((policy, index) => {
+      new ManagedPolicy(role, `${PAIR_SCOPED}${taken + index + 2}`, {
+        description: `Per-pair permissions of ${role.node.path}`,
+        statements: policy,
+        roles: [role],
+      });
     });
-  });
 }
 
 /** What one role's policies come to, at their worst case. */
@@ -156,6 +187,8 @@ export interface RolePolicySize {
   readonly inline: number;
   /** each customer-managed policy */
   readonly managed: readonly number[];
+  /** the part of `inline` and `managed` that holds per-pair statements */
+  readonly perPair: number;
 }
 
 /** The worst-case sizes of the inline and customer-managed policies attached to `role`, as synthesized. */
@@ -164,15 +197,17 @@ export function rolePolicySize(role: Role): RolePolicySize {
   const roleRef = JSON.stringify(stack.resolve(role.roleName));
   const attached = (roles: unknown) => JSON.stringify(stack.resolve(roles) ?? []).includes(roleRef);
   let inline = 0;
+  let perPair = 0;
   const managed: number[] = [];
   for (const construct of stack.node.findAll()) {
-    if (construct instanceof CfnPolicy && attached(construct.roles)) {
-      inline += worstCaseSize(role, construct.policyDocument);
-    } else if (construct instanceof CfnManagedPolicy && attached(construct.roles)) {
-      managed.push(worstCaseSize(role, construct.policyDocument));
-    }
+    const isPolicy = construct instanceof CfnPolicy || construct instanceof CfnManagedPolicy;
+    if (!isPolicy || !attached(construct.roles)) continue;
+    const size = worstCaseSize(role, construct.policyDocument);
+    if (construct instanceof CfnPolicy) inline += size;
+    else managed.push(size);
+    if (construct.node.scope?.node.id.startsWith(PAIR_SCOPED)) perPair += size;
   }
-  return { role: role.node.path, inline, managed };
+  return { role: role.node.path, inline, managed, perPair };
 }
 
 /** How a role's policies exceed IAM's quotas, one sentence per quota; empty when they fit. */
@@ -201,11 +236,16 @@ export function rolePolicyExcess(size: RolePolicySize): string[] {
 const PACKING_SLACK = 400;
 
 /**
- * How many pairs like the configured ones fit a role whose per-pair statements need `size.managed`: the
- * managed policies' worst-case characters grow in proportion to the pairs.
+ * How many pairs like the configured ones fit a role: its per-pair statements grow in proportion to the pairs,
+ * into the inline room the other inline policies leave and the managed policies IAM allows.
  */
 export function pairsThatFit(size: RolePolicySize, pairs: number): number {
-  const needed = size.managed.reduce((a, b) => a + b, 0);
-  const usable = MANAGED_POLICIES_PER_ROLE * (MANAGED_POLICY_LIMIT - PACKING_SLACK);
-  return Math.max(0, Math.min(pairs - 1, Math.floor((pairs * usable) / needed)));
+  const fixedInline = size.inline - (size.perPair - size.managed.reduce((a, b) => a + b, 0));
+  const usable =
+    ROLE_INLINE_LIMIT -
+    fixedInline -
+    INLINE_RESERVE -
+    PACKING_SLACK +
+    MANAGED_POLICIES_PER_ROLE * (MANAGED_POLICY_LIMIT - PACKING_SLACK);
+  return Math.max(0, Math.min(pairs - 1, Math.floor((pairs * usable) / size.perPair)));
 }

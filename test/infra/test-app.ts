@@ -60,7 +60,7 @@ export function manyPairs(count: number, routeTables = 1): ConfigInput['pairs'] 
  * The most pairs of the manyPairs shape (one route table each) that one stack holds: beyond it the resize step
  * role's policies exceed IAM's quotas (iam-limits.test.ts proves both sides).
  */
-export const PAIRS_PER_STACK = 145;
+export const PAIRS_PER_STACK = 162;
 
 /** A validated configuration from an input document. */
 export const configOf = (input: ConfigInput): Config => parseConfig(input);
