@@ -400,7 +400,7 @@ export class VpnFailoverController extends Construct {
 
   /** Run the daemon probe on the members and read its results. */
   grantProbe(grantee: IGrantable): void {
-    addAll(this, grantee, this.probeStatements());
+    addAll(this, grantee, this.probeGrantStatements());
   }
 
   /** Read the tunnel metrics. */
@@ -446,7 +446,7 @@ export class VpnFailoverController extends Construct {
   grantControl(grantee: IGrantable, extra: readonly PolicyStatement[] = []): void {
     addAll(this, grantee, [
       ...this.routeControlStatements(),
-      ...this.probeStatements(),
+      ...this.probeGrantStatements(),
       ...tunnelReadStatements(this.config),
       ...stateStatements(this.table.tableArn),
       ...extra,
@@ -461,7 +461,7 @@ export class VpnFailoverController extends Construct {
     ];
   }
 
-  private probeStatements(): PolicyStatement[] {
+  private probeGrantStatements(): PolicyStatement[] {
     return probeStatements(this, this.config, this.probeDocumentName);
   }
 

@@ -226,7 +226,7 @@ export function rolePolicyExcess(size: RolePolicySize): string[] {
   }
   if (size.managed.length > MANAGED_POLICIES_PER_ROLE) {
     excess.push(
-      `it needs ${size.managed.length} managed policies (${size.managed.reduce((a, b) => a + b, 0)} characters), above IAM's default of ${MANAGED_POLICIES_PER_ROLE} per role`,
+      `it needs ${size.managed.length} managed policies of at most ${MANAGED_POLICY_LIMIT} characters (${size.managed.reduce((a, b) => a + b, 0)} characters in all), above IAM's default of ${MANAGED_POLICIES_PER_ROLE} per role (${MANAGED_POLICIES_PER_ROLE * MANAGED_POLICY_LIMIT} characters)`,
     );
   }
   return excess;

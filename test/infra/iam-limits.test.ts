@@ -6,6 +6,7 @@ import {
   MANAGED_POLICY_LIMIT,
   ROLE_INLINE_LIMIT,
   type RolePolicySize,
+  rolePolicyExcess,
   rolePolicySize,
   worstCaseSize,
 } from '../../infra/policy-size.ts';
@@ -55,7 +56,7 @@ describe("IAM's policy size quotas", () => {
     const [problem] = error.problems;
     expect(problem?.path).toBe('config.pairs');
     const match = problem?.message.match(
-      /^with 163 pairs the IAM policies of role VpnFailover\/Controller\/ResizeStepRole would not deploy: it needs 11 managed policies \(\d+ characters\), above IAM's default of 10 per role \(https:\/\/docs\.aws\.amazon\.com\/IAM\/latest\/UserGuide\/reference_iam-quotas\.html\); split the pairs over several configurations and stacks of at most (\d+) pairs each$/,
+      /^with 163 pairs the IAM policies of role VpnFailover\/Controller\/ResizeStepRole would not deploy: it needs 11 managed policies of at most 6144 characters \(\d+ characters in all\), above IAM's default of 10 per role \(61440 characters\) \(https:\/\/docs\.aws\.amazon\.com\/IAM\/latest\/UserGuide\/reference_iam-quotas\.html\); split the pairs over several configurations and stacks of at most (\d+) pairs each$/,
     );
     expect(match, problem?.message).not.toBeNull();
     // The advice is safe (that many pairs do fit) and not far below what fits.
@@ -110,6 +111,16 @@ describe("IAM's policy size quotas", () => {
     for (const table of manyPairs(60).flatMap((p) => p.routeTables)) {
       expect(actionsOn(`route-table/${table}`)).toEqual(['ec2:CreateRoute', 'ec2:ReplaceRoute']);
     }
+  });
+
+  it('names every quota a role exceeds: its inline total, one managed policy, the number of managed policies', () => {
+    const managed = Array.from({ length: 11 }, (_, i) => (i === 0 ? 6_145 : 100));
+    expect(rolePolicyExcess({ role: 'R', inline: 10_241, managed, perPair: 0 })).toEqual([
+      "its inline policies come to 10241 characters, above IAM's 10240 per role",
+      "a managed policy comes to 6145 characters, above IAM's 6144 per policy",
+      "it needs 11 managed policies of at most 6144 characters (7145 characters in all), above IAM's default of 10 per role (61440 characters)",
+    ]);
+    expect(rolePolicyExcess({ role: 'R', inline: 10_240, managed: [6_144], perPair: 0 })).toEqual([]);
   });
 
   it('counts an ARN at its longest: partition aws-us-gov, a 16-character Region, a 12-digit account', () => {
