@@ -23,6 +23,7 @@ import { ControllerFunction, type ControllerFunctionProps, writeConfigFile } fro
 import { ControllerDashboard } from './dashboard.ts';
 import {
   elasticIpStatements,
+  isPerPair,
   observeStatements,
   probeStatements,
   routeWriteStatements,
@@ -30,6 +31,7 @@ import {
   tunnelReadStatements,
   wildcardFinding,
 } from './permissions.ts';
+import { attachPacked, pairsThatFit, rolePolicyExcess, rolePolicySize } from './policy-size.ts';
 import { ProbeDocument } from './probe-document.ts';
 import { ResizeWorkflow } from './resize-workflow.ts';
 import { alarmName, POWERTOOLS_NAMESPACE_ENV, POWERTOOLS_SERVICE_ENV } from './telemetry.ts';
@@ -79,7 +81,8 @@ export interface VpnFailoverControllerProps {
   readonly removalPolicy?: RemovalPolicy;
   /**
    * Add an EC2 auto-recovery alarm (StatusCheckFailed_System → recover) for every member: two resources per
-   * pair, so a stack with it holds about 200 pairs (construction fails with the count when it would not fit).
+   * pair (construction fails with the count when it would not fit; IAM's policy size limits a stack to fewer
+   * pairs first, see policy-size.ts).
    * @default false
    */
   readonly recoverMembers?: boolean;
@@ -159,7 +162,8 @@ export function propsProblems(
  *   recoverMembers) state changes of the member recovery alarms;
  * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic (which only this deployment's
  *   CloudWatch alarms and the grantNotify principals may publish to), the alarms and a dashboard;
- * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair);
+ * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair) and
+ *   that each role's policies stay within IAM's size quotas (policy-size.ts);
  * - least-privilege IAM for all of it (see permissions.ts).
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
  * methods.
@@ -350,12 +354,15 @@ export class VpnFailoverController extends Construct {
 
     this.resize = new ResizeWorkflow(this, 'Resize', { controller: this });
 
+    // Both of CloudFormation's and IAM's limits are checked here, so synth fails before anything deploys.
     const resources = this.node.findAll().filter((c) => CfnResource.isCfnResource(c)).length;
-    if (resources > STACK_RESOURCE_LIMIT) {
-      throw new InputError('VpnFailoverController props', [
-        resourceLimitProblem(resources, recoverMembers ? config.pairs.length : 0),
-      ]);
-    }
+    const limitProblems = [
+      ...(resources > STACK_RESOURCE_LIMIT
+        ? [resourceLimitProblem(resources, recoverMembers ? config.pairs.length : 0)]
+        : []),
+      ...this.policySizeProblems(),
+    ];
+    if (limitProblems.length > 0) throw new InputError('VpnFailoverController props', limitProblems);
   }
 
   /**
@@ -388,16 +395,12 @@ export class VpnFailoverController extends Construct {
 
   /** Read the pairs' EC2 state and write their routes (and Elastic IPs, where configured). */
   grantRouteControl(grantee: IGrantable): void {
-    addAll(this, grantee, [
-      ...observeStatements(this.config),
-      ...routeWriteStatements(this, this.config),
-      ...elasticIpStatements(this, this.config),
-    ]);
+    addAll(this, grantee, this.routeControlStatements());
   }
 
   /** Run the daemon probe on the members and read its results. */
   grantProbe(grantee: IGrantable): void {
-    addAll(this, grantee, probeStatements(this, this.config, this.probeDocumentName));
+    addAll(this, grantee, this.probeGrantStatements());
   }
 
   /** Read the tunnel metrics. */
@@ -436,14 +439,51 @@ export class VpnFailoverController extends Construct {
     ]);
   }
 
-  /** Everything the controller does: observe, probe, read tunnels, keep state, move routes. */
-  grantControl(grantee: IGrantable): void {
-    this.grantRouteControl(grantee);
-    this.grantProbe(grantee);
-    this.grantTunnelRead(grantee);
-    this.grantState(grantee);
+  /**
+   * Everything the controller does: observe, probe, read tunnels, keep state, move routes; plus `extra`
+   * statements granted in the same policies, so a member or route table that both name is listed once.
+   */
+  grantControl(grantee: IGrantable, extra: readonly PolicyStatement[] = []): void {
+    addAll(this, grantee, [
+      ...this.routeControlStatements(),
+      ...this.probeGrantStatements(),
+      ...tunnelReadStatements(this.config),
+      ...stateStatements(this.table.tableArn),
+      ...extra,
+    ]);
+  }
+
+  private routeControlStatements(): PolicyStatement[] {
+    return [
+      ...observeStatements(this.config),
+      ...routeWriteStatements(this, this.config),
+      ...elasticIpStatements(this, this.config),
+    ];
+  }
+
+  private probeGrantStatements(): PolicyStatement[] {
+    return probeStatements(this, this.config, this.probeDocumentName);
+  }
+
+  /** Every role of the construct whose policies would not fit IAM's size quotas, with the pairs that would. */
+  private policySizeProblems(): InputProblem[] {
+    const problems: InputProblem[] = [];
+    for (const role of this.node.findAll().filter((c): c is Role => c instanceof Role)) {
+      const size = rolePolicySize(role);
+      const excess = rolePolicyExcess(size);
+      if (excess.length === 0) continue;
+      const pairs = this.config.pairs.length;
+      const fitting = pairsThatFit(size, pairs);
+      problems.push({
+        path: 'config.pairs',
+        message: `with ${pairs} pairs the IAM policies of role ${size.role} would not deploy: ${excess.join('; ')} (${IAM_QUOTAS_URL}); split the pairs over several configurations and stacks of at most ${fitting} pairs each`,
+      });
+    }
+    return problems;
   }
 }
+
+const IAM_QUOTAS_URL = 'https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html';
 
 /**
  * Add statements to the grantee's policy. A statement that names `*` (or an ENI wildcard) by design carries
@@ -451,11 +491,15 @@ export class VpnFailoverController extends Construct {
  */
 function addAll(scope: Construct, grantee: IGrantable, statements: readonly PolicyStatement[]): void {
   const principal = grantee.grantPrincipal;
+  // Statements that name every member or route table are compacted and packed to fit IAM's quotas, after the
+  // others so the packing knows the room they leave.
+  const packed = principal instanceof Role ? statements.filter(isPerPair) : [];
   for (const statement of statements) {
-    principal.addToPrincipalPolicy(statement);
+    if (!packed.includes(statement)) principal.addToPrincipalPolicy(statement);
     const finding = wildcardFinding(scope, statement);
     if (finding && Construct.isConstruct(principal)) Validations.of(principal).acknowledge(finding);
   }
+  if (principal instanceof Role && packed.length > 0) attachPacked(principal, packed);
 }
 
 /**

@@ -33,6 +33,20 @@ const membersOf = (pair: PairConfig) => [pair.primary, pair.standby];
 
 const unique = (values: readonly string[]): string[] => [...new Set(values)];
 
+const PER_PAIR = new WeakSet<PolicyStatement>();
+
+/**
+ * Mark a statement that names resources of every pair (members, route tables, addresses): the grant puts it in
+ * customer-managed policies, compacted and split to fit IAM's size quotas (policy-size.ts).
+ */
+export function perPair(statement: PolicyStatement): PolicyStatement {
+  PER_PAIR.add(statement);
+  return statement;
+}
+
+/** Whether {@link perPair} marked the statement. */
+export const isPerPair = (statement: PolicyStatement): boolean => PER_PAIR.has(statement);
+
 /**
  * Reads the controller needs to observe pairs: instance state and status checks, the members' ENIs, the route
  * tables, and (only when some pair moves an Elastic IP) the addresses. EC2 Describe* actions support no
@@ -49,12 +63,14 @@ export function observeStatements(config: Config): PolicyStatement[] {
 export function routeWriteStatements(scope: IConstruct, config: Config): PolicyStatement[] {
   const tables = unique(config.pairs.flatMap((p) => p.routeTables));
   return [
-    new PolicyStatement({
-      sid: 'WriteManagedRoutes',
-      effect: Effect.ALLOW,
-      actions: [...ROUTE_WRITES],
-      resources: tables.map((rtb) => arn(scope, 'ec2', 'route-table', rtb)),
-    }),
+    perPair(
+      new PolicyStatement({
+        sid: 'WriteManagedRoutes',
+        effect: Effect.ALLOW,
+        actions: [...ROUTE_WRITES],
+        resources: tables.map((rtb) => arn(scope, 'ec2', 'route-table', rtb)),
+      }),
+    ),
   ];
 }
 
@@ -74,12 +90,14 @@ export function elasticIpStatements(scope: IConstruct, config: Config): PolicySt
     ]),
   );
   return [
-    new PolicyStatement({
-      sid: 'MoveElasticIps',
-      effect: Effect.ALLOW,
-      actions: ['ec2:AssociateAddress'],
-      resources,
-    }),
+    perPair(
+      new PolicyStatement({
+        sid: 'MoveElasticIps',
+        effect: Effect.ALLOW,
+        actions: ['ec2:AssociateAddress'],
+        resources,
+      }),
+    ),
   ];
 }
 
@@ -93,12 +111,14 @@ export function probeStatements(scope: IConstruct, config: Config, documentName:
   if (probed.length === 0) return [];
   const instances = unique(probed.flatMap((p) => membersOf(p).map((m) => instanceArn(scope, m.instanceId))));
   return [
-    new PolicyStatement({
-      sid: 'RunDaemonProbe',
-      effect: Effect.ALLOW,
-      actions: ['ssm:SendCommand'],
-      resources: [arn(scope, 'ssm', 'document', documentName), ...instances],
-    }),
+    perPair(
+      new PolicyStatement({
+        sid: 'RunDaemonProbe',
+        effect: Effect.ALLOW,
+        actions: ['ssm:SendCommand'],
+        resources: [arn(scope, 'ssm', 'document', documentName), ...instances],
+      }),
+    ),
     new PolicyStatement({
       sid: 'ReadProbeResults',
       effect: Effect.ALLOW,

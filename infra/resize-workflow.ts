@@ -40,6 +40,7 @@ import { HEALTHY_POLL, SOAK_POLL_SECONDS, STOP_POLL, THROTTLE_RETRY } from '../s
 import { CHAIN_STATES, chainPrefix, chainState, RESIZE_STATES } from '../shared/resize/states.ts';
 import { FIRST_POLL, type Stage, type StepName } from '../shared/resize/types.ts';
 import type { VpnFailoverController } from './controller.ts';
+import { perPair } from './permissions.ts';
 
 /**
  * The zero-downtime resize (design.md "Resize workflow", aws-facts.md sections 6 and 8): a Standard state machine,
@@ -374,19 +375,23 @@ export function resizeStatements(scope: Construct, config: Config): PolicyStatem
     ...new Set(config.pairs.flatMap((p) => [p.primary.instanceId, p.standby.instanceId])),
   ].map((id) => stack.formatArn({ service: 'ec2', resource: 'instance', resourceName: id }));
   return [
-    new PolicyStatement({
-      sid: 'StopStartMembers',
-      effect: Effect.ALLOW,
-      actions: ['ec2:StopInstances', 'ec2:StartInstances'],
-      resources: instances,
-    }),
-    new PolicyStatement({
-      sid: 'RetypeMembers',
-      effect: Effect.ALLOW,
-      actions: ['ec2:ModifyInstanceAttribute'],
-      resources: instances,
-      conditions: { Null: { 'ec2:Attribute/InstanceType': 'false' } },
-    }),
+    perPair(
+      new PolicyStatement({
+        sid: 'StopStartMembers',
+        effect: Effect.ALLOW,
+        actions: ['ec2:StopInstances', 'ec2:StartInstances'],
+        resources: instances,
+      }),
+    ),
+    perPair(
+      new PolicyStatement({
+        sid: 'RetypeMembers',
+        effect: Effect.ALLOW,
+        actions: ['ec2:ModifyInstanceAttribute'],
+        resources: instances,
+        conditions: { Null: { 'ec2:Attribute/InstanceType': 'false' } },
+      }),
+    ),
     new PolicyStatement({
       sid: 'StartEncryptedMembers',
       effect: Effect.ALLOW,
@@ -440,8 +445,9 @@ export class ResizeWorkflow extends Construct {
       description: `vpn-failover resize steps (${controller.deploymentName})`,
       timeout: Duration.seconds(timeoutSeconds),
     });
-    controller.grantControl(fn);
-    grantResize(fn, resizeStatements(this, controller.config));
+    // One grant, so the members that the probe and the resize steps both name are listed once.
+    controller.grantControl(fn, resizeStatements(this, controller.config));
+    acknowledgeResizeWildcards(fn);
     this.stepFunction = fn;
 
     this.stateMachine = new StateMachine(this, 'StateMachine', {
@@ -476,9 +482,8 @@ export class ResizeWorkflow extends Construct {
 const RESIZE_WILDCARD_REASON =
   "ec2:DescribeInstanceTypes and ec2:DescribeInstanceTypeOfferings (the resize preflight) support no resource-level permissions and are read-only; kms:CreateGrant names the customer-managed key of the members' volumes, unknown to the stack, and is allowed only via EC2 (kms:ViaService) for a grant to an AWS resource (kms:GrantIsForAWSResource).";
 
-function grantResize(grantee: IGrantable, statements: readonly PolicyStatement[]): void {
+function acknowledgeResizeWildcards(grantee: IGrantable): void {
   const principal = grantee.grantPrincipal;
-  for (const statement of statements) principal.addToPrincipalPolicy(statement);
   if (Construct.isConstruct(principal)) {
     Validations.of(principal).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

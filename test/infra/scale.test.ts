@@ -1,19 +1,11 @@
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { STACK_RESOURCE_LIMIT } from '../../infra/controller.ts';
-import { configOf, EXAMPLE_PAIR, readable, synthStack } from './test-app.ts';
+import { InputError } from '../../shared/errors.ts';
+import { configOf, EXAMPLE_PAIR, manyPairs, PAIRS_PER_STACK, readable, synthStack } from './test-app.ts';
 
-/** The configuration schema's largest deployment: 500 pairs, every member and route table distinct. */
-const pairs = Array.from({ length: 500 }, (_, i) => ({
-  ...EXAMPLE_PAIR,
-  name: `pair-${i}`,
-  primary: { instanceId: `i-${(2 * i).toString(16).padStart(17, '0')}` },
-  standby: { instanceId: `i-${(2 * i + 1).toString(16).padStart(17, '0')}` },
-  routeTables: [`rtb-${i.toString(16).padStart(17, '0')}`],
-}));
-
-describe('a deployment of 500 pairs', () => {
-  const { template, stack } = synthStack(configOf({ pairs }));
+describe('a deployment of the most pairs one stack holds', () => {
+  const { template, stack } = synthStack(configOf({ pairs: manyPairs(PAIRS_PER_STACK) }));
   const resources = template.toJSON().Resources as Record<string, { Type: string }>;
 
   it("synthesizes into one stack under CloudFormation's 500-resource limit", () => {
@@ -37,4 +29,21 @@ describe('a deployment of 500 pairs', () => {
     expect(JSON.stringify(template.toJSON()).length).toBeLessThan(1_000_000);
     Annotations.fromStack(stack).hasNoWarning('*', Match.stringLikeRegexp('Template size exceeds limit'));
   });
+});
+
+it("the schema's 500 pairs are refused at synth, before anything deploys, with the pairs one stack holds", () => {
+  let thrown: unknown;
+  try {
+    synthStack(configOf({ pairs: manyPairs(500) }));
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown).toBeInstanceOf(InputError);
+  const messages = (thrown as InputError).problems.map((p) => `${p.path}: ${p.message}`);
+  expect(messages.length).toBeGreaterThan(0);
+  for (const message of messages) {
+    expect(message).toMatch(
+      /^config\.pairs: with 500 pairs the IAM policies of role .* at most \d+ pairs each$/,
+    );
+  }
 });

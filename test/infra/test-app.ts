@@ -39,6 +39,29 @@ export const EXAMPLE_PAIR = {
   },
 } as const satisfies ConfigInput['pairs'][number];
 
+/**
+ * `count` pairs shaped like EXAMPLE_PAIR (probe, tunnel) with distinct members and `routeTables` distinct route
+ * tables each: the shape whose limits the README states.
+ */
+export function manyPairs(count: number, routeTables = 1): ConfigInput['pairs'] {
+  return Array.from({ length: count }, (_, i) => ({
+    ...EXAMPLE_PAIR,
+    name: `pair-${i}`,
+    primary: { instanceId: `i-${(2 * i).toString(16).padStart(17, '0')}` },
+    standby: { instanceId: `i-${(2 * i + 1).toString(16).padStart(17, '0')}` },
+    routeTables: Array.from(
+      { length: routeTables },
+      (_, j) => `rtb-${(i * routeTables + j).toString(16).padStart(17, '0')}`,
+    ),
+  }));
+}
+
+/**
+ * The most pairs of the manyPairs shape (one route table each) that one stack holds: beyond it the resize step
+ * role's policies exceed IAM's quotas (iam-limits.test.ts proves both sides).
+ */
+export const PAIRS_PER_STACK = 162;
+
 /** A validated configuration from an input document. */
 export const configOf = (input: ConfigInput): Config => parseConfig(input);
 
@@ -70,14 +93,19 @@ export interface TemplateStatement {
   readonly Condition?: unknown;
 }
 
-/** Every identity-policy statement in the template: AWS::IAM::Policy documents and inline role policies. */
+/**
+ * Every identity-policy statement in the template: AWS::IAM::Policy and AWS::IAM::ManagedPolicy documents and
+ * inline role policies.
+ */
 export function policyStatements(template: Template): TemplateStatement[] {
   const statements: TemplateStatement[] = [];
   const add = (policy: string, document: { Statement: Omit<TemplateStatement, 'policy'>[] }) => {
     for (const statement of document.Statement) statements.push({ policy, ...statement });
   };
-  for (const [id, resource] of Object.entries(template.findResources('AWS::IAM::Policy'))) {
-    add(id, resource.Properties.PolicyDocument);
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const [id, resource] of Object.entries(template.findResources(type))) {
+      add(id, resource.Properties.PolicyDocument);
+    }
   }
   for (const [id, resource] of Object.entries(template.findResources('AWS::IAM::Role'))) {
     for (const inline of resource.Properties.Policies ?? [])
