@@ -62,8 +62,6 @@ export interface ControllerFunctionProps {
   readonly logRemovalPolicy: RemovalPolicy;
   /** Extra environment variables (ENV.configPath is always set). */
   readonly environment?: Record<string, string>;
-  /** @default no reservation */
-  readonly reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -99,9 +97,6 @@ export class ControllerFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(60),
       ...(props.description ? { description: props.description } : {}),
-      ...(props.reservedConcurrentExecutions !== undefined
-        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
-        : {}),
       role,
       logGroup,
       environment: {

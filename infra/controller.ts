@@ -105,8 +105,6 @@ export interface AddFunctionProps {
   readonly memorySize?: number;
   /** Added to the common environment (config path, table, probe document, topic). */
   readonly environment?: Record<string, string>;
-  /** @default no reservation */
-  readonly reservedConcurrentExecutions?: number;
 }
 
 /** Problems with the props that the config schema cannot see (limits of the AWS resources they become). */
@@ -126,7 +124,7 @@ export function propsProblems(
   if (timeout > LAMBDA_MAX_TIMEOUT_SECONDS) {
     problems.push({
       path: 'controller.schedule',
-      message: `fast mode needs a Lambda timeout of schedule + 30 s = ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; use a schedule of at most 14m or disable fast mode`,
+      message: `fast mode needs a Lambda timeout of the schedule plus one evaluation = ${timeout} s, above Lambda's ${LAMBDA_MAX_TIMEOUT_SECONDS} s; use a shorter schedule (at most ${Math.floor((LAMBDA_MAX_TIMEOUT_SECONDS - (timeout - config.controller.schedule)) / 60)}m) or disable fast mode`,
     });
   }
   const { schedule } = config.controller;
@@ -156,7 +154,7 @@ export function propsProblems(
 
 /**
  * Everything the failover controller needs in one account and Region:
- * - the controller Lambda (nodejs24.x, arm64, reserved concurrency 1, no async retries, 60 s maximum event age),
+ * - the controller Lambda (nodejs24.x, arm64, no reserved concurrency, no async retries, 60 s maximum event age),
  *   with the configuration bundled as JSON;
  * - its triggers: an EventBridge Scheduler rate schedule, EC2 state changes of the managed instances, and (with
  *   recoverMembers) state changes of the member recovery alarms;
@@ -277,8 +275,11 @@ export class VpnFailoverController extends Construct {
         [POWERTOOLS_SERVICE_ENV]: deploymentName,
         [POWERTOOLS_NAMESPACE_ENV]: METRICS_NAMESPACE,
       },
-      // One run at a time: overlapping runs would race on the same routes.
-      reservedConcurrentExecutions: 1,
+      // No reserved concurrency: an account's unreserved pool may not go below 100, so an account whose
+      // concurrency quota is 10 (new accounts) cannot reserve any
+      // (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), and an EC2 event must not
+      // wait behind a fast-mode invocation. Overlapping runs are serialised by the state table instead: each
+      // pair's conditional write on its version, and the writer lease around route writes.
     });
     this.controller.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: MAX_EVENT_AGE });
     // No grantNotify: the controller reports through metrics and alarms, not by publishing to the topic.
@@ -386,9 +387,6 @@ export class VpnFailoverController extends Construct {
       ...(props.description ? { description: props.description } : {}),
       ...(props.timeout ? { timeout: props.timeout } : {}),
       ...(props.memorySize !== undefined ? { memorySize: props.memorySize } : {}),
-      ...(props.reservedConcurrentExecutions !== undefined
-        ? { reservedConcurrentExecutions: props.reservedConcurrentExecutions }
-        : {}),
     };
     return new ControllerFunction(this, id, functionProps);
   }

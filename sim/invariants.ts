@@ -1,6 +1,6 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
-import { controllerTimeoutSeconds, fastModeDeadline } from '../shared/controller/run.ts';
+import { controllerTimeoutSeconds, evaluationSlots } from '../shared/controller/run.ts';
 import { ALARM_KINDS, type AlarmKind } from '../shared/domain/plan.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { otherRole, ROLES } from '../shared/domain/types.ts';
@@ -301,8 +301,7 @@ export function timingOf(config: Config, latency: LatencyModel): Timing {
   let gap = schedule + startDelay;
   if (fastMode.enabled) {
     const timeoutMs = latency.control.lambdaTimeout ?? controllerTimeoutSeconds(config) * 1000;
-    const until = fastModeDeadline(config.controller, 0, timeoutMs) / 1000;
-    const lastStart = Math.max(0, Math.ceil(until / fastMode.interval) - 1) * fastMode.interval;
+    const lastStart = Math.max(...evaluationSlots(config.controller, 0, timeoutMs).slots) / 1000;
     gap = Math.max(fastMode.interval, schedule - lastStart) + startDelay;
   }
   return { observe, act, run, gap, evaluation: Math.max(gap, run), throttledRun: run + RETRY_SLACK };

@@ -1,10 +1,5 @@
 import { parseEvent, SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import {
-  controllerTimeoutSeconds,
-  fastModeDeadline,
-  runController,
-  runFastMode,
-} from '../shared/controller/run.ts';
+import { controllerTimeoutSeconds, runController, runScheduled } from '../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/types.ts';
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
@@ -23,9 +18,11 @@ import { ACCOUNT_ID, type RouteTarget } from './world.ts';
  * EC2 state-change events through EventBridge, operator commands) while the scenario's faults happen, all in
  * virtual time, and report the event log and the final state (contracts.md section 3).
  *
- * The Lambda around the controller is modelled too: reserved concurrency (invocations queue, by default one
- * at a time), a maximum event age (older schedule and state-change events are dropped, aws-facts §9), the
- * function's timeout, and fast mode (each scheduled invocation re-checks until shortly before the next one).
+ * The Lambda around the controller is modelled too: concurrency (by default unreserved, as deployed: every
+ * invocation starts at once, overlapping the others; with a reservation, invocations beyond it queue), a
+ * maximum event age (older schedule and state-change events are dropped, aws-facts §9), the function's
+ * timeout, and the scheduled invocation's evaluations (fast mode: every interval until the next schedule takes
+ * over) with their quick re-checks.
  * CloudWatch alarm triggers are not simulated: the deployed alarms watch the controller's own metrics, so
  * they only ask it to look again at what it has just seen.
  */
@@ -41,7 +38,10 @@ export interface RunScenarioOptions {
   readonly crashAfterReplaceRoutes?: number | readonly number[];
   /** @default DEFAULT_LATENCY */
   readonly latency?: LatencyModel;
-  /** controller invocations that may run at once (reserved concurrency). @default 1 */
+  /**
+   * Controller invocations that may run at once (reserved concurrency); more queue until one ends. @default
+   * unreserved, as the CDK app deploys the function: every invocation starts at once
+   */
   readonly reservedConcurrency?: number;
   /** add a `decision` event for every decision of every run. @default false */
   readonly verbose?: boolean;
@@ -164,7 +164,8 @@ class ScenarioRun {
     this.#scenario = scenario;
     this.#account = account;
     this.#options = options;
-    this.#concurrency = Math.max(1, options.reservedConcurrency ?? 1);
+    this.#concurrency =
+      options.reservedConcurrency === undefined ? Infinity : Math.max(1, options.reservedConcurrency);
     this.#timeoutMs = controllerTimeoutMs(scenario, account.latency);
     this.#deps = {
       clients: account.clients,
@@ -441,15 +442,12 @@ class ScenarioRun {
     }
     await clock.sleep(this.#draw('lambda start', latency.control.lambdaStart));
     this.#invocations++;
-    const { fastMode } = this.#scenario.config.controller;
-    // What the Lambda handler does (functions/controller/handler.ts handleEvent): parse the event; on a
-    // scheduled event in fast mode, loop until the fast-mode deadline.
+    // What the Lambda handler does (functions/controller/handler.ts handleEvent): parse the event; a scheduled
+    // event evaluates at each of its slots and re-checks in between, until the invocation's deadline.
+    const deadline = clock.now() + this.#timeoutMs;
     const work = (): Promise<RunSummary | RunSummary[]> => {
       const trigger = parseEvent(item.event);
-      if (trigger.kind === 'schedule' && fastMode.enabled) {
-        const untilMs = fastModeDeadline(this.#scenario.config.controller, clock.now(), this.#timeoutMs);
-        return runFastMode(this.#deps, { untilMs, intervalMs: fastMode.interval * 1000 });
-      }
+      if (trigger.kind === 'schedule') return runScheduled({ ...this.#deps, deadline });
       return runController(this.#deps, trigger);
     };
     const outcome: InvocationOutcome<RunSummary | RunSummary[]> = await this.#account.invoke(

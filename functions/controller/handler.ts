@@ -3,7 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
-import { fastModeDeadline, runController, runFastMode } from '../../shared/controller/run.ts';
+import { runController, runScheduled } from '../../shared/controller/run.ts';
 import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
 import { depsFromEnvironment } from '../environment.ts';
 
@@ -12,7 +12,8 @@ export type HandlerDeps = ControllerDeps & { readonly metrics: Metrics };
 
 /**
  * Handle one invocation: parse the event into a trigger (or reject it, writing nothing), run the controller
- * (in fast mode, loop until shortly before the next schedule), publish metrics, return the summary.
+ * (a scheduled invocation evaluates at each of its slots and re-checks what asks for it, until the next
+ * schedule), publish each run's metrics as it finishes, return the last summary.
  */
 export async function handleEvent(
   event: unknown,
@@ -33,15 +34,8 @@ export async function handleEvent(
     log,
     deadline: deps.clock.now() + context.getRemainingTimeInMillis(),
   };
-  const { fastMode } = deps.config.controller;
-  if (trigger.kind === 'schedule' && fastMode.enabled) {
-    const untilMs = fastModeDeadline(
-      deps.config.controller,
-      deps.clock.now(),
-      context.getRemainingTimeInMillis(),
-    );
-    const runs = await runFastMode(controller, { untilMs, intervalMs: fastMode.interval * 1000 });
-    for (const run of runs) publishRunMetrics(deps.metrics, run);
+  if (trigger.kind === 'schedule') {
+    const runs = await runScheduled(controller, { onRun: (run) => publishRunMetrics(deps.metrics, run) });
     const last = runs[runs.length - 1] as RunSummary;
     return { ...last, runs: runs.length };
   }

@@ -3,6 +3,7 @@ import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive } from '../decide/decide.ts';
+import { recheckAfterMs } from '../decide/recheck.ts';
 import type { Decision } from '../domain/plan.ts';
 import { isMove } from '../domain/plan.ts';
 import type { PairMemory, PairObservation, Role, StoredPair } from '../domain/types.ts';
@@ -39,18 +40,25 @@ export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 export const OUTCOME_ROOM_MS = 10_000;
 
 /**
- * The controller Lambda's timeout, in seconds. In fast mode one invocation keeps probing until shortly before
- * the next schedule, so it may run for up to a schedule period; 30 s on top covers the last evaluation.
- * Otherwise one evaluation is a probe (at most controller.probeTimeout) plus reads and writes: 60 s, or
- * probeTimeout + 30 s if longer. When every managed route (and Elastic IP) of the configuration may have to
- * move at once (a zone-wide loss) and that is more than EC2's burst of mutating calls, the invocation also
- * needs the time to write the rest at EC2's refill rate, plus the room to store the outcome; that part stops
- * at Lambda's maximum of 900 s. Beyond it, the writes that do not fit are left to the next invocation, which
- * finds those routes still on the lost member and repairs them first.
+ * How long one evaluation may take: a probe (at most controller.probeTimeout) plus reads and writes, 60 s or
+ * probeTimeout + 30 s if longer.
+ */
+const evaluationMs = (controller: Config['controller']): number =>
+  Math.max(60, controller.probeTimeout + 30) * 1000;
+
+/**
+ * The controller Lambda's timeout, in seconds. One evaluation takes at most evaluationMs. In fast mode one
+ * invocation keeps evaluating, and re-checking, until the next scheduled invocation takes over a schedule period
+ * after it started, so it needs that period plus one evaluation. When every managed route (and Elastic IP) of
+ * the configuration may have to move at once (a zone-wide loss) and that is more than EC2's burst of mutating
+ * calls, the invocation also needs the time to write the rest at EC2's refill rate, plus the room to store the
+ * outcome; that part stops at Lambda's maximum of 900 s. Beyond it, the writes that do not fit are left to the
+ * next invocation, which finds those routes still on the lost member and repairs them first.
  */
 export function controllerTimeoutSeconds(config: Config): number {
-  const { schedule, fastMode, probeTimeout } = config.controller;
-  const base = fastMode.enabled ? schedule + 30 : Math.max(60, probeTimeout + 30);
+  const { controller } = config;
+  const evaluation = evaluationMs(controller) / 1000;
+  const base = controller.fastMode.enabled ? controller.schedule + evaluation : evaluation;
   const writes = config.pairs.reduce(
     (sum, p) => sum + p.routeTables.length * p.destinations.length + (p.elasticIp ? 1 : 0),
     0,
@@ -62,45 +70,69 @@ export function controllerTimeoutSeconds(config: Config): number {
   return Math.max(base, Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, base + writing));
 }
 
-/** Room a fast-mode loop leaves at the end of its period besides one probe, so it ends before the next one. */
-export const FAST_MODE_MARGIN_MS = 5_000;
-
 /**
- * Until when a fast-mode invocation starting at `startMs` keeps starting runs: the schedule period (or the time
- * the Lambda has left, if shorter) minus one probe timeout and a margin, so the loop ends before the next
- * scheduled invocation (reserved concurrency 1 would otherwise throttle it).
+ * When a scheduled invocation starting at `startMs` with the given deadline starts its evaluations (epoch
+ * ms), and until when it may start re-checks (`takeOver`). Economy: once, at the start. Fast mode: every
+ * `interval` from the start, as many as fit in one schedule period, so the next scheduled invocation's first
+ * evaluation (a period later) follows the last one after at most `interval`: the grid carries on across
+ * invocations, give or take the Scheduler's delay, and no part of a period goes unwatched. Each invocation
+ * anchors the grid at its own start, so that delay never accumulates. Nothing starts once the next scheduled
+ * invocation has taken over, or when one more evaluation would not fit before the deadline.
  */
-export function fastModeDeadline(
+export function evaluationSlots(
   controller: Config['controller'],
   startMs: number,
-  remainingMs: number,
-): number {
-  const budget = Math.min(controller.schedule * 1000, remainingMs);
-  return startMs + budget - controller.probeTimeout * 1000 - FAST_MODE_MARGIN_MS;
+  deadlineMs: number,
+): { readonly slots: readonly number[]; readonly takeOver: number } {
+  const takeOver = Math.min(startMs + controller.schedule * 1000, deadlineMs - evaluationMs(controller));
+  if (!controller.fastMode.enabled) return { slots: [startMs], takeOver };
+  const count = Math.ceil(controller.schedule / controller.fastMode.interval);
+  const slots = Array.from({ length: count }, (_, k) => startMs + k * controller.fastMode.interval * 1000);
+  return { slots: slots.filter((at, k) => k === 0 || at < takeOver), takeOver };
 }
 
 /**
- * Fast mode: re-run the scheduled reconcile every `intervalMs` until `untilMs`, so detection is not bound to
- * the one-minute schedule (aws-facts.md section 7: Scheduler's minimum rate is one minute). Waiting is on the
- * injected clock.
+ * A scheduled invocation: evaluate every pair at each of its evaluationSlots, and in between re-check the pairs
+ * whose evaluation asked for it (a failure seen fewer than unhealthyThreshold times, shared/decide/recheck.ts)
+ * as soon as they asked, instead of at the next slot or schedule. Re-checks start only while the next
+ * scheduled invocation has not taken over (a schedule period after `startMs`) and one more evaluation fits
+ * before the invocation's deadline. An evaluation that overruns its slot delays the next one, never drops it.
+ * Each run is handed to `onRun` as soon as it finishes (its metrics are published then, not at the end of the
+ * invocation). Waiting is on the injected clock.
  */
-export async function runFastMode(
+export async function runScheduled(
   deps: ControllerDeps,
-  options: { readonly untilMs: number; readonly intervalMs: number },
+  options: { readonly startMs?: number; readonly onRun?: (summary: RunSummary) => void } = {},
 ): Promise<RunSummary[]> {
+  const { controller } = deps.config;
+  const startMs = options.startMs ?? deps.clock.now();
+  // Every run of the invocation shares its deadline.
+  const deadline = deps.deadline ?? startMs + controllerTimeoutSeconds(deps.config) * 1000;
+  const invocation: ControllerDeps = { ...deps, deadline };
+  const { slots, takeOver } = evaluationSlots(controller, startMs, deadline);
   const runs: RunSummary[] = [];
-  // Every run of the loop shares the invocation's deadline.
-  const invocation: ControllerDeps = {
-    ...deps,
-    deadline: deps.deadline ?? deps.clock.now() + controllerTimeoutSeconds(deps.config) * 1000,
+  const run = async (trigger: Trigger): Promise<RunSummary> => {
+    const summary = await runController(invocation, trigger);
+    runs.push(summary);
+    options.onRun?.(summary);
+    return summary;
   };
-  for (;;) {
-    const started = deps.clock.now();
-    runs.push(await runController(invocation, { kind: 'schedule' }));
-    const next = started + options.intervalMs;
-    if (next >= options.untilMs) return runs;
-    await deps.clock.sleep(Math.max(0, next - deps.clock.now()));
+  for (const [k, slot] of slots.entries()) {
+    const nextSlot = slots[k + 1] ?? takeOver;
+    // An overrun past the following slot too: that slot's evaluation starts now instead.
+    if ((slots[k + 1] ?? Infinity) <= deps.clock.now()) continue;
+    await deps.clock.sleep(Math.max(0, slot - deps.clock.now()));
+    let summary = await run({ kind: 'schedule' });
+    for (;;) {
+      const asked = summary.pairs.filter((p) => p.recheckAfterMs !== undefined);
+      if (asked.length === 0) break;
+      const at = deps.clock.now() + Math.min(...asked.map((p) => p.recheckAfterMs as number));
+      if (at >= Math.min(nextSlot, takeOver)) break;
+      await deps.clock.sleep(at - deps.clock.now());
+      summary = await run({ kind: 'recheck', pairs: asked.map((p) => p.pair) });
+    }
   }
+  return runs;
 }
 
 /** EC2 instance states in which a member carries no traffic (or soon will not). */
@@ -112,6 +144,8 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
   switch (trigger.kind) {
     case 'schedule':
       return [...all];
+    case 'recheck':
+      return all.filter((p) => trigger.pairs.includes(p.name));
     case 'reconcile':
     case 'failover': {
       if (trigger.pair === undefined) return [...all];
@@ -221,8 +255,13 @@ async function reconcileAll(
     try {
       if (!(await holdWriterLease(deps, run))) {
         await run.store.markPairs(pairs.map((p) => p.name));
-        deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
-        return { summaries: [], deferred: pairs.map((p) => p.name) };
+        // The holder may have let go between the two calls, before it could see the marks: then nobody would
+        // look at them until the next run that moves. Trying once more after marking closes that gap: either
+        // the holder's release fails on the marks (it looks at them), or the lease is free now (this run does).
+        if (!(await holdWriterLease(deps, run))) {
+          deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
+          return { summaries: [], deferred: pairs.map((p) => p.name) };
+        }
       }
     } catch (error) {
       deps.log.warn({ err: error }, 'writer lease unavailable; looking at the pairs here');
@@ -423,7 +462,7 @@ async function finish(
 ): Promise<PairSummary> {
   const { pair, decision, record } = intent;
   const { plan } = decision;
-  const base = summaryOf(pair.name, decision);
+  const base = summaryOf(pair, decision);
   const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
     problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
   if (intent.deferred) return { ...base, active: intent.memoryBefore.active, deferred: true };
@@ -509,7 +548,7 @@ function sorted(value: unknown): unknown {
   return value;
 }
 
-function summaryOf(pair: string, decision: Decision): PairSummary {
+function summaryOf(pair: PairConfig, decision: Decision): PairSummary {
   const { plan } = decision;
   const members = Object.fromEntries(
     ROLES.map((role): [Role, MemberSummary] => {
@@ -520,8 +559,9 @@ function summaryOf(pair: string, decision: Decision): PairSummary {
       return [role, { health: verdict.health, reason: verdict.reason, signals }];
     }),
   ) as Record<Role, MemberSummary>;
+  const recheck = recheckAfterMs(pair, decision);
   return {
-    pair,
+    pair: pair.name,
     plan: plan.kind,
     ...(plan.kind === 'failover' || plan.kind === 'failback' ? { trigger: plan.trigger } : {}),
     ...(isMove(plan) ? { from: plan.from, to: plan.to } : {}),
@@ -532,5 +572,6 @@ function summaryOf(pair: string, decision: Decision): PairSummary {
     elasticIpMoved: false,
     dryRun: decision.dryRun,
     members,
+    ...(recheck !== undefined ? { recheckAfterMs: recheck } : {}),
   };
 }

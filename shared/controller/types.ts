@@ -30,6 +30,8 @@ export type Trigger =
   | { readonly kind: 'instance-state-change'; readonly instanceId: string; readonly state: string }
   | { readonly kind: 'alarm'; readonly alarmName: string; readonly state: string }
   | { readonly kind: 'reconcile'; readonly pair?: string }
+  /** a quick second look, within the same invocation, at pairs whose last evaluation asked for one */
+  | { readonly kind: 'recheck'; readonly pairs: readonly string[] }
   | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean };
 
 /** One route the run wrote. */
@@ -69,6 +71,11 @@ export interface PairSummary {
   readonly members?: Readonly<Record<Role, MemberSummary>>;
   /** set when this pair's run failed (the others still ran) */
   readonly error?: string;
+  /**
+   * Milliseconds after which the pair should be evaluated again within the same invocation, to confirm a
+   * failure seen fewer than unhealthyThreshold times (shared/decide/recheck.ts); absent when not wanted.
+   */
+  readonly recheckAfterMs?: number;
 }
 
 export interface MemberSummary {

@@ -359,10 +359,10 @@ describe('the controller’s Lambda timeout', () => {
     },
   );
 
-  it('adds the write time to a fast-mode schedule period, up to Lambda’s 900 s', () => {
+  it('gives fast mode its schedule period plus one evaluation, and the write time on top, up to Lambda’s 900 s', () => {
     const fast = { schedule: '1m', fastMode: { enabled: true, interval: '10s' } };
-    expect(controllerTimeoutSeconds(config(1, 2, fast))).toBe(90);
-    expect(controllerTimeoutSeconds(config(75, 2, fast))).toBe(90 + 110 + 10);
+    expect(controllerTimeoutSeconds(config(1, 2, fast))).toBe(60 + 60);
+    expect(controllerTimeoutSeconds(config(75, 2, fast))).toBe(60 + 60 + 110 + 10);
     expect(controllerTimeoutSeconds(config(500, 4, fast))).toBe(900);
   });
 });

@@ -221,10 +221,10 @@ describe('controller handler', () => {
   });
 
   it('finishes on the next run a failover that stopped half way, then writes nothing', async () => {
-    // Prepare: the primary's daemon fails; the second failing evaluation fails over, but only 2 of 4 writes land.
+    // Prepare: the primary's daemon fails; the invocation that sees it re-checks, fails over on the second
+    // failing evaluation, but only 2 of 4 writes land.
     await handleEvent(SCHEDULE, context, deps);
     fleet.world.probeExit.set(PRIMARY, 1);
-    await handleEvent(SCHEDULE, context, deps);
     fleet.world.failRouteWritesAfter = 2;
     const interrupted = await handleEvent(SCHEDULE, context, deps);
     expect(interrupted.pairs[0]).toMatchObject({
