@@ -47,18 +47,20 @@ const evaluationMs = (controller: Config['controller']): number =>
   Math.max(60, controller.probeTimeout + 30) * 1000;
 
 /**
- * The controller Lambda's timeout, in seconds. One evaluation takes at most evaluationMs. In fast mode one
- * invocation keeps evaluating, and re-checking, until the next scheduled invocation takes over a schedule period
- * after it started, so it needs that period plus one evaluation. When every managed route (and Elastic IP) of
- * the configuration may have to move at once (a zone-wide loss) and that is more than EC2's burst of mutating
- * calls, the invocation also needs the time to write the rest at EC2's refill rate, plus the room to store the
- * outcome; that part stops at Lambda's maximum of 900 s. Beyond it, the writes that do not fit are left to the
- * next invocation, which finds those routes still on the lost member and repairs them first.
+ * The controller Lambda's timeout, in seconds. One evaluation takes at most evaluationMs. A scheduled
+ * invocation also re-checks what its evaluation asks it to (a failure seen fewer than unhealthyThreshold
+ * times): in economy mode it gets a second evaluation's time for that; in fast mode it keeps evaluating until
+ * the next scheduled invocation takes over a schedule period after it started, so it needs that period plus
+ * one evaluation. When every managed route (and Elastic IP) of the configuration may have to move at once (a
+ * zone-wide loss) and that is more than EC2's burst of mutating calls, the invocation also needs the time to
+ * write the rest at EC2's refill rate, plus the room to store the outcome; that part stops at Lambda's maximum
+ * of 900 s. Beyond it, the writes that do not fit are left to the next invocation, which finds those routes
+ * still on the lost member and repairs them first.
  */
 export function controllerTimeoutSeconds(config: Config): number {
   const { controller } = config;
   const evaluation = evaluationMs(controller) / 1000;
-  const base = controller.fastMode.enabled ? controller.schedule + evaluation : evaluation;
+  const base = (controller.fastMode.enabled ? controller.schedule : evaluation) + evaluation;
   const writes = config.pairs.reduce(
     (sum, p) => sum + p.routeTables.length * p.destinations.length + (p.elasticIp ? 1 : 0),
     0,
@@ -259,7 +261,10 @@ async function reconcileAll(
         // look at them until the next run that moves. Trying once more after marking closes that gap: either
         // the holder's release fails on the marks (it looks at them), or the lease is free now (this run does).
         if (!(await holdWriterLease(deps, run))) {
-          deps.log.info({ pairs: pairs.map((p) => p.name) }, 'pairs left to the run holding the writer lease');
+          deps.log.info(
+            { pairs: pairs.map((p) => p.name) },
+            'pairs left to the run holding the writer lease',
+          );
           return { summaries: [], deferred: pairs.map((p) => p.name) };
         }
       }
@@ -269,8 +274,7 @@ async function reconcileAll(
   }
   const summaries = new Map<string, PairSummary>();
   try {
-    for (const summary of await reconcilePairs(deps, pairs, trigger, run))
-      summaries.set(summary.pair, summary);
+    for (const summary of await reconcilePairs(deps, pairs, trigger, run)) keep(summaries, summary);
     while (run.holding && deps.clock.now() < run.stopAt) {
       const marked = await run.store.takeMarkedPairs(run.owner);
       if (marked === undefined) {
@@ -281,7 +285,7 @@ async function reconcileAll(
         await keepWriterLease(deps, run);
         const more = deps.config.pairs.filter((p) => marked.includes(p.name));
         for (const summary of await reconcilePairs(deps, more, { kind: 'reconcile' }, run)) {
-          summaries.set(summary.pair, summary);
+          keep(summaries, summary);
         }
       }
     }
@@ -291,6 +295,16 @@ async function reconcileAll(
     if (run.holding) await run.store.releaseWriterLease(run.owner, run.budget.level()).catch(() => false);
   }
   return { summaries: [...summaries.values()] };
+}
+
+/**
+ * Keep a pair's latest summary of the run, except that a later look at a pair this run has already moved (it
+ * was marked again meanwhile) does not hide the move: the move is what the run did for the pair.
+ */
+function keep(summaries: Map<string, PairSummary>, summary: PairSummary): void {
+  const earlier = summaries.get(summary.pair);
+  if (earlier?.moveStarted === true && summary.moveStarted !== true) return;
+  summaries.set(summary.pair, summary);
 }
 
 async function reconcilePairs(

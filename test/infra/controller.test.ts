@@ -131,8 +131,8 @@ describe('controller Lambda', () => {
     });
   });
 
-  it('times out after one evaluation (60 s) without fast mode, and after the schedule plus one evaluation in fast mode', () => {
-    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 60 });
+  it('times out after an evaluation and its re-checks (2 × 60 s) without fast mode, and after the schedule plus one evaluation in fast mode', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 60 + 60 });
     everyOption.template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 120 + 60 });
   });
 
