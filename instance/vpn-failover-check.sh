@@ -9,26 +9,77 @@
 #   SSM_ProbeKind               systemd | strongswan | libreswan
 #   SSM_Unit                    the unit the systemd kind checks                       (default strongswan)
 #   SSM_MinSas                  installed CHILD SAs the strongswan/libreswan kinds need (default 1)
+#   SSM_PeerAddresses           comma-separated IPv4 addresses to ping after the verdict (default none)
 #   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 4)
 #
 # Tunnels are counted as installed CHILD (IPsec) SAs, not IKE SAs: an IKE SA without a CHILD SA carries no
 # traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for.
+#
+# After the verdict line, one line per address in SSM_PeerAddresses: "peer ADDRESS reachable", "unreachable"
+# or "unknown". The controller passes both members' addresses, so each member says whether its partner answers
+# ping: evidence about the partner's OS that does not go through the partner's own SSM agent. The peer lines
+# never change the verdict or the exit status.
 #
 # Exit status: 0 healthy; 1 unhealthy; 3 cannot judge (SSM Agent too old to pass the parameters);
 # 4 unhealthy because the daemon did not answer in time.
 kind="${SSM_ProbeKind:-}"
 unit="${SSM_Unit:-strongswan}"
 min_sas="${SSM_MinSas:-1}"
+peers="${SSM_PeerAddresses:-}"
 limit="${VPN_FAILOVER_CHECK_TIMEOUT:-4}"
 
+# Ping every address in $peers at once (two echo requests, one second each to answer, under the command
+# timeout) and print one line per address. ping exits 0 when a reply came and 1 when none did; anything else
+# (no ping, a bad address, the timeout) says nothing about the peer.
+check_peers() {
+  [ -n "$peers" ] || return 0
+  have_ping=no
+  command -v ping >/dev/null 2>&1 && have_ping=yes
+  jobs_started=""
+  saved_ifs=$IFS
+  IFS=,
+  set -f
+  for address in $peers; do
+    case "$address" in
+      '' | *[!0-9.]*) continue ;;
+    esac
+    if [ "$have_ping" = yes ]; then
+      timeout -k 1 "$limit" ping -n -c 2 -W 1 "$address" >/dev/null 2>&1 &
+      jobs_started="$jobs_started $address=$!"
+    else
+      jobs_started="$jobs_started $address=none"
+    fi
+  done
+  set +f
+  IFS=$saved_ifs
+  for job in $jobs_started; do
+    address=${job%%=*}
+    pid=${job#*=}
+    answer=unknown
+    if [ "$pid" != none ]; then
+      wait "$pid"
+      case $? in
+        0) answer=reachable ;;
+        1) answer=unreachable ;;
+      esac
+    fi
+    echo "peer $address $answer"
+  done
+}
+
+# Print the verdict line, then the peer lines, and exit with the verdict's status.
+finish() {
+  echo "$2"
+  check_peers
+  exit "$1"
+}
+
 healthy() {
-  echo "healthy: $1"
-  exit 0
+  finish 0 "healthy: $1"
 }
 
 unhealthy() {
-  echo "unhealthy: $1"
-  exit 1
+  finish 1 "unhealthy: $1"
 }
 
 # Run a daemon command under a hard timeout, leaving its output in $out and its exit status in $rc.
@@ -37,8 +88,7 @@ ask() {
   out=$(timeout -k 1 "$limit" "$@" 2>/dev/null)
   rc=$?
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    echo "unhealthy: daemon not responding: '$*' did not answer within $limit s"
-    exit 4
+    finish 4 "unhealthy: daemon not responding: '$*' did not answer within $limit s"
   fi
 }
 
@@ -54,8 +104,7 @@ judge_sas() {
 }
 
 if [ -z "$kind" ]; then
-  echo "unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
-  exit 3
+  finish 3 "unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
 fi
 
 case "$kind" in
@@ -89,7 +138,6 @@ case "$kind" in
     judge_sas "$(count 'type=(ESP|AH)')"
     ;;
   *)
-    echo "unknown: probe kind $kind is not supported"
-    exit 3
+    finish 3 "unknown: probe kind $kind is not supported"
     ;;
 esac

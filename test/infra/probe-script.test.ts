@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROBE_EXIT_NO_PARAMETERS, PROBE_SCRIPT, probeDocumentContent } from '../../infra/probe-document.ts';
-import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
+import {
+  PROBE_EXIT_NOT_RESPONDING,
+  PROBE_PARAMETER_PATTERNS,
+  PROBE_PEER_LINE,
+} from '../../shared/telemetry-names.ts';
 import { type Fakes, runWithFakes } from './stubs.ts';
 
 /**
@@ -251,5 +255,131 @@ describe('daemon probe script', () => {
     );
     expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(run.stdout.length).toBeLessThan(300);
+  });
+});
+
+/** A fake ping that answers for every address except the ones listed, which give no reply (exit 1). */
+const pingAnsweringExcept = (...silent: string[]): string =>
+  `for a in "$@"; do :; done\ncase "$a" in ${silent.length === 0 ? '__none__' : silent.join('|')}) exit 1 ;; esac\nexit 0`;
+
+describe('daemon probe script: the peer check', () => {
+  const SELF = '10.0.1.10';
+  const PEER = '10.0.2.20';
+  const WITH_PEERS = { ...STRONGSWAN, SSM_PeerAddresses: `${SELF},${PEER}` };
+
+  for (const interpreter of INTERPRETERS) {
+    it(`under ${interpreter}, reports a partner that answers ping and one that does not after the verdict, which keeps its exit status`, () => {
+      const run = runWithFakes(
+        interpreter,
+        shipped,
+        { swanctl: swanctl(1), ping: pingAnsweringExcept(PEER) },
+        WITH_PEERS,
+      );
+      expect(run.status).toBe(0);
+      expect(run.stdout.split('\n').filter(Boolean)).toEqual([
+        'healthy: 1 installed CHILD SAs (at least 1 required)',
+        `peer ${SELF} reachable`,
+        `peer ${PEER} unreachable`,
+      ]);
+      expect(run.calls.filter((c) => c.startsWith('ping')).sort()).toEqual([
+        `ping -n -c 2 -W 1 ${SELF}`,
+        `ping -n -c 2 -W 1 ${PEER}`,
+      ]);
+    });
+  }
+
+  it('an unhealthy daemon still exits 1, with the peer lines after its verdict', () => {
+    const run = runWithFakes('sh', shipped, { swanctl: swanctl(0), ping: pingAnsweringExcept() }, WITH_PEERS);
+    expect(run.status).toBe(1);
+    const lines = run.stdout.split('\n').filter(Boolean);
+    expect(lines[0]).toMatch(/^unhealthy: 0 installed CHILD SAs/);
+    expect(lines.slice(1)).toEqual([`peer ${SELF} reachable`, `peer ${PEER} reachable`]);
+  });
+
+  it('a hung daemon still exits not responding, and the partner is still reported', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: HANGING, ping: pingAnsweringExcept(PEER) },
+      WITH_PEERS,
+    );
+    expect(run.status).toBe(PROBE_EXIT_NOT_RESPONDING);
+    expect(run.stdout.split('\n').filter(Boolean).slice(1)).toEqual([
+      `peer ${SELF} reachable`,
+      `peer ${PEER} unreachable`,
+    ]);
+  });
+
+  it('a ping that fails for another reason, or hangs past the command timeout, says unknown, not unreachable', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ping: `for a in "$@"; do :; done\n[ "$a" = ${PEER} ] && sleep 30\nexit 2` },
+      WITH_PEERS,
+    );
+    expect(run.status).toBe(0);
+    expect(run.stdout.split('\n').filter(Boolean).slice(1)).toEqual([
+      `peer ${SELF} unknown`,
+      `peer ${PEER} unknown`,
+    ]);
+  });
+
+  it('pings the addresses at once, so two silent ones cost one timeout, not two', () => {
+    const started = Date.now();
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ping: 'sleep 0.6; exit 1' },
+      { ...WITH_PEERS, VPN_FAILOVER_CHECK_TIMEOUT: '2' },
+    );
+    expect(run.stdout).toContain(`peer ${PEER} unreachable`);
+    expect(Date.now() - started).toBeLessThan(1_100);
+  });
+
+  it('pings nothing and prints only the verdict when no addresses are given (the publisher runs it so)', () => {
+    const run = runWithFakes('sh', shipped, { swanctl: swanctl(1), ping: 'exit 0' }, STRONGSWAN);
+    expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([]);
+  });
+
+  it('never pings something that is not an address, even if it got past the allowed pattern', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ping: 'exit 0', touch: '' },
+      { ...STRONGSWAN, SSM_PeerAddresses: `$(touch pwned),*,${PEER}` },
+    );
+    expect(run.calls).toEqual(['swanctl --list-sas', `ping -n -c 2 -W 1 ${PEER}`]);
+  });
+
+  it('prints peer lines the SSM adapter parses', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ping: pingAnsweringExcept(PEER) },
+      WITH_PEERS,
+    );
+    const peerLines = run.stdout.split('\n').filter((line) => PROBE_PEER_LINE.test(line));
+    expect(peerLines).toHaveLength(2);
+  });
+
+  it('the document accepts one or two dotted IPv4 addresses, or none, and nothing else', () => {
+    const pattern = new RegExp(PROBE_PARAMETER_PATTERNS.peerAddresses);
+    for (const ok of ['', '10.0.1.10', '10.0.1.10,10.0.2.20', '255.255.255.255,0.0.0.0']) {
+      expect(pattern.test(ok), ok).toBe(true);
+    }
+    for (const bad of [
+      '10.0.1.256',
+      '10.0.1',
+      '10.0.1.10,10.0.2.20,10.0.3.30',
+      '10.0.1.10;reboot',
+      '10.0.1.10 ',
+      'a.b.c.d',
+      '10.0.1.10,',
+    ]) {
+      expect(pattern.test(bad), bad).toBe(false);
+    }
+    const document = probeDocumentContent() as { parameters: Record<string, { allowedPattern: string }> };
+    expect(document.parameters.PeerAddresses?.allowedPattern).toBe(PROBE_PARAMETER_PATTERNS.peerAddresses);
   });
 });
