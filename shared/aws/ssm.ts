@@ -7,14 +7,16 @@ import {
 import type { Clock } from '../clock.ts';
 import { chunk } from '../concurrency.ts';
 import type { ProbeConfig } from '../config/schema.ts';
-import type { ProbeObservation } from '../domain/types.ts';
-import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS } from '../telemetry-names.ts';
+import type { PeerReach, ProbeObservation, ProbeReply } from '../domain/types.ts';
+import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS, PROBE_PEER_LINE } from '../telemetry-names.ts';
 import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
 
 /**
  * The daemon probe through SSM Run Command (aws-facts.md section 4): send the probe document to every member,
- * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status`,
- * never on the free-text StatusDetails. Never throws: anything that cannot be read is an `unknown` outcome.
+ * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status` and
+ * on the StatusDetails values the API documents (DeliveryTimedOut, Undeliverable, ExecutionTimedOut...), never
+ * on free text. Never throws: anything that cannot be read is an `unknown` outcome, which also says how it went
+ * unanswered (`reply`): silent (the member said nothing) or unreadable (the API did not tell us).
  */
 
 /** SendCommand takes at most 50 InstanceIds (aws-facts.md section 4, SendCommand limits). */
@@ -32,6 +34,13 @@ const COMMENT = 'vpn-failover probe';
 export interface ProbeTarget {
   readonly instanceId: string;
   readonly parameters: Readonly<Record<string, string>>;
+  /**
+   * Targets with the same group (a pair's two members) are always sent in the same SendCommand, so their
+   * answers can be compared; default: the instance alone.
+   */
+  readonly group?: string;
+  /** the partner's address among PeerAddresses, whose ping result becomes the observation's `peer` */
+  readonly peerAddress?: string;
 }
 
 /** A probe round: one document, many instances, one deadline. */
@@ -62,6 +71,19 @@ export function probeParameters(probe: ProbeConfig): Record<string, string> {
   }
 }
 
+/** The probe document's parameter giving the pair's addresses: both members, comma-separated. */
+export function peerParameters(addresses: readonly string[]): Record<string, string> {
+  return { [PROBE_PARAMETERS.peerAddresses]: addresses.join(',') };
+}
+
+type Settle = (
+  instanceId: string,
+  outcome: ProbeObservation['outcome'],
+  detail: string,
+  reply: ProbeReply,
+  peer?: PeerReach,
+) => void;
+
 /** A sent command and the instances whose outcome is still open. */
 interface SentCommand {
   readonly commandId: string;
@@ -72,18 +94,22 @@ interface SentCommand {
 
 /**
  * Probe the VPN daemon on every requested instance. Instances with identical parameters share SendCommand calls
- * of at most 50, all sent in parallel; results are polled every `pollIntervalMs` on the clock until every
- * invocation is terminal or `deadlineMs`. Every requested instance gets an entry; nothing throws.
+ * of at most 50, all sent in parallel, and a group (a pair) is never split across calls; results are polled
+ * every `pollIntervalMs` on the clock until every invocation is terminal or `deadlineMs`. Every requested
+ * instance gets an entry; nothing throws.
  */
 export async function probeDaemons(
   ssm: SSMClient,
   request: ProbeRequest,
 ): Promise<Map<string, ProbeObservation>> {
   const results = new Map<string, ProbeObservation>();
-  const settle = (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => {
-    results.set(instanceId, { instanceId, outcome, detail });
+  const peerAddresses = new Map(
+    request.probes.flatMap((p) => (p.peerAddress === undefined ? [] : [[p.instanceId, p.peerAddress]])),
+  );
+  const settle: Settle = (instanceId, outcome, detail, reply, peer) => {
+    results.set(instanceId, { instanceId, outcome, detail, reply, ...(peer !== undefined && { peer }) });
   };
-  const groups = new Map<string, { parameters: Record<string, string[]>; instanceIds: string[] }>();
+  const commands = new Map<string, { parameters: Record<string, string[]>; units: Map<string, string[]> }>();
   const seen = new Set<string>();
   for (const probe of request.probes) {
     // SendCommand rejects a repeated instance id (DuplicateInstanceId); the first request for it wins.
@@ -91,34 +117,49 @@ export async function probeDaemons(
     seen.add(probe.instanceId);
     const entries = Object.entries(probe.parameters).sort(([a], [b]) => a.localeCompare(b));
     const key = JSON.stringify(entries);
-    const group = groups.get(key) ?? {
+    const command = commands.get(key) ?? {
       parameters: Object.fromEntries(entries.map(([name, value]) => [name, [value]])),
-      instanceIds: [],
+      units: new Map<string, string[]>(),
     };
-    group.instanceIds.push(probe.instanceId);
-    groups.set(key, group);
+    const unit = probe.group ?? probe.instanceId;
+    command.units.set(unit, [...(command.units.get(unit) ?? []), probe.instanceId]);
+    commands.set(key, command);
   }
 
   const sent = (
     await Promise.all(
-      [...groups.values()].flatMap((group) =>
-        chunk(group.instanceIds, INSTANCES_PER_COMMAND).map((ids) =>
-          send(ssm, request.documentName, group.parameters, ids, settle),
+      [...commands.values()].flatMap((command) =>
+        packed([...command.units.values()], INSTANCES_PER_COMMAND).map((ids) =>
+          send(ssm, request.documentName, command.parameters, ids, settle),
         ),
       ),
     )
   ).flat();
 
-  await poll(ssm, sent, request, settle);
+  await poll(ssm, sent, request, settle, peerAddresses);
   for (const command of sent) {
     for (const instanceId of command.pending) {
-      settle(instanceId, 'unknown', deadlineReason(command.lastSeen.get(instanceId)));
+      const last = command.lastSeen.get(instanceId);
+      settle(instanceId, 'unknown', deadlineReason(last), deadlineReply(last));
     }
   }
   for (const instanceId of seen) {
-    if (!results.has(instanceId)) settle(instanceId, 'unknown', 'no probe result');
+    if (!results.has(instanceId)) settle(instanceId, 'unknown', 'no probe result', 'unreadable');
   }
   return results;
+}
+
+/** Units (a pair's instances) packed in order into lists of at most `size` ids, never splitting a unit. */
+function packed(units: readonly string[][], size: number): string[][] {
+  const lists: string[][] = [];
+  for (const unit of units) {
+    for (const part of chunk(unit, size)) {
+      const last = lists.at(-1);
+      if (last !== undefined && last.length + part.length <= size) last.push(...part);
+      else lists.push([...part]);
+    }
+  }
+  return lists;
 }
 
 /**
@@ -131,7 +172,7 @@ async function send(
   documentName: string,
   parameters: Record<string, string[]>,
   instanceIds: readonly string[],
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
 ): Promise<SentCommand[]> {
   try {
     const response = await ssm.send(
@@ -145,25 +186,26 @@ async function send(
     );
     const commandId = response.Command?.CommandId;
     if (commandId === undefined) {
-      for (const id of instanceIds) settle(id, 'unknown', 'SendCommand returned no command id');
+      for (const id of instanceIds) settle(id, 'unknown', 'SendCommand returned no command id', 'unreadable');
       return [];
     }
     return [{ commandId, pending: new Set(instanceIds), lastSeen: new Map() }];
   } catch (err) {
     if (awsErrorName(err) !== 'InvalidInstanceId') {
       for (const id of instanceIds)
-        settle(id, 'unknown', `SendCommand failed: ${trim(describeAwsError(err))}`);
+        settle(id, 'unknown', `SendCommand failed: ${trim(describeAwsError(err))}`, 'unreadable');
       return [];
     }
+    // SSM no longer counts the member's agent as online: the member has stopped talking to SSM (silent).
     if (instanceIds.length === 1) {
-      for (const id of instanceIds) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      for (const id of instanceIds) settle(id, 'unknown', AGENT_NOT_REACHABLE, 'silent');
       return [];
     }
     const tokens = new Set((err instanceof Error ? err.message : '').split(/[^A-Za-z0-9-]+/));
     const named = instanceIds.filter((id) => tokens.has(id));
     const others = instanceIds.filter((id) => !named.includes(id));
     if (named.length > 0) {
-      for (const id of named) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      for (const id of named) settle(id, 'unknown', AGENT_NOT_REACHABLE, 'silent');
       return others.length === 0 ? [] : send(ssm, documentName, parameters, others, settle);
     }
     const half = Math.ceil(instanceIds.length / 2);
@@ -172,12 +214,15 @@ async function send(
   }
 }
 
+const AGENT_NOT_REACHABLE = 'SSM agent not reachable (InvalidInstanceId)';
+
 /** Poll every command until all its instances are settled or the deadline passes; the last poll is at the deadline. */
 async function poll(
   ssm: SSMClient,
   sent: readonly SentCommand[],
   request: ProbeRequest,
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
+  peerAddresses: ReadonlyMap<string, string>,
 ): Promise<void> {
   const { clock, deadlineMs } = request;
   const interval = request.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -185,7 +230,9 @@ async function poll(
   while (sent.some((command) => command.pending.size > 0)) {
     await clock.sleep(Math.max(0, Math.min(interval, deadlineMs - clock.now())));
     await Promise.all(
-      sent.filter((c) => c.pending.size > 0).map((command) => pollCommand(ssm, command, settle)),
+      sent
+        .filter((c) => c.pending.size > 0)
+        .map((command) => pollCommand(ssm, command, settle, peerAddresses)),
     );
     if (clock.now() >= deadlineMs) return;
   }
@@ -195,7 +242,8 @@ async function poll(
 async function pollCommand(
   ssm: SSMClient,
   command: SentCommand,
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
+  peerAddresses: ReadonlyMap<string, string>,
 ): Promise<void> {
   const invocations: CommandInvocation[] = [];
   try {
@@ -210,7 +258,12 @@ async function pollCommand(
     const name = awsErrorName(err);
     if (name === 'InvocationDoesNotExist' || name === 'InvalidCommandId' || isThrottle(err)) return;
     for (const instanceId of command.pending) {
-      settle(instanceId, 'unknown', `ListCommandInvocations failed: ${trim(describeAwsError(err))}`);
+      settle(
+        instanceId,
+        'unknown',
+        `ListCommandInvocations failed: ${trim(describeAwsError(err))}`,
+        'unreadable',
+      );
     }
     command.pending.clear();
     return;
@@ -218,12 +271,12 @@ async function pollCommand(
   for (const invocation of invocations) {
     const instanceId = invocation.InstanceId;
     if (instanceId === undefined || !command.pending.has(instanceId)) continue;
-    const outcome = invocationOutcome(invocation);
+    const outcome = invocationOutcome(invocation, peerAddresses.get(instanceId));
     if (outcome === undefined) {
       command.lastSeen.set(instanceId, invocation);
       continue;
     }
-    settle(instanceId, outcome.outcome, outcome.detail);
+    settle(instanceId, outcome.outcome, outcome.detail, outcome.reply, outcome.peer);
     command.pending.delete(instanceId);
   }
 }
@@ -231,44 +284,93 @@ async function pollCommand(
 const NOT_TERMINAL: ReadonlySet<string> = new Set(['Pending', 'InProgress', 'Delayed']);
 
 /**
+ * StatusDetails of a terminal invocation that the member never took up: the command waited for its agent until
+ * the delivery timeout (DeliveryTimedOut), or SSM gave up delivering it (Undeliverable). See
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+ */
+const NOT_DELIVERED: ReadonlySet<string> = new Set(['DeliveryTimedOut', 'Undeliverable']);
+
+/** What one terminal invocation tells: the daemon verdict, how the member replied, and its ping of the partner. */
+interface InvocationOutcome {
+  readonly outcome: ProbeObservation['outcome'];
+  readonly detail: string;
+  readonly reply: ProbeReply;
+  readonly peer?: PeerReach;
+}
+
+/**
  * The probe's outcome from a terminal invocation, or undefined while it is still running. Success means exit 0
  * (aws-facts.md section 4, "Terminal statuses"); Failed with an exit code of 1 or more means the probe ran and
  * found the daemon unhealthy; a ResponseCode of -1 means it never ran, which says nothing about the daemon.
+ * The script's peer lines give `peer` for `peerAddress` and are left out of the detail.
  */
 function invocationOutcome(
   invocation: CommandInvocation,
-): { outcome: ProbeObservation['outcome']; detail: string } | undefined {
+  peerAddress: string | undefined,
+): InvocationOutcome | undefined {
   const status = invocation.Status ?? 'Pending';
   if (NOT_TERMINAL.has(status)) return undefined;
   const plugins = invocation.CommandPlugins ?? [];
   const statusDetails = normalisedStatusDetails(invocation);
+  const answer = (plugin: readonly { Output?: string | undefined }[]) => {
+    const read = scriptOutput(plugin, peerAddress);
+    return {
+      reply: 'answered' as const,
+      ...(read.peer !== undefined && { peer: read.peer }),
+      output: read.verdict,
+    };
+  };
   if (status === 'Success') {
-    return { outcome: 'succeeded', detail: withOutput(statusDetails, pluginOutput(plugins)) };
+    const { output, ...rest } = answer(plugins);
+    return { outcome: 'succeeded', detail: withOutput(statusDetails, output), ...rest };
   }
   if (status === 'Failed') {
     const failed = plugins.find((p) => (p.ResponseCode ?? -1) >= 1);
     if (failed?.ResponseCode === PROBE_EXIT_UNKNOWN) {
+      const { output, ...rest } = answer([failed]);
       return {
         outcome: 'unknown',
-        detail: withOutput(`${statusDetails}: the probe could not judge the daemon`, pluginOutput([failed])),
+        detail: withOutput(`${statusDetails}: the probe could not judge the daemon`, output),
+        ...rest,
       };
     }
     if (failed) {
+      const { output, ...rest } = answer([failed]);
       return {
         outcome: 'failed',
-        detail: withOutput(`${statusDetails} (exit ${failed.ResponseCode})`, pluginOutput([failed])),
+        detail: withOutput(`${statusDetails} (exit ${failed.ResponseCode})`, output),
+        ...rest,
       };
     }
     return {
       outcome: 'unknown',
       detail: withOutput(`${statusDetails}: the probe did not run`, pluginOutput(plugins)),
+      reply: 'unreadable',
     };
   }
-  // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict.
+  // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict. Only a
+  // command the member never took up is its silence; one that timed out while running was delivered.
   return {
     outcome: 'unknown',
     detail: withOutput(`${statusDetails}: no probe verdict`, pluginOutput(plugins)),
+    reply: NOT_DELIVERED.has(statusDetails) ? 'silent' : 'unreadable',
   };
+}
+
+/** The script's verdict text without its peer lines, and the partner's reach from the line for `peerAddress`. */
+function scriptOutput(
+  plugins: readonly { Output?: string | undefined }[],
+  peerAddress: string | undefined,
+): { verdict: string; peer?: PeerReach } {
+  const lines = plugins.flatMap((p) => (p.Output ?? '').split('\n'));
+  let peer: PeerReach | undefined;
+  const verdict = lines.filter((line) => {
+    const match = PROBE_PEER_LINE.exec(line.trim());
+    if (match === null) return true;
+    if (match[1] === peerAddress) peer = match[2] as PeerReach;
+    return false;
+  });
+  return { verdict: verdict.join('\n').trim(), ...(peer !== undefined && { peer }) };
 }
 
 /** StatusDetails without spaces ("Delivery Timed Out" -> "DeliveryTimedOut"), falling back to Status. */
@@ -280,6 +382,15 @@ function normalisedStatusDetails(invocation: CommandInvocation): string {
 function deadlineReason(invocation: CommandInvocation | undefined): string {
   if (invocation === undefined) return 'no invocation visible before the probe deadline';
   return `still ${normalisedStatusDetails(invocation)} at the probe deadline`;
+}
+
+/**
+ * A command still waiting for the member at the deadline (Pending, Delayed) is the member's silence; one it had
+ * started (InProgress) was delivered, and one that never became visible says nothing about the member.
+ */
+function deadlineReply(invocation: CommandInvocation | undefined): ProbeReply {
+  const status = invocation?.Status;
+  return status === 'Pending' || status === 'Delayed' ? 'silent' : 'unreadable';
 }
 
 function pluginOutput(plugins: readonly { Output?: string | undefined }[]): string {

@@ -1,3 +1,4 @@
+import { readMemberAddresses } from '../aws/addresses.ts';
 import { readTunnelMetrics } from '../aws/cloudwatch.ts';
 import {
   readElasticIps,
@@ -6,9 +7,11 @@ import {
   readRouteTargetEnis,
   type TableRoute,
 } from '../aws/ec2.ts';
-import { probeDaemons, probeParameters } from '../aws/ssm.ts';
+import type { ReadResult } from '../aws/read-result.ts';
+import { type ProbeTarget, peerParameters, probeDaemons, probeParameters } from '../aws/ssm.ts';
 import type { PairConfig } from '../config/schema.ts';
 import type {
+  Datapoint,
   InstanceObservation,
   ObservedRoute,
   PairMemory,
@@ -17,20 +20,20 @@ import type {
   Role,
   TunnelObservation,
 } from '../domain/types.ts';
-import { ROLES } from '../domain/types.ts';
+import { otherRole, ROLES } from '../domain/types.ts';
 import type { ControllerDeps } from './types.ts';
-
-/** Room left after the probe deadline for the rest of the run. */
-const PROBE_DEADLINE_MS = (deps: ControllerDeps) =>
-  deps.clock.now() + deps.config.controller.probeTimeout * 1000;
 
 /**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
- * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), all in parallel.
+ * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
+ * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
+ * terminated, gone) is not probed, so a hard loss is decided without waiting out a probe that cannot answer.
  * Route-target ENIs come from the pair's memory when known, so a steady tick makes no DescribeInstances call:
  * a member's default target is its primary ENI (device index 0), which EC2 never lets anyone detach, so it
  * cannot change while the instance id stays the same; the memory is keyed by instance id, so a member
  * replaced by a new instance has its ENI read afresh. A configured networkInterfaceId needs no read at all.
+ * Members' private addresses (for the probe's peer check) are remembered the same way, and read only for
+ * running members whose route-target ENI is already known.
  */
 export async function observePairs(
   deps: ControllerDeps,
@@ -55,21 +58,66 @@ export async function observePairs(
     ROLES.filter((r) => !knownEnis.has(p[r].instanceId)).map((r) => p[r]),
   );
 
-  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
-    readInstanceStatuses(clients.ec2, instanceIds),
-    readRouteTables(clients.ec2, tableIds),
-    probed.length === 0
-      ? Promise.resolve(new Map<string, ProbeObservation>())
-      : probeDaemons(clients.ssm, {
-          documentName: deps.probeDocument,
-          probes: probed.flatMap((p) =>
-            ROLES.map((r) => ({ instanceId: p[r].instanceId, parameters: probeParameters(p.probe) })),
-          ),
-          deadlineMs: PROBE_DEADLINE_MS(deps),
-          clock: deps.clock,
+  const knownAddresses = new Map<string, string>();
+  for (const p of pairs) {
+    for (const role of ROLES) {
+      const id = p[role].instanceId;
+      const address = memories.get(p.name)?.addresses?.[id];
+      if (address) knownAddresses.set(id, address);
+    }
+  }
+  const deadlineMs = deps.clock.now() + deps.config.controller.probeTimeout * 1000;
+
+  const statusRead = readInstanceStatuses(clients.ec2, instanceIds);
+  // Probe every member not known to be down (an unreadable status may hide a running member).
+  const probesRead = statusRead.then(async (statuses) => {
+    const down = (id: string) => {
+      const status = statuses.values.get(id);
+      return status !== undefined && (!status.found || status.state !== 'running');
+    };
+    const unaddressed = probed.flatMap((p) =>
+      ROLES.flatMap((r) => {
+        const id = p[r].instanceId;
+        const eni = knownEnis.get(id);
+        return down(id) || knownAddresses.has(id) || eni === undefined
+          ? []
+          : [{ instanceId: id, networkInterfaceId: eni }];
+      }),
+    );
+    if (unaddressed.length > 0) {
+      const read = await readMemberAddresses(clients.ec2, unaddressed);
+      for (const [id, address] of read.values) knownAddresses.set(id, address);
+    }
+    const targets = probed.flatMap((p) => probeTargets(p, knownAddresses)).filter((t) => !down(t.instanceId));
+    const notProbed = new Map(
+      probed.flatMap((p) =>
+        ROLES.flatMap((r) => {
+          const id = p[r].instanceId;
+          const state = statuses.values.get(id);
+          return down(id)
+            ? [[id, notProbedObservation(id, state?.found === false ? 'not found' : `${state?.state}`)]]
+            : [];
         }),
+      ),
+    );
+    const answers =
+      targets.length === 0
+        ? new Map<string, ProbeObservation>()
+        : await probeDaemons(clients.ssm, {
+            documentName: deps.probeDocument,
+            probes: targets,
+            deadlineMs,
+            clock: deps.clock,
+          });
+    return new Map([...notProbed, ...answers]);
+  });
+
+  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
+    statusRead,
+    readRouteTables(clients.ec2, tableIds),
+    probesRead,
     metered.length === 0
-      ? Promise.resolve({ values: new Map<string, number[]>(), errors: [] as string[] })
+      ? Promise.resolve<ReadResult<string, Datapoint[]>>({ values: new Map(), errors: [] })
       : readTunnelMetrics(clients.cloudwatch, {
           queries: metered.flatMap((p) => ROLES.map((r) => tunnelQuery(p, r))),
           now: deps.clock.now(),
@@ -92,9 +140,13 @@ export async function observePairs(
     const tableFailed = p.routeTables.some((t) => !tables.values.has(t));
     const allocation = p.elasticIp?.allocationId;
     const eniOf = (role: Role) => knownEnis.get(p[role].instanceId);
+    const addressOf = (role: Role) => knownAddresses.get(p[role].instanceId);
     const observation: PairObservation = {
       instances,
       enis: { primary: eniOf('primary'), standby: eniOf('standby') },
+      ...(ROLES.some((r) => addressOf(r) !== undefined) && {
+        addresses: { primary: addressOf('primary'), standby: addressOf('standby') },
+      }),
       ...(p.probe.kind === 'none'
         ? {}
         : {
@@ -135,10 +187,29 @@ function tunnelQuery(pair: PairConfig, role: Role) {
   };
 }
 
+/**
+ * The probe targets of a pair: both members in one group (one SendCommand, so their answers can be compared),
+ * and, when both addresses are known, both addresses as PeerAddresses, each member reading its partner's.
+ */
+function probeTargets(pair: PairConfig, addresses: ReadonlyMap<string, string>): ProbeTarget[] {
+  const primary = addresses.get(pair.primary.instanceId);
+  const standby = addresses.get(pair.standby.instanceId);
+  const both = primary !== undefined && standby !== undefined ? { primary, standby } : undefined;
+  return ROLES.map((role) => ({
+    instanceId: pair[role].instanceId,
+    parameters: {
+      ...probeParameters(pair.probe),
+      ...(both !== undefined && peerParameters([both.primary, both.standby])),
+    },
+    group: pair.name,
+    ...(both !== undefined && { peerAddress: both[otherRole(role)] }),
+  }));
+}
+
 function tunnelObservation(
   pair: PairConfig,
   role: Role,
-  values: ReadonlyMap<string, number[]>,
+  values: ReadonlyMap<string, Datapoint[]>,
   errors: readonly string[],
 ): TunnelObservation {
   const key = `${pair.name}/${role}`;
@@ -148,7 +219,7 @@ function tunnelObservation(
         instanceId: pair[role].instanceId,
         detail: errors.find((e) => e.startsWith(key)) ?? errors[0] ?? 'metric not readable',
       }
-    : { instanceId: pair[role].instanceId, values: series };
+    : { instanceId: pair[role].instanceId, datapoints: series };
 }
 
 /** One entry per configured (table, destination), as the tables show it now. */
@@ -188,6 +259,14 @@ const unreadInstance = (instanceId: string): InstanceObservation => ({
   instanceId,
   found: true,
   scheduledEvents: [],
+});
+
+/** A member EC2 reports not running: its probe could not answer, so it is not sent. */
+const notProbedObservation = (instanceId: string, state: string): ProbeObservation => ({
+  instanceId,
+  outcome: 'unknown',
+  detail: `not probed: the instance is ${state}`,
+  reply: 'unreadable',
 });
 
 const noProbe = (instanceId: string): ProbeObservation => ({

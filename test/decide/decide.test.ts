@@ -98,8 +98,8 @@ describe('decide: hard loss', () => {
     expect(decision.plan.reasons.join(' ')).toContain('instance-retirement');
   });
 
-  it('keeps traffic on a lost primary when the standby cannot be read, and says traffic is blackholed, not that the standby is unhealthy', () => {
-    const input = withProbe(stoppedPrimary(), 'standby', 'unknown');
+  it('keeps traffic on a lost primary when EC2 cannot say whether the standby runs, and says traffic is blackholed, not that the standby is unhealthy', () => {
+    const input = withInstance(stoppedPrimary(), 'standby', { state: undefined });
     const decision = decide(input);
 
     expect(decision.plan.kind).toBe('alarm');
