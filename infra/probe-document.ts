@@ -31,8 +31,8 @@ export const PROBE_EXECUTION_TIMEOUT_SECONDS = 15;
 /**
  * The daemon check, shipped as `instance/vpn-failover-check.sh` and embedded here verbatim: the document and
  * the instance's tunnel-metric publisher run the same script. POSIX sh, run as root by the SSM agent; it prints
- * one verdict line starting with "healthy:" or "unhealthy:", then one PROBE_PEER_LINE per address in
- * PeerAddresses (all well under the 2,500 characters that ListCommandInvocations keeps per plugin), and exits
+ * one verdict line starting with "healthy:" or "unhealthy:", then, given PeerAddresses, one PROBE_PEER_LINE
+ * about its partner (all well under the 2,500 characters that ListCommandInvocations keeps per plugin), and exits
  * PROBE_EXIT_NOT_RESPONDING when a daemon command hangs.
  */
 export const PROBE_SCRIPT = readFileSync(
@@ -67,7 +67,7 @@ export function probeDocumentContent(): Record<string, unknown> {
       [PROBE_PARAMETERS.peerAddresses]: {
         ...envVar,
         description:
-          "The pair's members' private IPv4 addresses, comma-separated: each member reports whether they answer ping.",
+          'The pairs probed together, "a-b,c-d" by private IPv4 address: each member reports whether its partner answers ping.',
         default: '',
         allowedPattern: PROBE_PARAMETER_PATTERNS.peerAddresses,
       },

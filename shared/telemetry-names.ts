@@ -74,7 +74,7 @@ const IPV4 =
   '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}';
 
 /**
- * The probe script's output line for each address in PeerAddresses, after the verdict line:
+ * The probe script's line about the member's partner (from PeerAddresses), after the verdict line:
  * "peer 10.0.1.5 reachable" (ping answered), "unreachable" (no reply) or "unknown" (ping could not run).
  */
 export const PROBE_PEER_LINE = /^peer (\S+) (reachable|unreachable|unknown)$/;
@@ -84,8 +84,8 @@ export const PROBE_PARAMETER_PATTERNS = {
   kind: '^(systemd|strongswan|libreswan)$',
   unit: '^[A-Za-z0-9@._:-]{1,128}$',
   minSas: '^[0-9]{1,4}$',
-  /** empty, or one or two dotted IPv4 addresses separated by a comma (the pair's two members) */
-  peerAddresses: `^$|^${IPV4}(,${IPV4})?$`,
+  /** empty, or up to 25 pairs (one SendCommand of 50 instances) of dotted IPv4 addresses: "a-b,c-d" */
+  peerAddresses: `^$|^${IPV4}-${IPV4}(,${IPV4}-${IPV4}){0,24}$`,
 } as const;
 
 /** The probe document's one step, named by GetCommandInvocation's PluginName. */

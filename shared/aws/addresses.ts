@@ -20,7 +20,10 @@ export interface AddressedMember {
   readonly networkInterfaceId: string;
 }
 
-/** The primary private IPv4 address of each member's route-target ENI, keyed by instance id. */
+/**
+ * The primary private IPv4 address of each member's route-target ENI, keyed by instance id: '' when that ENI
+ * has none (an IPv6-only subnet) or is no longer attached, so that callers can remember there is nothing to read.
+ */
 export async function readMemberAddresses(
   ec2: EC2Client,
   members: readonly AddressedMember[],
@@ -38,7 +41,8 @@ export async function readMemberAddresses(
             const eni = (instance.NetworkInterfaces ?? []).find(
               (ni) => ni.NetworkInterfaceId === wanted.get(id),
             );
-            if (eni?.PrivateIpAddress !== undefined) out.values.set(id, eni.PrivateIpAddress);
+            // An ENI without a private IPv4 address (IPv6-only subnet) gets '', so it is not read again.
+            out.values.set(id, eni?.PrivateIpAddress ?? '');
           }
         }
       } catch (err) {
@@ -46,9 +50,7 @@ export async function readMemberAddresses(
         return;
       }
       for (const id of ids) {
-        if (!out.values.has(id)) {
-          out.errors.push(`${id} has no private IPv4 address on ${wanted.get(id)}`);
-        }
+        if (!out.values.has(id)) out.errors.push(`DescribeInstances returned nothing for ${id}`);
       }
     }),
   );

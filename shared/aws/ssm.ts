@@ -39,8 +39,11 @@ export interface ProbeTarget {
    * answers can be compared; default: the instance alone.
    */
   readonly group?: string;
-  /** the partner's address among PeerAddresses, whose ping result becomes the observation's `peer` */
-  readonly peerAddress?: string;
+  /**
+   * The member's own private IPv4 address. When both members of a group have one, the command's PeerAddresses
+   * names the pair ("a-b"), and each member reports whether it reaches the other by ping (`peer`).
+   */
+  readonly address?: string;
 }
 
 /** A probe round: one document, many instances, one deadline. */
@@ -71,11 +74,6 @@ export function probeParameters(probe: ProbeConfig): Record<string, string> {
   }
 }
 
-/** The probe document's parameter giving the pair's addresses: both members, comma-separated. */
-export function peerParameters(addresses: readonly string[]): Record<string, string> {
-  return { [PROBE_PARAMETERS.peerAddresses]: addresses.join(',') };
-}
-
 type Settle = (
   instanceId: string,
   outcome: ProbeObservation['outcome'],
@@ -103,13 +101,13 @@ export async function probeDaemons(
   request: ProbeRequest,
 ): Promise<Map<string, ProbeObservation>> {
   const results = new Map<string, ProbeObservation>();
-  const peerAddresses = new Map(
-    request.probes.flatMap((p) => (p.peerAddress === undefined ? [] : [[p.instanceId, p.peerAddress]])),
-  );
   const settle: Settle = (instanceId, outcome, detail, reply, peer) => {
     results.set(instanceId, { instanceId, outcome, detail, reply, ...(peer !== undefined && { peer }) });
   };
-  const commands = new Map<string, { parameters: Record<string, string[]>; units: Map<string, string[]> }>();
+  const commands = new Map<
+    string,
+    { parameters: Record<string, string[]>; units: Map<string, ProbeTarget[]> }
+  >();
   const seen = new Set<string>();
   for (const probe of request.probes) {
     // SendCommand rejects a repeated instance id (DuplicateInstanceId); the first request for it wins.
@@ -119,19 +117,38 @@ export async function probeDaemons(
     const key = JSON.stringify(entries);
     const command = commands.get(key) ?? {
       parameters: Object.fromEntries(entries.map(([name, value]) => [name, [value]])),
-      units: new Map<string, string[]>(),
+      units: new Map<string, ProbeTarget[]>(),
     };
     const unit = probe.group ?? probe.instanceId;
-    command.units.set(unit, [...(command.units.get(unit) ?? []), probe.instanceId]);
+    command.units.set(unit, [...(command.units.get(unit) ?? []), probe]);
     commands.set(key, command);
   }
 
+  // Each member reads its partner's line; a pair whose members do not both have an address is not named.
+  const peerAddresses = new Map<string, string>();
   const sent = (
     await Promise.all(
       [...commands.values()].flatMap((command) =>
-        packed([...command.units.values()], INSTANCES_PER_COMMAND).map((ids) =>
-          send(ssm, request.documentName, command.parameters, ids, settle),
-        ),
+        packed([...command.units.values()], INSTANCES_PER_COMMAND).map((units) => {
+          const pairs = units.flatMap((unit) => {
+            const [a, b] = unit;
+            if (unit.length !== 2 || a?.address === undefined || b?.address === undefined) return [];
+            peerAddresses.set(a.instanceId, b.address);
+            peerAddresses.set(b.instanceId, a.address);
+            return [`${a.address}-${b.address}`];
+          });
+          const parameters =
+            pairs.length === 0
+              ? command.parameters
+              : { ...command.parameters, [PROBE_PARAMETERS.peerAddresses]: [pairs.join(',')] };
+          return send(
+            ssm,
+            request.documentName,
+            parameters,
+            units.flatMap((unit) => unit.map((t) => t.instanceId)),
+            settle,
+          );
+        }),
       ),
     )
   ).flat();
@@ -149,17 +166,24 @@ export async function probeDaemons(
   return results;
 }
 
-/** Units (a pair's instances) packed in order into lists of at most `size` ids, never splitting a unit. */
-function packed(units: readonly string[][], size: number): string[][] {
-  const lists: string[][] = [];
+/**
+ * Units (a pair's targets) packed in order into commands of at most `size` instances, never splitting a
+ * unit (one larger than `size` is cut into parts, each a unit of its own).
+ */
+function packed(units: readonly ProbeTarget[][], size: number): ProbeTarget[][][] {
+  const commands: { units: ProbeTarget[][]; count: number }[] = [];
   for (const unit of units) {
     for (const part of chunk(unit, size)) {
-      const last = lists.at(-1);
-      if (last !== undefined && last.length + part.length <= size) last.push(...part);
-      else lists.push([...part]);
+      const last = commands.at(-1);
+      if (last !== undefined && last.count + part.length <= size) {
+        last.units.push(part);
+        last.count += part.length;
+      } else {
+        commands.push({ units: [part], count: part.length });
+      }
     }
   }
-  return lists;
+  return commands.map((command) => command.units);
 }
 
 /**
@@ -345,7 +369,7 @@ function invocationOutcome(
     return {
       outcome: 'unknown',
       detail: withOutput(`${statusDetails}: the probe did not run`, pluginOutput(plugins)),
-      reply: 'unreadable',
+      reply: NOT_DELIVERED.has(statusDetails) ? 'silent' : 'unreadable',
     };
   }
   // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict. Only a

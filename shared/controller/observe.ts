@@ -8,7 +8,7 @@ import {
   type TableRoute,
 } from '../aws/ec2.ts';
 import type { ReadResult } from '../aws/read-result.ts';
-import { type ProbeTarget, peerParameters, probeDaemons, probeParameters } from '../aws/ssm.ts';
+import { type ProbeTarget, probeDaemons, probeParameters } from '../aws/ssm.ts';
 import type { PairConfig } from '../config/schema.ts';
 import type {
   Datapoint,
@@ -63,7 +63,7 @@ export async function observePairs(
     for (const role of ROLES) {
       const id = p[role].instanceId;
       const address = memories.get(p.name)?.addresses?.[id];
-      if (address) knownAddresses.set(id, address);
+      if (address !== undefined) knownAddresses.set(id, address);
     }
   }
   const deadlineMs = deps.clock.now() + deps.config.controller.probeTimeout * 1000;
@@ -189,21 +189,18 @@ function tunnelQuery(pair: PairConfig, role: Role) {
 
 /**
  * The probe targets of a pair: both members in one group (one SendCommand, so their answers can be compared),
- * and, when both addresses are known, both addresses as PeerAddresses, each member reading its partner's.
+ * each with its address when known, so that each can ping the other.
  */
 function probeTargets(pair: PairConfig, addresses: ReadonlyMap<string, string>): ProbeTarget[] {
-  const primary = addresses.get(pair.primary.instanceId);
-  const standby = addresses.get(pair.standby.instanceId);
-  const both = primary !== undefined && standby !== undefined ? { primary, standby } : undefined;
-  return ROLES.map((role) => ({
-    instanceId: pair[role].instanceId,
-    parameters: {
-      ...probeParameters(pair.probe),
-      ...(both !== undefined && peerParameters([both.primary, both.standby])),
-    },
-    group: pair.name,
-    ...(both !== undefined && { peerAddress: both[otherRole(role)] }),
-  }));
+  return ROLES.map((role) => {
+    const address = addresses.get(pair[role].instanceId);
+    return {
+      instanceId: pair[role].instanceId,
+      parameters: probeParameters(pair.probe),
+      group: pair.name,
+      ...(address !== undefined && address !== '' && { address }),
+    };
+  });
 }
 
 function tunnelObservation(

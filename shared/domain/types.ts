@@ -116,7 +116,7 @@ export interface PairObservation {
   readonly tunnels?: Readonly<Record<Role, TunnelObservation>>;
   /** route-target ENI of each member; undefined when it could not be read */
   readonly enis: Readonly<Record<Role, string | undefined>>;
-  /** private IPv4 address of each member's route-target ENI, when known (absent: none known) */
+  /** private IPv4 address of each member's route-target ENI, when read ('' when it has none) */
   readonly addresses?: Readonly<Record<Role, string | undefined>>;
   /** one entry per managed (route table, destination); undefined when the tables could not be read */
   readonly routes?: readonly ObservedRoute[];
@@ -180,7 +180,10 @@ export interface PairMemory {
    * ticks). Keyed by instance id, not role: a member replaced by a new instance gets its own ENI read.
    */
   readonly enis?: Readonly<Record<string, string>>;
-  /** Private IPv4 address of each member's route-target ENI, by instance id, as last read (like `enis`). */
+  /**
+   * Private IPv4 address of each member's route-target ENI, by instance id, as last read (like `enis`; '' when
+   * it has none, so it is not read again). The probe's peer check pings it.
+   */
   readonly addresses?: Readonly<Record<string, string>>;
   /**
    * Member instance ids that their partner's ping has reached at least once. Only for these is a failed ping
