@@ -1,5 +1,6 @@
 import { type EC2Client, paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import { chunk } from '../concurrency.ts';
+import { NO_ADDRESS } from '../domain/types.ts';
 import { describeAwsError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
 
@@ -21,7 +22,7 @@ export interface AddressedMember {
 }
 
 /**
- * The primary private IPv4 address of each member's route-target ENI, keyed by instance id: '' when that ENI
+ * The primary private IPv4 address of each member's route-target ENI, keyed by instance id: NO_ADDRESS when that ENI
  * has none (an IPv6-only subnet) or is no longer attached, so that callers can remember there is nothing to read.
  */
 export async function readMemberAddresses(
@@ -41,8 +42,8 @@ export async function readMemberAddresses(
             const eni = (instance.NetworkInterfaces ?? []).find(
               (ni) => ni.NetworkInterfaceId === wanted.get(id),
             );
-            // An ENI without a private IPv4 address (IPv6-only subnet) gets '', so it is not read again.
-            out.values.set(id, eni?.PrivateIpAddress ?? '');
+            // An ENI without a private IPv4 address (IPv6-only subnet) gets NO_ADDRESS, so it is not read again.
+            out.values.set(id, eni?.PrivateIpAddress ?? NO_ADDRESS);
           }
         }
       } catch (err) {

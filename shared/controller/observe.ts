@@ -20,7 +20,7 @@ import type {
   Role,
   TunnelObservation,
 } from '../domain/types.ts';
-import { otherRole, ROLES } from '../domain/types.ts';
+import { NO_ADDRESS, ROLES } from '../domain/types.ts';
 import type { ControllerDeps } from './types.ts';
 
 /**
@@ -198,7 +198,7 @@ function probeTargets(pair: PairConfig, addresses: ReadonlyMap<string, string>):
       instanceId: pair[role].instanceId,
       parameters: probeParameters(pair.probe),
       group: pair.name,
-      ...(address !== undefined && address !== '' && { address }),
+      ...(address !== undefined && address !== NO_ADDRESS && { address }),
     };
   });
 }

@@ -88,6 +88,9 @@ export interface TunnelObservation {
   readonly detail?: string;
 }
 
+/** A member's remembered address when its route-target ENI has no private IPv4 address (IPv6-only subnet). */
+export const NO_ADDRESS = 'none';
+
 /** A destination as EC2 names it on a route. */
 export type Destination = string;
 
@@ -116,7 +119,7 @@ export interface PairObservation {
   readonly tunnels?: Readonly<Record<Role, TunnelObservation>>;
   /** route-target ENI of each member; undefined when it could not be read */
   readonly enis: Readonly<Record<Role, string | undefined>>;
-  /** private IPv4 address of each member's route-target ENI, when read ('' when it has none) */
+  /** private IPv4 address of each member's route-target ENI, when read (NO_ADDRESS when it has none) */
   readonly addresses?: Readonly<Record<Role, string | undefined>>;
   /** one entry per managed (route table, destination); undefined when the tables could not be read */
   readonly routes?: readonly ObservedRoute[];
@@ -181,8 +184,8 @@ export interface PairMemory {
    */
   readonly enis?: Readonly<Record<string, string>>;
   /**
-   * Private IPv4 address of each member's route-target ENI, by instance id, as last read (like `enis`; '' when
-   * it has none, so it is not read again). The probe's peer check pings it.
+   * Private IPv4 address of each member's route-target ENI, by instance id, as last read (like `enis`;
+   * NO_ADDRESS when it has none, so it is not read again). The probe's peer check pings it.
    */
   readonly addresses?: Readonly<Record<string, string>>;
   /**
