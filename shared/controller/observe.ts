@@ -24,6 +24,14 @@ import { NO_ADDRESS, ROLES } from '../domain/types.ts';
 import type { ControllerDeps } from './types.ts';
 
 /**
+ * How long a pair with a member EC2 reports down waits for its surviving member's probe. Traffic through the
+ * lost member is already dropped, and a survivor that runs with status checks ok may take it even unverified,
+ * so the probe only gets the few seconds a healthy member needs to answer (SSM delivery and execution, about
+ * 1-3 s, plus a poll), not the full probe timeout. A survivor that has not answered by then reads unknown.
+ */
+export const SURVIVOR_PROBE_WAIT_MS = 5_000;
+
+/**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
  * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
  * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
@@ -66,7 +74,17 @@ export async function observePairs(
       if (address !== undefined) knownAddresses.set(id, address);
     }
   }
-  const deadlineMs = deps.clock.now() + deps.config.controller.probeTimeout * 1000;
+  const startedAt = deps.clock.now();
+  const deadlineMs = startedAt + deps.config.controller.probeTimeout * 1000;
+  const probe = (targets: readonly ProbeTarget[], until: number) =>
+    targets.length === 0
+      ? Promise.resolve(new Map<string, ProbeObservation>())
+      : probeDaemons(clients.ssm, {
+          documentName: deps.probeDocument,
+          probes: targets,
+          deadlineMs: until,
+          clock: deps.clock,
+        });
 
   const statusRead = readInstanceStatuses(clients.ec2, instanceIds);
   // Probe every member not known to be down (an unreadable status may hide a running member).
@@ -75,20 +93,7 @@ export async function observePairs(
       const status = statuses.values.get(id);
       return status !== undefined && (!status.found || status.state !== 'running');
     };
-    const unaddressed = probed.flatMap((p) =>
-      ROLES.flatMap((r) => {
-        const id = p[r].instanceId;
-        const eni = knownEnis.get(id);
-        return down(id) || knownAddresses.has(id) || eni === undefined
-          ? []
-          : [{ instanceId: id, networkInterfaceId: eni }];
-      }),
-    );
-    if (unaddressed.length > 0) {
-      const read = await readMemberAddresses(clients.ec2, unaddressed);
-      for (const [id, address] of read.values) knownAddresses.set(id, address);
-    }
-    const targets = probed.flatMap((p) => probeTargets(p, knownAddresses)).filter((t) => !down(t.instanceId));
+    const lost = (p: PairConfig) => ROLES.some((r) => down(p[r].instanceId));
     const notProbed = new Map(
       probed.flatMap((p) =>
         ROLES.flatMap((r) => {
@@ -100,16 +105,35 @@ export async function observePairs(
         }),
       ),
     );
-    const answers =
-      targets.length === 0
-        ? new Map<string, ProbeObservation>()
-        : await probeDaemons(clients.ssm, {
-            documentName: deps.probeDocument,
-            probes: targets,
-            deadlineMs,
-            clock: deps.clock,
-          });
-    return new Map([...notProbed, ...answers]);
+    // A pair with a member down has traffic to move now: its survivor's probe starts at once and is waited
+    // for only SURVIVOR_PROBE_WAIT_MS (an unanswered survivor may still take traffic off a certain loss).
+    const survivors = probed
+      .filter(lost)
+      .flatMap((p) => probeTargets(p, knownAddresses))
+      .filter((t) => !down(t.instanceId));
+    const hurried = probe(survivors, Math.min(deadlineMs, startedAt + SURVIVOR_PROBE_WAIT_MS));
+    const steady = probed.filter((p) => !lost(p));
+    const unaddressed = steady.flatMap((p) =>
+      ROLES.flatMap((r) => {
+        const id = p[r].instanceId;
+        const eni = knownEnis.get(id);
+        return knownAddresses.has(id) || eni === undefined
+          ? []
+          : [{ instanceId: id, networkInterfaceId: eni }];
+      }),
+    );
+    if (unaddressed.length > 0) {
+      const read = await readMemberAddresses(clients.ec2, unaddressed);
+      for (const [id, address] of read.values) knownAddresses.set(id, address);
+    }
+    const answers = await Promise.all([
+      hurried,
+      probe(
+        steady.flatMap((p) => probeTargets(p, knownAddresses)),
+        deadlineMs,
+      ),
+    ]);
+    return new Map([...notProbed, ...answers.flatMap((m) => [...m])]);
   });
 
   const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([

@@ -16,7 +16,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClients } from '../../shared/aws/clients.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { observePairs } from '../../shared/controller/observe.ts';
+import { observePairs, SURVIVOR_PROBE_WAIT_MS } from '../../shared/controller/observe.ts';
 import { runController } from '../../shared/controller/run.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
 import { decide } from '../../shared/decide/decide.ts';
@@ -199,6 +199,45 @@ describe('observe: the hard-loss path never waits for a probe of a member EC2 re
     expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss', to: 'standby' });
   });
 
+  it(`waits only ${SURVIVOR_PROBE_WAIT_MS / 1000} s for a silent standby when the active is stopped, then moves traffic to it unverified`, async () => {
+    // Prepare: the primary is stopped and the standby's SSM agent is offline (commands wait undelivered)
+    states[PRIMARY] = 'stopped';
+    answer = (id, commandId) => ({
+      CommandId: commandId,
+      InstanceId: id,
+      Status: 'Pending',
+      StatusDetails: 'Pending',
+    });
+    const clock = steppingClock(Date.parse('2026-11-30T12:00:00Z'));
+    const started = clock.now();
+
+    // Act
+    const observation = (await observePairs(deps(clock), [pair], learnt({ addresses: { ...ADDRESS } }))).get(
+      'branch-a',
+    );
+
+    // Assess
+    if (observation === undefined) throw new Error('no observation');
+    expect(clock.now() - started).toBe(SURVIVOR_PROBE_WAIT_MS);
+    expect(observation.probes?.standby).toMatchObject({ outcome: 'unknown', reply: 'silent' });
+    const decision = decide({ pair, observation, memory: initialMemory(), now: clock.now(), dryRun: false });
+    expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss', to: 'standby' });
+    expect(decision.alarms.map((a) => a.kind)).toContain('moved-to-unverified');
+  });
+
+  it('waits the full probe timeout when both members run, so a slow answer is not taken for silence', async () => {
+    answer = (id, commandId) => ({
+      CommandId: commandId,
+      InstanceId: id,
+      Status: 'Pending',
+      StatusDetails: 'Pending',
+    });
+    const clock = steppingClock(Date.parse('2026-11-30T12:00:00Z'));
+    const started = clock.now();
+    await observePairs(deps(clock), [pair], learnt({ addresses: { ...ADDRESS } }));
+    expect(clock.now() - started).toBe(PROBE_TIMEOUT_S * 1000);
+  });
+
   it('has the instance status answered before it sends any probe', async () => {
     // Prepare: a slow status read, and a record of what happened in which order
     const order: string[] = [];
@@ -277,10 +316,10 @@ describe('observe: the peer check', () => {
     expect(memory.addresses).toEqual({ [PRIMARY]: ADDRESS[PRIMARY], [STANDBY]: ADDRESS[STANDBY] });
   });
 
-  it('sends no addresses while one member is stopped, and reads none for it', async () => {
+  it('while one member is stopped, reads no address and names no pair: there is no partner to ping', async () => {
     states[STANDBY] = 'stopped';
     await observePairs(deps(), [pair], learnt());
-    expect(ec2.commandCalls(DescribeInstancesCommand)[0]?.args[0].input.InstanceIds).toEqual([PRIMARY]);
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(0);
     expect(ssm.commandCalls(SendCommandCommand)[0]?.args[0].input).toMatchObject({ InstanceIds: [PRIMARY] });
     expect(ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.PeerAddresses).toBeUndefined();
   });
