@@ -55,6 +55,11 @@ export interface ProbeRequest {
   readonly clock: Clock;
   /** pause between polls of ListCommandInvocations; default 1000 */
   readonly pollIntervalMs?: number;
+  /**
+   * How long a group member's probe is still waited for once its partner's probe has answered; after that it
+   * reads unknown (silent, if it was never taken up). Default: until the deadline.
+   */
+  readonly partnerGraceMs?: number;
 }
 
 /**
@@ -101,8 +106,10 @@ export async function probeDaemons(
   request: ProbeRequest,
 ): Promise<Map<string, ProbeObservation>> {
   const results = new Map<string, ProbeObservation>();
+  const answeredAt = new Map<string, number>();
   const settle: Settle = (instanceId, outcome, detail, reply, peer) => {
     results.set(instanceId, { instanceId, outcome, detail, reply, ...(peer !== undefined && { peer }) });
+    if (reply === 'answered') answeredAt.set(instanceId, request.clock.now());
   };
   const commands = new Map<
     string,
@@ -126,12 +133,17 @@ export async function probeDaemons(
 
   // Each member reads its partner's line; a pair whose members do not both have an address is not named.
   const peerAddresses = new Map<string, string>();
+  const partners = new Map<string, string>();
   const sent = (
     await Promise.all(
       [...commands.values()].flatMap((command) =>
         packed([...command.units.values()], INSTANCES_PER_COMMAND).map((units) => {
           const pairs = units.flatMap((unit) => {
             const [a, b] = unit;
+            if (unit.length === 2 && a !== undefined && b !== undefined) {
+              partners.set(a.instanceId, b.instanceId);
+              partners.set(b.instanceId, a.instanceId);
+            }
             if (unit.length !== 2 || a?.address === undefined || b?.address === undefined) return [];
             peerAddresses.set(a.instanceId, b.address);
             peerAddresses.set(b.instanceId, a.address);
@@ -153,7 +165,28 @@ export async function probeDaemons(
     )
   ).flat();
 
-  await poll(ssm, sent, request, settle, peerAddresses);
+  // A member still open this long after its partner answered is given up on: the round has its differential.
+  const grace = request.partnerGraceMs;
+  const overdue = (instanceId: string): boolean => {
+    const partner = partners.get(instanceId);
+    const at = partner === undefined ? undefined : answeredAt.get(partner);
+    return grace !== undefined && at !== undefined && request.clock.now() >= at + grace;
+  };
+  const giveUp = (command: SentCommand) => {
+    for (const instanceId of [...command.pending].filter(overdue)) {
+      const last = command.lastSeen.get(instanceId);
+      const partner = partners.get(instanceId);
+      const state = last === undefined ? 'no invocation visible' : `still ${normalisedStatusDetails(last)}`;
+      settle(
+        instanceId,
+        'unknown',
+        `${state} ${(grace ?? 0) / 1000} s after its partner ${partner} answered`,
+        deadlineReply(last),
+      );
+      command.pending.delete(instanceId);
+    }
+  };
+  await poll(ssm, sent, request, settle, peerAddresses, giveUp);
   for (const command of sent) {
     for (const instanceId of command.pending) {
       const last = command.lastSeen.get(instanceId);
@@ -247,6 +280,7 @@ async function poll(
   request: ProbeRequest,
   settle: Settle,
   peerAddresses: ReadonlyMap<string, string>,
+  giveUp: (command: SentCommand) => void,
 ): Promise<void> {
   const { clock, deadlineMs } = request;
   const interval = request.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -258,6 +292,7 @@ async function poll(
         .filter((c) => c.pending.size > 0)
         .map((command) => pollCommand(ssm, command, settle, peerAddresses)),
     );
+    for (const command of sent) giveUp(command);
     if (clock.now() >= deadlineMs) return;
   }
 }

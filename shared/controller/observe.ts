@@ -32,6 +32,14 @@ import type { ControllerDeps } from './types.ts';
 export const SURVIVOR_PROBE_WAIT_MS = 5_000;
 
 /**
+ * How long a member's probe is still waited for once its partner's probe in the same command has answered. A
+ * healthy member answers within a second or two of its partner (SSM delivers and runs both at once); one that
+ * has not after this long is silent this round, and waiting out the full probe timeout would only slow every
+ * evaluation while a member hangs. Silence alone never moves traffic, so cutting it short costs nothing.
+ */
+export const PARTNER_GRACE_MS = 5_000;
+
+/**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
  * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
  * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
@@ -84,6 +92,7 @@ export async function observePairs(
           probes: targets,
           deadlineMs: until,
           clock: deps.clock,
+          partnerGraceMs: PARTNER_GRACE_MS,
         });
 
   const statusRead = readInstanceStatuses(clients.ec2, instanceIds);

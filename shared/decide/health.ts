@@ -67,7 +67,7 @@ export const TUNNEL_PUBLICATION_LAG_S = 60;
 
 /**
  * The instance signal: EC2's view of the member (aws-facts §1). Not found, not running (pending too),
- * impaired checks, a blackholed route to its ENI (aws-facts §2) or a lost OS (`osLost`, from differential
+ * impaired checks, a blackholed route to its ENI or a lost OS (`osLost`, from differential
  * silence) are hard losses; a pending disruptive scheduled event is unhealthy and flagged `scheduled`; checks
  * still settling are unknown.
  */
@@ -117,7 +117,8 @@ function instanceSignal(
 }
 
 /**
- * The daemon signal: the SSM probe's exit status (aws-facts §4 "Statuses"); no answer is unknown, with `note`
+ * The daemon signal: the SSM probe's exit status
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html); no answer is unknown, with `note`
  * (what the silence does or does not show) added to its reason.
  */
 function daemonSignal(
@@ -145,7 +146,7 @@ function daemonSignal(
 
 /**
  * The tunnel signal: unhealthy when the newest `datapointsToBreach` datapoints all breach the threshold
- * (the M-of-M hysteresis of aws-facts §11.3); too few datapoints, or an unreadable metric, is unknown. Only
+ * (M out of M, as a CloudWatch alarm counts datapoints to alarm); too few datapoints, or an unreadable metric, is unknown. Only
  * fresh datapoints count: one whose period ended longer ago than the signal's window (period times
  * datapointsToBreach) plus TUNNEL_PUBLICATION_LAG_S is stale, so a publisher that stopped reads unknown, not
  * healthy on its last words.

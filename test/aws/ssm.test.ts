@@ -670,6 +670,46 @@ describe('probeDaemons', () => {
       });
     });
 
+    it('gives up on a member partnerGraceMs after its partner answered, but waits the deadline for one without a partner', async () => {
+      // Prepare: the pair's primary and a lone instance never answer
+      const lone = instanceId(3);
+      ssmMock
+        .on(SendCommandCommand)
+        .callsFake((input) => ({ Command: { CommandId: `cmd-${input.InstanceIds.join('+')}` } }));
+      ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
+        CommandInvocations: input.CommandId.slice(4)
+          .split('+')
+          .map((id: string) => invocation(input.CommandId, id, id === standby ? 'Success' : 'Pending')),
+      }));
+      const clock = fakeClock();
+      const started = clock.now();
+
+      // Act
+      const results = await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: primary, parameters: STRONGSWAN, group: 'branch-a' },
+          { instanceId: standby, parameters: STRONGSWAN, group: 'branch-a' },
+          { instanceId: lone, parameters: STRONGSWAN },
+        ],
+        deadlineMs: started + 20_000,
+        clock,
+        partnerGraceMs: 3_000,
+      });
+
+      // Assess
+      expect(results.get(primary)).toMatchObject({
+        outcome: 'unknown',
+        reply: 'silent',
+        detail: `still Pending 3 s after its partner ${standby} answered`,
+      });
+      expect(results.get(lone)).toMatchObject({
+        reply: 'silent',
+        detail: 'still Pending at the probe deadline',
+      });
+      expect(clock.now() - started).toBe(20_000);
+    });
+
     it("reports no peer when the output has no line for the partner's address (an older script)", async () => {
       // Prepare
       ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });

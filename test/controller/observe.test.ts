@@ -16,7 +16,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClients } from '../../shared/aws/clients.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { observePairs, SURVIVOR_PROBE_WAIT_MS } from '../../shared/controller/observe.ts';
+import { observePairs, PARTNER_GRACE_MS, SURVIVOR_PROBE_WAIT_MS } from '../../shared/controller/observe.ts';
 import { runController } from '../../shared/controller/run.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
 import { decide } from '../../shared/decide/decide.ts';
@@ -223,6 +223,26 @@ describe('observe: the hard-loss path never waits for a probe of a member EC2 re
     const decision = decide({ pair, observation, memory: initialMemory(), now: clock.now(), dryRun: false });
     expect(decision.plan).toMatchObject({ kind: 'failover', trigger: 'hard-loss', to: 'standby' });
     expect(decision.alarms.map((a) => a.kind)).toContain('moved-to-unverified');
+  });
+
+  it(`stops waiting for a silent member ${PARTNER_GRACE_MS / 1000} s after its partner answered, not the full probe timeout`, async () => {
+    answer = (id, commandId) =>
+      id === PRIMARY
+        ? { CommandId: commandId, InstanceId: id, Status: 'Pending', StatusDetails: 'Pending' }
+        : success(id, commandId, `peer ${ADDRESS[PRIMARY]} unreachable`);
+    const clock = steppingClock(Date.parse('2026-11-30T12:00:00Z'));
+    const started = clock.now();
+    const observation = (await observePairs(deps(clock), [pair], learnt({ addresses: { ...ADDRESS } }))).get(
+      'branch-a',
+    );
+    // the standby answers at the first poll (1 s); the primary is given up on 5 s later
+    expect(clock.now() - started).toBe(1000 + PARTNER_GRACE_MS);
+    expect(observation?.probes?.primary).toEqual({
+      instanceId: PRIMARY,
+      outcome: 'unknown',
+      detail: `still Pending ${PARTNER_GRACE_MS / 1000} s after its partner ${STANDBY} answered`,
+      reply: 'silent',
+    });
   });
 
   it('waits the full probe timeout when both members run, so a slow answer is not taken for silence', async () => {
