@@ -118,8 +118,8 @@ function instanceSignal(
 
 /**
  * The daemon signal: the SSM probe's exit status
- * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html); no answer is unknown, with `note`
- * (what the silence does or does not show) added to its reason.
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html); no answer is
+ * unknown, with `note` (what the silence does or does not show) added to its reason.
  */
 function daemonSignal(
   pair: PairConfig,
@@ -145,11 +145,11 @@ function daemonSignal(
 }
 
 /**
- * The tunnel signal: unhealthy when the newest `datapointsToBreach` datapoints all breach the threshold
- * (M out of M, as a CloudWatch alarm counts datapoints to alarm); too few datapoints, or an unreadable metric, is unknown. Only
- * fresh datapoints count: one whose period ended longer ago than the signal's window (period times
- * datapointsToBreach) plus TUNNEL_PUBLICATION_LAG_S is stale, so a publisher that stopped reads unknown, not
- * healthy on its last words.
+ * The tunnel signal: unhealthy when the newest `datapointsToBreach` datapoints all breach the threshold (M out
+ * of M, as a CloudWatch alarm counts datapoints to alarm); too few datapoints, or an unreadable metric, is
+ * unknown. Only fresh datapoints count: one whose period ended longer ago than the signal's window (period
+ * times datapointsToBreach) plus TUNNEL_PUBLICATION_LAG_S is stale, so a publisher that stopped reads unknown,
+ * not healthy on its last words.
  */
 function tunnelSignal(
   pair: PairConfig,
