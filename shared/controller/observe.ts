@@ -1,6 +1,7 @@
 import { readMemberAddresses } from '../aws/addresses.ts';
 import { readTunnelMetrics } from '../aws/cloudwatch.ts';
 import {
+  readDeletedEnis,
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
@@ -162,6 +163,7 @@ export async function observePairs(
       : readRouteTargetEnis(clients.ec2, unknownEniMembers),
   ]);
   for (const [instanceId, eni] of enis?.values ?? []) knownEnis.set(instanceId, eni);
+  const deletedEnis = await deletedRouteTargets(deps, pairs, tables.values, new Set(knownEnis.values()));
 
   const observations = new Map<string, PairObservation>();
   for (const p of pairs) {
@@ -196,7 +198,7 @@ export async function observePairs(
               standby: tunnelObservation(p, 'standby', tunnels.values, tunnels.errors),
             },
           }),
-      ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values) }),
+      ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values, deletedEnis) }),
       ...(allocation === undefined || addresses === undefined || !addresses.values.has(allocation)
         ? {}
         : { elasticIpOn: elasticIpHolder(addresses.values.get(allocation)?.networkInterfaceId, eniOf) }),
@@ -252,10 +254,33 @@ function tunnelObservation(
     : { instanceId: pair[role].instanceId, datapoints: series };
 }
 
+/**
+ * The interfaces that blackholed managed routes point at, when they are no member's and EC2 has deleted them
+ * (one DescribeNetworkInterfaces call, made only when such a route exists: a steady tick makes none).
+ */
+async function deletedRouteTargets(
+  deps: ControllerDeps,
+  pairs: readonly PairConfig[],
+  tables: ReadonlyMap<string, readonly TableRoute[]>,
+  memberEnis: ReadonlySet<string>,
+): Promise<ReadonlySet<string>> {
+  const suspects = pairs.flatMap((p) =>
+    managedRoutes(p, tables).flatMap((route) =>
+      route.state === 'blackhole' &&
+      route.networkInterfaceId !== undefined &&
+      !memberEnis.has(route.networkInterfaceId)
+        ? [route.networkInterfaceId]
+        : [],
+    ),
+  );
+  return suspects.length === 0 ? new Set() : readDeletedEnis(deps.clients.ec2, suspects);
+}
+
 /** One entry per configured (table, destination), as the tables show it now. */
 function managedRoutes(
   pair: PairConfig,
   tables: ReadonlyMap<string, readonly TableRoute[]>,
+  deletedEnis: ReadonlySet<string> = new Set(),
 ): ObservedRoute[] {
   return pair.routeTables.flatMap((routeTableId) =>
     pair.destinations.map((destination): ObservedRoute => {
@@ -269,6 +294,8 @@ function managedRoutes(
         ...(route.networkInterfaceId ? { networkInterfaceId: route.networkInterfaceId } : {}),
         ...(route.instanceId ? { instanceId: route.instanceId } : {}),
         ...(route.otherTarget ? { otherTarget: route.otherTarget } : {}),
+        ...(route.networkInterfaceId !== undefined &&
+          deletedEnis.has(route.networkInterfaceId) && { targetDeleted: true }),
       };
     }),
   );

@@ -105,10 +105,19 @@ export interface ObservedRoute {
   /** other targets (gateway, TGW, peering...) as "kind:id" */
   readonly otherTarget?: string;
   readonly state?: 'active' | 'blackhole' | 'filtered';
+  /**
+   * The route's target network interface no longer exists (EC2 deleted it, as it does a terminated
+   * instance's primary ENI): the route is dead whoever pointed it there. Only looked up for blackholed routes
+   * to an interface that is not a member's.
+   */
+  readonly targetDeleted?: boolean;
 }
 
-/** What the routes say about where one route goes, in the pair's terms. */
-export type RouteTarget = Role | 'missing' | 'foreign';
+/**
+ * What the routes say about where one route goes, in the pair's terms: a member, no route, a dead route
+ * (`orphaned`: its target interface was deleted, so it carries nothing for anyone), or something else.
+ */
+export type RouteTarget = Role | 'missing' | 'orphaned' | 'foreign';
 
 /** Everything observed about one pair in one run. */
 export interface PairObservation {

@@ -449,6 +449,39 @@ describe('decide: routes', () => {
     expect(alarmKinds(decision)).toEqual(['foreign-route']);
   });
 
+  it("takes back every route blackholed to an interface EC2 has deleted when the lost primary's ENI was never known", () => {
+    // Prepare: the primary was terminated before its ENI was ever read, so nothing names it; EC2 deleted it.
+    const dead = {
+      present: true,
+      networkInterfaceId: 'eni-0deadbeef00000001',
+      state: 'blackhole',
+      targetDeleted: true,
+    } as const;
+    let input = withInstance(world(), 'primary', { state: 'terminated' });
+    input = withObservation(input, { enis: { primary: undefined, standby: ENI.standby } });
+    for (const rtb of [RTB_A, RTB_B]) for (const d of DESTINATIONS) input = withRoute(input, rtb, d, dead);
+
+    // Act
+    const decision = decide(input);
+
+    // Assess: every route moves to the standby, none is reported as foreign.
+    expect(decision.plan).toMatchObject({ kind: 'failover', to: 'standby', trigger: 'hard-loss' });
+    expect(movePlan(decision).routes).toHaveLength(4);
+    expect(movePlan(decision).routes.every((w) => w.action === 'replace')).toBe(true);
+    expect(alarmKinds(decision)).not.toContain('foreign-route');
+  });
+
+  it("leaves a route blackholed to another interface that still exists alone (someone else's, stopped)", () => {
+    const input = withRoute(stoppedPrimary(), RTB_A, DESTINATIONS[1], {
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      state: 'blackhole',
+    });
+    const decision = decide(input);
+    expect(movePlan(decision).routes).toHaveLength(3);
+    expect(alarmKinds(decision)).toContain('foreign-route');
+  });
+
   it('creates a missing managed route', () => {
     const decision = decide(withRoute(world(), RTB_A, DESTINATIONS[1], missingRoute));
 
