@@ -18,6 +18,8 @@ export const UNSCOPED_EC2_READS: readonly string[] = [
   'ec2:DescribeInstanceStatus',
   'ec2:DescribeInstances',
   'ec2:DescribeRouteTables',
+  // Only when a managed route is blackholed to an interface that is no member's: has EC2 deleted it?
+  'ec2:DescribeNetworkInterfaces',
 ];
 
 /** Actions that must always name their resources; a test walks the template to prove none of them get `*`. */
@@ -162,7 +164,7 @@ export function stateStatements(tableArn: string): PolicyStatement[] {
 /** Why each statement that names `*` (or a resource-type wildcard) has to; keyed by statement id. */
 const WILDCARD_REASONS: Readonly<Record<string, string>> = {
   ObserveEc2:
-    'EC2 Describe* actions (instance status, instances, route tables, addresses) support no resource-level permissions; they are read-only.',
+    'EC2 Describe* actions (instance status, instances, route tables, network interfaces, addresses) support no resource-level permissions; they are read-only.',
   ReadProbeResults:
     'ssm:ListCommandInvocations supports no resource-level permissions; it is read-only. SendCommand itself is scoped to the probe document and the members.',
   ReadTunnelMetrics: 'cloudwatch:GetMetricData supports no resource-level permissions; it is read-only.',

@@ -31,8 +31,9 @@ export const PROBE_EXECUTION_TIMEOUT_SECONDS = 15;
 /**
  * The daemon check, shipped as `instance/vpn-failover-check.sh` and embedded here verbatim: the document and
  * the instance's tunnel-metric publisher run the same script. POSIX sh, run as root by the SSM agent; it prints
- * one line (well under the 2,500 characters that ListCommandInvocations keeps per plugin) starting with
- * "healthy:" or "unhealthy:", and exits PROBE_EXIT_NOT_RESPONDING when a daemon command hangs.
+ * one verdict line starting with "healthy:" or "unhealthy:", then, given PeerAddresses, one PROBE_PEER_LINE
+ * about its partner (all well under the 2,500 characters that ListCommandInvocations keeps per plugin), and exits
+ * PROBE_EXIT_NOT_RESPONDING when a daemon command hangs.
  */
 export const PROBE_SCRIPT = readFileSync(
   new URL('../instance/vpn-failover-check.sh', import.meta.url),
@@ -62,6 +63,13 @@ export function probeDocumentContent(): Record<string, unknown> {
         description: 'Established SAs required by the strongswan and libreswan probes.',
         default: '1',
         allowedPattern: PROBE_PARAMETER_PATTERNS.minSas,
+      },
+      [PROBE_PARAMETERS.peerAddresses]: {
+        ...envVar,
+        description:
+          'The pairs probed together, "a-b,c-d" by private IPv4 address: each member reports whether its partner answers ping.',
+        default: '',
+        allowedPattern: PROBE_PARAMETER_PATTERNS.peerAddresses,
       },
     },
     mainSteps: [

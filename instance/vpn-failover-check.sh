@@ -9,26 +9,78 @@
 #   SSM_ProbeKind               systemd | strongswan | libreswan
 #   SSM_Unit                    the unit the systemd kind checks                       (default strongswan)
 #   SSM_MinSas                  installed CHILD SAs the strongswan/libreswan kinds need (default 1)
+#   SSM_PeerAddresses           pairs probed together, "a-b,c-d" by IPv4 address: ping my partner  (default none)
 #   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 4)
 #
 # Tunnels are counted as installed CHILD (IPsec) SAs, not IKE SAs: an IKE SA without a CHILD SA carries no
 # traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for.
+#
+# After the verdict line, when SSM_PeerAddresses lists a pair holding one of this instance's addresses, one
+# line "peer ADDRESS reachable" (or "unreachable", "unknown") about the partner: whether the partner answers
+# ping, evidence about its OS that does not go through its own SSM agent. One command probes many pairs, so it
+# names every pair and each member finds its own. The peer line never changes the verdict or the exit status.
 #
 # Exit status: 0 healthy; 1 unhealthy; 3 cannot judge (SSM Agent too old to pass the parameters);
 # 4 unhealthy because the daemon did not answer in time.
 kind="${SSM_ProbeKind:-}"
 unit="${SSM_Unit:-strongswan}"
 min_sas="${SSM_MinSas:-1}"
+peers="${SSM_PeerAddresses:-}"
 limit="${VPN_FAILOVER_CHECK_TIMEOUT:-4}"
 
+# This instance's own IPv4 addresses, one a line (none when ip is missing or does not answer in time).
+own_addresses() {
+  timeout -k 1 "$limit" ip -o -4 addr show 2>/dev/null | awk '{ split($4, a, "/"); print a[1] }'
+}
+
+# Find this member's pair in $peers ("a-b,c-d,...": the members of each pair probed together), ping the
+# partner (two echo requests, one second each to answer, under the command timeout) and print one line. ping
+# exits 0 when a reply came and 1 when none did; anything else (no ping, the timeout) says nothing.
+check_peers() {
+  [ -n "$peers" ] || return 0
+  own=$(own_addresses)
+  partner=""
+  saved_ifs=$IFS
+  IFS=,
+  set -f
+  for entry in $peers; do
+    first=${entry%%-*}
+    second=${entry#*-}
+    if printf '%s\n' "$own" | grep -qxF -- "$first"; then
+      partner=$second
+    elif printf '%s\n' "$own" | grep -qxF -- "$second"; then
+      partner=$first
+    fi
+  done
+  set +f
+  IFS=$saved_ifs
+  case "$partner" in
+    '' | *[!0-9.]*) return 0 ;;
+  esac
+  answer=unknown
+  if command -v ping >/dev/null 2>&1; then
+    timeout -k 1 "$limit" ping -n -c 2 -W 1 "$partner" >/dev/null 2>&1
+    case $? in
+      0) answer=reachable ;;
+      1) answer=unreachable ;;
+    esac
+  fi
+  echo "peer $partner $answer"
+}
+
+# Print the verdict line, then the peer line, and exit with the verdict's status.
+finish() {
+  echo "$2"
+  check_peers
+  exit "$1"
+}
+
 healthy() {
-  echo "healthy: $1"
-  exit 0
+  finish 0 "healthy: $1"
 }
 
 unhealthy() {
-  echo "unhealthy: $1"
-  exit 1
+  finish 1 "unhealthy: $1"
 }
 
 # Run a daemon command under a hard timeout, leaving its output in $out and its exit status in $rc.
@@ -37,8 +89,7 @@ ask() {
   out=$(timeout -k 1 "$limit" "$@" 2>/dev/null)
   rc=$?
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-    echo "unhealthy: daemon not responding: '$*' did not answer within $limit s"
-    exit 4
+    finish 4 "unhealthy: daemon not responding: '$*' did not answer within $limit s"
   fi
 }
 
@@ -54,8 +105,7 @@ judge_sas() {
 }
 
 if [ -z "$kind" ]; then
-  echo "unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
-  exit 3
+  finish 3 "unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)"
 fi
 
 case "$kind" in
@@ -89,7 +139,6 @@ case "$kind" in
     judge_sas "$(count 'type=(ESP|AH)')"
     ;;
   *)
-    echo "unknown: probe kind $kind is not supported"
-    exit 3
+    finish 3 "unknown: probe kind $kind is not supported"
     ;;
 esac

@@ -49,7 +49,12 @@ export const ENV = {
 } as const;
 
 /** The SSM Command document's parameter names (the CDK document and the SSM adapter agree on these). */
-export const PROBE_PARAMETERS = { kind: 'ProbeKind', unit: 'Unit', minSas: 'MinSas' } as const;
+export const PROBE_PARAMETERS = {
+  kind: 'ProbeKind',
+  unit: 'Unit',
+  minSas: 'MinSas',
+  peerAddresses: 'PeerAddresses',
+} as const;
 
 /**
  * The probe script's exit status when it could not judge the daemon (the agent, older than 3.3.2746.0, did not
@@ -64,11 +69,23 @@ export const PROBE_EXIT_UNKNOWN = 3;
  */
 export const PROBE_EXIT_NOT_RESPONDING = 4;
 
+/** One dotted IPv4 address, each octet 0-255. */
+const IPV4 =
+  '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}';
+
+/**
+ * The probe script's line about the member's partner (from PeerAddresses), after the verdict line:
+ * "peer 10.0.1.5 reachable" (ping answered), "unreachable" (no reply) or "unknown" (ping could not run).
+ */
+export const PROBE_PEER_LINE = /^peer (\S+) (reachable|unreachable|unknown)$/;
+
 /** The probe document's allowedPattern per parameter (the Unit pattern is the config schema's unit pattern). */
 export const PROBE_PARAMETER_PATTERNS = {
   kind: '^(systemd|strongswan|libreswan)$',
   unit: '^[A-Za-z0-9@._:-]{1,128}$',
   minSas: '^[0-9]{1,4}$',
+  /** empty, or up to 25 pairs (one SendCommand of 50 instances) of dotted IPv4 addresses: "a-b,c-d" */
+  peerAddresses: `^$|^${IPV4}-${IPV4}(,${IPV4}-${IPV4}){0,24}$`,
 } as const;
 
 /** The probe document's one step, named by GetCommandInvocation's PluginName. */

@@ -5,6 +5,7 @@ import {
   paginateGetMetricData,
 } from '@aws-sdk/client-cloudwatch';
 import { chunk } from '../concurrency.ts';
+import type { Datapoint } from '../domain/types.ts';
 import { describeAwsError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
 
@@ -40,11 +41,9 @@ export interface MetricsRequest {
   readonly datapoints: number;
 }
 
-/** A series' values as they come in, with timestamps for ordering across pages. */
-type Points = { timestamp: number; value: number }[];
-
 /**
- * The newest `datapoints` values of each series, newest first, keyed by the query's key. Queries of the same
+ * The newest `datapoints` datapoints of each series, newest first, each with the start of its period, keyed by
+ * the query's key (the timestamps let the caller tell a fresh datapoint from a stale one). Queries of the same
  * period share calls of at most 500 (so one window fits them all); ids sent to CloudWatch are q0, q1... because
  * they must match ^[a-z][a-zA-Z0-9_]*$. A series with no datapoints yet is present with []; a series that
  * CloudWatch answers Forbidden or InternalError for, or a failed call, leaves its keys out with an error.
@@ -52,8 +51,8 @@ type Points = { timestamp: number; value: number }[];
 export async function readTunnelMetrics(
   cloudwatch: CloudWatchClient,
   request: MetricsRequest,
-): Promise<ReadResult<string, number[]>> {
-  const out = collector<string, number[]>();
+): Promise<ReadResult<string, Datapoint[]>> {
+  const out = collector<string, Datapoint[]>();
   const indexed = request.queries.map((query, index) => ({ id: `q${index}`, query }));
   const byPeriod = new Map<number, typeof indexed>();
   for (const entry of indexed) {
@@ -67,7 +66,7 @@ export async function readTunnelMetrics(
   );
   await Promise.all(
     calls.map(async ({ period, part }) => {
-      const results = new Map<string, { points: Points; failure?: string }>();
+      const results = new Map<string, { points: Datapoint[]; failure?: string }>();
       try {
         const pages = paginateGetMetricData(
           { client: cloudwatch },
@@ -92,11 +91,8 @@ export async function readTunnelMetrics(
         } else if (result.failure !== undefined) {
           out.errors.push(`${query.key}: ${result.failure}`);
         } else {
-          const newestFirst = result.points.sort((a, b) => b.timestamp - a.timestamp);
-          out.values.set(
-            query.key,
-            newestFirst.slice(0, request.datapoints).map((p) => p.value),
-          );
+          const newestFirst = result.points.sort((a, b) => b.at - a.at);
+          out.values.set(query.key, newestFirst.slice(0, request.datapoints));
         }
       }
     }),
@@ -121,7 +117,10 @@ function metricDataQuery(id: string, query: MetricQuery): MetricDataQuery {
 }
 
 /** Add one page's result for a series; a series continues across pages under the same id. */
-function collect(results: Map<string, { points: Points; failure?: string }>, result: MetricDataResult): void {
+function collect(
+  results: Map<string, { points: Datapoint[]; failure?: string }>,
+  result: MetricDataResult,
+): void {
   if (result.Id === undefined) return;
   const entry = results.get(result.Id) ?? { points: [] };
   results.set(result.Id, entry);
@@ -133,6 +132,6 @@ function collect(results: Map<string, { points: Points; failure?: string }>, res
   const timestamps = result.Timestamps ?? [];
   (result.Values ?? []).forEach((value, i) => {
     const timestamp = timestamps[i];
-    if (timestamp !== undefined) entry.points.push({ timestamp: timestamp.getTime(), value });
+    if (timestamp !== undefined) entry.points.push({ at: timestamp.getTime(), value });
   });
 }

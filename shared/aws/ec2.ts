@@ -4,6 +4,7 @@ import {
   AssociateAddressCommand,
   CreateRouteCommand,
   DescribeAddressesCommand,
+  DescribeNetworkInterfacesCommand,
   type EC2Client,
   type Instance,
   type InstanceStatus,
@@ -265,6 +266,24 @@ export async function readRouteTargetEnis(
     }),
   );
   return out;
+}
+
+/**
+ * Which of these network interfaces EC2 no longer knows (DescribeNetworkInterfaces answers
+ * InvalidNetworkInterfaceID.NotFound naming them): deleted, as a terminated instance's primary ENI is. An
+ * interface that cannot be read for any other reason is not reported as deleted.
+ */
+export async function readDeletedEnis(ec2: EC2Client, eniIds: readonly string[]): Promise<Set<string>> {
+  const deleted = new Set<string>();
+  await Promise.all(
+    chunk([...new Set(eniIds)], IDS_PER_CALL).map(async (ids) => {
+      const read = await readDroppingMissing(ids, 'InvalidNetworkInterfaceID.NotFound', (remaining) =>
+        ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: remaining })),
+      );
+      for (const id of read.missing) deleted.add(id);
+    }),
+  );
+  return deleted;
 }
 
 function routeTargetEni(instance: Instance, member: RouteTargetMember): { eni: string } | { error: string } {

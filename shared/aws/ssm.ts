@@ -7,14 +7,16 @@ import {
 import type { Clock } from '../clock.ts';
 import { chunk } from '../concurrency.ts';
 import type { ProbeConfig } from '../config/schema.ts';
-import type { ProbeObservation } from '../domain/types.ts';
-import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS } from '../telemetry-names.ts';
+import type { PeerReach, ProbeObservation, ProbeReply } from '../domain/types.ts';
+import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS, PROBE_PEER_LINE } from '../telemetry-names.ts';
 import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
 
 /**
  * The daemon probe through SSM Run Command (aws-facts.md section 4): send the probe document to every member,
- * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status`,
- * never on the free-text StatusDetails. Never throws: anything that cannot be read is an `unknown` outcome.
+ * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status` and
+ * on the StatusDetails values the API documents (DeliveryTimedOut, Undeliverable, ExecutionTimedOut...), never
+ * on free text. Never throws: anything that cannot be read is an `unknown` outcome, which also says how it went
+ * unanswered (`reply`): silent (the member said nothing) or unreadable (the API did not tell us).
  */
 
 /** SendCommand takes at most 50 InstanceIds (aws-facts.md section 4, SendCommand limits). */
@@ -32,6 +34,16 @@ const COMMENT = 'vpn-failover probe';
 export interface ProbeTarget {
   readonly instanceId: string;
   readonly parameters: Readonly<Record<string, string>>;
+  /**
+   * Targets with the same group (a pair's two members) are always sent in the same SendCommand, so their
+   * answers can be compared; default: the instance alone.
+   */
+  readonly group?: string;
+  /**
+   * The member's own private IPv4 address. When both members of a group have one, the command's PeerAddresses
+   * names the pair ("a-b"), and each member reports whether it reaches the other by ping (`peer`).
+   */
+  readonly address?: string;
 }
 
 /** A probe round: one document, many instances, one deadline. */
@@ -43,6 +55,11 @@ export interface ProbeRequest {
   readonly clock: Clock;
   /** pause between polls of ListCommandInvocations; default 1000 */
   readonly pollIntervalMs?: number;
+  /**
+   * How long a group member's probe is still waited for once its partner's probe has answered; after that it
+   * reads unknown (silent, if it was never taken up). Default: until the deadline.
+   */
+  readonly partnerGraceMs?: number;
 }
 
 /**
@@ -62,6 +79,14 @@ export function probeParameters(probe: ProbeConfig): Record<string, string> {
   }
 }
 
+type Settle = (
+  instanceId: string,
+  outcome: ProbeObservation['outcome'],
+  detail: string,
+  reply: ProbeReply,
+  peer?: PeerReach,
+) => void;
+
 /** A sent command and the instances whose outcome is still open. */
 interface SentCommand {
   readonly commandId: string;
@@ -72,18 +97,24 @@ interface SentCommand {
 
 /**
  * Probe the VPN daemon on every requested instance. Instances with identical parameters share SendCommand calls
- * of at most 50, all sent in parallel; results are polled every `pollIntervalMs` on the clock until every
- * invocation is terminal or `deadlineMs`. Every requested instance gets an entry; nothing throws.
+ * of at most 50, all sent in parallel, and a group (a pair) is never split across calls; results are polled
+ * every `pollIntervalMs` on the clock until every invocation is terminal or `deadlineMs`. Every requested
+ * instance gets an entry; nothing throws.
  */
 export async function probeDaemons(
   ssm: SSMClient,
   request: ProbeRequest,
 ): Promise<Map<string, ProbeObservation>> {
   const results = new Map<string, ProbeObservation>();
-  const settle = (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => {
-    results.set(instanceId, { instanceId, outcome, detail });
+  const answeredAt = new Map<string, number>();
+  const settle: Settle = (instanceId, outcome, detail, reply, peer) => {
+    results.set(instanceId, { instanceId, outcome, detail, reply, ...(peer !== undefined && { peer }) });
+    if (reply === 'answered') answeredAt.set(instanceId, request.clock.now());
   };
-  const groups = new Map<string, { parameters: Record<string, string[]>; instanceIds: string[] }>();
+  const commands = new Map<
+    string,
+    { parameters: Record<string, string[]>; units: Map<string, ProbeTarget[]> }
+  >();
   const seen = new Set<string>();
   for (const probe of request.probes) {
     // SendCommand rejects a repeated instance id (DuplicateInstanceId); the first request for it wins.
@@ -91,34 +122,101 @@ export async function probeDaemons(
     seen.add(probe.instanceId);
     const entries = Object.entries(probe.parameters).sort(([a], [b]) => a.localeCompare(b));
     const key = JSON.stringify(entries);
-    const group = groups.get(key) ?? {
+    const command = commands.get(key) ?? {
       parameters: Object.fromEntries(entries.map(([name, value]) => [name, [value]])),
-      instanceIds: [],
+      units: new Map<string, ProbeTarget[]>(),
     };
-    group.instanceIds.push(probe.instanceId);
-    groups.set(key, group);
+    const unit = probe.group ?? probe.instanceId;
+    command.units.set(unit, [...(command.units.get(unit) ?? []), probe]);
+    commands.set(key, command);
   }
 
+  // Each member reads its partner's line; a pair whose members do not both have an address is not named.
+  const peerAddresses = new Map<string, string>();
+  const partners = new Map<string, string>();
   const sent = (
     await Promise.all(
-      [...groups.values()].flatMap((group) =>
-        chunk(group.instanceIds, INSTANCES_PER_COMMAND).map((ids) =>
-          send(ssm, request.documentName, group.parameters, ids, settle),
-        ),
+      [...commands.values()].flatMap((command) =>
+        packed([...command.units.values()], INSTANCES_PER_COMMAND).map((units) => {
+          const pairs = units.flatMap((unit) => {
+            const [a, b] = unit;
+            if (unit.length === 2 && a !== undefined && b !== undefined) {
+              partners.set(a.instanceId, b.instanceId);
+              partners.set(b.instanceId, a.instanceId);
+            }
+            if (unit.length !== 2 || a?.address === undefined || b?.address === undefined) return [];
+            peerAddresses.set(a.instanceId, b.address);
+            peerAddresses.set(b.instanceId, a.address);
+            return [`${a.address}-${b.address}`];
+          });
+          const parameters =
+            pairs.length === 0
+              ? command.parameters
+              : { ...command.parameters, [PROBE_PARAMETERS.peerAddresses]: [pairs.join(',')] };
+          return send(
+            ssm,
+            request.documentName,
+            parameters,
+            units.flatMap((unit) => unit.map((t) => t.instanceId)),
+            settle,
+          );
+        }),
       ),
     )
   ).flat();
 
-  await poll(ssm, sent, request, settle);
+  // A member still open this long after its partner answered is given up on: the round has its differential.
+  const grace = request.partnerGraceMs;
+  const overdue = (instanceId: string): boolean => {
+    const partner = partners.get(instanceId);
+    const at = partner === undefined ? undefined : answeredAt.get(partner);
+    return grace !== undefined && at !== undefined && request.clock.now() >= at + grace;
+  };
+  const giveUp = (command: SentCommand) => {
+    for (const instanceId of [...command.pending].filter(overdue)) {
+      const last = command.lastSeen.get(instanceId);
+      const partner = partners.get(instanceId);
+      const state = last === undefined ? 'no invocation visible' : `still ${normalisedStatusDetails(last)}`;
+      settle(
+        instanceId,
+        'unknown',
+        `${state} ${(grace ?? 0) / 1000} s after its partner ${partner} answered`,
+        deadlineReply(last),
+      );
+      command.pending.delete(instanceId);
+    }
+  };
+  await poll(ssm, sent, request, settle, peerAddresses, giveUp);
   for (const command of sent) {
     for (const instanceId of command.pending) {
-      settle(instanceId, 'unknown', deadlineReason(command.lastSeen.get(instanceId)));
+      const last = command.lastSeen.get(instanceId);
+      settle(instanceId, 'unknown', deadlineReason(last), deadlineReply(last));
     }
   }
   for (const instanceId of seen) {
-    if (!results.has(instanceId)) settle(instanceId, 'unknown', 'no probe result');
+    if (!results.has(instanceId)) settle(instanceId, 'unknown', 'no probe result', 'unreadable');
   }
   return results;
+}
+
+/**
+ * Units (a pair's targets) packed in order into commands of at most `size` instances, never splitting a
+ * unit (one larger than `size` is cut into parts, each a unit of its own).
+ */
+function packed(units: readonly ProbeTarget[][], size: number): ProbeTarget[][][] {
+  const commands: { units: ProbeTarget[][]; count: number }[] = [];
+  for (const unit of units) {
+    for (const part of chunk(unit, size)) {
+      const last = commands.at(-1);
+      if (last !== undefined && last.count + part.length <= size) {
+        last.units.push(part);
+        last.count += part.length;
+      } else {
+        commands.push({ units: [part], count: part.length });
+      }
+    }
+  }
+  return commands.map((command) => command.units);
 }
 
 /**
@@ -131,7 +229,7 @@ async function send(
   documentName: string,
   parameters: Record<string, string[]>,
   instanceIds: readonly string[],
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
 ): Promise<SentCommand[]> {
   try {
     const response = await ssm.send(
@@ -145,25 +243,26 @@ async function send(
     );
     const commandId = response.Command?.CommandId;
     if (commandId === undefined) {
-      for (const id of instanceIds) settle(id, 'unknown', 'SendCommand returned no command id');
+      for (const id of instanceIds) settle(id, 'unknown', 'SendCommand returned no command id', 'unreadable');
       return [];
     }
     return [{ commandId, pending: new Set(instanceIds), lastSeen: new Map() }];
   } catch (err) {
     if (awsErrorName(err) !== 'InvalidInstanceId') {
       for (const id of instanceIds)
-        settle(id, 'unknown', `SendCommand failed: ${trim(describeAwsError(err))}`);
+        settle(id, 'unknown', `SendCommand failed: ${trim(describeAwsError(err))}`, 'unreadable');
       return [];
     }
+    // SSM no longer counts the member's agent as online: the member has stopped talking to SSM (silent).
     if (instanceIds.length === 1) {
-      for (const id of instanceIds) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      for (const id of instanceIds) settle(id, 'unknown', AGENT_NOT_REACHABLE, 'silent');
       return [];
     }
     const tokens = new Set((err instanceof Error ? err.message : '').split(/[^A-Za-z0-9-]+/));
     const named = instanceIds.filter((id) => tokens.has(id));
     const others = instanceIds.filter((id) => !named.includes(id));
     if (named.length > 0) {
-      for (const id of named) settle(id, 'unknown', 'SSM agent not reachable (InvalidInstanceId)');
+      for (const id of named) settle(id, 'unknown', AGENT_NOT_REACHABLE, 'silent');
       return others.length === 0 ? [] : send(ssm, documentName, parameters, others, settle);
     }
     const half = Math.ceil(instanceIds.length / 2);
@@ -172,12 +271,16 @@ async function send(
   }
 }
 
+const AGENT_NOT_REACHABLE = 'SSM agent not reachable (InvalidInstanceId)';
+
 /** Poll every command until all its instances are settled or the deadline passes; the last poll is at the deadline. */
 async function poll(
   ssm: SSMClient,
   sent: readonly SentCommand[],
   request: ProbeRequest,
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
+  peerAddresses: ReadonlyMap<string, string>,
+  giveUp: (command: SentCommand) => void,
 ): Promise<void> {
   const { clock, deadlineMs } = request;
   const interval = request.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -185,8 +288,11 @@ async function poll(
   while (sent.some((command) => command.pending.size > 0)) {
     await clock.sleep(Math.max(0, Math.min(interval, deadlineMs - clock.now())));
     await Promise.all(
-      sent.filter((c) => c.pending.size > 0).map((command) => pollCommand(ssm, command, settle)),
+      sent
+        .filter((c) => c.pending.size > 0)
+        .map((command) => pollCommand(ssm, command, settle, peerAddresses)),
     );
+    for (const command of sent) giveUp(command);
     if (clock.now() >= deadlineMs) return;
   }
 }
@@ -195,7 +301,8 @@ async function poll(
 async function pollCommand(
   ssm: SSMClient,
   command: SentCommand,
-  settle: (instanceId: string, outcome: ProbeObservation['outcome'], detail: string) => void,
+  settle: Settle,
+  peerAddresses: ReadonlyMap<string, string>,
 ): Promise<void> {
   const invocations: CommandInvocation[] = [];
   try {
@@ -210,7 +317,12 @@ async function pollCommand(
     const name = awsErrorName(err);
     if (name === 'InvocationDoesNotExist' || name === 'InvalidCommandId' || isThrottle(err)) return;
     for (const instanceId of command.pending) {
-      settle(instanceId, 'unknown', `ListCommandInvocations failed: ${trim(describeAwsError(err))}`);
+      settle(
+        instanceId,
+        'unknown',
+        `ListCommandInvocations failed: ${trim(describeAwsError(err))}`,
+        'unreadable',
+      );
     }
     command.pending.clear();
     return;
@@ -218,12 +330,12 @@ async function pollCommand(
   for (const invocation of invocations) {
     const instanceId = invocation.InstanceId;
     if (instanceId === undefined || !command.pending.has(instanceId)) continue;
-    const outcome = invocationOutcome(invocation);
+    const outcome = invocationOutcome(invocation, peerAddresses.get(instanceId));
     if (outcome === undefined) {
       command.lastSeen.set(instanceId, invocation);
       continue;
     }
-    settle(instanceId, outcome.outcome, outcome.detail);
+    settle(instanceId, outcome.outcome, outcome.detail, outcome.reply, outcome.peer);
     command.pending.delete(instanceId);
   }
 }
@@ -231,44 +343,93 @@ async function pollCommand(
 const NOT_TERMINAL: ReadonlySet<string> = new Set(['Pending', 'InProgress', 'Delayed']);
 
 /**
+ * StatusDetails of a terminal invocation that the member never took up: the command waited for its agent until
+ * the delivery timeout (DeliveryTimedOut), or SSM gave up delivering it (Undeliverable). See
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html
+ */
+const NOT_DELIVERED: ReadonlySet<string> = new Set(['DeliveryTimedOut', 'Undeliverable']);
+
+/** What one terminal invocation tells: the daemon verdict, how the member replied, and its ping of the partner. */
+interface InvocationOutcome {
+  readonly outcome: ProbeObservation['outcome'];
+  readonly detail: string;
+  readonly reply: ProbeReply;
+  readonly peer?: PeerReach;
+}
+
+/**
  * The probe's outcome from a terminal invocation, or undefined while it is still running. Success means exit 0
  * (aws-facts.md section 4, "Terminal statuses"); Failed with an exit code of 1 or more means the probe ran and
  * found the daemon unhealthy; a ResponseCode of -1 means it never ran, which says nothing about the daemon.
+ * The script's peer lines give `peer` for `peerAddress` and are left out of the detail.
  */
 function invocationOutcome(
   invocation: CommandInvocation,
-): { outcome: ProbeObservation['outcome']; detail: string } | undefined {
+  peerAddress: string | undefined,
+): InvocationOutcome | undefined {
   const status = invocation.Status ?? 'Pending';
   if (NOT_TERMINAL.has(status)) return undefined;
   const plugins = invocation.CommandPlugins ?? [];
   const statusDetails = normalisedStatusDetails(invocation);
+  const answer = (plugin: readonly { Output?: string | undefined }[]) => {
+    const read = scriptOutput(plugin, peerAddress);
+    return {
+      reply: 'answered' as const,
+      ...(read.peer !== undefined && { peer: read.peer }),
+      output: read.verdict,
+    };
+  };
   if (status === 'Success') {
-    return { outcome: 'succeeded', detail: withOutput(statusDetails, pluginOutput(plugins)) };
+    const { output, ...rest } = answer(plugins);
+    return { outcome: 'succeeded', detail: withOutput(statusDetails, output), ...rest };
   }
   if (status === 'Failed') {
     const failed = plugins.find((p) => (p.ResponseCode ?? -1) >= 1);
     if (failed?.ResponseCode === PROBE_EXIT_UNKNOWN) {
+      const { output, ...rest } = answer([failed]);
       return {
         outcome: 'unknown',
-        detail: withOutput(`${statusDetails}: the probe could not judge the daemon`, pluginOutput([failed])),
+        detail: withOutput(`${statusDetails}: the probe could not judge the daemon`, output),
+        ...rest,
       };
     }
     if (failed) {
+      const { output, ...rest } = answer([failed]);
       return {
         outcome: 'failed',
-        detail: withOutput(`${statusDetails} (exit ${failed.ResponseCode})`, pluginOutput([failed])),
+        detail: withOutput(`${statusDetails} (exit ${failed.ResponseCode})`, output),
+        ...rest,
       };
     }
     return {
       outcome: 'unknown',
       detail: withOutput(`${statusDetails}: the probe did not run`, pluginOutput(plugins)),
+      reply: NOT_DELIVERED.has(statusDetails) ? 'silent' : 'unreadable',
     };
   }
-  // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict.
+  // TimedOut, Cancelled, Cancelling, and any status newer than this code: the probe gave no verdict. Only a
+  // command the member never took up is its silence; one that timed out while running was delivered.
   return {
     outcome: 'unknown',
     detail: withOutput(`${statusDetails}: no probe verdict`, pluginOutput(plugins)),
+    reply: NOT_DELIVERED.has(statusDetails) ? 'silent' : 'unreadable',
   };
+}
+
+/** The script's verdict text without its peer lines, and the partner's reach from the line for `peerAddress`. */
+function scriptOutput(
+  plugins: readonly { Output?: string | undefined }[],
+  peerAddress: string | undefined,
+): { verdict: string; peer?: PeerReach } {
+  const lines = plugins.flatMap((p) => (p.Output ?? '').split('\n'));
+  let peer: PeerReach | undefined;
+  const verdict = lines.filter((line) => {
+    const match = PROBE_PEER_LINE.exec(line.trim());
+    if (match === null) return true;
+    if (match[1] === peerAddress) peer = match[2] as PeerReach;
+    return false;
+  });
+  return { verdict: verdict.join('\n').trim(), ...(peer !== undefined && { peer }) };
 }
 
 /** StatusDetails without spaces ("Delivery Timed Out" -> "DeliveryTimedOut"), falling back to Status. */
@@ -280,6 +441,15 @@ function normalisedStatusDetails(invocation: CommandInvocation): string {
 function deadlineReason(invocation: CommandInvocation | undefined): string {
   if (invocation === undefined) return 'no invocation visible before the probe deadline';
   return `still ${normalisedStatusDetails(invocation)} at the probe deadline`;
+}
+
+/**
+ * A command still waiting for the member at the deadline (Pending, Delayed) is the member's silence; one it had
+ * started (InProgress) was delivered, and one that never became visible says nothing about the member.
+ */
+function deadlineReply(invocation: CommandInvocation | undefined): ProbeReply {
+  const status = invocation?.Status;
+  return status === 'Pending' || status === 'Delayed' ? 'silent' : 'unreadable';
 }
 
 function pluginOutput(plugins: readonly { Output?: string | undefined }[]): string {

@@ -90,6 +90,9 @@ const pairItemSchema = z.object({
   // Keyed by member instance id. Items written before were keyed by role ("primary", "standby"): those
   // entries match no instance id, so the ENIs are read afresh and the next save drops them.
   enis: z.record(z.string(), z.string()).optional(),
+  addresses: z.record(z.string(), z.string()).optional(),
+  peerReached: z.array(z.string()).optional(),
+  silenceStreak: z.object({ primary: count, standby: count }).optional(),
   lease: leaseSchema.optional(),
 });
 
@@ -181,6 +184,9 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     lastFailoverAt,
     primaryFailures,
     enis,
+    addresses,
+    peerReached,
+    silenceStreak,
     lease,
   } = parsed.data;
   const memory: PairMemory = {
@@ -192,6 +198,9 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(lastFailoverAt !== undefined ? { lastFailoverAt } : {}),
     ...(primaryFailures !== undefined ? { primaryFailures } : {}),
     ...(enis !== undefined ? { enis } : {}),
+    ...(addresses !== undefined ? { addresses } : {}),
+    ...(peerReached !== undefined ? { peerReached } : {}),
+    ...(silenceStreak !== undefined ? { silenceStreak } : {}),
     ...(lease !== undefined ? { lease } : {}),
   };
   return { pair, version, memory };
@@ -332,6 +341,13 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
+    for (const field of ['addresses', 'peerReached', 'silenceStreak'] as const) {
+      names[`#${field}`] = field;
+      if (memory[field] !== undefined) {
+        set.push(`#${field} = :${field}`);
+        values[`:${field}`] = memory[field];
+      } else remove.push(`#${field}`);
+    }
 
     if (options.unrecorded !== undefined) {
       set.push('#unrecorded = :unrecorded');

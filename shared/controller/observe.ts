@@ -1,14 +1,18 @@
+import { readMemberAddresses } from '../aws/addresses.ts';
 import { readTunnelMetrics } from '../aws/cloudwatch.ts';
 import {
+  readDeletedEnis,
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
   readRouteTargetEnis,
   type TableRoute,
 } from '../aws/ec2.ts';
-import { probeDaemons, probeParameters } from '../aws/ssm.ts';
+import type { ReadResult } from '../aws/read-result.ts';
+import { type ProbeTarget, probeDaemons, probeParameters } from '../aws/ssm.ts';
 import type { PairConfig } from '../config/schema.ts';
 import type {
+  Datapoint,
   InstanceObservation,
   ObservedRoute,
   PairMemory,
@@ -17,20 +21,36 @@ import type {
   Role,
   TunnelObservation,
 } from '../domain/types.ts';
-import { ROLES } from '../domain/types.ts';
+import { NO_ADDRESS, ROLES } from '../domain/types.ts';
 import type { ControllerDeps } from './types.ts';
 
-/** Room left after the probe deadline for the rest of the run. */
-const PROBE_DEADLINE_MS = (deps: ControllerDeps) =>
-  deps.clock.now() + deps.config.controller.probeTimeout * 1000;
+/**
+ * How long a pair with a member EC2 reports down waits for its surviving member's probe. Traffic through the
+ * lost member is already dropped, and a survivor that runs with status checks ok may take it even unverified,
+ * so the probe only gets the few seconds a healthy member needs to answer (SSM delivery and execution, about
+ * 1-3 s, plus a poll), not the full probe timeout. A survivor that has not answered by then reads unknown.
+ */
+export const SURVIVOR_PROBE_WAIT_MS = 5_000;
+
+/**
+ * How long a member's probe is still waited for once its partner's probe in the same command has answered. A
+ * healthy member answers within a second or two of its partner (SSM delivers and runs both at once); one that
+ * has not after this long is silent this round, and waiting out the full probe timeout would only slow every
+ * evaluation while a member hangs. Silence alone never moves traffic, so cutting it short costs nothing.
+ */
+export const PARTNER_GRACE_MS = 5_000;
 
 /**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
- * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), all in parallel.
+ * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
+ * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
+ * terminated, gone) is not probed, so a hard loss is decided without waiting out a probe that cannot answer.
  * Route-target ENIs come from the pair's memory when known, so a steady tick makes no DescribeInstances call:
  * a member's default target is its primary ENI (device index 0), which EC2 never lets anyone detach, so it
  * cannot change while the instance id stays the same; the memory is keyed by instance id, so a member
  * replaced by a new instance has its ENI read afresh. A configured networkInterfaceId needs no read at all.
+ * Members' private addresses (for the probe's peer check) are remembered the same way, and read only for
+ * running members whose route-target ENI is already known.
  */
 export async function observePairs(
   deps: ControllerDeps,
@@ -55,21 +75,83 @@ export async function observePairs(
     ROLES.filter((r) => !knownEnis.has(p[r].instanceId)).map((r) => p[r]),
   );
 
-  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
-    readInstanceStatuses(clients.ec2, instanceIds),
-    readRouteTables(clients.ec2, tableIds),
-    probed.length === 0
+  const knownAddresses = new Map<string, string>();
+  for (const p of pairs) {
+    for (const role of ROLES) {
+      const id = p[role].instanceId;
+      const address = memories.get(p.name)?.addresses?.[id];
+      if (address !== undefined) knownAddresses.set(id, address);
+    }
+  }
+  const startedAt = deps.clock.now();
+  const deadlineMs = startedAt + deps.config.controller.probeTimeout * 1000;
+  const probe = (targets: readonly ProbeTarget[], until: number) =>
+    targets.length === 0
       ? Promise.resolve(new Map<string, ProbeObservation>())
       : probeDaemons(clients.ssm, {
           documentName: deps.probeDocument,
-          probes: probed.flatMap((p) =>
-            ROLES.map((r) => ({ instanceId: p[r].instanceId, parameters: probeParameters(p.probe) })),
-          ),
-          deadlineMs: PROBE_DEADLINE_MS(deps),
+          probes: targets,
+          deadlineMs: until,
           clock: deps.clock,
+          partnerGraceMs: PARTNER_GRACE_MS,
+        });
+
+  const statusRead = readInstanceStatuses(clients.ec2, instanceIds);
+  // Probe every member not known to be down (an unreadable status may hide a running member).
+  const probesRead = statusRead.then(async (statuses) => {
+    const down = (id: string) => {
+      const status = statuses.values.get(id);
+      return status !== undefined && (!status.found || status.state !== 'running');
+    };
+    const lost = (p: PairConfig) => ROLES.some((r) => down(p[r].instanceId));
+    const notProbed = new Map(
+      probed.flatMap((p) =>
+        ROLES.flatMap((r) => {
+          const id = p[r].instanceId;
+          const state = statuses.values.get(id);
+          return down(id)
+            ? [[id, notProbedObservation(id, state?.found === false ? 'not found' : `${state?.state}`)]]
+            : [];
         }),
+      ),
+    );
+    // A pair with a member down has traffic to move now: its survivor's probe starts at once and is waited
+    // for only SURVIVOR_PROBE_WAIT_MS (an unanswered survivor may still take traffic off a certain loss).
+    const survivors = probed
+      .filter(lost)
+      .flatMap((p) => probeTargets(p, knownAddresses))
+      .filter((t) => !down(t.instanceId));
+    const hurried = probe(survivors, Math.min(deadlineMs, startedAt + SURVIVOR_PROBE_WAIT_MS));
+    const steady = probed.filter((p) => !lost(p));
+    const unaddressed = steady.flatMap((p) =>
+      ROLES.flatMap((r) => {
+        const id = p[r].instanceId;
+        const eni = knownEnis.get(id);
+        return knownAddresses.has(id) || eni === undefined
+          ? []
+          : [{ instanceId: id, networkInterfaceId: eni }];
+      }),
+    );
+    if (unaddressed.length > 0) {
+      const read = await readMemberAddresses(clients.ec2, unaddressed);
+      for (const [id, address] of read.values) knownAddresses.set(id, address);
+    }
+    const answers = await Promise.all([
+      hurried,
+      probe(
+        steady.flatMap((p) => probeTargets(p, knownAddresses)),
+        deadlineMs,
+      ),
+    ]);
+    return new Map([...notProbed, ...answers.flatMap((m) => [...m])]);
+  });
+
+  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
+    statusRead,
+    readRouteTables(clients.ec2, tableIds),
+    probesRead,
     metered.length === 0
-      ? Promise.resolve({ values: new Map<string, number[]>(), errors: [] as string[] })
+      ? Promise.resolve<ReadResult<string, Datapoint[]>>({ values: new Map(), errors: [] })
       : readTunnelMetrics(clients.cloudwatch, {
           queries: metered.flatMap((p) => ROLES.map((r) => tunnelQuery(p, r))),
           now: deps.clock.now(),
@@ -81,6 +163,7 @@ export async function observePairs(
       : readRouteTargetEnis(clients.ec2, unknownEniMembers),
   ]);
   for (const [instanceId, eni] of enis?.values ?? []) knownEnis.set(instanceId, eni);
+  const deletedEnis = await deletedRouteTargets(deps, pairs, tables.values, new Set(knownEnis.values()));
 
   const observations = new Map<string, PairObservation>();
   for (const p of pairs) {
@@ -92,9 +175,13 @@ export async function observePairs(
     const tableFailed = p.routeTables.some((t) => !tables.values.has(t));
     const allocation = p.elasticIp?.allocationId;
     const eniOf = (role: Role) => knownEnis.get(p[role].instanceId);
+    const addressOf = (role: Role) => knownAddresses.get(p[role].instanceId);
     const observation: PairObservation = {
       instances,
       enis: { primary: eniOf('primary'), standby: eniOf('standby') },
+      ...(ROLES.some((r) => addressOf(r) !== undefined) && {
+        addresses: { primary: addressOf('primary'), standby: addressOf('standby') },
+      }),
       ...(p.probe.kind === 'none'
         ? {}
         : {
@@ -111,7 +198,7 @@ export async function observePairs(
               standby: tunnelObservation(p, 'standby', tunnels.values, tunnels.errors),
             },
           }),
-      ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values) }),
+      ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values, deletedEnis) }),
       ...(allocation === undefined || addresses === undefined || !addresses.values.has(allocation)
         ? {}
         : { elasticIpOn: elasticIpHolder(addresses.values.get(allocation)?.networkInterfaceId, eniOf) }),
@@ -135,10 +222,26 @@ function tunnelQuery(pair: PairConfig, role: Role) {
   };
 }
 
+/**
+ * The probe targets of a pair: both members in one group (one SendCommand, so their answers can be compared),
+ * each with its address when known, so that each can ping the other.
+ */
+function probeTargets(pair: PairConfig, addresses: ReadonlyMap<string, string>): ProbeTarget[] {
+  return ROLES.map((role) => {
+    const address = addresses.get(pair[role].instanceId);
+    return {
+      instanceId: pair[role].instanceId,
+      parameters: probeParameters(pair.probe),
+      group: pair.name,
+      ...(address !== undefined && address !== NO_ADDRESS && { address }),
+    };
+  });
+}
+
 function tunnelObservation(
   pair: PairConfig,
   role: Role,
-  values: ReadonlyMap<string, number[]>,
+  values: ReadonlyMap<string, Datapoint[]>,
   errors: readonly string[],
 ): TunnelObservation {
   const key = `${pair.name}/${role}`;
@@ -148,13 +251,36 @@ function tunnelObservation(
         instanceId: pair[role].instanceId,
         detail: errors.find((e) => e.startsWith(key)) ?? errors[0] ?? 'metric not readable',
       }
-    : { instanceId: pair[role].instanceId, values: series };
+    : { instanceId: pair[role].instanceId, datapoints: series };
+}
+
+/**
+ * The interfaces that blackholed managed routes point at, when they are no member's and EC2 has deleted them
+ * (one DescribeNetworkInterfaces call, made only when such a route exists: a steady tick makes none).
+ */
+async function deletedRouteTargets(
+  deps: ControllerDeps,
+  pairs: readonly PairConfig[],
+  tables: ReadonlyMap<string, readonly TableRoute[]>,
+  memberEnis: ReadonlySet<string>,
+): Promise<ReadonlySet<string>> {
+  const suspects = pairs.flatMap((p) =>
+    managedRoutes(p, tables).flatMap((route) =>
+      route.state === 'blackhole' &&
+      route.networkInterfaceId !== undefined &&
+      !memberEnis.has(route.networkInterfaceId)
+        ? [route.networkInterfaceId]
+        : [],
+    ),
+  );
+  return suspects.length === 0 ? new Set() : readDeletedEnis(deps.clients.ec2, suspects);
 }
 
 /** One entry per configured (table, destination), as the tables show it now. */
 function managedRoutes(
   pair: PairConfig,
   tables: ReadonlyMap<string, readonly TableRoute[]>,
+  deletedEnis: ReadonlySet<string> = new Set(),
 ): ObservedRoute[] {
   return pair.routeTables.flatMap((routeTableId) =>
     pair.destinations.map((destination): ObservedRoute => {
@@ -168,6 +294,8 @@ function managedRoutes(
         ...(route.networkInterfaceId ? { networkInterfaceId: route.networkInterfaceId } : {}),
         ...(route.instanceId ? { instanceId: route.instanceId } : {}),
         ...(route.otherTarget ? { otherTarget: route.otherTarget } : {}),
+        ...(route.networkInterfaceId !== undefined &&
+          deletedEnis.has(route.networkInterfaceId) && { targetDeleted: true }),
       };
     }),
   );
@@ -188,6 +316,14 @@ const unreadInstance = (instanceId: string): InstanceObservation => ({
   instanceId,
   found: true,
   scheduledEvents: [],
+});
+
+/** A member EC2 reports not running: its probe could not answer, so it is not sent. */
+const notProbedObservation = (instanceId: string, state: string): ProbeObservation => ({
+  instanceId,
+  outcome: 'unknown',
+  detail: `not probed: the instance is ${state}`,
+  reply: 'unreadable',
 });
 
 const noProbe = (instanceId: string): ProbeObservation => ({

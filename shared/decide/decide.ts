@@ -12,6 +12,7 @@ import { otherRole, ROLES } from '../domain/types.ts';
 import { formatSeconds } from '../duration.ts';
 import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
+import { readSilence, type SilenceView } from './silence.ts';
 
 /**
  * The unknown alarms (signal-unknown, standby-unknown, routes-unreadable) are damped: raised after
@@ -85,6 +86,7 @@ interface Context {
   /** undefined when the route tables could not be read */
   readonly routes: readonly RouteStatus[] | undefined;
   readonly streaks: Streaks;
+  readonly silence: SilenceView;
 }
 
 interface Streaks {
@@ -173,6 +175,11 @@ type MoveIntent = {
   readonly force?: boolean;
   /** replaces the generic "not healthy" text (the far-end case of a soft failure) */
   readonly unhealthyDetail?: string;
+  /**
+   * The member losing traffic is certainly lost: a target that is running with status checks not impaired and
+   * nothing positively unhealthy is good enough even if other signals read unknown (moved-to-unverified).
+   */
+  readonly acceptUnverified?: boolean;
 } & (
   | { readonly kind: 'repair-routes' }
   | { readonly kind: 'failover' | 'failback'; readonly trigger: MoveTrigger }
@@ -184,7 +191,7 @@ type MoveIntent = {
  */
 function moveOrAlarm(ctx: Context, move: MoveIntent, trailer: readonly string[] = []): Outcome {
   const attempt = planMove(ctx, move);
-  if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
+  if ('plan' in attempt) return { plan: attempt.plan, alarms: attempt.alarms };
   return {
     plan: alarmPlan([...move.reasons, ...blockedReasons(move.to, attempt.blockers), ...trailer]),
     alarms: attempt.blockers.map((b) => b.alarm),
@@ -192,15 +199,34 @@ function moveOrAlarm(ctx: Context, move: MoveIntent, trailer: readonly string[] 
 }
 
 /**
+ * Whether `role` may take traffic off a certainly lost member without being verified healthy: it runs, EC2
+ * reports no impaired status check, and no signal is positively unhealthy (its verdict is unknown, not
+ * unhealthy). Unknown daemon or tunnel signals, or checks still initializing, do not stop it.
+ */
+function unverifiedButUsable(ctx: Context, role: Role): boolean {
+  const instance = ctx.observation.instances[role];
+  const statuses = [instance.systemStatus, instance.instanceStatus, instance.ebsStatus];
+  return (
+    ctx.verdicts[role].health === 'unknown' &&
+    instance.found &&
+    instance.state === 'running' &&
+    !statuses.includes('impaired')
+  );
+}
+
+/**
  * Plan pointing every managed route (and the Elastic IP) at `to`, or say what blocks it: a live lease on
- * `to`, `to` not positively healthy, unreadable route tables, or an unknown route-target ENI for `to`. With
- * force, the lease and health blocks become reasons instead. The cooldown is not checked here: it holds
- * only automatic failback, which checks it before asking for a move.
+ * `to`, `to` not positively healthy (unless the move accepts an unverified target and `to` qualifies, which
+ * raises moved-to-unverified), unreadable route tables, or an unknown route-target ENI for `to`. With force,
+ * the lease and health blocks become reasons instead. The cooldown is not checked here: it holds only
+ * automatic failback, which checks it before asking for a move.
  */
 function planMove(
   ctx: Context,
   move: MoveIntent,
-): { readonly plan: MovePlan } | { readonly blockers: readonly Blocker[] } {
+):
+  | { readonly plan: MovePlan; readonly alarms: readonly Alarm[] }
+  | { readonly blockers: readonly Blocker[] } {
   const { pair, observation, memory, now, verdicts, routes } = ctx;
   const { to } = move;
   const blockers: Blocker[] = [];
@@ -215,7 +241,9 @@ function planMove(
     });
   }
   const target = verdicts[to];
-  if (target.health !== 'healthy') {
+  const unverified =
+    target.health !== 'healthy' && move.acceptUnverified === true && unverifiedButUsable(ctx, to);
+  if (target.health !== 'healthy' && !unverified) {
     blockers.push({
       alarm: {
         kind: 'no-healthy-target',
@@ -245,9 +273,11 @@ function planMove(
   if (blocking.length > 0 || routes === undefined || eni === undefined) return { blockers: blocking };
   const writes = routeWrites(routes, to, eni);
   const moveElasticIp = elasticIpMustMove(ctx, to, move.kind !== 'repair-routes');
+  const unverifiedText = `${to} ${pair[to].instanceId} is not verified healthy (${target.reason}), but it runs with status checks not impaired and nothing about it is unhealthy: better than a certain blackhole`;
   const reasons = [
     ...move.reasons,
     ...overridden.map((b) => `forced past: ${b.alarm.detail}`),
+    ...(unverified ? [unverifiedText] : []),
     `${routeWritesText(writes.length)} to ${eni}${moveElasticIp ? ', Elastic IP follows' : ''}`,
   ];
   // A repair finishes a move onto the active member, so the routes it rewrites come from the other one.
@@ -258,6 +288,7 @@ function planMove(
       move.kind === 'repair-routes'
         ? { kind: 'repair-routes', ...common }
         : { kind: move.kind, trigger: move.trigger, ...common },
+    alarms: unverified ? [{ kind: 'moved-to-unverified', detail: unverifiedText }] : [],
   };
 }
 
@@ -320,7 +351,7 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
     kind: 'repair-routes',
     reasons: [...notes, `${what}: finishing the move onto ${active}`],
   });
-  if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
+  if ('plan' in attempt) return { plan: attempt.plan, alarms: attempt.alarms };
   return {
     plan: alarmPlan([...notes, `${what}`, ...blockedReasons(active, attempt.blockers)]),
     alarms: attempt.blockers.map((b) => b.alarm),
@@ -346,9 +377,11 @@ function automatic(ctx: Context): Outcome {
     const reasons = [
       `${active} ${current.hard ? 'lost' : 'has a scheduled event'}: ${current.signals.instance?.reason}`,
     ];
-    return moveOrAlarm(ctx, { to: standby, kind: moveKind(standby), trigger, reasons }, [
-      `traffic stays on ${active}`,
-    ]);
+    return moveOrAlarm(
+      ctx,
+      { to: standby, kind: moveKind(standby), trigger, reasons, acceptUnverified: current.hard },
+      [`traffic stays on ${active}`],
+    );
   }
 
   // Soft failure: a soft signal unhealthy for unhealthyThreshold evaluations, and healthy on the other
@@ -466,7 +499,7 @@ function commanded(ctx: Context, command: OperatorCommand): Outcome {
       ? { ...common, kind: 'repair-routes' }
       : { ...common, kind: moveKind(to), trigger: 'manual' },
   );
-  if ('plan' in attempt) return { plan: attempt.plan, alarms: [] };
+  if ('plan' in attempt) return { plan: attempt.plan, alarms: attempt.alarms };
   const hint = attempt.blockers.some((b) => b.forceable)
     ? ' (force overrides the health and lease checks)'
     : '';
@@ -615,13 +648,20 @@ function nextMemory(
   const { unknownAlarms: _previous, ...kept } = memory;
   const moved = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback');
   const movedTo = moved ? plan.to : undefined;
-  const enis = Object.fromEntries(
-    ROLES.flatMap((role) => {
-      const id = pair[role].instanceId;
-      const eni = observation.enis[role] ?? memory.enis?.[id];
-      return eni === undefined ? [] : [[id, eni]];
-    }),
-  );
+  const remembered = (
+    read: (role: Role) => string | undefined,
+    stored: Readonly<Record<string, string>> | undefined,
+  ) =>
+    Object.fromEntries(
+      ROLES.flatMap((role) => {
+        const id = pair[role].instanceId;
+        const value = read(role) ?? stored?.[id];
+        return value === undefined ? [] : [[id, value]];
+      }),
+    );
+  const enis = remembered((role) => observation.enis[role], memory.enis);
+  const addresses = remembered((role) => observation.addresses?.[role], memory.addresses);
+  const { silence } = ctx;
   const last = memory.primaryFailures;
   const primaryFailures =
     moved && primaryFailed(plan)
@@ -633,7 +673,14 @@ function nextMemory(
           lastAt: now,
         }
       : last;
-  const { enis: _enis, primaryFailures: _failures, ...rest } = kept;
+  const {
+    enis: _enis,
+    addresses: _addresses,
+    primaryFailures: _failures,
+    peerReached: _reached,
+    silenceStreak: _silence,
+    ...rest
+  } = kept;
   return {
     ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
@@ -643,6 +690,9 @@ function nextMemory(
     ...(movedTo !== undefined && { active: movedTo, lastFailoverAt: now }),
     ...(primaryFailures !== undefined && { primaryFailures }),
     ...(Object.keys(enis).length > 0 && { enis }),
+    ...(Object.keys(addresses).length > 0 && { addresses }),
+    ...(silence.peerReached.length > 0 && { peerReached: silence.peerReached }),
+    ...(ROLES.some((role) => silence.streak[role] > 0) && { silenceStreak: silence.streak }),
   };
 }
 
@@ -654,9 +704,10 @@ function nextMemory(
  */
 export function decide(input: DecideInput): Decision {
   const { pair, observation, memory, now, dryRun, command } = input;
+  const silence = readSilence(pair, observation, memory);
   const verdicts = {
-    primary: evaluateMember({ pair, role: 'primary', observation, now }),
-    standby: evaluateMember({ pair, role: 'standby', observation, now }),
+    primary: evaluateMember({ pair, role: 'primary', observation, now, silence: silence.findings.primary }),
+    standby: evaluateMember({ pair, role: 'standby', observation, now, silence: silence.findings.standby }),
   };
   const ctx: Context = {
     pair,
@@ -666,6 +717,7 @@ export function decide(input: DecideInput): Decision {
     verdicts,
     routes: analyseRoutes(pair, observation),
     streaks: nextStreaks(pair, memory, verdicts, now),
+    silence,
   };
   const outcome = command === undefined ? automatic(ctx) : commanded(ctx, command);
   const damped = unknownAlarms(ctx, outcome.plan);

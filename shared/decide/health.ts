@@ -56,11 +56,27 @@ function statusProblem(
 }
 
 /**
- * The instance signal: EC2's view of the member (aws-facts §1). Not found, not running (pending too),
- * impaired checks or a blackholed route to its ENI (aws-facts §2) are hard losses; a pending disruptive
- * scheduled event is unhealthy and flagged `scheduled`; checks still settling are unknown.
+ * How old a tunnel datapoint may be beyond its signal's window before it reads unknown: the time a
+ * standard-resolution PutMetricData datapoint takes to become visible to GetMetricData. CloudWatch does not
+ * document it (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
+ * documents only the delays of metrics new to ListMetrics and of datapoints hours old); current datapoints are
+ * typically readable within a minute, so 60 s. Shorter would turn every late publication into unknown; longer
+ * would let a stopped publisher read healthy for longer.
  */
-function instanceSignal(instance: InstanceObservation, blackholes: readonly string[], now: number): Signal {
+export const TUNNEL_PUBLICATION_LAG_S = 60;
+
+/**
+ * The instance signal: EC2's view of the member (aws-facts §1). Not found, not running (pending too),
+ * impaired checks, a blackholed route to its ENI or a lost OS (`osLost`, from differential
+ * silence) are hard losses; a pending disruptive scheduled event is unhealthy and flagged `scheduled`; checks
+ * still settling are unknown.
+ */
+function instanceSignal(
+  instance: InstanceObservation,
+  blackholes: readonly string[],
+  osLost: string | undefined,
+  now: number,
+): Signal {
   const id = instance.instanceId;
   if (!instance.found) return { health: 'unhealthy', hard: true, reason: `${id} not found` };
   if (instance.state === undefined) return { health: 'unknown', reason: `${id} state not reported` };
@@ -75,6 +91,7 @@ function instanceSignal(instance: InstanceObservation, blackholes: readonly stri
   const hard = [
     ...checks.flatMap((p) => (p?.severity === 'hard' ? [p.text] : [])),
     ...blackholes.map((route) => `route ${route} is blackhole`),
+    ...(osLost === undefined ? [] : [`OS lost: ${osLost}`]),
   ];
   const unknown = checks.flatMap((p) => (p?.severity === 'unknown' ? [p.text] : []));
   const scheduled = instance.scheduledEvents
@@ -99,8 +116,17 @@ function instanceSignal(instance: InstanceObservation, blackholes: readonly stri
   return { health: 'healthy', reason: `${id} running, status checks ok` };
 }
 
-/** The daemon signal: the SSM probe's exit status (aws-facts §4 "Statuses"); no answer is unknown. */
-function daemonSignal(pair: PairConfig, role: Role, observation: PairObservation): Signal | undefined {
+/**
+ * The daemon signal: the SSM probe's exit status
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html); no answer is
+ * unknown, with `note` (what the silence does or does not show) added to its reason.
+ */
+function daemonSignal(
+  pair: PairConfig,
+  role: Role,
+  observation: PairObservation,
+  note: string | undefined,
+): Signal | undefined {
   if (pair.probe.kind === 'none') return undefined;
   const probe = observation.probes?.[role];
   if (probe === undefined) return { health: 'unknown', reason: 'no probe result' };
@@ -111,30 +137,52 @@ function daemonSignal(pair: PairConfig, role: Role, observation: PairObservation
     case 'failed':
       return { health: 'unhealthy', reason: `${pair.probe.kind} probe failed${detail}` };
     case 'unknown':
-      return { health: 'unknown', reason: `${pair.probe.kind} probe unanswered${detail}` };
+      return {
+        health: 'unknown',
+        reason: `${pair.probe.kind} probe unanswered${detail}${note === undefined ? '' : ` (${note})`}`,
+      };
   }
 }
 
 /**
- * The tunnel signal: unhealthy when the newest `datapointsToBreach` datapoints all breach the threshold
- * (the M-of-M hysteresis of aws-facts §11.3); too few datapoints, or an unreadable metric, is unknown.
+ * The tunnel signal: unhealthy when the newest `datapointsToBreach` datapoints all breach the threshold (M out
+ * of M, as a CloudWatch alarm counts datapoints to alarm); too few datapoints, or an unreadable metric, is
+ * unknown. Only fresh datapoints count: one whose period ended longer ago than the signal's window (period
+ * times datapointsToBreach) plus TUNNEL_PUBLICATION_LAG_S is stale, so a publisher that stopped reads unknown,
+ * not healthy on its last words.
  */
-function tunnelSignal(pair: PairConfig, role: Role, observation: PairObservation): Signal | undefined {
+function tunnelSignal(
+  pair: PairConfig,
+  role: Role,
+  observation: PairObservation,
+  now: number,
+): Signal | undefined {
   const tunnel = pair.tunnel;
   if (tunnel === undefined) return undefined;
   const metric = observation.tunnels?.[role];
-  if (metric?.values === undefined) {
+  if (metric?.datapoints === undefined) {
     return {
       health: 'unknown',
       reason: `${tunnel.metricName} unreadable${metric?.detail ? `: ${metric.detail}` : ''}`,
     };
   }
   const needed = tunnel.datapointsToBreach;
-  const values = metric.values.filter(Number.isFinite);
-  if (values.length < needed) {
-    return { health: 'unknown', reason: `no datapoints yet (${values.length} of ${needed} needed)` };
+  const periodMs = tunnel.period * 1000;
+  const maxAgeMs = (tunnel.period * needed + TUNNEL_PUBLICATION_LAG_S) * 1000;
+  const readable = metric.datapoints.filter((p) => Number.isFinite(p.value));
+  const fresh = readable.filter((p) => now - (p.at + periodMs) <= maxAgeMs);
+  if (fresh.length < needed) {
+    const newest = readable[0];
+    const stale =
+      newest === undefined
+        ? ''
+        : `; newest datapoint from ${iso(newest.at)}, older ones than ${iso(now - maxAgeMs - periodMs)} are stale (${tunnel.period} s x ${needed} + ${TUNNEL_PUBLICATION_LAG_S} s publication lag)`;
+    return {
+      health: 'unknown',
+      reason: `${fresh.length === readable.length ? 'no datapoints yet' : 'no fresh datapoints'} (${fresh.length} of ${needed} needed)${stale}`,
+    };
   }
-  const newest = values.slice(0, needed);
+  const newest = fresh.slice(0, needed).map((p) => p.value);
   const operator = tunnel.comparison === 'lessThan' ? '<' : '>';
   const breaches = (value: number): boolean =>
     tunnel.comparison === 'lessThan' ? value < tunnel.threshold : value > tunnel.threshold;
@@ -162,6 +210,14 @@ function verdictOf(signals: Partial<Record<SignalName, Signal>>): Verdict {
   };
 }
 
+/** What differential silence says about one member (see shared/decide/silence.ts). */
+export interface SilenceFinding {
+  /** set when the member's OS is lost: a hard loss, with this reason */
+  readonly osLost?: string;
+  /** why an unanswered probe is not (yet) evidence, added to the daemon signal's reason */
+  readonly note?: string;
+}
+
 /**
  * One member's verdict from this run's observation. The daemon and tunnel signals are read only when the
  * pair configures them, and only for a member that is running: for a stopped or missing member they are
@@ -172,19 +228,20 @@ export function evaluateMember(input: {
   role: Role;
   observation: PairObservation;
   now: number;
+  silence?: SilenceFinding;
 }): Verdict {
-  const { pair, role, observation, now } = input;
+  const { pair, role, observation, now, silence } = input;
   const instance = observation.instances[role];
   const blackholes = blackholedRoutesOf(observation, role).map(
     (route) => `${route.routeTableId} ${route.destination} to ${route.networkInterfaceId}`,
   );
   const signals: Partial<Record<SignalName, Signal>> = {
-    instance: instanceSignal(instance, blackholes, now),
+    instance: instanceSignal(instance, blackholes, silence?.osLost, now),
   };
   const down = !instance.found || (instance.state !== undefined && instance.state !== 'running');
   if (!down) {
-    const daemon = daemonSignal(pair, role, observation);
-    const tunnel = tunnelSignal(pair, role, observation);
+    const daemon = daemonSignal(pair, role, observation, silence?.note);
+    const tunnel = tunnelSignal(pair, role, observation, now);
     if (daemon !== undefined) signals.daemon = daemon;
     if (tunnel !== undefined) signals.tunnel = tunnel;
   }

@@ -44,6 +44,9 @@ export function classifyRoute(route: ObservedRoute, observation: PairObservation
   if (byInstance !== undefined) {
     return { ...base, target: byInstance, onEni: observation.enis[byInstance] === undefined, blackhole, via };
   }
+  // A managed route to an interface EC2 has deleted is taken back: nobody's traffic can flow through it. This
+  // is how a member terminated before its ENI was ever remembered still gets its routes moved.
+  if (route.targetDeleted === true) return { ...base, target: 'orphaned', onEni: false, blackhole, via };
   return { ...base, target: 'foreign', onEni: false, blackhole, via };
 }
 

@@ -73,6 +73,11 @@ export const ALARM_KINDS = [
   'routes-unreadable',
   /** a move is held because its target is under a maintenance lease (resize) */
   'maintenance-lease',
+  /**
+   * traffic left a lost member for one that is running with status checks ok but whose daemon or tunnel could
+   * not be read: better than a certain blackhole, but check the new active member now
+   */
+  'moved-to-unverified',
 ] as const;
 
 export type AlarmKind = (typeof ALARM_KINDS)[number];

@@ -49,21 +49,47 @@ export interface ScheduledEvent {
   readonly description?: string;
 }
 
+/**
+ * How a probe was answered, which is evidence in itself:
+ * - answered: the script ran on the member and exited (its verdict may still be unknown, exit 3);
+ * - silent: the member said nothing, though SSM took the command: not delivered, delivery timed out, still
+ *   pending at the probe deadline, or its agent no longer counted as online by SSM;
+ * - unreadable: the control plane did not tell us (the API call failed, was throttled or denied, or the
+ *   invocation stopped for a reason of its own, such as running out of time after it started).
+ */
+export type ProbeReply = 'answered' | 'silent' | 'unreadable';
+
+/** What a member's ping of its partner found: only an answer or no answer is evidence. */
+export type PeerReach = 'reachable' | 'unreachable' | 'unknown';
+
 /** The outcome of one daemon probe through SSM Run Command. */
 export interface ProbeObservation {
   readonly instanceId: string;
   /** succeeded: exit 0; failed: exit non-zero; unknown: no answer (agent offline, timeout, API error) */
   readonly outcome: 'succeeded' | 'failed' | 'unknown';
   readonly detail: string;
+  /** how the probe was answered; absent reads as unreadable (never as silence) */
+  readonly reply?: ProbeReply;
+  /** this member's ping of its partner's address, when the probe was given it and answered */
+  readonly peer?: PeerReach;
+}
+
+/** One CloudWatch datapoint: the start of its period (epoch ms) and the statistic's value. */
+export interface Datapoint {
+  readonly at: number;
+  readonly value: number;
 }
 
 /** The recent datapoints of one member's tunnel metric, newest first. */
 export interface TunnelObservation {
   readonly instanceId: string;
   /** undefined when the metric could not be read at all (API error) */
-  readonly values?: readonly number[];
+  readonly datapoints?: readonly Datapoint[];
   readonly detail?: string;
 }
+
+/** A member's remembered address when its route-target ENI has no private IPv4 address (IPv6-only subnet). */
+export const NO_ADDRESS = 'none';
 
 /** A destination as EC2 names it on a route. */
 export type Destination = string;
@@ -79,10 +105,19 @@ export interface ObservedRoute {
   /** other targets (gateway, TGW, peering...) as "kind:id" */
   readonly otherTarget?: string;
   readonly state?: 'active' | 'blackhole' | 'filtered';
+  /**
+   * The route's target network interface no longer exists (EC2 deleted it, as it does a terminated
+   * instance's primary ENI): the route is dead whoever pointed it there. Only looked up for blackholed routes
+   * to an interface that is not a member's.
+   */
+  readonly targetDeleted?: boolean;
 }
 
-/** What the routes say about where one route goes, in the pair's terms. */
-export type RouteTarget = Role | 'missing' | 'foreign';
+/**
+ * What the routes say about where one route goes, in the pair's terms: a member, no route, a dead route
+ * (`orphaned`: its target interface was deleted, so it carries nothing for anyone), or something else.
+ */
+export type RouteTarget = Role | 'missing' | 'orphaned' | 'foreign';
 
 /** Everything observed about one pair in one run. */
 export interface PairObservation {
@@ -93,6 +128,8 @@ export interface PairObservation {
   readonly tunnels?: Readonly<Record<Role, TunnelObservation>>;
   /** route-target ENI of each member; undefined when it could not be read */
   readonly enis: Readonly<Record<Role, string | undefined>>;
+  /** private IPv4 address of each member's route-target ENI, when read (NO_ADDRESS when it has none) */
+  readonly addresses?: Readonly<Record<Role, string | undefined>>;
   /** one entry per managed (route table, destination); undefined when the tables could not be read */
   readonly routes?: readonly ObservedRoute[];
   /** member whose route-target ENI holds the pair's Elastic IP, when one is configured and readable */
@@ -155,6 +192,21 @@ export interface PairMemory {
    * ticks). Keyed by instance id, not role: a member replaced by a new instance gets its own ENI read.
    */
   readonly enis?: Readonly<Record<string, string>>;
+  /**
+   * Private IPv4 address of each member's route-target ENI, by instance id, as last read (like `enis`;
+   * NO_ADDRESS when it has none, so it is not read again). The probe's peer check pings it.
+   */
+  readonly addresses?: Readonly<Record<string, string>>;
+  /**
+   * Member instance ids that their partner's ping has reached at least once. Only for these is a failed ping
+   * evidence: a security group that never let ping through cannot fake a lost OS.
+   */
+  readonly peerReached?: readonly string[];
+  /**
+   * Consecutive evaluations (capped) in which a member's probe was silent while the same probe round was
+   * answered by its partner, and that partner's ping of it got no reply. Absent when both are 0.
+   */
+  readonly silenceStreak?: Readonly<Record<Role, number>>;
   readonly lease?: Lease;
 }
 

@@ -14,6 +14,8 @@ import type {
   DescribeInstanceTypeOfferingsResult,
   DescribeInstanceTypesRequest,
   DescribeInstanceTypesResult,
+  DescribeNetworkInterfacesRequest,
+  DescribeNetworkInterfacesResult,
   DescribeRouteTablesRequest,
   DescribeRouteTablesResult,
   Instance,
@@ -38,6 +40,7 @@ import {
   ACCOUNT_ID,
   GATEWAY_FIELDS,
   type RouteTarget,
+  type SimEni,
   type SimInstance,
   type SimRoute,
   type SimRouteTable,
@@ -672,11 +675,50 @@ function zoneId(region: string, zone: string): string {
   return `${area}${direction.charAt(0)}${number}-az${'abcdef'.indexOf(zone) + 1}`;
 }
 
+/**
+ * DescribeNetworkInterfaces by id: a deleted or unknown interface fails the call with
+ * InvalidNetworkInterfaceID.NotFound naming every such id, as EC2 does.
+ */
+function describeNetworkInterfaces(
+  world: World,
+  input: DescribeNetworkInterfacesRequest,
+): DescribeNetworkInterfacesResult {
+  const ids = input.NetworkInterfaceIds ?? [];
+  const missing = ids.filter((id) => world.enis.get(id)?.deleted !== false);
+  if (missing.length > 0)
+    throw serviceFault('InvalidNetworkInterfaceID.NotFound', notFoundMessage('networkInterface', missing));
+  return {
+    NetworkInterfaces: ids.map((id) => {
+      const eni = world.enis.get(id) as SimEni;
+      return {
+        NetworkInterfaceId: eni.id,
+        SubnetId: eni.subnetId,
+        VpcId: world.vpcId,
+        OwnerId: ACCOUNT_ID,
+        PrivateIpAddress: eni.privateIp,
+        InterfaceType: 'interface',
+        Status: eni.instanceId === undefined ? 'available' : 'in-use',
+        ...(eni.instanceId === undefined
+          ? {}
+          : {
+              Attachment: {
+                InstanceId: eni.instanceId,
+                DeviceIndex: eni.deviceIndex ?? 0,
+                Status: 'attached',
+              },
+            }),
+      };
+    }),
+  };
+}
+
 /** The simulated EC2 actions. */
 export function ec2Handlers(world: World): ServiceHandlers {
   return {
     DescribeInstanceStatus: (input: DescribeInstanceStatusRequest) => describeInstanceStatus(world, input),
     DescribeInstances: (input: DescribeInstancesRequest) => describeInstances(world, input),
+    DescribeNetworkInterfaces: (input: DescribeNetworkInterfacesRequest) =>
+      describeNetworkInterfaces(world, input),
     DescribeRouteTables: (input: DescribeRouteTablesRequest) => describeRouteTables(world, input),
     ReplaceRoute: (input: ReplaceRouteRequest) => replaceRoute(world, input),
     CreateRoute: (input: CreateRouteRequest) => createRoute(world, input),

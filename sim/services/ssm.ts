@@ -27,6 +27,7 @@ const PARAMETER_PATTERNS: Readonly<Record<string, RegExp>> = {
   [PROBE_PARAMETERS.kind]: new RegExp(PROBE_PARAMETER_PATTERNS.kind),
   [PROBE_PARAMETERS.unit]: new RegExp(PROBE_PARAMETER_PATTERNS.unit),
   [PROBE_PARAMETERS.minSas]: new RegExp(PROBE_PARAMETER_PATTERNS.minSas),
+  [PROBE_PARAMETERS.peerAddresses]: new RegExp(PROBE_PARAMETER_PATTERNS.peerAddresses),
 };
 
 function validateParameters(parameters: Readonly<Record<string, readonly string[]>>): void {

@@ -29,6 +29,10 @@ const tunnelQuery = (key: string, instanceId: string, period = 60): MetricQuery 
   period,
 });
 
+/** The values of one series as read, newest first (undefined when the series was not read). */
+const valuesOf = (result: { values: Map<string, readonly { value: number }[]> }, key: string) =>
+  result.values.get(key)?.map((point) => point.value);
+
 const cloudwatchMock = mockClient(CloudWatchClient);
 const cloudwatch = new CloudWatchClient({ maxAttempts: 1 });
 
@@ -37,7 +41,7 @@ beforeEach(() => {
 });
 
 describe('readTunnelMetrics', () => {
-  it('returns the newest datapoints first, at most as many as asked, and [] for a series with no data yet', async () => {
+  it('returns the newest datapoints first with the start of their period, at most as many as asked, and [] for a series with no data yet', async () => {
     // Prepare
     cloudwatchMock
       .on(GetMetricDataCommand)
@@ -56,9 +60,13 @@ describe('readTunnelMetrics', () => {
 
     // Assess
     expect(result.errors).toEqual([]);
-    expect(result.values.get('branch-a/primary')).toEqual([1, 1, 0]);
-    expect(result.values.get('branch-a/standby')).toEqual([0, 0, 1]);
-    expect(result.values.get('branch-b/primary')).toEqual([]);
+    expect(result.values.get('branch-a/primary')).toEqual([
+      { at: Date.parse('2026-11-30T04:59:00.000Z'), value: 1 },
+      { at: Date.parse('2026-11-30T04:58:00.000Z'), value: 1 },
+      { at: Date.parse('2026-11-30T04:57:00.000Z'), value: 0 },
+    ]);
+    expect(valuesOf(result, 'branch-a/standby')).toEqual([0, 0, 1]);
+    expect(valuesOf(result, 'branch-b/primary')).toEqual([]);
   });
 
   it('asks for the metric by namespace, name, dimensions, statistic and period over the last periods (aws-facts §5)', async () => {
@@ -123,8 +131,8 @@ describe('readTunnelMetrics', () => {
     expect(calls.map((q) => q.length).sort()).toEqual([100, 500]);
     for (const id of calls.flat().map((q) => q.Id)) expect(id).toMatch(/^[a-z][a-zA-Z0-9_]*$/);
     expect(result.values.size).toBe(600);
-    expect(result.values.get('pair-599/primary')).toEqual([599]);
-    expect(result.values.get('pair-0/primary')).toEqual([0]);
+    expect(valuesOf(result, 'pair-599/primary')).toEqual([599]);
+    expect(valuesOf(result, 'pair-0/primary')).toEqual([0]);
   });
 
   it('joins a series that continues on the next page', async () => {
@@ -152,7 +160,7 @@ describe('readTunnelMetrics', () => {
 
     // Assess
     expect(cloudwatchMock).toHaveReceivedCommandTimes(GetMetricDataCommand, 2);
-    expect(result.values.get('branch-a/primary')).toEqual([1, 0]);
+    expect(valuesOf(result, 'branch-a/primary')).toEqual([1, 0]);
   });
 
   it('leaves out a series CloudWatch answers Forbidden for, naming it in errors', async () => {
@@ -181,7 +189,7 @@ describe('readTunnelMetrics', () => {
     });
 
     // Assess
-    expect(result.values.get('branch-a/primary')).toEqual([1]);
+    expect(valuesOf(result, 'branch-a/primary')).toEqual([1]);
     expect(result.values.has('branch-a/standby')).toBe(false);
     expect(result.errors).toEqual([
       'branch-a/standby: Forbidden: Not authorized to read cross-account metrics',

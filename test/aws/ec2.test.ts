@@ -9,6 +9,7 @@ import {
   type DescribeInstancesCommandOutput,
   DescribeInstanceTypeOfferingsCommand,
   DescribeInstanceTypesCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   type DescribeRouteTablesCommandOutput,
   EC2Client,
@@ -25,6 +26,7 @@ import {
   describeInstanceTypes,
   instanceTypeOfferedIn,
   modifyInstanceType,
+  readDeletedEnis,
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
@@ -285,6 +287,37 @@ describe('readRouteTargetEnis', () => {
     // Assess
     expect(result.values.get('i-0123456789abcdef0')).toBe('eni-0a0a0a0a0a0a0a0a0');
     expect(result.errors).toEqual([`instance ${gone} does not exist`]);
+  });
+});
+
+describe('readDeletedEnis', () => {
+  it('names the interfaces EC2 says do not exist, and reads the rest again', async () => {
+    // Prepare
+    const [alive, gone] = ['eni-0a1b2c3d4e5f60001', 'eni-0deadbeef00000001'];
+    ec2Mock.on(DescribeNetworkInterfacesCommand).callsFake((input) => {
+      if (input.NetworkInterfaceIds.includes(gone)) {
+        throw awsError(
+          'InvalidNetworkInterfaceID.NotFound',
+          `The networkInterface ID '${gone}' does not exist`,
+        );
+      }
+      return { NetworkInterfaces: [{ NetworkInterfaceId: alive }] };
+    });
+
+    // Act
+    const deleted = await readDeletedEnis(ec2, [alive, gone]);
+
+    // Assess
+    expect([...deleted]).toEqual([gone]);
+    expect(ec2Mock).toHaveReceivedNthCommandWith(DescribeNetworkInterfacesCommand, 2, {
+      NetworkInterfaceIds: [alive],
+    });
+  });
+
+  it('reports nothing deleted when the interfaces cannot be read (unknown is not deleted)', async () => {
+    ec2Mock.on(DescribeNetworkInterfacesCommand).rejects(awsError('UnauthorizedOperation', 'not allowed'));
+
+    expect([...(await readDeletedEnis(ec2, ['eni-0deadbeef00000001']))]).toEqual([]);
   });
 });
 

@@ -115,6 +115,7 @@ describe('probeDaemons', () => {
       instanceId: 'i-0123456789abcdef0',
       outcome: 'succeeded',
       detail: 'Success: strongswan: 2 IKE SAs established (minimum 1)',
+      reply: 'answered',
     });
     expect(results.get('i-0fedcba9876543210')?.outcome).toBe('failed');
     expect(results.get('i-0fedcba9876543210')?.detail).toMatch(
@@ -123,6 +124,9 @@ describe('probeDaemons', () => {
     // A delivery timeout says nothing about the daemon: unknown, with StatusDetails stripped of spaces.
     expect(results.get('i-0aaaabbbbccccdddd')?.outcome).toBe('unknown');
     expect(results.get('i-0aaaabbbbccccdddd')?.detail).toContain('DeliveryTimedOut');
+    // ...but the member never took the command up: it was silent.
+    expect(results.get('i-0aaaabbbbccccdddd')?.reply).toBe('silent');
+    expect(results.get('i-0fedcba9876543210')?.reply).toBe('answered');
     expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
       DocumentName: DOCUMENT,
       InstanceIds: ids,
@@ -266,6 +270,7 @@ describe('probeDaemons', () => {
       instanceId: offline,
       outcome: 'unknown',
       detail: 'SSM agent not reachable (InvalidInstanceId)',
+      reply: 'silent',
     });
     expect(results.get(instanceId(1))?.outcome).toBe('succeeded');
     expect(results.get(instanceId(3))?.outcome).toBe('succeeded');
@@ -325,6 +330,8 @@ describe('probeDaemons', () => {
       instanceId: id,
       outcome: 'unknown',
       detail: 'still InProgress at the probe deadline',
+      // the member had taken the command up: not silence
+      reply: 'unreadable',
     });
     expect(clock.now()).toBe(deadlineMs);
     expect(clock.slept).toEqual([1000, 1000, 1000, 1000, 1000, 500]);
@@ -480,6 +487,7 @@ describe('probeDaemons', () => {
       instanceId: instanceId(1),
       outcome: 'unknown',
       detail: 'SendCommand failed: InvalidDocument: Document VpnFailover-Probe does not exist',
+      reply: 'unreadable',
     });
     expect(ssmMock).not.toHaveReceivedCommand(ListCommandInvocationsCommand);
   });
@@ -503,5 +511,280 @@ describe('probeDaemons', () => {
     // Assess
     expect(results.get(instanceId(1))?.outcome).toBe('unknown');
     expect(results.get(instanceId(1))?.detail).toContain('AccessDeniedException');
+  });
+
+  describe('how an unanswered probe went unanswered: silent (the member said nothing) or unreadable (the API did not tell)', () => {
+    const cases: {
+      name: string;
+      invocation?: (commandId: string, id: string) => CommandInvocation;
+      listError?: Error;
+      sendError?: Error;
+      reply: 'silent' | 'unreadable' | 'answered';
+      outcome: 'succeeded' | 'failed' | 'unknown';
+    }[] = [
+      {
+        name: 'still Pending at the deadline (the agent never picked it up)',
+        invocation: (c, id) => invocation(c, id, 'Pending'),
+        reply: 'silent',
+        outcome: 'unknown',
+      },
+      {
+        name: 'Delayed at the deadline (SSM could not deliver it yet)',
+        invocation: (c, id) => invocation(c, id, 'Delayed'),
+        reply: 'silent',
+        outcome: 'unknown',
+      },
+      {
+        name: 'TimedOut with Delivery Timed Out',
+        invocation: (c, id) => invocation(c, id, 'TimedOut', { statusDetails: 'Delivery Timed Out' }),
+        reply: 'silent',
+        outcome: 'unknown',
+      },
+      {
+        name: 'Failed as Undeliverable',
+        invocation: (c, id) => invocation(c, id, 'Failed', { statusDetails: 'Undeliverable' }),
+        reply: 'silent',
+        outcome: 'unknown',
+      },
+      {
+        name: 'TimedOut with Execution Timed Out (it was delivered and ran)',
+        invocation: (c, id) => invocation(c, id, 'TimedOut', { statusDetails: 'Execution Timed Out' }),
+        reply: 'unreadable',
+        outcome: 'unknown',
+      },
+      {
+        name: 'Failed with AccessDenied (the instance tag condition)',
+        invocation: (c, id) => invocation(c, id, 'Failed', { statusDetails: 'Access Denied' }),
+        reply: 'unreadable',
+        outcome: 'unknown',
+      },
+      {
+        name: 'exit 3: the script ran but could not judge the daemon',
+        invocation: (c, id) =>
+          invocation(c, id, 'Failed', { responseCode: 3, output: 'unknown: SSM_ProbeKind is not set' }),
+        reply: 'answered',
+        outcome: 'unknown',
+      },
+      {
+        name: 'ListCommandInvocations throttled until the deadline',
+        listError: Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }),
+        reply: 'unreadable',
+        outcome: 'unknown',
+      },
+      {
+        name: 'ListCommandInvocations denied',
+        listError: Object.assign(new Error('not authorized'), {
+          name: 'AccessDeniedException',
+          $metadata: {},
+        }),
+        reply: 'unreadable',
+        outcome: 'unknown',
+      },
+      {
+        name: 'SendCommand throttled',
+        sendError: Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: {} }),
+        reply: 'unreadable',
+        outcome: 'unknown',
+      },
+    ];
+
+    for (const c of cases) {
+      it(`${c.name}: ${c.reply}`, async () => {
+        // Prepare
+        const id = instanceId(1);
+        if (c.sendError) ssmMock.on(SendCommandCommand).rejects(c.sendError);
+        else ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+        if (c.listError) ssmMock.on(ListCommandInvocationsCommand).rejects(c.listError);
+        else if (c.invocation) {
+          ssmMock
+            .on(ListCommandInvocationsCommand)
+            .resolves({ CommandInvocations: [c.invocation('cmd-1', id)] });
+        }
+        const clock = fakeClock();
+
+        // Act
+        const results = await probeDaemons(ssm, {
+          documentName: DOCUMENT,
+          probes: [{ instanceId: id, parameters: STRONGSWAN }],
+          deadlineMs: clock.now() + 5_000,
+          clock,
+        });
+
+        // Assess
+        expect(results.get(id)?.reply).toBe(c.reply);
+        expect(results.get(id)?.outcome).toBe(c.outcome);
+      });
+    }
+  });
+
+  describe('the peer check', () => {
+    const [primary, standby] = [instanceId(1), instanceId(2)];
+
+    it("reads each member's ping of its partner from its own output and keeps the peer lines out of the detail", async () => {
+      // Prepare
+      ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+      ssmMock.on(ListCommandInvocationsCommand).resolves({
+        CommandInvocations: [
+          invocation('cmd-1', primary, 'Success', {
+            output:
+              'healthy: 1 installed CHILD SAs (at least 1 required)\npeer 10.0.1.10 reachable\npeer 10.0.2.20 unreachable\n',
+          }),
+          invocation('cmd-1', standby, 'Failed', {
+            responseCode: 1,
+            output:
+              'unhealthy: 0 installed CHILD SAs (at least 1 required)\npeer 10.0.1.10 reachable\npeer 10.0.2.20 reachable\n',
+          }),
+        ],
+      });
+      const clock = fakeClock();
+
+      // Act
+      const results = await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: primary, parameters: STRONGSWAN, group: 'branch-a', address: '10.0.1.10' },
+          { instanceId: standby, parameters: STRONGSWAN, group: 'branch-a', address: '10.0.2.20' },
+        ],
+        deadlineMs: clock.now() + 20_000,
+        clock,
+      });
+
+      // Assess
+      expect(results.get(primary)).toEqual({
+        instanceId: primary,
+        outcome: 'succeeded',
+        detail: 'Success: healthy: 1 installed CHILD SAs (at least 1 required)',
+        reply: 'answered',
+        peer: 'unreachable',
+      });
+      expect(results.get(standby)).toEqual({
+        instanceId: standby,
+        outcome: 'failed',
+        detail: 'Failed (exit 1): unhealthy: 0 installed CHILD SAs (at least 1 required)',
+        reply: 'answered',
+        peer: 'reachable',
+      });
+      expect(ssmMock).toHaveReceivedCommandWith(SendCommandCommand, {
+        InstanceIds: [primary, standby],
+        Parameters: { MinSas: ['1'], PeerAddresses: ['10.0.1.10-10.0.2.20'], ProbeKind: ['strongswan'] },
+      });
+    });
+
+    it('gives up on a member partnerGraceMs after its partner answered, but waits the deadline for one without a partner', async () => {
+      // Prepare: the pair's primary and a lone instance never answer
+      const lone = instanceId(3);
+      ssmMock
+        .on(SendCommandCommand)
+        .callsFake((input) => ({ Command: { CommandId: `cmd-${input.InstanceIds.join('+')}` } }));
+      ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
+        CommandInvocations: input.CommandId.slice(4)
+          .split('+')
+          .map((id: string) => invocation(input.CommandId, id, id === standby ? 'Success' : 'Pending')),
+      }));
+      const clock = fakeClock();
+      const started = clock.now();
+
+      // Act
+      const results = await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: primary, parameters: STRONGSWAN, group: 'branch-a' },
+          { instanceId: standby, parameters: STRONGSWAN, group: 'branch-a' },
+          { instanceId: lone, parameters: STRONGSWAN },
+        ],
+        deadlineMs: started + 20_000,
+        clock,
+        partnerGraceMs: 3_000,
+      });
+
+      // Assess
+      expect(results.get(primary)).toMatchObject({
+        outcome: 'unknown',
+        reply: 'silent',
+        detail: `still Pending 3 s after its partner ${standby} answered`,
+      });
+      expect(results.get(lone)).toMatchObject({
+        reply: 'silent',
+        detail: 'still Pending at the probe deadline',
+      });
+      expect(clock.now() - started).toBe(20_000);
+    });
+
+    it("reports no peer when the output has no line for the partner's address (an older script)", async () => {
+      // Prepare
+      ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+      ssmMock.on(ListCommandInvocationsCommand).resolves({
+        CommandInvocations: [
+          invocation('cmd-1', primary, 'Success', { output: 'healthy: 1 installed CHILD SAs' }),
+        ],
+      });
+      const clock = fakeClock();
+
+      // Act
+      const results = await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: primary, parameters: STRONGSWAN, group: 'branch-a', address: '10.0.1.10' },
+          { instanceId: standby, parameters: STRONGSWAN, group: 'branch-a', address: '10.0.2.20' },
+        ],
+        deadlineMs: clock.now() + 20_000,
+        clock,
+      });
+
+      // Assess
+      expect(results.get(primary)?.peer).toBeUndefined();
+      expect(results.get(primary)?.reply).toBe('answered');
+      // a line about some other address is not about the partner
+      expect(results.get(standby)?.peer).toBeUndefined();
+    });
+
+    it("never splits a pair's two members across SendCommand calls, so their answers can be compared, and names each command's pairs", async () => {
+      // Prepare: 26 pairs with the same parameters (52 instances), the 25th pair straddling 50
+      const pairs = Array.from({ length: 26 }, (_, p) => [instanceId(2 * p + 1), instanceId(2 * p + 2)]);
+      const singles = [instanceId(100)];
+      ssmMock
+        .on(SendCommandCommand)
+        .callsFake((input) => ({ Command: { CommandId: `cmd-${input.InstanceIds.join('+')}` } }));
+      ssmMock.on(ListCommandInvocationsCommand).callsFake((input) => ({
+        CommandInvocations: input.CommandId.slice(4)
+          .split('+')
+          .map((id: string) => invocation(input.CommandId, id, 'Success')),
+      }));
+      const clock = fakeClock();
+
+      // Act
+      await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: singles[0] as string, parameters: STRONGSWAN },
+          ...pairs.flatMap((ids, p) =>
+            ids.map((id, m) => ({
+              instanceId: id,
+              parameters: STRONGSWAN,
+              group: `pair-${p}`,
+              address: `10.${m}.${p}.1`,
+            })),
+          ),
+        ],
+        deadlineMs: clock.now() + 20_000,
+        clock,
+      });
+
+      // Assess
+      const sent = ssmMock.commandCalls(SendCommandCommand).map((c) => c.args[0].input.InstanceIds ?? []);
+      for (const ids of sent) expect(ids.length).toBeLessThanOrEqual(50);
+      for (const [a, b] of pairs) {
+        expect(sent.filter((ids) => ids.includes(a as string) && ids.includes(b as string))).toHaveLength(1);
+      }
+      expect(sent.flat().sort()).toEqual([...singles, ...pairs.flat()].sort());
+      // each command names exactly the pairs it probes, for the members to find their partners
+      for (const call of ssmMock.commandCalls(SendCommandCommand)) {
+        const { InstanceIds = [], Parameters = {} } = call.args[0].input;
+        const named = pairs.flatMap(([a], p) =>
+          InstanceIds.includes(a as string) ? [`10.0.${p}.1-10.1.${p}.1`] : [],
+        );
+        expect(Parameters.PeerAddresses).toEqual([named.join(',')]);
+      }
+    });
   });
 });

@@ -2,6 +2,7 @@ import { parseConfig } from '../../shared/config/load.ts';
 import type { ConfigInput, PairConfig } from '../../shared/config/schema.ts';
 import type { DecideInput } from '../../shared/decide/decide.ts';
 import type {
+  Datapoint,
   InstanceObservation,
   ObservedRoute,
   PairMemory,
@@ -96,8 +97,8 @@ export function healthyObservation(pair: PairConfig, on: Role = 'primary'): Pair
     ...(pair.probe.kind !== 'none' && { probes: { primary: probe('primary'), standby: probe('standby') } }),
     ...(pair.tunnel !== undefined && {
       tunnels: {
-        primary: { instanceId: INSTANCE.primary, values: [1, 1, 1] },
-        standby: { instanceId: INSTANCE.standby, values: [1, 1, 1] },
+        primary: { instanceId: INSTANCE.primary, datapoints: recentDatapoints(pair, [1, 1, 1]) },
+        standby: { instanceId: INSTANCE.standby, datapoints: recentDatapoints(pair, [1, 1, 1]) },
       },
     }),
     enis: { ...ENI },
@@ -152,6 +153,15 @@ export function withProbe(
   });
 }
 
+/**
+ * Datapoints with these values, newest first, one a period, the newest from the period that ended one period
+ * before NOW: what GetMetricData shows of a publisher that is keeping up.
+ */
+export function recentDatapoints(pair: PairConfig, values: readonly number[], now = NOW): Datapoint[] {
+  const periodMs = (pair.tunnel?.period ?? 60) * 1000;
+  return values.map((value, i) => ({ at: now - (i + 2) * periodMs, value }));
+}
+
 /** One member's tunnel metric reads these values, newest first (undefined: the metric was unreadable). */
 export function withTunnel(
   input: DecideInput,
@@ -160,7 +170,10 @@ export function withTunnel(
 ): DecideInput {
   const tunnels = input.observation.tunnels;
   if (tunnels === undefined) throw new Error('the pair has no tunnel metric');
-  const metric = values === undefined ? { detail: 'GetMetricData failed' } : { values };
+  const metric =
+    values === undefined
+      ? { detail: 'GetMetricData failed' }
+      : { datapoints: recentDatapoints(input.pair, values, input.now) };
   return withObservation(input, {
     tunnels: { ...tunnels, [role]: { instanceId: INSTANCE[role], ...metric } },
   });

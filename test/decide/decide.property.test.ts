@@ -9,6 +9,8 @@ import type {
   ObservedRoute,
   PairMemory,
   PairObservation,
+  PeerReach,
+  ProbeReply,
   Role,
   ScheduledEvent,
   StatusSummary,
@@ -24,6 +26,7 @@ import {
   NOW,
   pairConfig,
   type RouteShape,
+  recentDatapoints,
   routeOn,
 } from './builders.ts';
 
@@ -104,14 +107,28 @@ const probeArb = (role: Role) =>
     instanceId: fc.constant(INSTANCE[role]),
     outcome: mostly<'succeeded' | 'failed' | 'unknown'>('succeeded', 'failed', 'failed', 'unknown'),
     detail: fc.constantFrom('', '1 IKE_SA established', 'exit 3'),
+    reply: mostly<ProbeReply | undefined>('answered', 'silent', 'silent', 'unreadable', undefined),
+    peer: mostly<PeerReach | undefined>('reachable', 'unreachable', 'unreachable', 'unknown', undefined),
   });
 
 const tunnelArb = (role: Role) =>
   fc.record({
     instanceId: fc.constant(INSTANCE[role]),
-    values: fc.oneof(
-      { arbitrary: fc.constant([1, 1, 1]), weight: 12 },
-      { arbitrary: fc.array(fc.constantFrom(0, 0.5, 1), { maxLength: 4 }), weight: 2 },
+    datapoints: fc.oneof(
+      { arbitrary: fc.constant(recentDatapoints(PAIRS[0] as PairConfig, [1, 1, 1])), weight: 12 },
+      {
+        arbitrary: fc
+          .array(fc.constantFrom(0, 0.5, 1), { maxLength: 4 })
+          .map((values) => recentDatapoints(PAIRS[0] as PairConfig, values)),
+        weight: 2,
+      },
+      {
+        // a publisher that stopped a while ago: its datapoints are stale
+        arbitrary: fc
+          .array(fc.constantFrom(0, 1), { maxLength: 4 })
+          .map((values) => recentDatapoints(PAIRS[0] as PairConfig, values, NOW - 10 * MINUTE)),
+        weight: 1,
+      },
       { arbitrary: fc.constant(undefined), weight: 1 },
     ),
   });
@@ -204,6 +221,8 @@ const memoryArb: fc.Arbitrary<PairMemory> = fc.record(
     unknownStreak: streakArb,
     lastFailoverAt: fc.integer({ min: NOW - 20 * MINUTE, max: NOW }),
     lease: leaseArb,
+    silenceStreak: fc.record({ primary: streakArb, standby: streakArb }),
+    peerReached: fc.subarray([INSTANCE.primary, INSTANCE.standby]),
   },
   { requiredKeys: ['active', 'unhealthyStreak', 'healthyStreak', 'unknownStreak'] },
 );
@@ -248,12 +267,35 @@ function isForeign(route: ObservedRoute, observation: PairObservation): boolean 
 }
 
 describe('decide properties', () => {
-  it('never plans a move to a member that is not positively healthy, unless an operator forces it', () => {
+  it('never plans a move to a member that is not positively healthy, unless an operator forces it or the member carrying traffic is certainly lost and the target is merely unverified', () => {
     fc.assert(
       fc.property(inputArb, (input) => {
         const decision = decide(input);
         if (!isMove(decision.plan) || input.command?.force === true) return;
-        expect(decision.verdicts[decision.plan.to].health).toBe('healthy');
+        const target = decision.verdicts[decision.plan.to];
+        if (target.health === 'healthy') return;
+        // the unverified exception: a hard loss, to a running member that nothing says is unhealthy
+        expect(decision.plan.kind === 'repair-routes' ? undefined : decision.plan.trigger).toBe('hard-loss');
+        expect(decision.verdicts[decision.plan.from].hard).toBe(true);
+        expect(target.health).toBe('unknown');
+        const instance = input.observation.instances[decision.plan.to];
+        expect(instance.state).toBe('running');
+        expect([instance.systemStatus, instance.instanceStatus, instance.ebsStatus]).not.toContain(
+          'impaired',
+        );
+        expect(decision.alarms.map((a) => a.kind)).toContain('moved-to-unverified');
+      }),
+      RUNS,
+    );
+  });
+
+  it('raises moved-to-unverified only with a move to a member that is not verified healthy', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const decision = decide(input);
+        if (!decision.alarms.some((a) => a.kind === 'moved-to-unverified')) return;
+        expect(isMove(decision.plan)).toBe(true);
+        if (isMove(decision.plan)) expect(decision.verdicts[decision.plan.to].health).not.toBe('healthy');
       }),
       RUNS,
     );

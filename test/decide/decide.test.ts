@@ -98,8 +98,8 @@ describe('decide: hard loss', () => {
     expect(decision.plan.reasons.join(' ')).toContain('instance-retirement');
   });
 
-  it('keeps traffic on a lost primary when the standby cannot be read, and says traffic is blackholed, not that the standby is unhealthy', () => {
-    const input = withProbe(stoppedPrimary(), 'standby', 'unknown');
+  it('keeps traffic on a lost primary when EC2 cannot say whether the standby runs, and says traffic is blackholed, not that the standby is unhealthy', () => {
+    const input = withInstance(stoppedPrimary(), 'standby', { state: undefined });
     const decision = decide(input);
 
     expect(decision.plan.kind).toBe('alarm');
@@ -447,6 +447,39 @@ describe('decide: routes', () => {
     const decision = decide(input);
     expect(decision.plan.kind).toBe('noop');
     expect(alarmKinds(decision)).toEqual(['foreign-route']);
+  });
+
+  it("takes back every route blackholed to an interface EC2 has deleted when the lost primary's ENI was never known", () => {
+    // Prepare: the primary was terminated before its ENI was ever read, so nothing names it; EC2 deleted it.
+    const dead = {
+      present: true,
+      networkInterfaceId: 'eni-0deadbeef00000001',
+      state: 'blackhole',
+      targetDeleted: true,
+    } as const;
+    let input = withInstance(world(), 'primary', { state: 'terminated' });
+    input = withObservation(input, { enis: { primary: undefined, standby: ENI.standby } });
+    for (const rtb of [RTB_A, RTB_B]) for (const d of DESTINATIONS) input = withRoute(input, rtb, d, dead);
+
+    // Act
+    const decision = decide(input);
+
+    // Assess: every route moves to the standby, none is reported as foreign.
+    expect(decision.plan).toMatchObject({ kind: 'failover', to: 'standby', trigger: 'hard-loss' });
+    expect(movePlan(decision).routes).toHaveLength(4);
+    expect(movePlan(decision).routes.every((w) => w.action === 'replace')).toBe(true);
+    expect(alarmKinds(decision)).not.toContain('foreign-route');
+  });
+
+  it("leaves a route blackholed to another interface that still exists alone (someone else's, stopped)", () => {
+    const input = withRoute(stoppedPrimary(), RTB_A, DESTINATIONS[1], {
+      present: true,
+      networkInterfaceId: 'eni-0123456789abcdef9',
+      state: 'blackhole',
+    });
+    const decision = decide(input);
+    expect(movePlan(decision).routes).toHaveLength(3);
+    expect(alarmKinds(decision)).toContain('foreign-route');
   });
 
   it('creates a missing managed route', () => {

@@ -378,6 +378,7 @@ describe('IAM', () => {
       'cloudwatch:GetMetricData',
       'ec2:DescribeInstanceStatus',
       'ec2:DescribeInstances',
+      'ec2:DescribeNetworkInterfaces',
       'ec2:DescribeRouteTables',
       'ssm:ListCommandInvocations',
     ]);

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PROBE_EXIT_NO_PARAMETERS, PROBE_SCRIPT, probeDocumentContent } from '../../infra/probe-document.ts';
-import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
+import {
+  PROBE_EXIT_NOT_RESPONDING,
+  PROBE_PARAMETER_PATTERNS,
+  PROBE_PEER_LINE,
+} from '../../shared/telemetry-names.ts';
 import { type Fakes, runWithFakes } from './stubs.ts';
 
 /**
@@ -251,5 +255,181 @@ describe('daemon probe script', () => {
     );
     expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(1);
     expect(run.stdout.length).toBeLessThan(300);
+  });
+});
+
+/** A fake ping that answers for every address except the ones listed, which give no reply (exit 1). */
+const pingAnsweringExcept = (...silent: string[]): string =>
+  `for a in "$@"; do :; done\ncase "$a" in ${silent.length === 0 ? '__none__' : silent.join('|')}) exit 1 ;; esac\nexit 0`;
+
+/** A fake `ip -o -4 addr show` for an instance with these IPv4 addresses (and loopback). */
+const ipShowing = (...addresses: string[]): string =>
+  printing(
+    '-o -4 addr show',
+    [
+      '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+      ...addresses.map(
+        (a, i) =>
+          `${i + 2}: eth${i}    inet ${a}/24 metric 512 brd 10.0.255.255 scope global dynamic eth${i}\\       valid_lft 3200sec preferred_lft 3200sec`,
+      ),
+    ].join('\n'),
+  );
+
+describe('daemon probe script: the peer check', () => {
+  const SELF = '10.0.1.10';
+  const PEER = '10.0.2.20';
+  /** This pair and two others, probed by the same command. */
+  const PAIRS = `10.0.3.30-10.0.4.40,${SELF}-${PEER},10.0.5.50-10.0.6.60`;
+  const WITH_PEERS = { ...STRONGSWAN, SSM_PeerAddresses: PAIRS };
+  const lines = (stdout: string) => stdout.split('\n').filter(Boolean);
+
+  for (const interpreter of INTERPRETERS) {
+    it(`under ${interpreter}, finds its own pair among those probed together and reports its partner unreachable after the verdict, which keeps its exit status`, () => {
+      const run = runWithFakes(
+        interpreter,
+        shipped,
+        { swanctl: swanctl(1), ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },
+        WITH_PEERS,
+      );
+      expect(run.status).toBe(0);
+      expect(lines(run.stdout)).toEqual([
+        'healthy: 1 installed CHILD SAs (at least 1 required)',
+        `peer ${PEER} unreachable`,
+      ]);
+      expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([`ping -n -c 2 -W 1 ${PEER}`]);
+    });
+  }
+
+  it('the second member of a pair pings the first, and reports it reachable', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing('172.31.0.9', PEER), ping: pingAnsweringExcept() },
+      WITH_PEERS,
+    );
+    expect(lines(run.stdout)).toEqual([
+      'healthy: 1 installed CHILD SAs (at least 1 required)',
+      `peer ${SELF} reachable`,
+    ]);
+  });
+
+  it('an unhealthy daemon still exits 1, with the peer line after its verdict', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(0), ip: ipShowing(SELF), ping: pingAnsweringExcept() },
+      WITH_PEERS,
+    );
+    expect(run.status).toBe(1);
+    expect(lines(run.stdout)[0]).toMatch(/^unhealthy: 0 installed CHILD SAs/);
+    expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} reachable`]);
+  });
+
+  it('a hung daemon still exits not responding, and the partner is still reported', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: HANGING, ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },
+      WITH_PEERS,
+    );
+    expect(run.status).toBe(PROBE_EXIT_NOT_RESPONDING);
+    expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unreachable`]);
+  });
+
+  it('a ping that fails for another reason says unknown, not unreachable', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      {
+        swanctl: swanctl(1),
+        ip: ipShowing(SELF),
+        ping: 'echo "ping: sendmsg: Operation not permitted" >&2; exit 2',
+      },
+      WITH_PEERS,
+    );
+    expect(run.status).toBe(0);
+    expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unknown`]);
+  });
+
+  it('a ping that hangs says unknown within the command timeout', () => {
+    const started = Date.now();
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing(SELF), ping: HANGING },
+      WITH_PEERS,
+    );
+    expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unknown`]);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('pings nothing when none of its addresses is in a listed pair, or ip cannot say which are its own', () => {
+    for (const ip of [ipShowing('192.168.7.7'), 'exit 1']) {
+      const run = runWithFakes('sh', shipped, { swanctl: swanctl(1), ip, ping: 'exit 0' }, WITH_PEERS);
+      expect(run.status).toBe(0);
+      expect(lines(run.stdout)).toHaveLength(1);
+      expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([]);
+    }
+  });
+
+  it('pings nothing and prints only the verdict when no pairs are given (the publisher runs it so)', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing(SELF), ping: 'exit 0' },
+      STRONGSWAN,
+    );
+    expect(lines(run.stdout)).toHaveLength(1);
+    expect(run.calls).toEqual(['swanctl --list-sas']);
+  });
+
+  it('never pings something that is not an address, even if it got past the allowed pattern', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing(SELF), ping: 'exit 0', touch: '' },
+      { ...STRONGSWAN, SSM_PeerAddresses: `${SELF}-$(touch pwned),*-${SELF}` },
+    );
+    expect(run.calls.filter((c) => !c.startsWith('swanctl') && !c.startsWith('ip '))).toEqual([]);
+  });
+
+  it('prints a peer line the SSM adapter parses', () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },
+      WITH_PEERS,
+    );
+    expect(lines(run.stdout).filter((line) => PROBE_PEER_LINE.test(line))).toEqual([
+      `peer ${PEER} unreachable`,
+    ]);
+  });
+
+  it('the document accepts up to 25 pairs of dotted IPv4 addresses (one command of 50 instances), or none, and nothing else', () => {
+    const pattern = new RegExp(PROBE_PARAMETER_PATTERNS.peerAddresses);
+    const pairs = (n: number) => Array.from({ length: n }, (_, i) => `10.0.${i}.1-10.1.${i}.1`).join(',');
+    for (const ok of ['', '10.0.1.10-10.0.2.20', PAIRS, '255.255.255.255-0.0.0.0', pairs(25)]) {
+      expect(pattern.test(ok), ok).toBe(true);
+    }
+    for (const bad of [
+      '10.0.1.10',
+      '10.0.1.10,10.0.2.20',
+      '10.0.1.256-10.0.2.20',
+      '10.0.1-10.0.2.20',
+      '10.0.1.10-10.0.2.20;reboot',
+      '10.0.1.10-10.0.2.20 ',
+      'a.b.c.d-10.0.2.20',
+      '10.0.1.10-10.0.2.20,',
+      pairs(26),
+    ]) {
+      expect(pattern.test(bad), bad).toBe(false);
+    }
+    const document = probeDocumentContent() as {
+      parameters: Record<string, { allowedPattern: string; default: string }>;
+    };
+    expect(document.parameters.PeerAddresses).toMatchObject({
+      allowedPattern: PROBE_PARAMETER_PATTERNS.peerAddresses,
+      default: '',
+    });
   });
 });

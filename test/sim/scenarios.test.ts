@@ -73,6 +73,25 @@ describe('a scenario run', () => {
     expect(everyRouteOn(output, 'standby')).toBe(true);
   });
 
+  it('moves every route off a primary terminated while the state table failed, though its ENI was never stored', async () => {
+    // Prepare: no run can store anything for 3 minutes; the primary is terminated (its ENI deleted) meanwhile.
+    const scenario = scenarioOf({
+      duration: '8m',
+      faults: [
+        { at: '0s', target: '*', fault: 'state-store-errors', rate: 1, for: '3m' },
+        { at: '1m', target: 'branch-a/primary', fault: 'terminate' },
+      ],
+    });
+
+    // Act
+    const output = await runScenario(scenario);
+
+    // Assess: the routes to the deleted interface are taken back once the table answers.
+    expect(everyRouteOn(output, 'standby')).toBe(true);
+    expect(of(output, 'alarm').map((a) => a.alarm)).not.toContain('foreign-route');
+    expect(output.final.pairs['branch-a']?.blackholeSeconds).toBeLessThan(3 * 60);
+  });
+
   it('moves nothing when both tunnels go down (the far end is gone), and says why', async () => {
     const output = await runScenario(
       scenarioOf({
