@@ -128,9 +128,10 @@ export async function runScheduled(
     for (;;) {
       const asked = summary.pairs.filter((p) => p.recheckAfterMs !== undefined);
       if (asked.length === 0) break;
-      const at = deps.clock.now() + Math.min(...asked.map((p) => p.recheckAfterMs as number));
+      // The delay counts from the start of the evaluation that asked, so the two readings are that far apart.
+      const at = Date.parse(summary.startedAt) + Math.min(...asked.map((p) => p.recheckAfterMs as number));
       if (at >= Math.min(nextSlot, takeOver)) break;
-      await deps.clock.sleep(at - deps.clock.now());
+      await deps.clock.sleep(Math.max(0, at - deps.clock.now()));
       summary = await run({ kind: 'recheck', pairs: asked.map((p) => p.pair) });
     }
   }

@@ -137,5 +137,8 @@ describe('overlapping invocations against the same pairs', () => {
       ]);
     }
     expect(await states().listHistory('pair-2')).toEqual([]);
+    expect(
+      everySummary.flatMap((s) => s.pairs.flatMap((p) => (p.error ? [`${p.pair}: ${p.error}`] : []))),
+    ).toEqual([]);
   });
 });

@@ -134,6 +134,7 @@ describe('overlapping invocations in the simulated account', () => {
     expect(Math.max(...moved) - 125).toBeLessThanOrEqual(6);
     // No route written by an invocation before it stored the pair's intent (a run that lost the write wrote none).
     expect(checkInvariants(run)[10].violations).toEqual([]);
+    expect(of(output, 'error')).toEqual([]);
     for (const pair of config.pairs) expect(history.get(pair.name)).toEqual(['failover']);
   });
 });
