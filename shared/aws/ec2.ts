@@ -24,7 +24,13 @@ import {
 import { chunk } from '../concurrency.ts';
 import { canonicalIpv6, destinationKind } from '../config/schema.ts';
 import type { RouteWrite } from '../domain/plan.ts';
-import type { InstanceObservation, InstanceState, ScheduledEvent, StatusSummary } from '../domain/types.ts';
+import {
+  type InstanceObservation,
+  type InstanceState,
+  NO_ADDRESS,
+  type ScheduledEvent,
+  type StatusSummary,
+} from '../domain/types.ts';
 import { ControllerError } from '../errors.ts';
 import { awsErrorName, describeAwsError, toControllerError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
@@ -55,6 +61,12 @@ export interface TableRoute {
 export interface RouteTargetMember {
   readonly instanceId: string;
   readonly networkInterfaceId?: string | undefined;
+}
+
+/** A member's route-target ENI and that ENI's primary private IPv4 address (NO_ADDRESS when it has none). */
+export interface RouteTarget {
+  readonly eni: string;
+  readonly address: string;
 }
 
 /** Where an Elastic IP is associated now. Both absent when it is not associated. */
@@ -230,13 +242,17 @@ function instanceObservation(instanceId: string, status: InstanceStatus): Instan
 /**
  * The ENI each member's routes must target, keyed by instance id: the configured networkInterfaceId when it is
  * attached to that instance, otherwise the primary ENI (device index 0). Routes target ENIs, never instance ids,
- * because instance-id targets fail on multi-ENI instances (aws-facts.md section 2, CreateRoute).
+ * because instance-id targets fail on multi-ENI instances
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRoute.html). The same DescribeInstances
+ * answer gives that ENI's primary private IPv4 address, which the probe's peer check pings
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceNetworkInterface.html); NO_ADDRESS when
+ * the ENI has none (an IPv6-only subnet), so it is not read again.
  */
-export async function readRouteTargetEnis(
+export async function readRouteTargets(
   ec2: EC2Client,
   members: readonly RouteTargetMember[],
-): Promise<ReadResult<string, string>> {
-  const out = collector<string, string>();
+): Promise<ReadResult<string, RouteTarget>> {
+  const out = collector<string, RouteTarget>();
   const byInstance = new Map<string, RouteTargetMember>();
   for (const member of members)
     if (!byInstance.has(member.instanceId)) byInstance.set(member.instanceId, member);
@@ -260,8 +276,12 @@ export async function readRouteTargetEnis(
           continue;
         }
         const target = routeTargetEni(instance, member);
-        if ('eni' in target) out.values.set(id, target.eni);
-        else out.errors.push(target.error);
+        if (!('eni' in target)) {
+          out.errors.push(target.error);
+          continue;
+        }
+        const eni = (instance.NetworkInterfaces ?? []).find((ni) => ni.NetworkInterfaceId === target.eni);
+        out.values.set(id, { eni: target.eni, address: eni?.PrivateIpAddress ?? NO_ADDRESS });
       }
     }),
   );

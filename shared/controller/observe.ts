@@ -1,11 +1,10 @@
-import { readMemberAddresses } from '../aws/addresses.ts';
 import { readTunnelMetrics } from '../aws/cloudwatch.ts';
 import {
   readDeletedEnis,
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
-  readRouteTargetEnis,
+  readRouteTargets,
   type TableRoute,
 } from '../aws/ec2.ts';
 import type { ReadResult } from '../aws/read-result.ts';
@@ -71,10 +70,6 @@ export async function observePairs(
       if (eni) knownEnis.set(id, eni);
     }
   }
-  const unknownEniMembers = pairs.flatMap((p) =>
-    ROLES.filter((r) => !knownEnis.has(p[r].instanceId)).map((r) => p[r]),
-  );
-
   const knownAddresses = new Map<string, string>();
   for (const p of pairs) {
     for (const role of ROLES) {
@@ -83,6 +78,26 @@ export async function observePairs(
       if (address !== undefined) knownAddresses.set(id, address);
     }
   }
+  // A member whose route-target ENI or its address is not known yet: one DescribeInstances gives both, so a
+  // pair's first run learns everything and later steady ticks make no such call.
+  const unreadTargets = pairs.flatMap((p) =>
+    ROLES.flatMap((r) => {
+      const id = p[r].instanceId;
+      return knownEnis.has(id) && knownAddresses.has(id)
+        ? []
+        : [{ instanceId: id, networkInterfaceId: knownEnis.get(id) }];
+    }),
+  );
+  const targetsRead =
+    unreadTargets.length === 0
+      ? Promise.resolve(undefined)
+      : readRouteTargets(clients.ec2, unreadTargets).then((read) => {
+          for (const [id, target] of read.values) {
+            knownEnis.set(id, target.eni);
+            knownAddresses.set(id, target.address);
+          }
+          return read;
+        });
   const startedAt = deps.clock.now();
   const deadlineMs = startedAt + deps.config.controller.probeTimeout * 1000;
   const probe = (targets: readonly ProbeTarget[], until: number) =>
@@ -98,7 +113,7 @@ export async function observePairs(
 
   const statusRead = readInstanceStatuses(clients.ec2, instanceIds);
   // Probe every member not known to be down (an unreadable status may hide a running member).
-  const probesRead = statusRead.then(async (statuses) => {
+  const probesRead = Promise.all([statusRead, targetsRead]).then(async ([statuses]) => {
     const down = (id: string) => {
       const status = statuses.values.get(id);
       return status !== undefined && (!status.found || status.state !== 'running');
@@ -123,19 +138,6 @@ export async function observePairs(
       .filter((t) => !down(t.instanceId));
     const hurried = probe(survivors, Math.min(deadlineMs, startedAt + SURVIVOR_PROBE_WAIT_MS));
     const steady = probed.filter((p) => !lost(p));
-    const unaddressed = steady.flatMap((p) =>
-      ROLES.flatMap((r) => {
-        const id = p[r].instanceId;
-        const eni = knownEnis.get(id);
-        return knownAddresses.has(id) || eni === undefined
-          ? []
-          : [{ instanceId: id, networkInterfaceId: eni }];
-      }),
-    );
-    if (unaddressed.length > 0) {
-      const read = await readMemberAddresses(clients.ec2, unaddressed);
-      for (const [id, address] of read.values) knownAddresses.set(id, address);
-    }
     const answers = await Promise.all([
       hurried,
       probe(
@@ -146,7 +148,7 @@ export async function observePairs(
     return new Map([...notProbed, ...answers.flatMap((m) => [...m])]);
   });
 
-  const [statuses, tables, probes, tunnels, addresses, enis] = await Promise.all([
+  const [statuses, tables, probes, tunnels, addresses] = await Promise.all([
     statusRead,
     readRouteTables(clients.ec2, tableIds),
     probesRead,
@@ -158,11 +160,7 @@ export async function observePairs(
           datapoints: Math.max(...metered.map((p) => p.tunnel?.datapointsToBreach ?? 1)),
         }),
     allocationIds.length === 0 ? Promise.resolve(undefined) : readElasticIps(clients.ec2, allocationIds),
-    unknownEniMembers.length === 0
-      ? Promise.resolve(undefined)
-      : readRouteTargetEnis(clients.ec2, unknownEniMembers),
   ]);
-  for (const [instanceId, eni] of enis?.values ?? []) knownEnis.set(instanceId, eni);
   const deletedEnis = await deletedRouteTargets(deps, pairs, tables.values, new Set(knownEnis.values()));
 
   const observations = new Map<string, PairObservation>();

@@ -30,7 +30,7 @@ import {
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
-  readRouteTargetEnis,
+  readRouteTargets,
   startInstance,
   stopInstance,
   writeRoute,
@@ -41,6 +41,7 @@ import {
   InsufficientCapacityError,
   InvalidInstanceTypeError,
 } from '../../shared/aws/errors.ts';
+import { NO_ADDRESS } from '../../shared/domain/types.ts';
 import { ThrottledError } from '../../shared/errors.ts';
 
 /** A recorded response; ISO timestamps become Dates as the SDK would deliver them. */
@@ -218,7 +219,7 @@ describe('readInstanceStatuses', () => {
   });
 });
 
-describe('readRouteTargetEnis', () => {
+describe('readRouteTargets', () => {
   const describeFixture = () => fixture<DescribeInstancesCommandOutput>('describe-instances.json');
 
   it('targets the primary ENI (device index 0) of a multi-ENI instance by default (aws-facts §2)', async () => {
@@ -226,18 +227,70 @@ describe('readRouteTargetEnis', () => {
     ec2Mock.on(DescribeInstancesCommand).resolves(describeFixture());
 
     // Act
-    const result = await readRouteTargetEnis(ec2, [
+    const result = await readRouteTargets(ec2, [
       { instanceId: 'i-0123456789abcdef0' },
       { instanceId: 'i-0fedcba9876543210' },
     ]);
 
     // Assess
     expect(result.errors).toEqual([]);
-    expect(result.values.get('i-0123456789abcdef0')).toBe('eni-0a0a0a0a0a0a0a0a0');
-    expect(result.values.get('i-0fedcba9876543210')).toBe('eni-0c0c0c0c0c0c0c0c0');
+    expect(result.values.get('i-0123456789abcdef0')?.eni).toBe('eni-0a0a0a0a0a0a0a0a0');
+    expect(result.values.get('i-0fedcba9876543210')?.eni).toBe('eni-0c0c0c0c0c0c0c0c0');
     expect(ec2Mock).toHaveReceivedCommandWith(DescribeInstancesCommand, {
       InstanceIds: ['i-0123456789abcdef0', 'i-0fedcba9876543210'],
     });
+  });
+
+  it("gives the private IPv4 address of each member's route-target ENI, not of its other ENIs, or none", async () => {
+    // Prepare
+    ec2Mock.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: 'i-0123456789abcdef0',
+              NetworkInterfaces: [
+                {
+                  NetworkInterfaceId: 'eni-0000000000000000a',
+                  PrivateIpAddress: '10.0.9.9',
+                  Attachment: { DeviceIndex: 1 },
+                },
+                {
+                  NetworkInterfaceId: 'eni-0a1b2c3d4e5f60001',
+                  PrivateIpAddress: '10.0.1.10',
+                  Attachment: { DeviceIndex: 0 },
+                },
+              ],
+            },
+            {
+              InstanceId: 'i-0fedcba9876543210',
+              NetworkInterfaces: [
+                {
+                  NetworkInterfaceId: 'eni-0f1e2d3c4b5a60002',
+                  Ipv6Addresses: [{ Ipv6Address: '2001:db8::1' }],
+                  Attachment: { DeviceIndex: 0 },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+
+    // Act
+    const result = await readRouteTargets(ec2, [
+      { instanceId: 'i-0123456789abcdef0' },
+      { instanceId: 'i-0fedcba9876543210' },
+    ]);
+
+    // Assess: an ENI without IPv4 is remembered as having none, so it is not read again
+    expect(result.errors).toEqual([]);
+    expect(result.values).toEqual(
+      new Map([
+        ['i-0123456789abcdef0', { eni: 'eni-0a1b2c3d4e5f60001', address: '10.0.1.10' }],
+        ['i-0fedcba9876543210', { eni: 'eni-0f1e2d3c4b5a60002', address: NO_ADDRESS }],
+      ]),
+    );
   });
 
   it('uses the configured ENI when it is attached to the instance', async () => {
@@ -245,12 +298,12 @@ describe('readRouteTargetEnis', () => {
     ec2Mock.on(DescribeInstancesCommand).resolves(describeFixture());
 
     // Act
-    const result = await readRouteTargetEnis(ec2, [
+    const result = await readRouteTargets(ec2, [
       { instanceId: 'i-0123456789abcdef0', networkInterfaceId: 'eni-0b1b1b1b1b1b1b1b1' },
     ]);
 
     // Assess
-    expect(result.values.get('i-0123456789abcdef0')).toBe('eni-0b1b1b1b1b1b1b1b1');
+    expect(result.values.get('i-0123456789abcdef0')?.eni).toBe('eni-0b1b1b1b1b1b1b1b1');
   });
 
   it('reports a configured ENI that is not attached to the instance instead of guessing', async () => {
@@ -258,7 +311,7 @@ describe('readRouteTargetEnis', () => {
     ec2Mock.on(DescribeInstancesCommand).resolves(describeFixture());
 
     // Act
-    const result = await readRouteTargetEnis(ec2, [
+    const result = await readRouteTargets(ec2, [
       { instanceId: 'i-0fedcba9876543210', networkInterfaceId: 'eni-0b1b1b1b1b1b1b1b1' },
     ]);
 
@@ -279,13 +332,10 @@ describe('readRouteTargetEnis', () => {
       .resolves(describeFixture());
 
     // Act
-    const result = await readRouteTargetEnis(ec2, [
-      { instanceId: 'i-0123456789abcdef0' },
-      { instanceId: gone },
-    ]);
+    const result = await readRouteTargets(ec2, [{ instanceId: 'i-0123456789abcdef0' }, { instanceId: gone }]);
 
     // Assess
-    expect(result.values.get('i-0123456789abcdef0')).toBe('eni-0a0a0a0a0a0a0a0a0');
+    expect(result.values.get('i-0123456789abcdef0')?.eni).toBe('eni-0a0a0a0a0a0a0a0a0');
     expect(result.errors).toEqual([`instance ${gone} does not exist`]);
   });
 });
