@@ -275,7 +275,21 @@ async function reconcileAll(
   }
   const summaries = new Map<string, PairSummary>();
   try {
-    for (const summary of await reconcilePairs(deps, pairs, trigger, run)) keep(summaries, summary);
+    let outcome = await reconcilePairs(deps, pairs, trigger, run);
+    for (const summary of outcome.summaries) keep(summaries, summary);
+    // A pair whose conditional write this run lost was stored by an overlapping run (or a resize) meanwhile:
+    // look again from what is stored now, rather than leave the pair, or a move it needs, to the next run.
+    for (let again = 1; again <= CONFLICT_RETRIES && outcome.conflicted.length > 0; again++) {
+      if (deps.clock.now() >= run.stopAt) break;
+      const conflicted = outcome.conflicted;
+      outcome = await reconcilePairs(
+        deps,
+        pairs.filter((p) => conflicted.includes(p.name)),
+        trigger,
+        run,
+      );
+      for (const summary of outcome.summaries) keep(summaries, summary);
+    }
     while (run.holding && deps.clock.now() < run.stopAt) {
       const marked = await run.store.takeMarkedPairs(run.owner);
       if (marked === undefined) {
@@ -285,7 +299,7 @@ async function reconcileAll(
       } else {
         await keepWriterLease(deps, run);
         const more = deps.config.pairs.filter((p) => marked.includes(p.name));
-        for (const summary of await reconcilePairs(deps, more, { kind: 'reconcile' }, run)) {
+        for (const summary of (await reconcilePairs(deps, more, { kind: 'reconcile' }, run)).summaries) {
           keep(summaries, summary);
         }
       }
@@ -308,12 +322,19 @@ function keep(summaries: Map<string, PairSummary>, summary: PairSummary): void {
   summaries.set(summary.pair, summary);
 }
 
+/** How many times a run looks again at a pair whose conditional write it lost to an overlapping run. */
+const CONFLICT_RETRIES = 2;
+
+/**
+ * Observe, decide, store and act for the given pairs.
+ * @returns each pair's summary, and the pairs whose conditional write was lost (another run stored first)
+ */
 async function reconcilePairs(
   deps: ControllerDeps,
   pairs: PairConfig[],
   trigger: Trigger,
   run: RunWrites,
-): Promise<PairSummary[]> {
+): Promise<{ readonly summaries: PairSummary[]; readonly conflicted: string[] }> {
   const { store } = run;
   const stored = await store.loadPairs(pairs.map((p) => p.name));
   const memories = new Map(pairs.map((p) => [p.name, storedOf(stored, p.name).memory]));
@@ -394,7 +415,10 @@ async function reconcilePairs(
     ),
     { stopAt: run.stopAt, budget: run.budget, afterWrite: () => keepWriterLease(deps, run) },
   );
-  return Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name))));
+  return {
+    summaries: await Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name)))),
+    conflicted: intents.filter((i) => i.conflict === true).map((i) => i.pair.name),
+  };
 }
 
 /** A move left to the writer lease's holder: nothing stored, nothing written. */
@@ -414,6 +438,8 @@ interface Intent {
   readonly error?: string;
   /** the move is left to the run holding the writer lease */
   readonly deferred?: boolean;
+  /** the conditional write was lost: another run (or a resize) stored the pair since it was read */
+  readonly conflict?: boolean;
 }
 
 /**
@@ -463,8 +489,17 @@ async function storeIntent(
       error instanceof ConflictError
         ? `state changed under us (another run or a resize holds the pair); nothing written: ${error.message}`
         : (error as Error).message;
-    deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
-    return { pair, decision, memoryBefore, problems, error: message };
+    if (error instanceof ConflictError)
+      deps.log.info({ pair: pair.name, err: error }, 'pair stored meanwhile');
+    else deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
+    return {
+      pair,
+      decision,
+      memoryBefore,
+      problems,
+      error: message,
+      ...(error instanceof ConflictError ? { conflict: true } : {}),
+    };
   }
 }
 

@@ -1,4 +1,9 @@
-import { CreateRouteCommand, type EC2Client, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateRouteCommand,
+  DescribeInstanceStatusCommand,
+  type EC2Client,
+  ReplaceRouteCommand,
+} from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { runController, runScheduled } from '../../shared/controller/run.ts';
@@ -140,5 +145,47 @@ describe('overlapping invocations against the same pairs', () => {
     expect(
       everySummary.flatMap((s) => s.pairs.flatMap((p) => (p.error ? [`${p.pair}: ${p.error}`] : []))),
     ).toEqual([]);
+  });
+
+  it('look again when another run stored the pair first: the move is still made, once, and no error reported', async () => {
+    // Prepare: pair-0's primary stops; while this run observes, an overlapping run stores the pair (its
+    // conditional write lands first, so this run's is refused).
+    const f = mockFleet(fleetConfig(1), {
+      dynamoEndpoint: local.endpoint,
+      tableName: local.tableName,
+      clock: steppingClock(),
+    });
+    fleet = f;
+    await runController(f.deps, { kind: 'schedule' });
+    f.world.states.set(instanceId(1), 'stopping');
+    let overlapped = false;
+    const ec2 = f.deps.clients.ec2;
+    const racing = new Proxy(ec2, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: unknown, ...rest: unknown[]) => {
+          if (command instanceof DescribeInstanceStatusCommand && !overlapped) {
+            overlapped = true;
+            const current = await states().loadPair('pair-0');
+            await states().savePair('pair-0', current.version, { ...current.memory, unknownStreak: 1 });
+          }
+          return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+        };
+      },
+    }) as EC2Client;
+
+    // Act
+    const summary = await runController(
+      { ...f.deps, clients: { ...f.deps.clients, ec2: racing } },
+      stopped(1),
+    );
+
+    // Assess
+    expect(overlapped).toBe(true);
+    expect(summary.pairs.map((p) => [p.pair, p.plan, p.moveStarted, p.error])).toEqual([
+      ['pair-0', 'failover', true, undefined],
+    ]);
+    expect(targetsOf(f, 0)).toEqual(['standby', 'standby', 'standby', 'standby']);
+    expect((await states().listHistory('pair-0')).map((h) => h.record.plan)).toEqual(['failover']);
   });
 });
