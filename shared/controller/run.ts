@@ -279,6 +279,7 @@ async function reconcileAll(
     for (const summary of outcome.summaries) keep(summaries, summary);
     // A pair whose conditional write this run lost was stored by an overlapping run (or a resize) meanwhile:
     // look again from what is stored now, rather than leave the pair, or a move it needs, to the next run.
+    // What this run observed seconds ago still holds; only the stored memory is read again.
     for (let again = 1; again <= CONFLICT_RETRIES && outcome.conflicted.length > 0; again++) {
       if (deps.clock.now() >= run.stopAt) break;
       const conflicted = outcome.conflicted;
@@ -287,6 +288,7 @@ async function reconcileAll(
         pairs.filter((p) => conflicted.includes(p.name)),
         trigger,
         run,
+        outcome.observations,
       );
       for (const summary of outcome.summaries) keep(summaries, summary);
     }
@@ -326,19 +328,28 @@ function keep(summaries: Map<string, PairSummary>, summary: PairSummary): void {
 const CONFLICT_RETRIES = 2;
 
 /**
- * Observe, decide, store and act for the given pairs.
- * @returns each pair's summary, and the pairs whose conditional write was lost (another run stored first)
+ * Observe (unless `observed` has the pairs already), decide, store and act for the given pairs.
+ * @returns each pair's summary, the pairs whose conditional write was lost (another run stored first), and
+ *   what was observed
  */
 async function reconcilePairs(
   deps: ControllerDeps,
   pairs: PairConfig[],
   trigger: Trigger,
   run: RunWrites,
-): Promise<{ readonly summaries: PairSummary[]; readonly conflicted: string[] }> {
+  observed?: ReadonlyMap<string, PairObservation>,
+): Promise<{
+  readonly summaries: PairSummary[];
+  readonly conflicted: string[];
+  readonly observations: ReadonlyMap<string, PairObservation>;
+}> {
   const { store } = run;
   const stored = await store.loadPairs(pairs.map((p) => p.name));
   const memories = new Map(pairs.map((p) => [p.name, storedOf(stored, p.name).memory]));
-  const observations = await observePairs(deps, pairs, memories);
+  const observations =
+    observed !== undefined && pairs.every((p) => observed.has(p.name))
+      ? observed
+      : await observePairs(deps, pairs, memories);
   const now = deps.clock.now();
 
   const decisions = pairs.map((pair) => {
@@ -418,6 +429,7 @@ async function reconcilePairs(
   return {
     summaries: await Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name)))),
     conflicted: intents.filter((i) => i.conflict === true).map((i) => i.pair.name),
+    observations,
   };
 }
 
