@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HandlerDeps, handleEvent } from '../../functions/controller/handler.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { BadEventError, UnhealthyTargetError } from '../../shared/errors.ts';
+import { METRIC } from '../../shared/telemetry-names.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
   eniId,
@@ -297,5 +298,31 @@ describe('controller handler', () => {
       routesChanged: [],
     });
     expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
+  });
+
+  it('in fast mode evaluates every 10 s for a minute and publishes each evaluation’s metrics as it finishes', async () => {
+    // Prepare: fast mode; note when each heartbeat (one per evaluation) is published.
+    fleet.restore();
+    start(
+      parseConfig({
+        ...structuredClone(fleetConfig(1)),
+        controller: { schedule: '1m', fastMode: { enabled: true, interval: '10s' } },
+      }),
+    );
+    const published: number[] = [];
+    const add = deps.metrics.addMetric.bind(deps.metrics);
+    vi.spyOn(deps.metrics, 'addMetric').mockImplementation((name, unit, value) => {
+      if (name === METRIC.heartbeat) published.push(deps.clock.now());
+      return add(name, unit, value);
+    });
+    const startedAt = deps.clock.now();
+    const oneMinuteAndAHalf = { awsRequestId: 'req-0003', getRemainingTimeInMillis: () => 120_000 };
+
+    // Act
+    const summary = await handleEvent(SCHEDULE, oneMinuteAndAHalf, deps);
+
+    // Assess: six evaluations, 10 s apart, each heartbeat out as its evaluation ends (not all at the end).
+    expect(summary.runs).toBe(6);
+    expect(published.map((at) => Math.floor((at - startedAt) / 10_000))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });

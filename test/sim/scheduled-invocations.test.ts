@@ -82,6 +82,27 @@ describe('fast mode', () => {
   });
 });
 
+describe('economy mode', () => {
+  it('confirms the first failed probe within the same scheduled invocation: the move comes seconds after it, not a minute later', async () => {
+    const scenario = scenarioOf({
+      duration: '5m',
+      faults: [{ at: '125s', target: 'branch-a/primary', fault: 'daemon-down' }],
+    });
+
+    const output = await runScenario(scenario, { verbose: true });
+
+    // Assess: the 3-minute invocation sees it first (1/2) and a re-check in the same invocation confirms it.
+    const [failover] = of(output, 'failover');
+    expect(failover).toMatchObject({ trigger: 'soft-failure', to: 'standby' });
+    const waiting = of(output, 'decision').find(
+      (d) => d.t >= 125 && d.reasons.some((r) => r.includes('1/2')),
+    );
+    expect(waiting?.trigger).toBe('schedule');
+    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeLessThan(6);
+    expect(of(output, 'decision').find((d) => d.t === failover?.t)?.trigger).toBe('recheck');
+  });
+});
+
 describe('overlapping invocations in the simulated account', () => {
   it('a zone-wide stop while fast-mode invocations run: each pair moved once, each route written once, every write after its intent, one history record per move', async () => {
     // Prepare: five pairs in fast mode; every primary stops at once, so five EC2 events start five invocations
