@@ -98,16 +98,16 @@ export function evaluationSlots(
  * whose evaluation asked for it (a failure seen fewer than unhealthyThreshold times, shared/decide/recheck.ts)
  * as soon as they asked, instead of at the next slot or schedule. Re-checks start only while the next
  * scheduled invocation has not taken over (a schedule period after `startMs`) and one more evaluation fits
- * before the invocation's deadline. An evaluation that overruns its slot delays the next one, never drops it.
- * Each run is handed to `onRun` as soon as it finishes (its metrics are published then, not at the end of the
- * invocation). Waiting is on the injected clock.
+ * before the invocation's deadline. An evaluation that overruns its slot makes the next one start as soon as
+ * it ends (slots it overran entirely are covered by that one). Each run is handed to `onRun` as soon as it
+ * finishes (its metrics are published then, not at the end of the invocation). Waiting is on the injected clock.
  */
 export async function runScheduled(
   deps: ControllerDeps,
-  options: { readonly startMs?: number; readonly onRun?: (summary: RunSummary) => void } = {},
+  options: { readonly onRun?: (summary: RunSummary) => void } = {},
 ): Promise<RunSummary[]> {
   const { controller } = deps.config;
-  const startMs = options.startMs ?? deps.clock.now();
+  const startMs = deps.clock.now();
   // Every run of the invocation shares its deadline.
   const deadline = deps.deadline ?? startMs + controllerTimeoutSeconds(deps.config) * 1000;
   const invocation: ControllerDeps = { ...deps, deadline };
@@ -130,7 +130,7 @@ export async function runScheduled(
       if (asked.length === 0) break;
       // The delay counts from the start of the evaluation that asked, so the two readings are that far apart.
       const at = Date.parse(summary.startedAt) + Math.min(...asked.map((p) => p.recheckAfterMs as number));
-      if (at >= Math.min(nextSlot, takeOver)) break;
+      if (at >= nextSlot) break;
       await deps.clock.sleep(Math.max(0, at - deps.clock.now()));
       summary = await run({ kind: 'recheck', pairs: asked.map((p) => p.pair) });
     }
