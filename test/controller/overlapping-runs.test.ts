@@ -4,6 +4,7 @@ import {
   type EC2Client,
   ReplaceRouteCommand,
 } from '@aws-sdk/client-ec2';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { runController, runScheduled } from '../../shared/controller/run.ts';
@@ -187,5 +188,49 @@ describe('overlapping invocations against the same pairs', () => {
     ]);
     expect(targetsOf(f, 0)).toEqual(['standby', 'standby', 'standby', 'standby']);
     expect((await states().listHistory('pair-0')).map((h) => h.record.plan)).toEqual(['failover']);
+  });
+
+  it('an event that finds the writer lease held, and sees it let go just before it marks its pair, moves the pair itself', async () => {
+    // Prepare: another run holds the writer lease and lets go at the worst moment: after this run found the
+    // lease held, before its mark lands (so the holder never saw the mark).
+    const f = mockFleet(fleetConfig(1), {
+      dynamoEndpoint: local.endpoint,
+      tableName: local.tableName,
+      clock: steppingClock(),
+    });
+    fleet = f;
+    await runController(f.deps, { kind: 'schedule' });
+    const T = f.deps.clock.now();
+    await states().takeWriterLease('other-invocation', T + 60_000, T);
+    f.world.states.set(instanceId(1), 'stopping');
+    let released = false;
+    const dynamo = f.deps.clients.dynamo;
+    const racing = new Proxy(dynamo, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: unknown, ...rest: unknown[]) => {
+          if (
+            !released &&
+            command instanceof UpdateCommand &&
+            /ADD #pending/.test(command.input.UpdateExpression ?? '')
+          ) {
+            released = await states().releaseWriterLease('other-invocation', { tokens: 50, at: T });
+          }
+          return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+        };
+      },
+    });
+
+    // Act
+    const summary = await runController(
+      { ...f.deps, clients: { ...f.deps.clients, dynamo: racing } },
+      stopped(1),
+    );
+
+    // Assess: nobody else would have looked at the mark; this run took the lease and moved the pair.
+    expect(released).toBe(true);
+    expect(summary.deferred).toBeUndefined();
+    expect(summary.pairs.map((p) => [p.pair, p.plan, p.moveStarted])).toEqual([['pair-0', 'failover', true]]);
+    expect(targetsOf(f, 0)).toEqual(['standby', 'standby', 'standby', 'standby']);
   });
 });
