@@ -516,7 +516,10 @@ function forcedWindows(ctx: Context, pair: string, to: Role): Interval[] {
  * and the daemon probe within the observation before the decision (longer when throttled), the tunnel metric
  * within the datapoints the controller reads (datapointsToBreach + 2 periods, the reader's window, plus the
  * publication delay). Every change must follow a decision to move that pair's routes to that member. A forced
- * operator failover is exempt from the health checks (only).
+ * operator failover is exempt from the health checks (only). A move off a member that was hard-down (not
+ * running, a status check impaired) may go to a member that is only running with status checks ok: traffic was
+ * already dropped, so a standby whose daemon or tunnel could not be read is better than a certain blackhole
+ * (design principle "never make it worse", the moved-to-unverified rule).
  */
 export function checkHealthyTargets(run: RecordedRun): CheckResult {
   const ctx = contextOf(run);
@@ -558,15 +561,23 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
       ['status checks ok', checksOk, window],
       ['no scheduled retirement', noRetirement, window],
     ];
+    const offLostMember =
+      decision.type === 'failover' &&
+      decision.trigger === 'hard-loss' &&
+      somewhere(
+        during(statesOf(run.truth, pair.name, otherRole(target)), end, hardDown),
+        decided - window,
+        decided,
+      );
     const probe = probeCondition(pair);
-    if (probe !== undefined) {
+    if (probe !== undefined && !offLostMember) {
       checks.push([
         pair.probe.kind === 'systemd' ? 'daemon active' : 'tunnel SAs established',
         probe,
         window,
       ]);
     }
-    if (pair.tunnel !== undefined) {
+    if (pair.tunnel !== undefined && !offLostMember) {
       const interval = Math.min(run.latency.metrics.publishInterval / 1000, pair.tunnel.period);
       const metricWindow = (pair.tunnel.datapointsToBreach + 2) * pair.tunnel.period + 60 + interval;
       checks.push(['tunnel up (metric)', tunnelUp, window + metricWindow]);
