@@ -181,6 +181,11 @@ const checksOk: Condition = (s) =>
   s.state === 'running' && s.systemCheck === 'ok' && s.instanceCheck === 'ok'
     ? s.initializingUntil
     : undefined;
+/** EC2 shows no status check impaired (initializing counts as not impaired). */
+const checksNotImpaired: Condition = (s) =>
+  s.state === 'running' && s.systemCheck !== 'impaired' && s.instanceCheck !== 'impaired'
+    ? ALWAYS
+    : undefined;
 const noRetirement: Condition = (s) => (s.retirementPending ? undefined : ALWAYS);
 /** The VPN daemon's unit is active (World.daemonActive). */
 const daemonActive: Condition = (s) =>
@@ -556,11 +561,6 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
     );
     const window = timing.observe + (throttled ? RETRY_SLACK : 0) + SLACK;
     const states = statesOf(run.truth, pair.name, target);
-    const checks: [string, Condition, number][] = [
-      ['running', running, window],
-      ['status checks ok', checksOk, window],
-      ['no scheduled retirement', noRetirement, window],
-    ];
     const offLostMember =
       decision.type === 'failover' &&
       decision.trigger === 'hard-loss' &&
@@ -569,6 +569,13 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
         decided - window,
         decided,
       );
+    const checks: [string, Condition, number][] = [
+      ['running', running, window],
+      offLostMember
+        ? ['status checks not impaired', checksNotImpaired, window]
+        : ['status checks ok', checksOk, window],
+      ['no scheduled retirement', noRetirement, window],
+    ];
     const probe = probeCondition(pair);
     if (probe !== undefined && !offLostMember) {
       checks.push([
