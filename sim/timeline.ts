@@ -27,16 +27,7 @@ export interface MoveReport {
 }
 
 /** Dry run: a move the controller would have made and what caused it. Nothing was written. */
-export interface WouldMoveReport {
-  readonly pair: string;
-  readonly from: string;
-  readonly to: string;
-  readonly kind: 'failover' | 'failback';
-  readonly trigger: string;
-  readonly cause?: string;
-  readonly causeAt?: number;
-  readonly decidedAt: number;
-}
+export type WouldMoveReport = Omit<MoveReport, 'routesMovedAt' | 'routesMoved'>;
 
 /** What the summary says about a run. */
 export interface RunReport {
