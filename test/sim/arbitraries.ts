@@ -57,6 +57,8 @@ const HEALS: Readonly<Partial<Record<MemberFault, MemberFault>>> = {
   'daemon-down': 'daemon-up',
   'tunnel-down': 'tunnel-up',
   'ssm-agent-offline': 'ssm-agent-online',
+  'daemon-hang': 'daemon-up',
+  'os-hang': 'os-recover',
 };
 
 /**
@@ -78,6 +80,9 @@ const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [
   ['ssm-agent-online', 1],
   ['scheduled-retirement', 1],
   ['insufficient-capacity', 1],
+  ['daemon-hang', 3],
+  ['os-hang', 2],
+  ['os-recover', 1],
 ];
 
 const memberFault: fc.Arbitrary<MemberFault> = fc.oneof(
