@@ -47,6 +47,7 @@ const RECOVERIES = new Set([
   'tunnel-up',
   'status-ok',
   'ssm-agent-online',
+  'os-recover',
   'start',
   'insufficient-capacity',
 ]);
