@@ -19,6 +19,9 @@ export const FAULT_KINDS = [
   'ssm-agent-online',
   'scheduled-retirement',
   'insufficient-capacity',
+  'daemon-hang',
+  'os-hang',
+  'os-recover',
   'api-throttling',
   'state-store-errors',
 ] as const;

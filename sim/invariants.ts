@@ -181,6 +181,11 @@ const checksOk: Condition = (s) =>
   s.state === 'running' && s.systemCheck === 'ok' && s.instanceCheck === 'ok'
     ? s.initializingUntil
     : undefined;
+/** EC2 shows no status check impaired (initializing counts as not impaired). */
+const checksNotImpaired: Condition = (s) =>
+  s.state === 'running' && s.systemCheck !== 'impaired' && s.instanceCheck !== 'impaired'
+    ? ALWAYS
+    : undefined;
 const noRetirement: Condition = (s) => (s.retirementPending ? undefined : ALWAYS);
 /** The VPN daemon's unit is active (World.daemonActive). */
 const daemonActive: Condition = (s) =>
@@ -515,7 +520,10 @@ function forcedWindows(ctx: Context, pair: string, to: Role): Interval[] {
  * and the daemon probe within the observation before the decision (longer when throttled), the tunnel metric
  * within the datapoints the controller reads (datapointsToBreach + 2 periods, the reader's window, plus the
  * publication delay). Every change must follow a decision to move that pair's routes to that member. A forced
- * operator failover is exempt from the health checks (only).
+ * operator failover is exempt from the health checks (only). A move off a member that was hard-down (not
+ * running, a status check impaired) may go to a member that is only running with status checks ok: traffic was
+ * already dropped, so a standby whose daemon or tunnel could not be read is better than a certain blackhole
+ * (design principle "never make it worse", the moved-to-unverified rule).
  */
 export function checkHealthyTargets(run: RecordedRun): CheckResult {
   const ctx = contextOf(run);
@@ -552,20 +560,30 @@ export function checkHealthyTargets(run: RecordedRun): CheckResult {
     );
     const window = timing.observe + (throttled ? RETRY_SLACK : 0) + SLACK;
     const states = statesOf(run.truth, pair.name, target);
+    const offLostMember =
+      decision.type === 'failover' &&
+      decision.trigger === 'hard-loss' &&
+      somewhere(
+        during(statesOf(run.truth, pair.name, otherRole(target)), end, hardDown),
+        decided - window,
+        decided,
+      );
     const checks: [string, Condition, number][] = [
       ['running', running, window],
-      ['status checks ok', checksOk, window],
+      offLostMember
+        ? ['status checks not impaired', checksNotImpaired, window]
+        : ['status checks ok', checksOk, window],
       ['no scheduled retirement', noRetirement, window],
     ];
     const probe = probeCondition(pair);
-    if (probe !== undefined) {
+    if (probe !== undefined && !offLostMember) {
       checks.push([
         pair.probe.kind === 'systemd' ? 'daemon active' : 'tunnel SAs established',
         probe,
         window,
       ]);
     }
-    if (pair.tunnel !== undefined) {
+    if (pair.tunnel !== undefined && !offLostMember) {
       const interval = Math.min(run.latency.metrics.publishInterval / 1000, pair.tunnel.period);
       const metricWindow = (pair.tunnel.datapointsToBreach + 2) * pair.tunnel.period + 60 + interval;
       checks.push(['tunnel up (metric)', tunnelUp, window + metricWindow]);

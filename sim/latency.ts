@@ -56,6 +56,26 @@ export interface SsmTiming {
   readonly execution: Range;
   /** The probe document's executionTimeout (infra/probe-document.ts PROBE_EXECUTION_TIMEOUT_SECONDS). */
   readonly executionTimeoutMs: number;
+  /**
+   * How long SSM keeps reporting a silent agent Online (PingStatus) before it reads ConnectionLost and
+   * SendCommand rejects the node. Assumption: the agent sends a health ping every HealthFrequencyMinutes (5 by
+   * default, https://github.com/aws/amazon-ssm-agent README "Ssm" settings), and SSM gives up after one missed
+   * ping: five to ten minutes after the agent fell silent, depending on where in its ping cycle that was.
+   */
+  readonly agentConnectionLost: Range;
+  /**
+   * How long each daemon command in the probe script may take before timeout(1) stops it
+   * (VPN_FAILOVER_CHECK_TIMEOUT, 4 s by default, in instance/vpn-failover-check.sh): a hung daemon's probe
+   * answers this much later than a healthy one's.
+   */
+  readonly probeCommandTimeoutMs: number;
+  /**
+   * The probe's ping of the partner (instance/vpn-failover-check.sh: `ping -n -c 2 -W 1`): two echo requests a
+   * second apart, so about 1 s when the partner answers and 2 s (the second request's 1 s wait) when it does not
+   * (ping(8), iputils).
+   */
+  readonly peerPingAnswered: number;
+  readonly peerPingUnanswered: number;
 }
 
 /** The tunnel metric the instances publish. */
@@ -158,6 +178,10 @@ export const DEFAULT_LATENCY: LatencyModel = {
     delivery: [300, 1500],
     execution: [300, 1500],
     executionTimeoutMs: 15 * SECOND,
+    agentConnectionLost: [5 * MINUTE, 10 * MINUTE],
+    probeCommandTimeoutMs: 4 * SECOND,
+    peerPingAnswered: 1 * SECOND,
+    peerPingUnanswered: 2 * SECOND,
   },
   metrics: {
     publishInterval: MINUTE,

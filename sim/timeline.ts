@@ -27,16 +27,7 @@ export interface MoveReport {
 }
 
 /** Dry run: a move the controller would have made and what caused it. Nothing was written. */
-export interface WouldMoveReport {
-  readonly pair: string;
-  readonly from: string;
-  readonly to: string;
-  readonly kind: 'failover' | 'failback';
-  readonly trigger: string;
-  readonly cause?: string;
-  readonly causeAt?: number;
-  readonly decidedAt: number;
-}
+export type WouldMoveReport = Omit<MoveReport, 'routesMovedAt' | 'routesMoved'>;
 
 /** What the summary says about a run. */
 export interface RunReport {
@@ -56,6 +47,7 @@ const RECOVERIES = new Set([
   'tunnel-up',
   'status-ok',
   'ssm-agent-online',
+  'os-recover',
   'start',
   'insufficient-capacity',
 ]);

@@ -2,6 +2,11 @@ import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { destinationKind } from '../shared/config/schema.ts';
 import type { InstanceState, Role, StatusSummary } from '../shared/domain/types.ts';
 import { ROLES } from '../shared/domain/types.ts';
+import {
+  PROBE_EXIT_NOT_RESPONDING,
+  PROBE_EXIT_UNKNOWN,
+  PROBE_PARAMETERS,
+} from '../shared/telemetry-names.ts';
 import { DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES } from './catalog.ts';
 import type { VirtualClock } from './clock.ts';
 import type { MemberFault } from './faults.ts';
@@ -134,6 +139,22 @@ export interface SimInstance {
   daemonFault: boolean;
   tunnelFault: boolean;
   capacityFault: boolean;
+  /**
+   * daemon-hang: the daemon process is still there but neither carries traffic nor answers its control commands
+   * (daemonFault is set with it: the daemon does not do its job).
+   */
+  daemonHung: boolean;
+  /**
+   * os-hang: the guest OS has stopped (instanceFault is set with it: the real condition behind the instance
+   * status check), but EC2 still shows the instance running and SSM still shows its agent Online for a while.
+   */
+  osHung: boolean;
+  /**
+   * While the agent has fallen silent but SSM has not noticed yet: the instant its PingStatus turns
+   * ConnectionLost, after which SendCommand rejects the node. Meaningless while the agent talks; cleared when
+   * the instance boots anew.
+   */
+  agentLostAt?: number;
   /** what the status checks last read */
   checks: CheckReading;
   /** checks read `initializing` until then (after a start) */
@@ -339,6 +360,8 @@ export class World {
         daemonFault: false,
         tunnelFault: false,
         capacityFault: false,
+        daemonHung: false,
+        osHung: false,
         checks: { system: 'ok', instance: 'ok' },
         initializingUntil: now,
         agentReadyAt: now,
@@ -442,9 +465,32 @@ export class World {
     return instance.state === 'running' && !instance.systemFault && !instance.instanceFault;
   }
 
-  /** SSM can deliver commands to the instance now. */
+  /** The SSM agent takes up commands now (SSM can deliver to it). */
   agentOnline(instance: SimInstance): boolean {
     return this.guestUp(instance) && !instance.agentFault && this.clock.now() >= instance.agentReadyAt;
+  }
+
+  /**
+   * SSM counts the instance an online managed node (PingStatus Online), so SendCommand accepts it: while its
+   * agent talks, and after the agent falls silent (ssm-agent-offline, os-hang) until its missed health ping
+   * turns it ConnectionLost (LatencyModel ssm.agentConnectionLost). Commands sent meanwhile wait undelivered.
+   * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformation.html (PingStatus)
+   */
+  agentRegistered(instance: SimInstance): boolean {
+    if (this.agentOnline(instance)) return true;
+    return (
+      instance.state === 'running' &&
+      instance.agentLostAt !== undefined &&
+      this.clock.now() < instance.agentLostAt
+    );
+  }
+
+  /** The agent falls silent now: SSM notices only when its next health ping is missed. */
+  #silenceAgent(instance: SimInstance): void {
+    if (!this.agentOnline(instance)) return;
+    instance.agentLostAt =
+      this.clock.now() +
+      this.#draw(`agent lost ${instance.id} ${this.clock.now()}`, this.latency.ssm.agentConnectionLost);
   }
 
   /** The VPN daemon's unit is active now. */
@@ -469,7 +515,8 @@ export class World {
 
   /**
    * Ground truth for property checks: the member could carry traffic right now (running, checks' real
-   * condition fine, daemon active, tunnel up).
+   * condition fine, daemon active, tunnel up). A member whose OS or daemon hangs carries none, though its
+   * routes stay active (EC2 does not know).
    */
   memberHealthy(instance: SimInstance): boolean {
     return this.guestUp(instance) && this.daemonActive(instance) && this.tunnelUp(instance);
@@ -574,6 +621,8 @@ export class World {
     // retirement no longer applies to it.
     instance.systemFault = false;
     instance.instanceFault = false;
+    instance.osHung = false;
+    delete instance.agentLostAt;
     instance.checks = { system: 'ok', instance: 'ok' };
     for (const event of instance.events) {
       if (!event.description.startsWith('[')) event.description = `[Completed] ${event.description}`;
@@ -660,32 +709,36 @@ export class World {
         instance.instanceFault = true;
         this.#scheduleCheck(instance);
         return undefined;
-      case 'status-ok': {
-        const wasGuestDown = instance.systemFault || instance.instanceFault;
-        instance.systemFault = false;
-        instance.instanceFault = false;
-        if (wasGuestDown) {
-          // The guest comes back as from a reboot: its services restart.
-          instance.agentReadyAt = Math.max(
-            instance.agentReadyAt,
-            now + this.#draw(`agent boot ${instance.id}`, w.agentBoot),
-          );
-          instance.daemonReadyAt = Math.max(
-            instance.daemonReadyAt,
-            now + this.#draw(`daemon boot ${instance.id}`, w.daemonBoot),
-          );
-          instance.tunnelReadyAt =
-            instance.daemonReadyAt + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
-        }
+      case 'status-ok':
+        this.#recoverGuest(instance);
+        return undefined;
+      case 'os-hang':
+        // https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html:
+        // the instance stays running; the instance status check (run every minute) fails, and shows impaired
+        // at the check after next like any impairment here. The agent and the tunnel publisher stop with the
+        // OS, and traffic through the member is lost though its routes stay active.
+        if (instance.state !== 'running') return `cannot hang the OS of a ${instance.state} instance`;
+        this.#silenceAgent(instance);
+        instance.osHung = true;
+        instance.instanceFault = true;
         this.#scheduleCheck(instance);
         return undefined;
-      }
+      case 'os-recover':
+        if (!instance.osHung) return 'the OS is not hung';
+        this.#recoverGuest(instance);
+        return undefined;
+      case 'daemon-hang':
+        instance.daemonFault = true;
+        instance.daemonHung = true;
+        return undefined;
       case 'daemon-down':
         instance.daemonFault = true;
+        instance.daemonHung = false;
         return undefined;
       case 'daemon-up':
         if (instance.daemonFault) {
           instance.daemonFault = false;
+          instance.daemonHung = false;
           instance.daemonReadyAt = Math.max(instance.daemonReadyAt, now);
           instance.tunnelReadyAt =
             Math.max(instance.daemonReadyAt, now) + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
@@ -702,10 +755,13 @@ export class World {
         }
         return undefined;
       case 'ssm-agent-offline':
+        // Only the agent stops: daemon, tunnel, publisher, traffic and the answer to the partner's ping stay.
+        this.#silenceAgent(instance);
         instance.agentFault = true;
         return undefined;
       case 'ssm-agent-online':
         instance.agentFault = false;
+        if (!instance.osHung) delete instance.agentLostAt;
         return undefined;
       case 'scheduled-retirement': {
         const notBefore = now + (leadMs ?? w.retirementNotice);
@@ -729,6 +785,33 @@ export class World {
         instance.capacityFault = true;
         return undefined;
     }
+  }
+
+  /**
+   * status-ok, os-recover: host and guest impairments clear. A guest that was down comes back as from a reboot:
+   * its agent, daemon and tunnel restart after their boot delays, and the checks read ok at the check after next.
+   */
+  #recoverGuest(instance: SimInstance): void {
+    const now = this.clock.now();
+    const w = this.latency.world;
+    const wasGuestDown = instance.systemFault || instance.instanceFault;
+    instance.systemFault = false;
+    instance.instanceFault = false;
+    // SSM may still count the node online (agentLostAt not reached): commands wait for the restarted agent.
+    instance.osHung = false;
+    if (wasGuestDown) {
+      instance.agentReadyAt = Math.max(
+        instance.agentReadyAt,
+        now + this.#draw(`agent boot ${instance.id}`, w.agentBoot),
+      );
+      instance.daemonReadyAt = Math.max(
+        instance.daemonReadyAt,
+        now + this.#draw(`daemon boot ${instance.id}`, w.daemonBoot),
+      );
+      instance.tunnelReadyAt =
+        instance.daemonReadyAt + this.#draw(`tunnel ${instance.id}`, w.tunnelEstablish);
+    }
+    this.#scheduleCheck(instance);
   }
 
   // ---- routes and addresses -------------------------------------------------------------------------------
@@ -818,8 +901,9 @@ export class World {
       full.invocations.set(instanceId, invocation);
       const deliverAt = visibleAt + this.#draw(`ssm delivery ${key}`, s.delivery);
       this.clock.schedule(deliverAt, () => this.#deliver(full, invocation));
-      // Not started within TimeoutSeconds: it never runs (aws-facts §4 "Timeouts").
-      this.clock.schedule(command.requestedAt + command.timeoutSeconds * 1000, () => {
+      // Not taken up by the agent within TimeoutSeconds plus the document's execution timeout: it never runs and
+      // ends TimedOut, "Delivery Timed Out" (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html).
+      this.clock.schedule(this.deliveryDeadline(command), () => {
         if (invocation.status !== 'Pending') return;
         invocation.status = 'TimedOut';
         invocation.statusDetails = 'Delivery Timed Out';
@@ -830,9 +914,15 @@ export class World {
     return full;
   }
 
+  /** When an invocation still undelivered ends as Delivery Timed Out. */
+  deliveryDeadline(command: Pick<SimCommand, 'requestedAt' | 'timeoutSeconds'>): number {
+    return command.requestedAt + command.timeoutSeconds * 1000 + this.latency.ssm.executionTimeoutMs;
+  }
+
   #deliver(command: SimCommand, invocation: SimInvocation): void {
     const instance = this.instances.get(invocation.instanceId);
-    // An agent that is gone when the command arrives leaves it Pending until the delivery timeout.
+    // An agent that is silent when the command arrives leaves it Pending until the delivery timeout; one that
+    // comes back before then takes it up.
     if (invocation.status !== 'Pending' || !instance || !this.agentOnline(instance)) {
       if (invocation.status === 'Pending' && instance) {
         this.clock.after(1000, () => this.#deliver(command, invocation));
@@ -843,7 +933,8 @@ export class World {
     invocation.statusDetails = 'In Progress';
     invocation.startedAt = this.clock.now();
     const result = this.#runProbe(command, instance);
-    const took = this.#draw(`ssm execution ${command.id} ${instance.id}`, this.latency.ssm.execution);
+    const took =
+      this.#draw(`ssm execution ${command.id} ${instance.id}`, this.latency.ssm.execution) + result.waitedMs;
     this.clock.after(Math.min(took, this.latency.ssm.executionTimeoutMs), () => {
       invocation.status = result.exitCode === 0 ? 'Success' : 'Failed';
       invocation.statusDetails = invocation.status;
@@ -854,39 +945,116 @@ export class World {
   }
 
   /**
-   * What the probe document's script (instance/vpn-failover-check.sh) prints and exits with on this
-   * instance right now: systemd checks the unit, strongSwan/Libreswan count installed CHILD SAs (one per
-   * destination of the pair while the tunnel is up).
+   * What the probe document's script (instance/vpn-failover-check.sh) prints and exits with on this instance
+   * right now, and how long it waits on the way: systemd checks the unit, strongSwan (swanctl) and Libreswan
+   * count installed CHILD SAs (one per destination of the pair while the tunnel is up). A hung daemon leaves its
+   * control command to the script's command timeout (exit PROBE_EXIT_NOT_RESPONDING); `systemctl is-active`
+   * still answers `active` for it, since systemd only sees that the process is running (the shipped strongSwan
+   * and Libreswan units set no WatchdogSec=, https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html).
+   * With PeerAddresses, the verdict line is followed by the partner's ping result.
    */
-  #runProbe(command: SimCommand, instance: SimInstance): { exitCode: number; output: string } {
+  #runProbe(
+    command: SimCommand,
+    instance: SimInstance,
+  ): { exitCode: number; output: string; waitedMs: number } {
     const param = (name: string) => command.parameters[name]?.[0] ?? '';
-    const kind = param('ProbeKind');
+    const kind = param(PROBE_PARAMETERS.kind);
     if (kind === '') {
       return {
-        exitCode: 3,
+        exitCode: PROBE_EXIT_UNKNOWN,
         output:
           'unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)',
+        waitedMs: 0,
       };
     }
+    const verdict = this.#daemonVerdict(kind, param, instance);
+    const peer = this.#pingPartner(instance, param(PROBE_PARAMETERS.peerAddresses));
+    return {
+      exitCode: verdict.exitCode,
+      output: peer === undefined ? verdict.line : `${verdict.line}\n${peer.line}`,
+      waitedMs: verdict.waitedMs + (peer?.waitedMs ?? 0),
+    };
+  }
+
+  #daemonVerdict(
+    kind: string,
+    param: (name: string) => string,
+    instance: SimInstance,
+  ): { exitCode: number; line: string; waitedMs: number } {
+    const timeout = this.latency.ssm.probeCommandTimeoutMs;
+    const hung = (commandLine: string) => ({
+      exitCode: PROBE_EXIT_NOT_RESPONDING,
+      line: `unhealthy: daemon not responding: '${commandLine}' did not answer within ${timeout / 1000} s`,
+      waitedMs: timeout,
+    });
     if (kind === 'systemd') {
-      const unit = param('Unit');
-      const active = this.daemonActive(instance) && unit === instance.daemonUnit;
+      const unit = param(PROBE_PARAMETERS.unit);
+      const known = unit === instance.daemonUnit;
+      const active = known && (this.daemonActive(instance) || instance.daemonHung);
       return active
-        ? { exitCode: 0, output: `healthy: ${unit} is active` }
+        ? { exitCode: 0, line: `healthy: ${unit} is active`, waitedMs: 0 }
         : {
             exitCode: 1,
-            output: `unhealthy: ${unit} is ${unit === instance.daemonUnit ? 'inactive' : 'not known to systemd'}`,
+            line: `unhealthy: ${unit} is ${known ? 'inactive' : 'not known to systemd'}`,
+            waitedMs: 0,
           };
     }
     if (kind === 'strongswan' || kind === 'libreswan') {
-      const minSas = Number(param('MinSas') || '1');
+      if (instance.daemonHung)
+        return hung(kind === 'strongswan' ? 'swanctl --list-sas' : 'ipsec trafficstatus');
+      const minSas = Number(param(PROBE_PARAMETERS.minSas) || '1');
       const pair = this.config.pairs.find((p) => p.name === instance.pair);
       const sas = this.tunnelUp(instance) ? (pair?.destinations.length ?? 1) : 0;
-      return sas >= minSas
-        ? { exitCode: 0, output: `healthy: ${sas} installed CHILD SAs (at least ${minSas} required)` }
-        : { exitCode: 1, output: `unhealthy: ${sas} installed CHILD SAs (at least ${minSas} required)` };
+      if (sas >= minSas) {
+        return {
+          exitCode: 0,
+          line: `healthy: ${sas} installed CHILD SAs (at least ${minSas} required)`,
+          waitedMs: 0,
+        };
+      }
+      // swanctl also counts IKE SAs: the simulated tunnel has one while its CHILD SAs are installed.
+      const ike = kind === 'strongswan' ? `, ${sas > 0 ? 1 : 0} IKE SAs established` : '';
+      return {
+        exitCode: 1,
+        line: `unhealthy: ${sas} installed CHILD SAs${ike} (at least ${minSas} required)`,
+        waitedMs: 0,
+      };
     }
-    return { exitCode: 2, output: `unknown: probe kind ${kind} is not supported` };
+    return {
+      exitCode: PROBE_EXIT_UNKNOWN,
+      line: `unknown: probe kind ${kind} is not supported`,
+      waitedMs: 0,
+    };
+  }
+
+  /**
+   * The script's peer check: find this instance's pair in PeerAddresses ("a-b,c-d") by its own addresses, ping
+   * the partner, print "peer ADDRESS reachable|unreachable" (PROBE_PEER_LINE). The partner answers while its
+   * guest OS runs with its network (guestUp); a stopped, hung or impaired partner, or an address no attached ENI
+   * holds, does not.
+   */
+  #pingPartner(instance: SimInstance, peers: string): { line: string; waitedMs: number } | undefined {
+    if (peers === '') return undefined;
+    const own = new Set(
+      instance.enis.flatMap((id) => {
+        const eni = this.enis.get(id);
+        return eni && !eni.deleted ? [eni.privateIp] : [];
+      }),
+    );
+    let partner: string | undefined;
+    for (const entry of peers.split(',')) {
+      const [first = '', second = ''] = entry.split('-');
+      if (own.has(first)) partner = second;
+      else if (own.has(second)) partner = first;
+    }
+    if (partner === undefined) return undefined;
+    const eni = [...this.enis.values()].find((e) => e.privateIp === partner && !e.deleted);
+    const host = eni?.instanceId === undefined ? undefined : this.instances.get(eni.instanceId);
+    const answers = host !== undefined && this.guestUp(host);
+    const s = this.latency.ssm;
+    return answers
+      ? { line: `peer ${partner} reachable`, waitedMs: s.peerPingAnswered }
+      : { line: `peer ${partner} unreachable`, waitedMs: s.peerPingUnanswered };
   }
 
   // ---- tunnel metrics -------------------------------------------------------------------------------------

@@ -165,15 +165,18 @@ export async function probeDaemons(
     )
   ).flat();
 
-  // A member still open this long after its partner answered is given up on: the round has its differential.
+  // A member whose command has not even started this long after its partner answered is given up on: the
+  // round has its differential. One whose command has started (InProgress) was delivered, and the probe's own
+  // command timeouts bound how long it can run (a hung daemon answers "not responding"): it is waited for.
   const grace = request.partnerGraceMs;
-  const overdue = (instanceId: string): boolean => {
+  const overdue = (command: SentCommand, instanceId: string): boolean => {
     const partner = partners.get(instanceId);
     const at = partner === undefined ? undefined : answeredAt.get(partner);
-    return grace !== undefined && at !== undefined && request.clock.now() >= at + grace;
+    const started = command.lastSeen.get(instanceId)?.Status === 'InProgress';
+    return grace !== undefined && at !== undefined && !started && request.clock.now() >= at + grace;
   };
   const giveUp = (command: SentCommand) => {
-    for (const instanceId of [...command.pending].filter(overdue)) {
+    for (const instanceId of [...command.pending].filter((id) => overdue(command, id))) {
       const last = command.lastSeen.get(instanceId);
       const partner = partners.get(instanceId);
       const state = last === undefined ? 'no invocation visible' : `still ${normalisedStatusDetails(last)}`;

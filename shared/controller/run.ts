@@ -428,7 +428,7 @@ async function reconcilePairs(
   );
   return {
     summaries: await Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name)))),
-    conflicted: intents.filter((i) => i.conflict === true).map((i) => i.pair.name),
+    conflicted: intents.filter((i) => i.superseded !== undefined).map((i) => i.pair.name),
     observations,
   };
 }
@@ -448,10 +448,14 @@ interface Intent {
   readonly problems: readonly string[];
   /** why the intent could not be stored: nothing is written for the pair */
   readonly error?: string;
+  /**
+   * Another writer (an overlapping run, the resize workflow's lease) stored the pair first: nothing is written
+   * and this run decides again from what it stored (reconcileAll), up to CONFLICT_RETRIES times, after that the
+   * next run does. Not a failure: nobody needs to be told.
+   */
+  readonly superseded?: string;
   /** the move is left to the run holding the writer lease */
   readonly deferred?: boolean;
-  /** the conditional write was lost: another run (or a resize) stored the pair since it was read */
-  readonly conflict?: boolean;
 }
 
 /**
@@ -497,21 +501,13 @@ async function storeIntent(
     deps.log.info({ pair: pair.name, plan: plan.kind, from: plan.from, to: plan.to }, 'intent stored');
     return { pair, decision, memoryBefore, record, problems };
   } catch (error) {
-    const message =
-      error instanceof ConflictError
-        ? `state changed under us (another run or a resize holds the pair); nothing written: ${error.message}`
-        : (error as Error).message;
-    if (error instanceof ConflictError)
-      deps.log.info({ pair: pair.name, err: error }, 'pair stored meanwhile');
-    else deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
-    return {
-      pair,
-      decision,
-      memoryBefore,
-      problems,
-      error: message,
-      ...(error instanceof ConflictError ? { conflict: true } : {}),
-    };
+    if (error instanceof ConflictError) {
+      const superseded = `state changed under us (another run or a resize stored the pair first); nothing written: ${error.message}`;
+      deps.log.info({ pair: pair.name, err: error }, 'pair superseded');
+      return { pair, decision, memoryBefore, problems, superseded };
+    }
+    deps.log.error({ pair: pair.name, err: error }, 'pair run failed');
+    return { pair, decision, memoryBefore, problems, error: (error as Error).message };
   }
 }
 
@@ -528,6 +524,12 @@ async function finish(
   const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
     problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
   if (intent.deferred) return { ...base, active: intent.memoryBefore.active, deferred: true };
+  if (intent.superseded !== undefined) {
+    return withProblems(
+      { ...base, active: intent.memoryBefore.active, reasons: [...base.reasons, intent.superseded] },
+      intent.problems,
+    );
+  }
   if (intent.error !== undefined) {
     return {
       ...base,

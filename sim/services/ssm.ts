@@ -13,9 +13,10 @@ import { ACCOUNT_ID, type SimCommand, type SimInvocation, type World } from '../
 import { paginate, type ServiceHandlers } from './common.ts';
 
 /**
- * SSM Run Command as the daemon probe uses it (aws-facts §4): SendCommand refuses instances whose agent is not
- * online (InvalidInstanceId), invocations become visible after a short delay (InvocationDoesNotExist before),
- * go Pending -> InProgress -> Success/Failed, and an invocation the agent never picks up times out.
+ * SSM Run Command as the daemon probe uses it (aws-facts §4): SendCommand refuses instances that SSM does not
+ * count as online managed nodes (InvalidInstanceId), invocations become visible after a short delay
+ * (InvocationDoesNotExist before), go Pending -> InProgress -> Success/Failed, and an invocation the agent never
+ * takes up (it fell silent, and SSM has not noticed yet) stays Pending until it ends TimedOut, Delivery Timed Out.
  */
 
 /** SendCommand takes at most 50 InstanceIds (aws-facts §4). */
@@ -78,10 +79,12 @@ function sendCommand(world: World, input: SendCommandRequest): SendCommandResult
   }
   const parameters = input.Parameters ?? {};
   validateParameters(parameters);
-  // aws-facts §4: InvalidInstanceId also when the node is not an online managed node; the whole call fails.
+  // InvalidInstanceId also when the node is not an online managed node; the whole call fails
+  // (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html, Errors). An agent that
+  // has just fallen silent still reads Online until SSM misses its health ping: its command waits undelivered.
   const offline = ids.filter((id) => {
     const instance = world.visibleInstance(id);
-    return !instance || !world.agentOnline(instance);
+    return !instance || !world.agentRegistered(instance);
   });
   if (offline.length > 0) {
     throw serviceFault(
@@ -106,7 +109,7 @@ function sendCommand(world: World, input: SendCommandRequest): SendCommandResult
       DocumentName: command.documentName,
       DocumentVersion: '$DEFAULT',
       Comment: command.comment,
-      ExpiresAfter: new Date(now + timeoutSeconds * 1000),
+      ExpiresAfter: new Date(world.deliveryDeadline(command)),
       Parameters: { ...command.parameters } as Record<string, string[]>,
       InstanceIds: [...ids],
       Targets: [],

@@ -710,6 +710,42 @@ describe('probeDaemons', () => {
       expect(clock.now() - started).toBe(20_000);
     });
 
+    it('waits past the grace for a member whose command has started: a hung daemon answers "not responding"', async () => {
+      // Prepare: the standby answers at once; the primary's probe is running (its daemon hangs) and answers
+      // exit 4 eight seconds later, when its command timeout and ping are done.
+      ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });
+      const clock = fakeClock();
+      const started = clock.now();
+      ssmMock.on(ListCommandInvocationsCommand).callsFake(() => ({
+        CommandInvocations: [
+          invocation('cmd-1', standby, 'Success'),
+          clock.now() - started < 8_000
+            ? invocation('cmd-1', primary, 'InProgress')
+            : invocation('cmd-1', primary, 'Failed', {
+                responseCode: PROBE_EXIT_NOT_RESPONDING,
+                output: "unhealthy: daemon not responding: 'swanctl --list-sas' did not answer within 4 s",
+              }),
+        ],
+      }));
+
+      // Act
+      const results = await probeDaemons(ssm, {
+        documentName: DOCUMENT,
+        probes: [
+          { instanceId: primary, parameters: STRONGSWAN, group: 'branch-a' },
+          { instanceId: standby, parameters: STRONGSWAN, group: 'branch-a' },
+        ],
+        deadlineMs: started + 20_000,
+        clock,
+        partnerGraceMs: 3_000,
+      });
+
+      // Assess
+      expect(results.get(primary)).toMatchObject({ outcome: 'failed', reply: 'answered' });
+      expect(results.get(primary)?.detail).toMatch(/daemon not responding/);
+      expect(clock.now() - started).toBeLessThan(20_000);
+    });
+
     it("reports no peer when the output has no line for the partner's address (an older script)", async () => {
       // Prepare
       ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });

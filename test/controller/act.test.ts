@@ -1,5 +1,5 @@
 import { CreateRouteCommand, type EC2Client, ReplaceRouteCommand } from '@aws-sdk/client-ec2';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { TokenBucket } from '../../shared/concurrency.ts';
@@ -108,6 +108,46 @@ describe('a move whose writes fail', () => {
       error: expect.stringMatching(/UnauthorizedOperation/),
     });
     expect(second.pairs[0]?.moveStarted).toBeUndefined();
+    expect(targetsOf(f, 0)).toEqual(['primary', 'primary', 'primary', 'primary']);
+  });
+});
+
+describe('a run that another writer got ahead of', () => {
+  it("decides again from what the other writer stored: a resize took the standby's lease between the run's read and its write, so nothing is written and no error reported", async () => {
+    // Prepare: state stored; the primary stops; the resize workflow takes the lease on the standby (a new version
+    // of the pair item) just before the controller stores its intent.
+    const f = start(1);
+    await runController(f.deps, SCHEDULE);
+    f.world.states.set(instanceId(1), 'stopped');
+    const store = new StateStore({ dynamo: f.deps.clients.dynamo, tableName: local.tableName });
+    let raced = false;
+    const dynamo = new Proxy(f.deps.clients.dynamo, {
+      get(target, property, receiver) {
+        if (property !== 'send') return Reflect.get(target, property, receiver);
+        return async (command: unknown, ...rest: unknown[]) => {
+          const input = (command as { input?: { Key?: Record<string, unknown> } }).input;
+          if (!raced && command instanceof UpdateCommand && input?.Key?.sk === 'state') {
+            raced = true;
+            await store.acquireLease(
+              'pair-0',
+              { owner: 'resize-1', member: 'standby', until: f.deps.clock.now() + 60_000 },
+              0,
+            );
+          }
+          return (target.send as (...args: unknown[]) => Promise<unknown>)(command, ...rest);
+        };
+      },
+    });
+
+    // Act
+    const run = await runController({ ...f.deps, clients: { ...f.deps.clients, dynamo } }, SCHEDULE);
+
+    // Assess: no route moved, no error to alarm on, and the reason says why.
+    expect(raced).toBe(true);
+    expect(run.pairs[0]?.error).toBeUndefined();
+    expect(run.pairs[0]?.moveStarted).toBeUndefined();
+    expect(run.pairs[0]?.active).toBe('primary');
+    expect(run.pairs[0]?.alarms.map((a) => a.kind)).toContain('maintenance-lease');
     expect(targetsOf(f, 0)).toEqual(['primary', 'primary', 'primary', 'primary']);
   });
 });

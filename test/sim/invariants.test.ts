@@ -148,6 +148,18 @@ describe('the invariant checkers', () => {
     expect(violations[0]?.message).toMatch(/standby was not healthy then: not running/);
   });
 
+  it('accept a move off a lost member to one whose daemon could not be vouched for, but not off a running member (invariant 2)', () => {
+    // Prepare: the standby's daemon was really down all along, in both runs.
+    const daemonDown = (s: MemberState): MemberState => ({ ...s, daemonFault: true });
+    const offLost = withMember(hardLoss, 'branch-a/standby', daemonDown);
+    const offRunning = withMember(softFailure, 'branch-a/standby', daemonDown);
+
+    // Act / Assess: the hard loss left nothing to lose (moved-to-unverified); a soft failure did.
+    expect(checkHealthyTargets(offLost).violations).toEqual([]);
+    expect(checkHealthyTargets(offRunning).violations.length).toBeGreaterThan(0);
+    expect(checkHealthyTargets(offRunning).violations[0]?.message).toMatch(/not tunnel SAs established/);
+  });
+
   it('report a route change no decision asked for (invariant 2)', () => {
     const changes = hardLoss.output.events.filter((e) => e.type === 'route-change');
     const undecided = withEvents(

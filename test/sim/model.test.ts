@@ -2,6 +2,7 @@ import { GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   CreateRouteCommand,
   DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
   DescribeRouteTablesCommand,
   DescribeVpcsCommand,
   ModifyInstanceAttributeCommand,
@@ -18,6 +19,7 @@ import {
 } from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
 import type { SimAccount } from '../../sim/account.ts';
 import { advance, settle, useAccounts } from './helpers.ts';
 
@@ -47,15 +49,80 @@ const errorOf = async (
   throw new Error('expected the call to fail');
 };
 
-const probe = (account: SimAccount, instanceIds: string[]) =>
+const probe = (account: SimAccount, instanceIds: string[], parameters: Record<string, string[]> = {}) =>
   account.clients.ssm.send(
     new SendCommandCommand({
       DocumentName: account.probeDocument,
       InstanceIds: instanceIds,
-      Parameters: { ProbeKind: ['strongswan'], MinSas: ['1'] },
+      Parameters: Object.fromEntries(
+        Object.entries({ ProbeKind: ['strongswan'], MinSas: ['1'], ...parameters }).filter(
+          ([, v]) => v.length > 0,
+        ),
+      ),
       TimeoutSeconds: 30,
     }),
   );
+
+/** A member's private IPv4 address (its route-target ENI's). */
+const addressOf = (account: SimAccount, instanceId: string): string => {
+  const instance = account.world.instances.get(instanceId);
+  return account.world.enis.get(instance?.routeTargetEni ?? '')?.privateIp ?? '';
+};
+
+/** The probe's PeerAddresses naming the example pair. */
+const peersOf = (account: SimAccount) => ({
+  PeerAddresses: [`${addressOf(account, PRIMARY)}-${addressOf(account, STANDBY)}`],
+});
+
+/** GetCommandInvocation of a command on one instance; `visible` false also accepts a Pending one. */
+const invocationOf = async (account: SimAccount, CommandId: string, InstanceId: string, visible = true) => {
+  const out = await settle(
+    account,
+    account.clients.ssm.send(new GetCommandInvocationCommand({ CommandId, InstanceId })),
+  );
+  if (visible && out.Status === 'Pending') throw new Error(`${InstanceId} still Pending`);
+  return out;
+};
+
+const statusOf = async (account: SimAccount, instanceId: string) => {
+  const out = await settle(
+    account,
+    account.clients.ec2.send(
+      new DescribeInstanceStatusCommand({ InstanceIds: [instanceId], IncludeAllInstances: true }),
+    ),
+  );
+  return out.InstanceStatuses?.[0];
+};
+
+/** The newest TunnelUp datapoint of a member in the last 10 minutes: its value and the start of its minute. */
+const newestTunnelDatapoint = async (account: SimAccount, instanceId: string) => {
+  const now = account.clock.now();
+  const out = await settle(
+    account,
+    account.clients.cloudwatch.send(
+      new GetMetricDataCommand({
+        MetricDataQueries: [
+          {
+            Id: 'q0',
+            MetricStat: {
+              Metric: {
+                Namespace: 'VpnFailover',
+                MetricName: 'TunnelUp',
+                Dimensions: [{ Name: 'InstanceId', Value: instanceId }],
+              },
+              Period: 60,
+              Stat: 'Minimum',
+            },
+          },
+        ],
+        StartTime: new Date(now - 10 * 60_000),
+        EndTime: new Date(now),
+      }),
+    ),
+  );
+  const result = out.MetricDataResults?.[0];
+  return { value: result?.Values?.[0], at: result?.Timestamps?.[0]?.getTime() ?? 0 };
+};
 
 describe('the simulated account', () => {
   it('starts with every managed route on the primary ENI, active, beside an unmanaged default route', async () => {
@@ -220,15 +287,210 @@ describe('the simulated account', () => {
     expect(late?.SystemStatus?.Details?.[0]?.ImpairedSince).toBeInstanceOf(Date);
   });
 
-  it('rejects SendCommand to an instance whose SSM agent is offline with SSM InvalidInstanceId naming it', async () => {
+  it('accepts SendCommand to a member whose SSM agent just went offline and leaves its invocation Pending, then TimedOut "Delivery Timed Out" after TimeoutSeconds plus the execution timeout', async () => {
     const account = await accountWith();
     account.world.applyFault(account.world.member('branch-a', 'standby'), 'ssm-agent-offline');
 
+    const sent = await settle(account, probe(account, [PRIMARY, STANDBY]));
+    const CommandId = sent.Command?.CommandId as string;
+    const standbyInvocation = async () => {
+      const out = await settle(
+        account,
+        account.clients.ssm.send(new ListCommandInvocationsCommand({ CommandId, Details: true })),
+      );
+      return out.CommandInvocations?.find((i) => i.InstanceId === STANDBY);
+    };
+    await advance(account, 20_000);
+    const meanwhile = await standbyInvocation();
+    await advance(account, 30_000);
+    const after = await standbyInvocation();
+
+    expect(meanwhile).toMatchObject({ Status: 'Pending', StatusDetails: 'Pending' });
+    expect(after).toMatchObject({ Status: 'TimedOut', StatusDetails: 'Delivery Timed Out' });
+    expect(after?.CommandPlugins?.[0]?.ResponseCode).toBe(-1);
+    expect(sent.Command?.ExpiresAfter?.getTime()).toBe(
+      (sent.Command?.RequestedDateTime?.getTime() ?? 0) + 45_000,
+    );
+  });
+
+  it('rejects SendCommand to a member with InvalidInstanceId naming it only once SSM has missed the silent agent’s health ping (5 to 10 minutes)', async () => {
+    const account = await accountWith();
+    account.world.applyFault(account.world.member('branch-a', 'standby'), 'ssm-agent-offline');
+
+    await advance(account, 4 * 60_000);
+    const early = await settle(account, probe(account, [PRIMARY, STANDBY]));
+    await advance(account, 7 * 60_000);
     const error = await errorOf(account, probe(account, [PRIMARY, STANDBY]));
 
+    expect(early.Command?.InstanceIds).toEqual([PRIMARY, STANDBY]);
     expect(error).toBeInstanceOf(InvalidInstanceId);
     expect(error.message).toContain(STANDBY);
     expect(error.message).not.toContain(PRIMARY);
+  });
+
+  it('delivers a waiting command once the SSM agent comes back online before its delivery timeout', async () => {
+    const account = await accountWith();
+    const standby = account.world.member('branch-a', 'standby');
+    account.world.applyFault(standby, 'ssm-agent-offline');
+    const sent = await settle(account, probe(account, [STANDBY]));
+    const CommandId = sent.Command?.CommandId as string;
+
+    await advance(account, 10_000);
+    account.world.applyFault(standby, 'ssm-agent-online');
+    await advance(account, 10_000);
+    const out = await settle(
+      account,
+      account.clients.ssm.send(new GetCommandInvocationCommand({ CommandId, InstanceId: STANDBY })),
+    );
+
+    expect(out.Status).toBe('Success');
+    expect(out.StandardOutputContent).toMatch(/^healthy: 2 installed CHILD SAs/);
+  });
+
+  it('keeps everything but the agent of an SSM-agent-offline member as it was: running, status ok, tunnel datapoints up, partner’s ping answered', async () => {
+    const account = await accountWith();
+    const standby = account.world.member('branch-a', 'standby');
+    const faultAt = account.clock.now();
+    account.world.applyFault(standby, 'ssm-agent-offline');
+
+    await advance(account, 4 * 60_000);
+    const sent = await settle(account, probe(account, [PRIMARY], peersOf(account)));
+    await advance(account, 10_000);
+    const primary = await invocationOf(account, sent.Command?.CommandId as string, PRIMARY);
+    const status = await statusOf(account, STANDBY);
+    const tunnel = await newestTunnelDatapoint(account, STANDBY);
+
+    expect(status).toMatchObject({
+      InstanceState: { Name: 'running' },
+      InstanceStatus: { Status: 'ok' },
+      SystemStatus: { Status: 'ok' },
+    });
+    expect(tunnel.value).toBe(1);
+    expect(tunnel.at).toBeGreaterThan(faultAt);
+    expect(primary.StandardOutputContent).toContain(`peer ${addressOf(account, STANDBY)} reachable`);
+    expect(account.world.memberHealthy(standby)).toBe(true);
+  });
+
+  it('answers a probe of a hung strongSwan daemon after the script’s 4 s command timeout with exit 4 "daemon not responding"', async () => {
+    const account = await accountWith();
+    account.world.applyFault(account.world.member('branch-a', 'primary'), 'daemon-hang');
+
+    const sent = await settle(account, probe(account, [PRIMARY]));
+    const CommandId = sent.Command?.CommandId as string;
+    await advance(account, 4_000);
+    const running = await invocationOf(account, CommandId, PRIMARY);
+    await advance(account, 10_000);
+    const done = await invocationOf(account, CommandId, PRIMARY);
+
+    expect(running.Status).toBe('InProgress');
+    expect(done).toMatchObject({ Status: 'Failed', ResponseCode: PROBE_EXIT_NOT_RESPONDING });
+    expect(done.StandardOutputContent).toBe(
+      "unhealthy: daemon not responding: 'swanctl --list-sas' did not answer within 4 s",
+    );
+    const took = Date.parse(done.ExecutionEndDateTime ?? '') - Date.parse(done.ExecutionStartDateTime ?? '');
+    expect(took).toBeGreaterThanOrEqual(4_000);
+    expect(took).toBeLessThan(6_000);
+  });
+
+  it('answers a Libreswan probe of a hung daemon with its ipsec trafficstatus timing out, and a systemd probe with the unit still active', async () => {
+    const account = await accountWith();
+    account.world.applyFault(account.world.member('branch-a', 'primary'), 'daemon-hang');
+
+    const libreswan = await settle(account, probe(account, [PRIMARY], { ProbeKind: ['libreswan'] }));
+    const systemd = await settle(
+      account,
+      probe(account, [PRIMARY], { ProbeKind: ['systemd'], Unit: ['strongswan'], MinSas: [] }),
+    );
+    await advance(account, 10_000);
+    const hung = await invocationOf(account, libreswan.Command?.CommandId as string, PRIMARY);
+    const unit = await invocationOf(account, systemd.Command?.CommandId as string, PRIMARY);
+
+    expect(hung.ResponseCode).toBe(PROBE_EXIT_NOT_RESPONDING);
+    expect(hung.StandardOutputContent).toBe(
+      "unhealthy: daemon not responding: 'ipsec trafficstatus' did not answer within 4 s",
+    );
+    expect(unit).toMatchObject({ Status: 'Success', StandardOutputContent: 'healthy: strongswan is active' });
+  });
+
+  it('publishes a hung daemon’s tunnel as down on the next datapoint and carries no traffic through it until daemon-up', async () => {
+    const account = await accountWith();
+    const primary = account.world.member('branch-a', 'primary');
+    account.world.applyFault(primary, 'daemon-hang');
+
+    await advance(account, 3 * 60_000);
+    const down = await newestTunnelDatapoint(account, PRIMARY);
+    const carried = account.world.memberHealthy(primary);
+    account.world.applyFault(primary, 'daemon-up');
+    await advance(account, 60_000);
+
+    expect(down.value).toBe(0);
+    expect(carried).toBe(false);
+    expect(account.world.memberHealthy(primary)).toBe(true);
+  });
+
+  it('keeps an OS-hung member running with no tunnel datapoints, its commands undelivered, its partner’s ping unanswered, and its instance check impaired one to two minutes later', async () => {
+    const account = await accountWith();
+    const primary = account.world.member('branch-a', 'primary');
+    const hungAt = account.clock.now();
+    account.world.applyFault(primary, 'os-hang');
+
+    const sent = await settle(account, probe(account, [PRIMARY, STANDBY], peersOf(account)));
+    const CommandId = sent.Command?.CommandId as string;
+    await advance(account, 10_000);
+    const silent = await invocationOf(account, CommandId, PRIMARY, false);
+    const partner = await invocationOf(account, CommandId, STANDBY);
+    const early = await statusOf(account, PRIMARY);
+    await advance(account, 2 * 60_000);
+    const late = await statusOf(account, PRIMARY);
+    const tunnel = await newestTunnelDatapoint(account, PRIMARY);
+
+    expect(silent.Status).toBe('Pending');
+    expect(partner.StandardOutputContent).toBe(
+      `healthy: 2 installed CHILD SAs (at least 1 required)\npeer ${addressOf(account, PRIMARY)} unreachable`,
+    );
+    expect(early).toMatchObject({ InstanceState: { Name: 'running' }, InstanceStatus: { Status: 'ok' } });
+    expect(late).toMatchObject({
+      InstanceState: { Name: 'running' },
+      InstanceStatus: { Status: 'impaired' },
+      SystemStatus: { Status: 'ok' },
+    });
+    // Nothing published since: the newest datapoint is from the minute of the hang or before.
+    expect(tunnel.at).toBeLessThanOrEqual(hungAt);
+    expect(account.world.memberHealthy(primary)).toBe(false);
+    expect(account.world.routeState({ kind: 'eni', eni: 'eni-0123456789abcdef0' })).toBe('active');
+  });
+
+  it('brings an OS-hung member back on os-recover: its agent answers after its startup delay and its checks read ok again', async () => {
+    const account = await accountWith();
+    const primary = account.world.member('branch-a', 'primary');
+    account.world.applyFault(primary, 'os-hang');
+    await advance(account, 3 * 60_000);
+
+    account.world.applyFault(primary, 'os-recover');
+    await advance(account, 2 * 60_000);
+    const sent = await settle(account, probe(account, [PRIMARY]));
+    await advance(account, 5_000);
+    const answer = await invocationOf(account, sent.Command?.CommandId as string, PRIMARY);
+    const status = await statusOf(account, PRIMARY);
+
+    expect(answer.Status).toBe('Success');
+    expect(status?.InstanceStatus?.Status).toBe('ok');
+    expect(account.world.memberHealthy(primary)).toBe(true);
+  });
+
+  it('gives each member a private IPv4 address in the VPC, as DescribeInstances shows it', async () => {
+    const account = await accountWith();
+
+    const out = await settle(
+      account,
+      account.clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [PRIMARY, STANDBY] })),
+    );
+    const addresses = (out.Reservations ?? [])
+      .flatMap((r) => r.Instances ?? [])
+      .map((i) => i.NetworkInterfaces?.[0]?.PrivateIpAddress);
+
+    expect(addresses).toEqual([addressOf(account, PRIMARY), addressOf(account, STANDBY)]);
+    for (const address of addresses) expect(address).toMatch(/^10\.0\.\d+\.\d+$/);
   });
 
   it('shows a probe invocation only after a moment, then its failure with exit code 1 when the daemon is down', async () => {

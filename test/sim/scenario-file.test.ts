@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../shared/errors.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { loadScenarioFile, parseScenario } from '../../sim/scenario.ts';
+import { renderRun } from '../../sim/timeline.ts';
 
 const config = {
   pairs: [
@@ -74,6 +75,55 @@ describe('a scenario file', () => {
     });
   });
 
+  it('reads the fault kinds of the second version: daemon-hang, os-hang and os-recover on a member', () => {
+    const scenario = parseScenario({
+      name: 'x',
+      config,
+      faults: [
+        { at: '1m', target: 'branch-a/primary', fault: 'daemon-hang' },
+        { at: '2m', target: 'branch-a/standby', fault: 'os-hang' },
+        { at: '3m', target: '*/standby', fault: 'os-recover' },
+      ],
+    });
+
+    expect(scenario.faults.map((f) => [f.at, f.fault])).toEqual([
+      [60, 'daemon-hang'],
+      [120, 'os-hang'],
+      [180, 'os-recover'],
+    ]);
+  });
+
+  it('rejects a misspelt fault kind naming the value and every allowed kind, the new ones included', () => {
+    const problems = problemsOf({
+      name: 'x',
+      config,
+      faults: [{ at: '1m', target: 'branch-a/primary', fault: 'os-hung' }],
+    });
+
+    expect(problems['faults[0].fault']).toMatch(
+      /^expected one of stop, start, terminate, .* \(got "os-hung"\)$/,
+    );
+    expect(problems['faults[0].fault']).toContain('daemon-hang, os-hang, os-recover');
+  });
+
+  it('rejects os-hang and daemon-hang on every pair at once (*), with rate or for', () => {
+    const problems = problemsOf({
+      name: 'x',
+      config,
+      faults: [
+        { at: '1m', target: '*', fault: 'os-hang' },
+        { at: '2m', target: 'branch-a/primary', fault: 'daemon-hang', rate: 0.5, for: '1m' },
+      ],
+    });
+
+    expect(problems).toEqual({
+      'faults[0].target':
+        'expected PAIR/primary, PAIR/standby, */primary or */standby (got "*"); * is for api-throttling only',
+      'faults[1].rate': 'rate is for api-throttling only',
+      'faults[1].for': 'for is for api-throttling and scheduled-retirement only',
+    });
+  });
+
   it('rejects targets and commands naming a pair the configuration does not have, and times after the end', () => {
     const problems = problemsOf({
       name: 'x',
@@ -138,6 +188,33 @@ describe('a scenario file', () => {
 
     expect(Object.keys(problems)).toEqual(['configFile']);
     expect(problems.configFile).toContain('cannot read /nonexistent/pairs.yaml');
+  });
+});
+
+describe('a scenario with the second version’s faults', () => {
+  it('moves traffic off a primary whose OS hangs although EC2 still shows it running, and labels both faults on the timeline', async () => {
+    const scenario = parseScenario({
+      name: 'os hang',
+      config: { pairs: [{ ...config.pairs[0], probe: { kind: 'strongswan', minSas: 1 } }] },
+      duration: '12m',
+      faults: [
+        { at: '2m', target: 'branch-a/primary', fault: 'os-hang' },
+        { at: '8m', target: 'branch-a/primary', fault: 'os-recover' },
+      ],
+    });
+
+    const output = await runScenario(scenario);
+
+    const faults = output.events.filter((e) => e.type === 'fault').map((e) => ('fault' in e ? e.fault : ''));
+    expect(faults).toEqual(['os-hang', 'os-recover']);
+    expect(output.final.pairs['branch-a']).toMatchObject({
+      active: 'standby',
+      members: { primary: { state: 'running' }, standby: { state: 'running' } },
+    });
+    const timeline = renderRun(scenario, output);
+    expect(timeline).toMatch(/02:00 {2}FAULT +branch-a\/primary os-hang/);
+    expect(timeline).toMatch(/08:00 {2}FAULT +branch-a\/primary os-recover/);
+    expect(timeline).toMatch(/branch-a\/primary os-hang: failover branch-a primary -> standby/);
   });
 });
 
