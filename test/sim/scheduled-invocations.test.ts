@@ -62,7 +62,7 @@ describe('fast mode', () => {
     expect(of(output, 'failover')).toHaveLength(1);
   });
 
-  it('confirms a failed probe seconds later in the same invocation, not at the next slot', async () => {
+  it('confirms a failed probe at the next 10 s slot, not a minute later', async () => {
     const scenario = scenarioOf(
       { duration: '4m', faults: [{ at: '125s', target: 'branch-a/primary', fault: 'daemon-down' }] },
       fastPair(),
@@ -70,20 +70,19 @@ describe('fast mode', () => {
 
     const output = await runScenario(scenario, { verbose: true });
 
-    // Assess: the first failing evaluation comes at the next slot; the confirming one a few seconds after it.
+    // Assess: the first failing evaluation comes at the next slot; the confirming one at the slot after.
     const [failover] = of(output, 'failover');
     expect(failover).toMatchObject({ trigger: 'soft-failure', to: 'standby' });
     const waiting = of(output, 'decision').find(
       (d) => d.t >= 125 && d.reasons.some((r) => r.includes('1/2')),
     );
-    expect(waiting).toBeDefined();
-    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeLessThan(6);
-    expect((failover?.t ?? Infinity) - 125).toBeLessThanOrEqual(16);
+    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeLessThan(10 + 2);
+    expect((failover?.t ?? Infinity) - 125).toBeLessThanOrEqual(10 + 10 + 6);
   });
 });
 
 describe('economy mode', () => {
-  it('confirms the first failed probe within the same scheduled invocation: the move comes seconds after it, not a minute later', async () => {
+  it('confirms the first failed probe within the same scheduled invocation, about 23 s later rather than a minute', async () => {
     const scenario = scenarioOf({
       duration: '5m',
       faults: [{ at: '125s', target: 'branch-a/primary', fault: 'daemon-down' }],
@@ -91,15 +90,28 @@ describe('economy mode', () => {
 
     const output = await runScenario(scenario, { verbose: true });
 
-    // Assess: the 3-minute invocation sees it first (1/2) and a re-check in the same invocation confirms it.
+    // Assess: the 3-minute invocation sees it first (1/2) and its re-check confirms it.
     const [failover] = of(output, 'failover');
     expect(failover).toMatchObject({ trigger: 'soft-failure', to: 'standby' });
     const waiting = of(output, 'decision').find(
       (d) => d.t >= 125 && d.reasons.some((r) => r.includes('1/2')),
     );
     expect(waiting?.trigger).toBe('schedule');
-    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeLessThan(6);
+    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeGreaterThan(15);
+    expect((failover?.t ?? Infinity) - (waiting?.t ?? 0)).toBeLessThan(30);
     expect(of(output, 'decision').find((d) => d.t === failover?.t)?.trigger).toBe('recheck');
+  });
+
+  it('moves nothing when the daemon restarts: its tunnels are back before the re-check', async () => {
+    // The daemon is down a second; its SAs come back within 20 s, before the re-check 23 s after the reading.
+    const faults = [
+      { at: '3m', target: 'branch-a/primary', fault: 'daemon-down' },
+      { at: '181s', target: 'branch-a/primary', fault: 'daemon-up' },
+    ];
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const output = await runScenario(scenarioOf({ duration: '6m', seed, faults }), { verbose: true });
+      expect(of(output, 'failover'), `seed ${seed}`).toEqual([]);
+    }
   });
 });
 
