@@ -100,7 +100,9 @@ export function evaluationSlots(
  * scheduled invocation has not taken over (a schedule period after `startMs`) and one more evaluation fits
  * before the invocation's deadline. An evaluation that overruns its slot makes the next one start as soon as
  * it ends (slots it overran entirely are covered by that one). Each run is handed to `onRun` as soon as it
- * finishes (its metrics are published then, not at the end of the invocation). Waiting is on the injected clock.
+ * finishes (its metrics are published then, not at the end of the invocation). Each run holds the writer lease
+ * only while it writes, never between evaluations, so an EC2 event's run overlapping the loop is not held up.
+ * Waiting is on the injected clock.
  */
 export async function runScheduled(
   deps: ControllerDeps,
