@@ -69,7 +69,7 @@ const count = z.number().int().nonnegative();
 const softStreaksSchema = z.object({ daemon: count, tunnel: count });
 const leaseSchema = z.object({ owner: z.string().min(1), until: z.number(), member: roleSchema.optional() });
 
-const unknownAlarmSchema = z.object({ raised: z.boolean(), streak: count });
+const unknownAlarmSchema = z.object({ raised: z.boolean(), streak: count, since: z.number().optional() });
 
 /** A stored pair item as read back; unknown attributes (the keys) are dropped. */
 const pairItemSchema = z.object({

@@ -17,13 +17,16 @@ import { readSilence, type SilenceView } from './silence.ts';
 /**
  * The unknown alarms (signal-unknown, standby-unknown, routes-unreadable) are damped: raised after
  * UNKNOWN_ALARM_AFTER consecutive evaluations that could not read the signal, cleared only after
- * UNKNOWN_CLEAR_AFTER consecutive evaluations that could. The gap is deliberate: reads that fail half the
- * time (API throttling) raise the alarm once and keep it raised until they have recovered, instead of
- * paging at every failed read.
+ * UNKNOWN_CLEAR_AFTER consecutive evaluations that could, spanning at least UNKNOWN_CLEAR_AFTER_MS (fast mode
+ * evaluates six times a minute, so a count alone would clear within two minutes of flaky reads). The gap is
+ * deliberate: reads that fail half the time (API throttling) raise the alarm once and keep it raised until
+ * they have recovered, instead of paging at every failed read.
  */
 export const UNKNOWN_ALARM_AFTER = 3;
 /** See UNKNOWN_ALARM_AFTER. */
 export const UNKNOWN_CLEAR_AFTER = 10;
+/** See UNKNOWN_ALARM_AFTER. */
+export const UNKNOWN_CLEAR_AFTER_MS = 10 * 60_000;
 
 /** A failure of the primary within this long of its previous one doubles what automatic failback waits for. */
 export const FAILBACK_DAMPING_WINDOW_MS = 60 * 60_000;
@@ -575,14 +578,25 @@ function unknownConditions(ctx: Context, plan: Plan): Readonly<Record<UnknownAla
   };
 }
 
-/** One damped alarm's next state: raised after UNKNOWN_ALARM_AFTER unreadable evaluations in a row, cleared after UNKNOWN_CLEAR_AFTER readable ones. */
-function nextUnknownAlarm(previous: UnknownAlarmState | undefined, unreadable: boolean): UnknownAlarmState {
+/**
+ * One damped alarm's next state: raised after UNKNOWN_ALARM_AFTER unreadable evaluations in a row, cleared
+ * after UNKNOWN_CLEAR_AFTER readable ones in a row that span UNKNOWN_CLEAR_AFTER_MS.
+ */
+function nextUnknownAlarm(
+  previous: UnknownAlarmState | undefined,
+  unreadable: boolean,
+  now: number,
+): UnknownAlarmState {
   const raised = previous?.raised ?? false;
   const against = raised !== unreadable;
   if (!against) return { raised, streak: 0 };
   const streak = (previous?.streak ?? 0) + 1;
-  const flips = streak >= (raised ? UNKNOWN_CLEAR_AFTER : UNKNOWN_ALARM_AFTER);
-  return flips ? { raised: !raised, streak: 0 } : { raised, streak };
+  const since = previous?.streak ? (previous.since ?? now) : now;
+  const flips = raised
+    ? streak >= UNKNOWN_CLEAR_AFTER && now - since >= UNKNOWN_CLEAR_AFTER_MS
+    : streak >= UNKNOWN_ALARM_AFTER;
+  if (flips) return { raised: !raised, streak: 0 };
+  return raised ? { raised, streak, since } : { raised, streak };
 }
 
 /**
@@ -599,14 +613,14 @@ function unknownAlarms(
   const memory: Partial<Record<UnknownAlarmKind, UnknownAlarmState>> = {};
   for (const kind of UNKNOWN_ALARMS) {
     const detail = conditions[kind];
-    const next = nextUnknownAlarm(ctx.memory.unknownAlarms?.[kind], detail !== undefined);
+    const next = nextUnknownAlarm(ctx.memory.unknownAlarms?.[kind], detail !== undefined, ctx.now);
     if (next.raised || next.streak > 0) memory[kind] = next;
     if (next.raised) {
       alarms.push({
         kind,
         detail:
           detail ??
-          `readable again for ${next.streak} of the ${UNKNOWN_CLEAR_AFTER} evaluations that clear this alarm`,
+          `readable again for ${next.streak} evaluations; it clears after ${UNKNOWN_CLEAR_AFTER} in a row over ${formatSeconds(UNKNOWN_CLEAR_AFTER_MS / 1000)}`,
       });
     }
   }

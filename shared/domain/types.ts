@@ -157,6 +157,8 @@ export interface UnknownAlarmState {
   readonly raised: boolean;
   /** consecutive evaluations pointing the other way: unreadable while clear, readable while raised */
   readonly streak: number;
+  /** epoch ms of the first evaluation of that streak (a raised alarm clears only after a stretch of time too) */
+  readonly since?: number;
 }
 
 /** Failovers that moved traffic off the primary because it failed, for damping automatic failback. */

@@ -179,6 +179,27 @@ export function withTunnel(
   });
 }
 
+/** The same world observed at `now`: the clock and every tunnel datapoint moved on together. */
+export function atTime(input: DecideInput, now: number): DecideInput {
+  const shift = now - input.now;
+  const tunnels = input.observation.tunnels;
+  const moved = (role: Role) => {
+    const metric = tunnels?.[role];
+    if (metric?.datapoints === undefined) return metric;
+    return { ...metric, datapoints: metric.datapoints.map((d) => ({ ...d, at: d.at + shift })) };
+  };
+  return {
+    ...input,
+    now,
+    ...(tunnels && {
+      observation: {
+        ...input.observation,
+        tunnels: { primary: moved('primary'), standby: moved('standby') },
+      },
+    }),
+  } as DecideInput;
+}
+
 /** Replace the observed route for one managed (table, destination). */
 export function withRoute(
   input: DecideInput,

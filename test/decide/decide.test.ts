@@ -4,6 +4,7 @@ import type { Decision, Plan, RouteWrite } from '../../shared/domain/plan.ts';
 import { isMove } from '../../shared/domain/plan.ts';
 import type { ProbeObservation } from '../../shared/domain/types.ts';
 import {
+  atTime,
   DESTINATIONS,
   ENI,
   foreignRoute,
@@ -667,24 +668,45 @@ describe('decide: alarms say what is true', () => {
     },
   );
 
-  it('a raised unknown alarm stays raised through readable evaluations until ten in a row, and one failed read in between restarts the count', () => {
+  it('a raised unknown alarm stays raised through readable evaluations until ten in a row over ten minutes, and one failed read in between restarts the count', () => {
+    // One evaluation a minute (economy), each input at its own instant.
+    const every = (ms: number, inputs: readonly DecideInput[]) =>
+      inputs.map((input, i) => atTime(input, NOW + (i + 1) * ms));
     const unreadable = withTunnel(world(), 'primary', []);
     const readable = world();
     const raised = evolve(unreadable, [unreadable, unreadable]);
-    const flaky = evolve({ ...readable, memory: raised.at(-1)?.memory ?? readable.memory }, [
-      ...Array(8).fill(readable),
-      unreadable,
+    const [first, ...rest] = every(MINUTE, [
       ...Array(9).fill(readable),
+      unreadable,
+      ...Array(10).fill(readable),
       readable,
     ]);
+    const flaky = evolve(
+      { ...(first as DecideInput), memory: raised.at(-1)?.memory ?? readable.memory },
+      rest,
+    );
     const kindsOf = flaky.map((d) => alarmKinds(d).join());
 
-    expect(kindsOf.slice(0, 19)).toEqual(Array(19).fill('signal-unknown'));
-    expect(kindsOf.slice(19)).toEqual(['']);
+    expect(kindsOf.slice(0, 20)).toEqual(Array(20).fill('signal-unknown'));
+    expect(kindsOf.slice(20)).toEqual(['']);
     expect(flaky[0]?.alarms[0]?.detail).toBe(
-      'readable again for 1 of the 10 evaluations that clear this alarm',
+      'readable again for 1 evaluations; it clears after 10 in a row over 10m',
     );
     expect(flaky.at(-1)?.memory).not.toHaveProperty('unknownAlarms');
+  });
+
+  it('a raised unknown alarm does not clear after ten readable evaluations ten seconds apart (fast mode): it needs ten minutes', () => {
+    const unreadable = withTunnel(world(), 'primary', []);
+    const readable = world();
+    const raised = evolve(unreadable, [unreadable, unreadable]);
+    const tenSeconds = Array.from({ length: 12 }, (_, i) => atTime(readable, NOW + (i + 1) * 10_000));
+    const [first, ...rest] = tenSeconds;
+    const fast = evolve(
+      { ...(first as DecideInput), memory: raised.at(-1)?.memory ?? readable.memory },
+      rest,
+    );
+
+    expect(fast.every((d) => alarmKinds(d).includes('signal-unknown'))).toBe(true);
   });
 
   it('unreadable route tables raise routes-unreadable at once when they hold a needed move, and only after three evaluations otherwise', () => {
