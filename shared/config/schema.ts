@@ -250,7 +250,7 @@ const controller = z
     schedule: duration('1m').refine((s) => s >= 60 && s % 60 === 0, {
       error: 'expected a whole number of minutes, at least 1m (EventBridge Scheduler rate)',
     }),
-    /** Fast mode: one invocation re-checks every `interval` until shortly before the next schedule. */
+    /** Fast mode: evaluations every `interval`, evenly, across invocations (each covers one schedule period). */
     fastMode: z
       .strictObject({
         enabled: z.boolean().default(false),
