@@ -8,6 +8,7 @@ import {
   CreateSubnetCommand,
   CreateVpcCommand,
   DescribeAddressesCommand,
+  DescribeInstancesCommand,
   DescribeRouteTablesCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -38,10 +39,8 @@ const WRITES = new Set(['ReplaceRouteCommand', 'CreateRouteCommand', 'AssociateA
 
 export interface Member {
   readonly instanceId: string;
-  /** device index 0: the ENI routes must target */
+  /** device index 0: the ENI routes must target (each member has a second one, at device index 1) */
   readonly eni: string;
-  /** device index 1: never a route target */
-  readonly secondEni: string;
 }
 
 export interface World {
@@ -103,7 +102,12 @@ async function launchMember(subnetId: string): Promise<Member> {
       DeviceIndex: 1,
     }),
   );
-  return { instanceId: instance.InstanceId, eni, secondEni };
+  // The controller must pick device index 0 among what DescribeInstances lists, so both must be listed.
+  const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instance.InstanceId] }));
+  const listed = described.Reservations?.[0]?.Instances?.[0]?.NetworkInterfaces ?? [];
+  if (listed.length !== 2)
+    throw new Error(`moto lists ${listed.length} ENIs on ${instance.InstanceId}, not 2`);
+  return { instanceId: instance.InstanceId, eni };
 }
 
 /** A VPC with two VPN instances, two route tables whose managed routes target the primary, an EIP on it. */
@@ -148,8 +152,8 @@ export function pairConfig(
     standby: { instanceId: world.standby.instanceId },
     routeTables: [...world.routeTables],
     destinations: DESTINATIONS,
-    // moto does not implement ListCommandInvocations, so an SSM probe can never read a verdict here (see
-    // "what moto does not emulate" below); the pair is judged on its instance signals.
+    // moto does not implement ListCommandInvocations, so an SSM probe can never read a verdict here (pinned in
+    // controller.test.ts, "what moto does not emulate"); the pair is judged on its instance signals.
     probe: { kind: 'none' },
     elasticIp: { allocationId: world.allocationId },
     ...overrides,
