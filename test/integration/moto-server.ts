@@ -52,7 +52,8 @@ async function waitUntilAnswering(
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  // Never started (no python3), or already gone: there is nothing to wait for.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
@@ -73,7 +74,7 @@ export async function startMoto(): Promise<MotoServer> {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  // Whatever ends this process (a crash, Ctrl-C), the server does not outlive it.
+  // However this process exits (a failed run, an uncaught error), the server does not outlive it.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const stop = async () => {
@@ -81,6 +82,9 @@ export async function startMoto(): Promise<MotoServer> {
     await stopChild(child);
   };
   try {
+    await once(child, 'spawn').catch((error: Error) => {
+      throw new Error(`cannot start python3 -m moto.server: ${error.message}`);
+    });
     await waitUntilAnswering(child, endpoint, () => output);
   } catch (error) {
     await stop();
