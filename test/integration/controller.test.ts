@@ -92,6 +92,24 @@ describe('controller handler against moto', () => {
     expect(writes()).toEqual([]);
   });
 
+  it('on the EC2 state-change event of the stopping primary, moves every managed route to the standby', async () => {
+    const deps = handlerDeps();
+    await handleEvent(SCHEDULE, context, deps);
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [world.primary.instanceId] }));
+    const event = {
+      version: '0',
+      source: 'aws.ec2',
+      'detail-type': 'EC2 Instance State-change Notification',
+      detail: { 'instance-id': world.primary.instanceId, state: 'stopping' },
+    };
+
+    const summary = await handleEvent(event, context, deps);
+
+    expect(summary).toMatchObject({ trigger: 'instance-state-change' });
+    expect(summary.pairs[0]).toMatchObject({ plan: 'failover', trigger: 'hard-loss', active: 'standby' });
+    expect(await routeTargets()).toEqual(allOn('standby'));
+  });
+
   it('on an operator failback once the primary runs again, puts the routes and the Elastic IP back on the primary', async () => {
     const deps = handlerDeps();
     await handleEvent(SCHEDULE, context, deps);
