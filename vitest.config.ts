@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // npm runs on the machine's Node 20 unless the `node` devDependency is on PATH (toolchain pitfall 3);
 // the product targets Node 24 (Lambda nodejs24.x), so refuse to run the suite on anything older.
@@ -12,6 +12,8 @@ if (major < 24) {
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The suite against moto runs apart, with `npm run test:integration` (vitest.integration.config.ts).
+    exclude: [...configDefaults.exclude, 'test/integration/**'],
     setupFiles: ['test/setup.ts'],
     env: {
       LOG_LEVEL: 'silent',
