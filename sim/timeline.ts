@@ -41,7 +41,7 @@ export interface RunReport {
   readonly errors: number;
 }
 
-/** Faults that end a problem rather than start one: never the cause of a move. */
+/** Faults that end a problem: what lets an automatic failback happen, never what makes traffic leave. */
 const RECOVERIES = new Set([
   'daemon-up',
   'tunnel-up',
@@ -49,36 +49,61 @@ const RECOVERIES = new Set([
   'ssm-agent-online',
   'os-recover',
   'start',
-  'insufficient-capacity',
 ]);
 
+/**
+ * Faults that neither start nor end a problem on a member: a start refused for capacity changes nothing, and
+ * throttled or failing calls delay a decision without deciding it.
+ */
+const NEUTRAL = new Set(['insufficient-capacity', 'api-throttling', 'state-store-errors']);
+
 type MoveEvent = Extract<SimEvent, { type: 'failover' | 'would-failover' }>;
+type FaultEvent = Extract<SimEvent, { type: 'fault' }>;
 
 const isMoveEvent = (event: SimEvent): event is MoveEvent =>
   event.type === 'failover' || event.type === 'would-failover';
 
-/** What caused the move at `index`: the latest fault on its pair, or the operator command, since its last move. */
-function causeOf(
-  events: readonly SimEvent[],
-  index: number,
-  move: MoveEvent,
-): { cause?: string; causeAt?: number } {
-  const cause = events
-    .slice(0, index)
-    .reverse()
-    .find(
-      (e) =>
-        (move.trigger === 'manual'
-          ? e.type === 'command' && e.pair === move.pair
-          : e.type === 'fault' &&
-            !RECOVERIES.has(e.fault) &&
-            (e.target === '*' || e.target.startsWith(`${move.pair}/`))) ||
-        (isMoveEvent(e) && e.pair === move.pair),
-    );
-  if (cause?.type === 'fault') return { cause: `${cause.target} ${cause.fault}`, causeAt: cause.t };
-  if (cause?.type === 'command')
-    return { cause: `operator ${cause.command}${cause.to ? ` to ${cause.to}` : ''}`, causeAt: cause.t };
-  return {};
+/** Whether a fault hit this member of this pair: aimed at it, or at that member of every pair (zone-wide). */
+const hits = (fault: FaultEvent, pair: string, role: string): boolean =>
+  fault.target === `${pair}/${role}` || fault.target === `*/${role}`;
+
+/** What caused a move, and when. */
+export interface Cause {
+  /** "branch-a/primary daemon-down" or "operator failover to primary" */
+  readonly cause?: string;
+  /** virtual seconds of the cause */
+  readonly causeAt?: number;
+}
+
+/**
+ * What caused the move at `index`, nearest preceding first: for an operator move (a failover command or a
+ * resize), the command on that pair; for an automatic failback, the recovery of the member traffic went back
+ * to; for any other move, the fault on the member traffic left. Faults on other pairs or on the other member,
+ * faults that had no effect and call faults never count; a zone-wide fault on every pair's member counts for
+ * each pair.
+ */
+export function causeOf(events: readonly SimEvent[], index: number): Cause {
+  const move = events[index];
+  if (move === undefined || !isMoveEvent(move)) return {};
+  const before = events.slice(0, index).reverse();
+  if (move.trigger === 'manual') {
+    const command = before.find((e) => e.type === 'command' && e.pair === move.pair);
+    if (command?.type !== 'command') return {};
+    return {
+      cause: `operator ${command.command}${command.to ? ` to ${command.to}` : ''}${command.instanceType ? ` to ${command.instanceType}` : ''}`,
+      causeAt: command.t,
+    };
+  }
+  const recovery = move.trigger === 'automatic-failback';
+  const fault = before.find(
+    (e): e is FaultEvent =>
+      e.type === 'fault' &&
+      e.note === undefined &&
+      !NEUTRAL.has(e.fault) &&
+      RECOVERIES.has(e.fault) === recovery &&
+      hits(e, move.pair, recovery ? move.to : move.from),
+  );
+  return fault === undefined ? {} : { cause: `${fault.target} ${fault.fault}`, causeAt: fault.t };
 }
 
 /** The moves of a run, each with its cause (the latest fault on that pair, or the operator command) and timings. */
@@ -94,7 +119,7 @@ export function reportOf(output: SimulateOutput): RunReport {
       to: event.to,
       kind: event.kind,
       trigger: event.trigger,
-      ...causeOf(events, index, event),
+      ...causeOf(events, index),
       decidedAt: event.t,
     };
     if (event.type === 'would-failover') {
