@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
+import { didYouMean, formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
 import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
@@ -85,7 +85,8 @@ const fault = z
         `expected PAIR/primary, PAIR/standby, */primary, */standby or * (got ${shown(iss.input)})`,
     }),
     fault: z.enum(FAULT_KINDS, {
-      error: (iss) => `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})`,
+      error: (iss) =>
+        `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})${didYouMean(iss.input, FAULT_KINDS)}`,
     }),
     rate: z
       .number({ error: (iss) => `expected a number from 0 to 1 (got ${shown(iss.input)})` })
@@ -148,12 +149,14 @@ const command = z
   .strictObject({
     at: duration,
     command: z.enum(['failover', 'resize'], {
-      error: (iss) => `expected failover or resize (got ${shown(iss.input)})`,
+      error: (iss) =>
+        `expected failover or resize (got ${shown(iss.input)})${didYouMean(iss.input, ['failover', 'resize'])}`,
     }),
     pair: z.string({ error: (iss) => `expected a pair name (got ${shown(iss.input)})` }),
     to: z
       .enum(['primary', 'standby'], {
-        error: (iss) => `expected primary or standby (got ${shown(iss.input)})`,
+        error: (iss) =>
+          `expected primary or standby (got ${shown(iss.input)})${didYouMean(iss.input, ['primary', 'standby'])}`,
       })
       .optional(),
     force: z.boolean({ error: (iss) => `expected true or false (got ${shown(iss.input)})` }).optional(),

@@ -39,10 +39,11 @@ export function editDistance(a: string, b: string): number {
   return previous[y.length] as number;
 }
 
-/** The allowed key closest to a misspelt one, when it is close enough to be what was meant. */
-export function closestKey(key: string, allowed: readonly string[]): string | undefined {
-  // A third of the key's length catches a dropped, doubled or swapped letter without matching unrelated words.
-  const tolerance = Math.max(2, Math.floor(key.length / 3));
+/** The allowed key or value closest to a misspelt one, when it is close enough to be what was meant. */
+export function closest(key: string, allowed: readonly string[]): string | undefined {
+  // A third of the key's length catches a dropped, doubled or swapped letter without matching unrelated words;
+  // a short key must keep at least one of its letters.
+  const tolerance = Math.min(Math.max(2, Math.floor(key.length / 3)), key.length - 1);
   let best: { key: string; distance: number } | undefined;
   for (const candidate of allowed) {
     const distance = editDistance(key, candidate);
@@ -54,6 +55,16 @@ export function closestKey(key: string, allowed: readonly string[]): string | un
 }
 
 const quoted = (values: readonly unknown[]): string => values.map((v) => JSON.stringify(v)).join(', ');
+
+/** "; did you mean "daemon-down"?" for a misspelt string among allowed ones, else nothing. */
+export function didYouMean(given: unknown, allowed: readonly unknown[]): string {
+  if (typeof given !== 'string') return '';
+  const near = closest(
+    given,
+    allowed.filter((v): v is string => typeof v === 'string'),
+  );
+  return near === undefined ? '' : `; did you mean ${JSON.stringify(near)}?`;
+}
 
 /** The keys an object schema accepts, read from the schema that reported the issue. */
 function allowedKeys(inst: unknown): string[] {
@@ -72,7 +83,7 @@ const inputErrorMap: z.core.$ZodErrorMap = (issue) => {
     const allowed = allowedKeys(issue.inst);
     return issue.keys
       .map((key) => {
-        const near = closestKey(key, allowed);
+        const near = closest(key, allowed);
         if (near !== undefined)
           return `unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(near)}?`;
         return `unknown key ${JSON.stringify(key)} (allowed: ${quoted(allowed)})`;
@@ -80,7 +91,8 @@ const inputErrorMap: z.core.$ZodErrorMap = (issue) => {
       .join('; ');
   }
   if (issue.code === 'invalid_value') {
-    return `expected one of ${quoted(issue.values)} (got ${JSON.stringify(issue.input) ?? String(issue.input)})`;
+    const got = JSON.stringify(issue.input) ?? String(issue.input);
+    return `expected one of ${quoted(issue.values)} (got ${got})${didYouMean(issue.input, issue.values)}`;
   }
   return undefined;
 };

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closestKey, loadConfigFile, parseConfig } from '../../shared/config/load.ts';
+import { closest, loadConfigFile, parseConfig } from '../../shared/config/load.ts';
 import { InputError } from '../../shared/errors.ts';
 import { loadScenarioFile, parseScenario } from '../../sim/scenario.ts';
 
@@ -54,6 +54,26 @@ describe('validation messages name the problem and the value', () => {
     expect(problems(() => parseConfig({ pairs: [pair({ failback: 'sometimes' })] }))).toEqual([
       'pairs[0].failback: expected one of "manual", "automatic" (got "sometimes")',
     ]);
+  });
+
+  it('suggests the allowed value that was meant for a misspelt one', () => {
+    expect(problems(() => parseConfig({ pairs: [pair({ failback: 'automatc' })] }))).toEqual([
+      'pairs[0].failback: expected one of "manual", "automatic" (got "automatc"); did you mean "automatic"?',
+    ]);
+    const scenario = problems(() =>
+      parseScenario({
+        name: 'x',
+        config: { pairs: [pair()] },
+        faults: [{ at: 60, target: 'branch-a/primary', fault: 'daemon-dwn' }],
+        commands: [{ at: 60, command: 'failover', pair: 'branch-a', to: 'stanby' }],
+      }),
+    );
+    expect(scenario).toContainEqual(
+      expect.stringMatching(/^faults\[0\]\.fault: .*; did you mean "daemon-down"\?$/),
+    );
+    expect(scenario).toContainEqual(
+      'commands[0].to: expected primary or standby (got "stanby"); did you mean "standby"?',
+    );
   });
 
   it('suggests keys in scenario files too, the inline configuration included', () => {
@@ -112,9 +132,10 @@ describe('the closest allowed key', () => {
     ['tunel', 'tunnel'],
     ['colour', undefined],
     ['x', undefined],
+    ['to', undefined],
   ])('for %s is %s', (key, expected) => {
     expect(
-      closestKey(key, [
+      closest(key, [
         'name',
         'routeTables',
         'destinations',
