@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerResizeCommand } from './resize.ts';
 import { addSimulateCommand, type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
@@ -17,8 +18,14 @@ const io: CliIo = {
   },
 };
 
+/** The version of the package this command line belongs to, from its package.json. */
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command('vpn-failover')
   .description('Failover and zero-downtime resize for active/standby EC2 VPN instance pairs')
+  .version(version, '-V, --version', 'print the version of vpn-failover')
   .showHelpAfterError()
   .exitOverride();
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import { InputError } from '../shared/errors.ts';
+import { countOf } from '../shared/plural.ts';
 import { type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';
 
 /**
@@ -16,7 +17,7 @@ export function validate(options: { readonly config: string; readonly json?: boo
       return;
     }
     io.stdout(
-      `${options.config}: valid, ${config.pairs.length} pair(s)${config.dryRun ? ', dry run' : ''}\n`,
+      `${options.config}: valid, ${countOf(config.pairs.length, 'pair')}${config.dryRun ? ', dry run' : ''}\n`,
     );
     for (const p of config.pairs) {
       const signals = [
@@ -26,7 +27,7 @@ export function validate(options: { readonly config: string; readonly json?: boo
       ];
       io.stdout(
         `  ${p.name}: ${p.primary.instanceId} (primary) / ${p.standby.instanceId} (standby), ` +
-          `${p.routeTables.length} route table(s) x ${p.destinations.length} destination(s); ` +
+          `${countOf(p.routeTables.length, 'route table')} x ${countOf(p.destinations.length, 'destination')}; ` +
           `signals ${signals.filter(Boolean).join(', ')}; failback ${p.failback}\n`,
       );
     }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { formatPath, parseDocument, problemsOf } from '../shared/config/load.ts';
+import { didYouMean, formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
 import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
@@ -67,6 +66,14 @@ export interface Scenario {
 /** A duration: "90s", "2m", "1h" or a number of seconds. */
 const duration = durationText.transform(toSeconds);
 
+/**
+ * The longest scenario: seven days of virtual time is already some ten thousand scheduled controller runs; a
+ * longer one (a typo such as 100000h) would keep the simulator busy for hours with nothing on screen.
+ */
+export const MAX_SCENARIO_SECONDS = 7 * 86400;
+
+const formatDays = (seconds: number): string => `${Number((seconds / 86400).toFixed(1))} days`;
+
 const TARGET = /^(\*|[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
@@ -78,7 +85,8 @@ const fault = z
         `expected PAIR/primary, PAIR/standby, */primary, */standby or * (got ${shown(iss.input)})`,
     }),
     fault: z.enum(FAULT_KINDS, {
-      error: (iss) => `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})`,
+      error: (iss) =>
+        `expected one of ${FAULT_KINDS.join(', ')} (got ${shown(iss.input)})${didYouMean(iss.input, FAULT_KINDS)}`,
     }),
     rate: z
       .number({ error: (iss) => `expected a number from 0 to 1 (got ${shown(iss.input)})` })
@@ -141,12 +149,14 @@ const command = z
   .strictObject({
     at: duration,
     command: z.enum(['failover', 'resize'], {
-      error: (iss) => `expected failover or resize (got ${shown(iss.input)})`,
+      error: (iss) =>
+        `expected failover or resize (got ${shown(iss.input)})${didYouMean(iss.input, ['failover', 'resize'])}`,
     }),
     pair: z.string({ error: (iss) => `expected a pair name (got ${shown(iss.input)})` }),
     to: z
       .enum(['primary', 'standby'], {
-        error: (iss) => `expected primary or standby (got ${shown(iss.input)})`,
+        error: (iss) =>
+          `expected primary or standby (got ${shown(iss.input)})${didYouMean(iss.input, ['primary', 'standby'])}`,
       })
       .optional(),
     force: z.boolean({ error: (iss) => `expected true or false (got ${shown(iss.input)})` }).optional(),
@@ -185,7 +195,18 @@ const scenarioSchema = z.strictObject({
     .min(1)
     .optional(),
   /** Default 20m. */
-  duration: duration.default(1200).refine((s) => s > 0, { error: 'expected a duration longer than 0' }),
+  duration: durationText.default(1200).transform((written, ctx) => {
+    const seconds = toSeconds(written, ctx);
+    if (seconds === z.NEVER) return seconds;
+    if (seconds <= 0) ctx.addIssue({ code: 'custom', message: 'expected a duration longer than 0' });
+    if (seconds > MAX_SCENARIO_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most 7d of virtual time (got ${shown(written)}, ${formatDays(seconds)})`,
+      });
+    }
+    return seconds;
+  }),
   seed: z.int({ error: (iss) => `expected an integer (got ${shown(iss.input)})` }).optional(),
   crashAfterRouteWrites: z
     .union([routeWrites, z.array(routeWrites).min(1)], {
@@ -218,7 +239,7 @@ function scenarioConfig(
   if (data.configFile !== undefined) {
     const path = resolve(baseDir, data.configFile);
     try {
-      document = parseDocument(readFileSync(path, 'utf8'), `configuration ${path}`);
+      document = readDocumentFile(path, `configuration ${path}`);
     } catch (error) {
       const message =
         error instanceof InputError
@@ -235,9 +256,9 @@ function scenarioConfig(
     });
     return undefined;
   }
-  const parsed = configSchema.safeParse(document);
+  const parsed = parseInput(configSchema, document, ['config']);
   if (!parsed.success) {
-    problems.push(...problemsOf(parsed.error, ['config']));
+    problems.push(...parsed.problems);
     return undefined;
   }
   return parsed.data;
@@ -256,8 +277,8 @@ function parseTarget(text: string): FaultTarget {
 export function parseScenario(document: unknown, source: ScenarioSource = {}): Scenario {
   const what = source.what ?? 'scenario';
   const problems: InputProblem[] = [];
-  const parsed = scenarioSchema.safeParse(document);
-  if (!parsed.success) problems.push(...problemsOf(parsed.error));
+  const parsed = parseInput(scenarioSchema, document);
+  if (!parsed.success) problems.push(...parsed.problems);
   const raw = (document !== null && typeof document === 'object' ? document : {}) as {
     config?: unknown;
     configFile?: unknown;
@@ -334,11 +355,5 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
 /** Read, parse and validate a scenario file (JSON or YAML); configFile is relative to it. */
 export function loadScenarioFile(path: string): Scenario {
   const what = `scenario ${path}`;
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new InputError(what, [{ path: '', message: (error as Error).message }]);
-  }
-  return parseScenario(parseDocument(text, what), { baseDir: dirname(resolve(path)), what });
+  return parseScenario(readDocumentFile(path, what), { baseDir: dirname(resolve(path)), what });
 }

@@ -1,3 +1,4 @@
+import { countOf as count } from '../shared/plural.ts';
 import type { SimEvent, SimulateOutput } from './output.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -41,7 +42,7 @@ export interface RunReport {
   readonly errors: number;
 }
 
-/** Faults that end a problem rather than start one: never the cause of a move. */
+/** Faults that end a problem: what lets an automatic failback happen, never what makes traffic leave. */
 const RECOVERIES = new Set([
   'daemon-up',
   'tunnel-up',
@@ -49,36 +50,61 @@ const RECOVERIES = new Set([
   'ssm-agent-online',
   'os-recover',
   'start',
-  'insufficient-capacity',
 ]);
 
+/**
+ * Faults that neither start nor end a problem on a member: a start refused for capacity changes nothing, and
+ * throttled or failing calls delay a decision without deciding it.
+ */
+const NEUTRAL = new Set(['insufficient-capacity', 'api-throttling', 'state-store-errors']);
+
 type MoveEvent = Extract<SimEvent, { type: 'failover' | 'would-failover' }>;
+type FaultEvent = Extract<SimEvent, { type: 'fault' }>;
 
 const isMoveEvent = (event: SimEvent): event is MoveEvent =>
   event.type === 'failover' || event.type === 'would-failover';
 
-/** What caused the move at `index`: the latest fault on its pair, or the operator command, since its last move. */
-function causeOf(
-  events: readonly SimEvent[],
-  index: number,
-  move: MoveEvent,
-): { cause?: string; causeAt?: number } {
-  const cause = events
-    .slice(0, index)
-    .reverse()
-    .find(
-      (e) =>
-        (move.trigger === 'manual'
-          ? e.type === 'command' && e.pair === move.pair
-          : e.type === 'fault' &&
-            !RECOVERIES.has(e.fault) &&
-            (e.target === '*' || e.target.startsWith(`${move.pair}/`))) ||
-        (isMoveEvent(e) && e.pair === move.pair),
-    );
-  if (cause?.type === 'fault') return { cause: `${cause.target} ${cause.fault}`, causeAt: cause.t };
-  if (cause?.type === 'command')
-    return { cause: `operator ${cause.command}${cause.to ? ` to ${cause.to}` : ''}`, causeAt: cause.t };
-  return {};
+/** Whether a fault hit this member of this pair: aimed at it, or at that member of every pair (zone-wide). */
+const hits = (fault: FaultEvent, pair: string, role: string): boolean =>
+  fault.target === `${pair}/${role}` || fault.target === `*/${role}`;
+
+/** What caused a move, and when. */
+export interface Cause {
+  /** "branch-a/primary daemon-down" or "operator failover to primary" */
+  readonly cause?: string;
+  /** virtual seconds of the cause */
+  readonly causeAt?: number;
+}
+
+/**
+ * What caused the move at `index`, nearest preceding first: for an operator move (a failover command or a
+ * resize), the command on that pair; for an automatic failback, the recovery of the member traffic went back
+ * to; for any other move, the fault on the member traffic left. Faults on other pairs or on the other member,
+ * faults that had no effect and call faults never count; a zone-wide fault on every pair's member counts for
+ * each pair.
+ */
+export function causeOf(events: readonly SimEvent[], index: number): Cause {
+  const move = events[index];
+  if (move === undefined || !isMoveEvent(move)) return {};
+  const before = events.slice(0, index).reverse();
+  if (move.trigger === 'manual') {
+    const command = before.find((e) => e.type === 'command' && e.pair === move.pair);
+    if (command?.type !== 'command') return {};
+    return {
+      cause: `operator ${command.command}${command.to ? ` to ${command.to}` : ''}${command.instanceType ? ` to ${command.instanceType}` : ''}`,
+      causeAt: command.t,
+    };
+  }
+  const recovery = move.trigger === 'automatic-failback';
+  const fault = before.find(
+    (e): e is FaultEvent =>
+      e.type === 'fault' &&
+      e.note === undefined &&
+      !NEUTRAL.has(e.fault) &&
+      RECOVERIES.has(e.fault) === recovery &&
+      hits(e, move.pair, recovery ? move.to : move.from),
+  );
+  return fault === undefined ? {} : { cause: `${fault.target} ${fault.fault}`, causeAt: fault.t };
 }
 
 /** The moves of a run, each with its cause (the latest fault on that pair, or the operator command) and timings. */
@@ -94,7 +120,7 @@ export function reportOf(output: SimulateOutput): RunReport {
       to: event.to,
       kind: event.kind,
       trigger: event.trigger,
-      ...causeOf(events, index, event),
+      ...causeOf(events, index),
       decidedAt: event.t,
     };
     if (event.type === 'would-failover') {
@@ -135,13 +161,39 @@ export function clockTime(seconds: number): string {
 
 const seconds = (value: number): string => `${Number(value.toFixed(1))} s`;
 
-/** "1 route", "4 routes". */
-const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** Text on one line: reasons may carry the newlines of a probe's output. */
+const flat = (text: string): string => text.replace(/\s+/g, ' ').trim();
 
-/** One line of at most `max` characters. */
-function clip(text: string, max = 150): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length <= max ? flat : `${flat.slice(0, max - 1)}…`;
+/** The width used when the output is not a terminal (a file, a pipe, a CI log). */
+export const DEFAULT_WIDTH = 100;
+
+/** Continuation lines keep at least this many columns for text, however narrow the terminal. */
+const MIN_TEXT_WIDTH = 30;
+
+/** The width of the terminal the report is printed on, or DEFAULT_WIDTH when it goes elsewhere. */
+export function terminalWidth(): number {
+  return process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : DEFAULT_WIDTH;
+}
+
+/**
+ * `prefix` then `text`, wrapped at spaces to `width` columns, continuation lines indented under the text. Nothing
+ * is cut: a word longer than the line gets a line of its own.
+ */
+export function wrap(prefix: string, text: string, width: number): string[] {
+  const room = Math.max(MIN_TEXT_WIDTH, width - prefix.length);
+  const indent = ' '.repeat(prefix.length);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of flat(text).split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > room) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.map((l, i) => `${i === 0 ? prefix : indent}${l}`);
 }
 
 /** One line of the timeline before layout. */
@@ -177,26 +229,26 @@ function describe(event: SimEvent): Entry | undefined {
       return entry(
         event.t,
         event.kind === 'failback' ? 'FAILBACK' : 'FAILOVER',
-        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}): ${clip(event.reason)}`,
+        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}): ${event.reason}`,
       );
     case 'would-failover':
       return entry(
         event.t,
         event.kind === 'failback' ? 'WOULD FAIL BACK' : 'WOULD FAIL OVER',
-        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}; dry run, nothing written): ${clip(event.reason)}`,
+        `${event.pair} ${event.from} -> ${event.to} (${event.trigger}; dry run, nothing written): ${event.reason}`,
       );
     case 'repair':
-      return entry(event.t, 'REPAIR', `${event.pair} routes back onto ${event.to}: ${clip(event.reason)}`);
+      return entry(event.t, 'REPAIR', `${event.pair} routes back onto ${event.to}: ${event.reason}`);
     case 'would-repair':
       return entry(
         event.t,
         'WOULD REPAIR',
-        `${event.pair} routes back onto ${event.to} (dry run, nothing written): ${clip(event.reason)}`,
+        `${event.pair} routes back onto ${event.to} (dry run, nothing written): ${event.reason}`,
       );
     case 'route-change':
       return undefined;
     case 'alarm':
-      return entry(event.t, 'ALARM', `${event.pair} ${event.alarm}: ${clip(event.detail, 120)}`);
+      return entry(event.t, 'ALARM', `${event.pair} ${event.alarm}: ${event.detail}`);
     case 'alarm-cleared':
       return entry(event.t, 'CLEARED', `${event.pair} ${event.alarm}`);
     case 'state-change':
@@ -211,13 +263,13 @@ function describe(event: SimEvent): Entry | undefined {
       return entry(
         event.t,
         'RESIZE',
-        `${event.pair} ${event.stage}${event.detail ? `: ${clip(event.detail)}` : ''}`,
+        `${event.pair} ${event.stage}${event.detail ? `: ${event.detail}` : ''}`,
       );
     case 'decision':
       return entry(
         event.t,
         'DECIDE',
-        `${event.pair} ${event.plan} (${event.trigger}): ${clip(event.reasons.join('; '))}`,
+        `${event.pair} ${event.plan} (${event.trigger}): ${event.reasons.join('; ')}`,
       );
     case 'controller-crash':
       return entry(
@@ -234,16 +286,35 @@ function describe(event: SimEvent): Entry | undefined {
         `${event.trigger} event ${event.ageSeconds} s old (maximum event age)`,
       );
     case 'error':
-      return entry(event.t, 'ERROR', `${event.pair ? `${event.pair}: ` : ''}${clip(event.message, 200)}`);
+      return entry(event.t, 'ERROR', `${event.pair ? `${event.pair}: ` : ''}${event.message}`);
   }
 }
 
 type RouteChange = Extract<SimEvent, { type: 'route-change' }>;
 
+/** The four octets and the prefix length of an IPv4 CIDR, to sort 9.0.0.0/8 before 10.0.0.0/8. */
+const ipv4Numbers = (cidr: string): number[] | undefined => {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+  return match ? match.slice(1).map(Number) : undefined;
+};
+
+/** IPv4 destinations in address order, then IPv6 and prefix lists in text order. */
+export function byDestination(a: string, b: string): number {
+  const x = ipv4Numbers(a);
+  const y = ipv4Numbers(b);
+  if (x === undefined || y === undefined) return x ? -1 : y ? 1 : a.localeCompare(b);
+  const differing = x.findIndex((n, i) => n !== y[i]);
+  return differing === -1 ? 0 : (x[differing] as number) - (y[differing] as number);
+}
+
 const byRoute = (
   a: { routeTable: string; destination: string },
   b: { routeTable: string; destination: string },
-): number => a.routeTable.localeCompare(b.routeTable) || a.destination.localeCompare(b.destination);
+): number => a.routeTable.localeCompare(b.routeTable) || byDestination(a.destination, b.destination);
+
+/** The pairs of the final state in name order. */
+const pairsByName = (output: SimulateOutput) =>
+  Object.entries(output.final.pairs).sort(([a], [b]) => a.localeCompare(b));
 
 /** Route changes of one pair to one member close together, as one entry, routes sorted. */
 function routeEntry(group: readonly RouteChange[]): Entry {
@@ -254,15 +325,15 @@ function routeEntry(group: readonly RouteChange[]): Entry {
   return entry(
     first.t,
     'ROUTES',
-    `${first.pair} ${count(group.length, 'route')} -> ${first.to}: ${clip(routes.join(', '), 160)}`,
+    `${first.pair} ${count(group.length, 'route')} -> ${first.to}: ${routes.join(', ')}`,
   );
 }
 
 /** Route changes within this many seconds of each other are one line. */
 const ROUTE_GROUP_SECONDS = 5;
 
-/** The timeline of an event log, from the start, in time order. */
-export function timelineLines(events: readonly SimEvent[]): string[] {
+/** The timeline of an event log, from the start, in time order, wrapped to `width` columns. */
+export function timelineLines(events: readonly SimEvent[], width = DEFAULT_WIDTH): string[] {
   const entries: (Entry | undefined)[] = [
     entry(0, 'START', 'every pair on its primary, both members healthy'),
   ];
@@ -293,15 +364,16 @@ export function timelineLines(events: readonly SimEvent[]): string[] {
     if (described !== undefined) entries.push(described);
   }
   flush();
-  const shown = entries.filter((e) => e !== undefined);
-  const width = Math.max(LABEL_WIDTH, ...shown.map((e) => e.label.length));
-  return shown.map((e) => `  ${clockTime(e.t)}  ${e.label.padEnd(width)} ${e.text}`);
+  // A stable sort: entries of one instant keep the order the simulator recorded them in.
+  const shown = entries.filter((e) => e !== undefined).sort((a, b) => a.t - b.t);
+  const labelWidth = Math.max(LABEL_WIDTH, ...shown.map((e) => e.label.length));
+  return shown.flatMap((e) => wrap(`  ${clockTime(e.t)}  ${e.label.padEnd(labelWidth)} `, e.text, width));
 }
 
 /** The final state of every pair, routes sorted. */
 export function finalLines(output: SimulateOutput): string[] {
   const lines: string[] = [];
-  for (const [name, pair] of Object.entries(output.final.pairs)) {
+  for (const [name, pair] of pairsByName(output)) {
     const blackholed = pair.routes.filter((r) => r.state === 'blackhole').length;
     const where =
       pair.active === 'split'
@@ -328,8 +400,21 @@ export function finalLines(output: SimulateOutput): string[] {
  * The summary: each move (and, in a dry run, each would-be move) with its detection and failover time, the
  * counts of what was done, and how long each pair's traffic was blackholed.
  */
-export function summaryLines(output: SimulateOutput): string[] {
+export function summaryLines(output: SimulateOutput, width = DEFAULT_WIDTH): string[] {
   const report = reportOf(output);
+  // Each line starts at its cause (else its decision): lines are in the order of those times.
+  const line = (move: WouldMoveReport, text: string) => {
+    const at = move.causeAt ?? move.decidedAt;
+    const cause = move.cause !== undefined && move.causeAt !== undefined;
+    return {
+      at,
+      decidedAt: move.decidedAt,
+      prefix: `  ${clockTime(at)} `,
+      text: cause
+        ? `${move.cause}: ${text.replace('{decided}', ` decided after ${seconds(move.decidedAt - at)}`)}`
+        : text.replace('{decided}', ''),
+    };
+  };
   const done = report.moves.map((move) => {
     const what = `${move.kind} ${move.pair} ${move.from} -> ${move.to} (${move.trigger})`;
     // Timings count from the cause when there is one, else from the decision.
@@ -338,21 +423,15 @@ export function summaryLines(output: SimulateOutput): string[] {
       move.routesMovedAt === undefined
         ? 'no route moved'
         : `${count(move.routesMoved, 'route')} on ${move.to} after ${seconds(move.routesMovedAt - origin)}`;
-    const text =
-      move.cause !== undefined && move.causeAt !== undefined
-        ? `  ${clockTime(move.causeAt)} ${move.cause}: ${what} decided after ${seconds(move.decidedAt - move.causeAt)}, ${routes}`
-        : `  ${clockTime(move.decidedAt)} ${what}, ${routes}`;
-    return { at: move.decidedAt, text };
+    return line(move, `${what}{decided}, ${routes}`);
   });
   const notDone = report.wouldMoves.map((move) => {
     const what = `would ${move.kind === 'failback' ? 'fail back' : 'fail over'} ${move.pair} ${move.from} -> ${move.to} (${move.trigger})`;
-    const text =
-      move.cause !== undefined && move.causeAt !== undefined
-        ? `  ${clockTime(move.causeAt)} ${move.cause}: ${what} decided after ${seconds(move.decidedAt - move.causeAt)}; dry run, nothing written`
-        : `  ${clockTime(move.decidedAt)} ${what}; dry run, nothing written`;
-    return { at: move.decidedAt, text };
+    return line(move, `${what}{decided}; dry run, nothing written`);
   });
-  const lines = [...done, ...notDone].sort((a, b) => a.at - b.at).map((l) => l.text);
+  const lines = [...done, ...notDone]
+    .sort((a, b) => a.at - b.at || a.decidedAt - b.decidedAt)
+    .flatMap((l) => wrap(l.prefix, l.text, width));
   if (report.moves.length === 0) lines.push('  no traffic moved');
   const wouldFailovers = report.wouldMoves.filter((m) => m.kind === 'failover').length;
   const wouldFailbacks = report.wouldMoves.length - wouldFailovers;
@@ -364,19 +443,23 @@ export function summaryLines(output: SimulateOutput): string[] {
     ...(wouldFailbacks > 0 ? [count(wouldFailbacks, 'would-be failback')] : []),
     ...(report.errors > 0 ? [count(report.errors, 'error')] : []),
   ];
-  lines.push(`  ${counts.join(', ')}`);
-  for (const [name, pair] of Object.entries(output.final.pairs)) {
+  lines.push(...wrap('  ', counts.join(', '), width));
+  for (const [name, pair] of pairsByName(output)) {
     lines.push(
-      pair.blackholeSeconds > 0
-        ? `  ${name}: traffic blackholed for ${seconds(pair.blackholeSeconds)} (a route blackholed or on a member not running)`
-        : `  ${name}: no route blackholed`,
+      ...wrap(
+        '  ',
+        pair.blackholeSeconds > 0
+          ? `${name}: traffic blackholed for ${seconds(pair.blackholeSeconds)} (a route blackholed or on a member not running)`
+          : `${name}: no route blackholed`,
+        width,
+      ),
     );
   }
   return lines;
 }
 
-/** The whole readable report of a run. */
-export function renderRun(scenario: Scenario, output: SimulateOutput): string {
+/** The whole readable report of a run, wrapped to `width` columns (the terminal's by default). */
+export function renderRun(scenario: Scenario, output: SimulateOutput, width = terminalWidth()): string {
   const { config } = scenario;
   const shape = config.pairs
     .map(
@@ -396,19 +479,19 @@ export function renderRun(scenario: Scenario, output: SimulateOutput): string {
         : `, DRY RUN for ${dryPairs.join(', ')} (nothing is written for them)`;
   const header = [
     `Scenario: ${output.scenario}`,
-    `  ${shape}; schedule every ${config.controller.schedule} s, ${mode}${dry}`,
+    ...wrap('  ', `${shape}; schedule every ${config.controller.schedule} s, ${mode}${dry}`, width),
     `  ${clockTime(output.duration)} of virtual time, seed ${output.seed}`,
     '',
   ];
   return [
     ...header,
-    ...timelineLines(output.events),
+    ...timelineLines(output.events, width),
     '',
     'Final state',
     ...finalLines(output),
     '',
     'Summary',
-    ...summaryLines(output),
+    ...summaryLines(output, width),
     '',
   ].join('\n');
 }

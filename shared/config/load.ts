@@ -23,31 +23,143 @@ export function problemsOf(error: z.ZodError, prefix: readonly PropertyKey[] = [
   }));
 }
 
+/** Levenshtein distance, case-insensitive: how far a misspelt key is from an allowed one. */
+export function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const substitution = (previous[j - 1] as number) + (x[i - 1] === y[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[y.length] as number;
+}
+
+/** The allowed key or value closest to a misspelt one, when it is close enough to be what was meant. */
+export function closest(key: string, allowed: readonly string[]): string | undefined {
+  // A third of the key's length catches a dropped, doubled or swapped letter without matching unrelated words;
+  // a short key must keep at least one of its letters.
+  const tolerance = Math.min(Math.max(2, Math.floor(key.length / 3)), key.length - 1);
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of allowed) {
+    const distance = editDistance(key, candidate);
+    if (distance <= tolerance && (best === undefined || distance < best.distance)) {
+      best = { key: candidate, distance };
+    }
+  }
+  return best?.key;
+}
+
+const quoted = (values: readonly unknown[]): string => values.map((v) => JSON.stringify(v)).join(', ');
+
+/** "; did you mean "daemon-down"?" for a misspelt string among allowed ones, else nothing. */
+export function didYouMean(given: unknown, allowed: readonly unknown[]): string {
+  if (typeof given !== 'string') return '';
+  const near = closest(
+    given,
+    allowed.filter((v): v is string => typeof v === 'string'),
+  );
+  return near === undefined ? '' : `; did you mean ${JSON.stringify(near)}?`;
+}
+
+/** The keys an object schema accepts, read from the schema that reported the issue. */
+function allowedKeys(inst: unknown): string[] {
+  const shape = (inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def
+    ?.shape;
+  return shape === undefined ? [] : Object.keys(shape);
+}
+
+/**
+ * Messages for the issues whose schema gives none of its own: an unknown key names the key and the closest
+ * allowed one ("did you mean"), else every allowed key; a value outside an enum is shown with the allowed values.
+ * Messages written in a schema win over these.
+ */
+const inputErrorMap: z.core.$ZodErrorMap = (issue) => {
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeys(issue.inst);
+    return issue.keys
+      .map((key) => {
+        const near = closest(key, allowed);
+        if (near !== undefined)
+          return `unknown key ${JSON.stringify(key)}; did you mean ${JSON.stringify(near)}?`;
+        return `unknown key ${JSON.stringify(key)} (allowed: ${quoted(allowed)})`;
+      })
+      .join('; ');
+  }
+  if (issue.code === 'invalid_value') {
+    const got = JSON.stringify(issue.input) ?? String(issue.input);
+    return `expected one of ${quoted(issue.values)} (got ${got})${didYouMean(issue.input, issue.values)}`;
+  }
+  return undefined;
+};
+
+/** Validate a document against a schema with the messages above; the problems, or the parsed value. */
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  document: unknown,
+  prefix: readonly PropertyKey[] = [],
+): { success: true; data: z.output<T> } | { success: false; problems: InputProblem[] } {
+  const result = schema.safeParse(document, { error: inputErrorMap });
+  return result.success
+    ? { success: true, data: result.data }
+    : { success: false, problems: problemsOf(result.error, prefix) };
+}
+
 /** Validate an already parsed document; throws InputError listing every problem. */
 export function parseConfig(document: unknown, what = 'configuration'): Config {
-  const result = configSchema.safeParse(document);
-  if (!result.success) throw new InputError(what, problemsOf(result.error));
+  const result = parseInput(configSchema, document);
+  if (!result.success) throw new InputError(what, result.problems);
   return result.data;
 }
 
-/** Parse JSON or YAML text (YAML is a superset of JSON). */
+/** A problem with a file as a whole (missing, empty, not YAML), as one line rather than a list. */
+function fileError(what: string, message: string): InputError {
+  const error = new InputError(what, [{ path: '', message }]);
+  error.message = `invalid ${what}: ${message}`;
+  return error;
+}
+
+/** Parse JSON or YAML text (YAML is a superset of JSON); an empty document is refused as such. */
 export function parseDocument(text: string, what: string): unknown {
+  let document: unknown;
   try {
-    return parseYaml(text, { prettyErrors: true });
+    document = parseYaml(text, { prettyErrors: true });
   } catch (error) {
     throw new InputError(what, [
       { path: '', message: `not valid YAML or JSON: ${(error as Error).message}` },
     ]);
   }
+  // YAML reads an empty file, or one of only comments, as null.
+  if (document === null || document === undefined) throw fileError(what, 'the file is empty');
+  return document;
 }
 
-/** Read, parse and validate a configuration file. */
-export function loadConfigFile(path: string): Config {
+/** Read and parse a JSON or YAML file; a missing or unreadable file is one line naming the file. */
+export function readDocumentFile(path: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new InputError(`configuration ${path}`, [{ path: '', message: (error as Error).message }]);
+    const code = (error as NodeJS.ErrnoException).code;
+    const message =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'this is a directory, not a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (error as Error).message;
+    throw fileError(what, message);
   }
-  return parseConfig(parseDocument(text, `configuration ${path}`), `configuration ${path}`);
+  return parseDocument(text, what);
+}
+
+/** Read, parse and validate a configuration file. */
+export function loadConfigFile(path: string): Config {
+  const what = `configuration ${path}`;
+  return parseConfig(readDocumentFile(path, what), what);
 }

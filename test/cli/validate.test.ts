@@ -21,15 +21,13 @@ function captured() {
 }
 
 describe('vpn-failover validate', () => {
-  it('summarises a valid configuration and exits 0', () => {
+  it('summarises a valid configuration, counts in the right number, and exits 0', () => {
     const { out, io } = captured();
     validate({ config: 'examples/pairs.yaml' }, io);
 
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(/valid, 1 pair\(s\)/);
-    expect(out.stdout).toMatch(
-      /branch-a: i-0123456789abcdef0 \(primary\).*2 route table\(s\) x 2 destination\(s\)/,
-    );
+    expect(out.stdout).toContain('valid, 1 pair\n');
+    expect(out.stdout).toMatch(/branch-a: i-0123456789abcdef0 \(primary\).*2 route tables x 2 destinations/);
   });
 
   it('prints the configuration with every default filled in for scripts', () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -242,5 +242,23 @@ describe('vpn-failover simulate', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('invalid --fail-on-blackhole: expected a number of seconds');
     expect(stderr).toContain('(got "soon")');
+  });
+});
+
+describe('vpn-failover', () => {
+  it('prints the package version with --version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+
+    const { code, stdout } = await cli('--version');
+
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${version}\n`);
+  });
+
+  it('says in one line, without a stack trace, that a configuration file is missing, and exits 2', async () => {
+    const { code, stderr } = await cli('validate', '--config', 'no-such-dir/pairs.yaml');
+
+    expect(code).toBe(2);
+    expect(stderr).toBe('invalid configuration no-such-dir/pairs.yaml: no such file\n');
   });
 });

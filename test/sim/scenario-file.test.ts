@@ -93,7 +93,7 @@ describe('a scenario file', () => {
     ]);
   });
 
-  it('rejects a misspelt fault kind naming the value and every allowed kind, the new ones included', () => {
+  it('rejects a misspelt fault kind naming the value, every allowed kind (the new ones included) and the one meant', () => {
     const problems = problemsOf({
       name: 'x',
       config,
@@ -101,7 +101,7 @@ describe('a scenario file', () => {
     });
 
     expect(problems['faults[0].fault']).toMatch(
-      /^expected one of stop, start, terminate, .* \(got "os-hung"\)$/,
+      /^expected one of stop, start, terminate, .* \(got "os-hung"\); did you mean "os-hang"\?$/,
     );
     expect(problems['faults[0].fault']).toContain('daemon-hang, os-hang, os-recover');
   });

@@ -431,7 +431,7 @@ describe('the example scenarios', () => {
       'branch-a/standby terminate: failback to primary (hard-loss)',
     ]);
     expect(everyRouteOn(output, 'primary')).toBe(true);
-    const text = renderRun(scenario, output);
+    const text = renderRun(scenario, output, 200);
     expect(text).toContain('Summary');
     expect(text).toMatch(
       /branch-a\/standby terminate: failback branch-a standby -> primary \(hard-loss\) decided after [\d.]+ s, 4 routes on primary after/,
