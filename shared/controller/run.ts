@@ -9,6 +9,7 @@ import { isMove } from '../domain/plan.ts';
 import type { PairMemory, PairObservation, Role, StoredPair } from '../domain/types.ts';
 import { ROLES } from '../domain/types.ts';
 import { BadEventError, ConflictError, UnhealthyTargetError } from '../errors.ts';
+import { countOf } from '../plural.ts';
 import { type ActResult, actAll, EC2_WRITE_BUCKET, writePriority } from './act.ts';
 import { observePairs } from './observe.ts';
 import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } from './types.ts';
@@ -565,10 +566,12 @@ async function finish(
       ...intent.problems,
       ...(result.failures.length > 0
         ? [
-            `${result.failures.length} write(s) failed, the next run repairs them: ${result.failures.join('; ')}`,
+            `${countOf(result.failures.length, 'write')} failed, the next run repairs them: ${result.failures.join('; ')}`,
           ]
         : []),
-      ...(result.unconfirmed.length > 0 ? [`${result.unconfirmed.length} route(s) not confirmed yet`] : []),
+      ...(result.unconfirmed.length > 0
+        ? [`${countOf(result.unconfirmed.length, 'route')} not confirmed yet`]
+        : []),
       ...(failed.length > 0 ? [historyProblem(failed.length, failed[0]?.error)] : []),
     ];
     return withProblems(
@@ -582,7 +585,7 @@ async function finish(
 }
 
 const historyProblem = (count: number, error: Error | undefined): string =>
-  `${count} history record(s) not copied to the history yet (kept on the pair item; the next run copies them): ${error?.message ?? 'unknown error'}`;
+  `${countOf(count, 'history record')} not copied to the history yet (kept on the pair item; the next run copies them): ${error?.message ?? 'unknown error'}`;
 
 function storedOf(stored: ReadonlyMap<string, LoadedPair>, name: string): LoadedPair {
   const found = stored.get(name);

@@ -10,6 +10,7 @@ import type {
 } from '../domain/types.ts';
 import { otherRole, ROLES } from '../domain/types.ts';
 import { formatSeconds } from '../duration.ts';
+import { countOf } from '../plural.ts';
 import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
 import { readSilence, type SilenceView } from './silence.ts';
@@ -281,7 +282,7 @@ function planMove(
     ...move.reasons,
     ...overridden.map((b) => `forced past: ${b.alarm.detail}`),
     ...(unverified ? [unverifiedText] : []),
-    `${routeWritesText(writes.length)} to ${eni}${moveElasticIp ? ', Elastic IP follows' : ''}`,
+    `${countOf(writes.length, 'route write')} to ${eni}${moveElasticIp ? ', Elastic IP follows' : ''}`,
   ];
   // A repair finishes a move onto the active member, so the routes it rewrites come from the other one.
   const from = move.kind === 'repair-routes' ? otherRole(to) : memory.active;
@@ -296,12 +297,6 @@ function planMove(
 }
 
 const alarmPlan = (reasons: readonly string[]): Plan => ({ kind: 'alarm', reasons });
-
-/** "1 route write", "4 route writes". */
-const routeWritesText = (n: number): string => `${n} route write${n === 1 ? '' : 's'}`;
-
-/** "1 managed route", "4 managed routes". */
-const managedRoutesText = (n: number): string => `${n} managed route${n === 1 ? '' : 's'}`;
 
 const blockedReasons = (to: Role, blockers: readonly Blocker[]): string[] =>
   blockers.map((b) => `not moving to ${to}: ${b.alarm.detail}`);
@@ -331,7 +326,7 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
       plan: {
         kind: 'noop',
         reasons: [
-          `${active} carries traffic: ${managedRoutesText(managed)} on ${observation.enis[active] ?? pair[active].instanceId}`,
+          `${active} carries traffic: ${countOf(managed, 'managed route')} on ${observation.enis[active] ?? pair[active].instanceId}`,
           ...notes,
         ],
       },
@@ -342,7 +337,7 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
     (r) => r.target !== 'foreign' && !(r.target === active && r.onEni && !r.blackhole),
   );
   const what = [
-    ...(stray.length > 0 ? [`${managedRoutesText(stray.length)} not on ${active}`] : []),
+    ...(stray.length > 0 ? [`${countOf(stray.length, 'managed route')} not on ${active}`] : []),
     ...(elasticIpAway ? [`Elastic IP on ${observation.elasticIpOn}`] : []),
   ].join(' and ');
   if (verdicts[active].health !== 'healthy') {
@@ -436,8 +431,7 @@ function automatic(ctx: Context): Outcome {
   }
   if (current.health === 'unknown') {
     const n = streaks.unknownStreak;
-    const evaluations =
-      n >= UNKNOWN_ALARM_AFTER ? `${n} or more evaluations` : `${n} evaluation${n === 1 ? '' : 's'}`;
+    const evaluations = n >= UNKNOWN_ALARM_AFTER ? `${n} or more evaluations` : countOf(n, 'evaluation');
     notes.push(`${active} unknown for ${evaluations} (${current.reason}): unknown never moves traffic`);
   }
 

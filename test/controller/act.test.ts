@@ -100,7 +100,7 @@ describe('a move whose writes fail', () => {
       plan: 'failover',
       moveStarted: true,
       active: 'standby',
-      error: expect.stringMatching(/4 write\(s\) failed.*UnauthorizedOperation/),
+      error: expect.stringMatching(/4 writes failed.*UnauthorizedOperation/),
     });
     expect(second.pairs[0]).toMatchObject({
       plan: 'repair-routes',
@@ -180,7 +180,7 @@ describe('the history of route changes', () => {
 
     // Assess
     expect(moved.pairs[0]).toMatchObject({ plan: 'failover', active: 'standby', moveStarted: true });
-    expect(moved.pairs[0]?.error).toMatch(/history record\(s\) not copied.*Internal server error/);
+    expect(moved.pairs[0]?.error).toMatch(/1 history record not copied.*Internal server error/);
     expect(targetsOf(f, 0)).toEqual(['standby', 'standby', 'standby', 'standby']);
     expect(before).toEqual([]);
     const after = await history();

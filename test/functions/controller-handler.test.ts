@@ -233,7 +233,7 @@ describe('controller handler', () => {
       trigger: 'soft-failure',
       active: 'standby',
     });
-    expect(interrupted.pairs[0]?.error).toMatch(/^2 write\(s\) failed, the next run repairs them/);
+    expect(interrupted.pairs[0]?.error).toMatch(/^2 writes failed, the next run repairs them/);
     expect(routeTargets().filter((t) => t === 'standby')).toHaveLength(2);
 
     // Act: the next scheduled run.
