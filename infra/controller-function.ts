@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { configHash, deployedConfigJson } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
 import { ENV } from '../shared/telemetry-names.ts';
 
@@ -34,8 +34,8 @@ const shellQuote = (value: string): string => `'${value.replaceAll("'", "'\\''")
  * version is deployed). It goes into the cloud assembly directory, which `cdk synth` owns and recreates.
  */
 export function writeConfigFile(scope: Construct, config: Config): string {
-  const json = `${JSON.stringify(config, null, 2)}\n`;
-  const hash = createHash('sha256').update(json).digest('hex').slice(0, 16);
+  const json = deployedConfigJson(config);
+  const hash = configHash(config);
   const directory = Stage.of(scope)?.outdir ?? join(tmpdir(), 'vpn-failover');
   mkdirSync(directory, { recursive: true });
   const file = join(directory, `vpn-failover-config.${hash}.json`);

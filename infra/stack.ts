@@ -1,6 +1,8 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { configHash } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
+import { STACK_OUTPUTS } from '../shared/telemetry-names.ts';
 import { VpnFailoverController, type VpnFailoverControllerProps } from './controller.ts';
 
 /** Props of {@link VpnFailoverStack}. */
@@ -28,18 +30,46 @@ export class VpnFailoverStack extends Stack {
       ...stackProps,
     });
     this.controller = new VpnFailoverController(this, 'Controller', { ...controller, config });
-    // What `vpn-failover resize` needs (cli/resize.ts RESIZE_ENV names the variables that take these values).
-    new CfnOutput(this, 'ResizeStateMachineArn', {
-      value: this.controller.resize.stateMachine.stateMachineArn,
-      description: 'VPN_FAILOVER_STATE_MACHINE_ARN for vpn-failover resize',
-    });
-    new CfnOutput(this, 'StateTableName', {
-      value: this.controller.table.tableName,
-      description: 'VPN_FAILOVER_TABLE for vpn-failover resize --dry-run',
-    });
-    new CfnOutput(this, 'ProbeDocumentName', {
-      value: this.controller.probeDocumentName,
-      description: 'VPN_FAILOVER_PROBE_DOCUMENT for vpn-failover resize --dry-run',
-    });
+    this.addOutputs();
+  }
+
+  /**
+   * What the CLI needs to find and check the deployment, under the keys of STACK_OUTPUTS. Nothing is exported:
+   * an export would pin these resources against replacement while another stack imports them.
+   */
+  private addOutputs(): void {
+    const { controller, config, deploymentName, table, probeDocumentName, resize, topic } = this.controller;
+    const outputs: Record<keyof typeof STACK_OUTPUTS, { value: string; description: string }> = {
+      controllerFunctionName: {
+        value: controller.functionName,
+        description: 'The controller Lambda: vpn-failover failover invokes it',
+      },
+      controllerFunctionArn: { value: controller.functionArn, description: 'The controller Lambda ARN' },
+      stateTableName: {
+        value: table.tableName,
+        description: 'The DynamoDB state table: pair state, leases, pauses and history',
+      },
+      probeDocumentName: {
+        value: probeDocumentName,
+        description: 'The SSM Command document that probes the VPN daemon on a member',
+      },
+      resizeStateMachineArn: {
+        value: resize.stateMachine.stateMachineArn,
+        description: 'The zero-downtime resize state machine: vpn-failover resize starts it',
+      },
+      alarmTopicArn: { value: topic.topicArn, description: 'The SNS topic every alarm notifies' },
+      deploymentName: {
+        value: deploymentName,
+        description: 'The deployment name: alarm-name prefix and dashboard name',
+      },
+      configHash: {
+        value: configHash(config),
+        description:
+          'sha256 (first 16 hex digits) of the validated configuration as deployed; vpn-failover doctor compares it with the file',
+      },
+    };
+    for (const [name, output] of Object.entries(outputs)) {
+      new CfnOutput(this, STACK_OUTPUTS[name as keyof typeof STACK_OUTPUTS], output);
+    }
   }
 }

@@ -90,3 +90,18 @@ export const PROBE_PARAMETER_PATTERNS = {
 
 /** The probe document's one step, named by GetCommandInvocation's PluginName. */
 export const PROBE_STEP_NAME = 'probe';
+
+/**
+ * The stack's output keys: the CLI finds a deployment from them (DescribeStacks on the stack name). Keys are
+ * part of the interface between a deployed stack and the CLI, so they never change.
+ */
+export const STACK_OUTPUTS = {
+  controllerFunctionName: 'ControllerFunctionName',
+  controllerFunctionArn: 'ControllerFunctionArn',
+  stateTableName: 'StateTableName',
+  probeDocumentName: 'ProbeDocumentName',
+  resizeStateMachineArn: 'ResizeStateMachineArn',
+  alarmTopicArn: 'AlarmTopicArn',
+  deploymentName: 'DeploymentName',
+  configHash: 'ConfigHash',
+} as const;

@@ -1,11 +1,25 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
 import { type Config, configSchema } from './schema.ts';
 
-/** The configuration used when none is named: the example (cdk synth, the CLI, the demo). */
+/** The configuration the CLI's validate, simulate and resize use when none is named: the example. */
 export const DEFAULT_CONFIG_PATH = 'examples/pairs.yaml';
+
+/** A validated configuration exactly as deployed: the Lambda bundle's config.json. */
+export function deployedConfigJson(config: Config): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/**
+ * The first 16 hex digits of the sha256 of {@link deployedConfigJson}: the stack output ConfigHash, which tells
+ * whether a deployed stack runs the configuration a file validates to.
+ */
+export function configHash(config: Config): string {
+  return createHash('sha256').update(deployedConfigJson(config)).digest('hex').slice(0, 16);
+}
 
 /** "pairs[1].standby.instanceId" from a zod path. */
 export function formatPath(path: readonly PropertyKey[]): string {
