@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/load.ts';
 import { InputError } from '../shared/errors.ts';
 import { VpnFailoverStack } from './stack.ts';
 
@@ -10,7 +10,7 @@ export const DEFAULT_STACK_NAME = 'VpnFailover';
 
 /**
  * Context keys the app reads (`cdk synth -c key=value`; values given on the command line are strings):
- * - `config`: the configuration file, relative to the working directory (default examples/pairs.yaml);
+ * - `config` (required): the configuration file, relative to the working directory;
  * - `stackName`: the stack and deployment name (default VpnFailover);
  * - `recoverMembers`: `true` adds an EC2 auto-recovery alarm per member (default false);
  * - `retainData`: `false` deletes the state table, topic key and logs with the stack (default true);
@@ -34,22 +34,40 @@ function flag(app: App, key: string, fallback: boolean): boolean {
   ]);
 }
 
-function text(app: App, key: string, fallback: string): string {
+function text(app: App, key: string): string | undefined {
   const value: unknown = app.node.tryGetContext(key);
-  if (value === undefined) return fallback;
+  if (value === undefined) return undefined;
   if (typeof value === 'string' && value !== '') return value;
   throw new InputError('context', [
     { path: key, message: `expected a non-empty string (got ${JSON.stringify(value)})` },
   ]);
 }
 
+/** The example configuration, named in the message that asks for one. */
+export const EXAMPLE_CONFIG_PATH = 'examples/pairs.yaml';
+
+/**
+ * Synth without `-c config=FILE`: nothing is synthesized, so no deployment of the example pairs happens by
+ * accident.
+ */
+export class ConfigNotNamedError extends Error {
+  constructor() {
+    super(
+      `no configuration named: pass -c config=FILE (e.g. npx cdk deploy -c config=my-pairs.yaml); ${EXAMPLE_CONFIG_PATH} is there to try with`,
+    );
+    this.name = 'ConfigNotNamedError';
+  }
+}
+
 /**
  * Build the app from its context: load and validate the configuration (an invalid file throws InputError
- * listing every problem, before any asset is bundled), add the stack and, unless disabled, cdk-nag.
+ * listing every problem, before any asset is bundled), add the stack and, unless disabled, cdk-nag. Without a
+ * `config` in the context it throws ConfigNotNamedError.
  */
 export function buildApp(app: App): VpnFailoverStack {
-  const configPath = text(app, CONTEXT.config, DEFAULT_CONFIG_PATH);
-  const stackName = text(app, CONTEXT.stackName, DEFAULT_STACK_NAME);
+  const configPath = text(app, CONTEXT.config);
+  if (configPath === undefined) throw new ConfigNotNamedError();
+  const stackName = text(app, CONTEXT.stackName) ?? DEFAULT_STACK_NAME;
   const recoverMembers = flag(app, CONTEXT.recoverMembers, false);
   const retainData = flag(app, CONTEXT.retainData, true);
   const nag = flag(app, CONTEXT.nag, true);

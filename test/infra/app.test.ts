@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/app.ts';
+import { buildApp, ConfigNotNamedError } from '../../infra/app.ts';
 import { InputError } from '../../shared/errors.ts';
 import { SKIP_BUNDLING, testApp } from './test-app.ts';
 
@@ -24,18 +24,58 @@ writeFileSync(
 );
 
 /** Run the app the way `cdk synth` does: the CLI passes context and the output directory as environment. */
-function runApp(context: Record<string, unknown>) {
+function runApp(
+  context: Record<string, unknown>,
+  outdir = mkdtempSync(join(scratch, 'out-')),
+  env: Record<string, string | undefined> = {},
+) {
+  const merged: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
   return spawnSync(process.execPath, ['infra/bin/app.ts'], {
     encoding: 'utf8',
-    env: {
-      ...process.env,
-      CDK_CONTEXT_JSON: JSON.stringify(context),
-      CDK_OUTDIR: mkdtempSync(join(scratch, 'out-')),
-    },
+    env: { ...merged, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
   });
 }
 
+/** The example configuration, which tests name explicitly as a user must. */
+const EXAMPLE = 'examples/pairs.yaml';
+
 describe('the CDK app', () => {
+  it('refuses to synth without -c config=FILE, in one line naming what to pass and the example, writing no template', () => {
+    const outdir = mkdtempSync(join(scratch, 'out-'));
+    const result = runApp({}, outdir);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(
+      'no configuration named: pass -c config=FILE (e.g. npx cdk deploy -c config=my-pairs.yaml); examples/pairs.yaml is there to try with\n',
+    );
+    expect(readdirSync(outdir)).toEqual([]);
+  });
+
+  it('refuses to build the stack in process without a configuration', () => {
+    const app = testApp({ ...SKIP_BUNDLING, nag: 'false' });
+    expect(() => buildApp(app)).toThrow(ConfigNotNamedError);
+    expect(app.node.children).toEqual([]);
+  });
+
+  it('synthesizes a named configuration without AWS credentials', () => {
+    const outdir = mkdtempSync(join(scratch, 'out-'));
+    const result = runApp({ ...SKIP_BUNDLING, nag: 'false', config: EXAMPLE }, outdir, {
+      AWS_ACCESS_KEY_ID: undefined,
+      AWS_SECRET_ACCESS_KEY: undefined,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+      AWS_CONFIG_FILE: join(scratch, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(scratch, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const template = JSON.parse(readFileSync(join(outdir, 'VpnFailover.template.json'), 'utf8'));
+    expect(template.Outputs.DeploymentName.Value).toBe('VpnFailover');
+  });
+
   it('fails synth on an invalid configuration, listing every problem by its path, before bundling anything', () => {
     const result = runApp({ config: invalidConfig });
     expect(result.status).toBe(1);
@@ -83,8 +123,8 @@ describe('the CDK app', () => {
     ]);
   });
 
-  it('synthesizes the example configuration by default into one environment-agnostic stack named VpnFailover', () => {
-    const app = testApp({ ...SKIP_BUNDLING, nag: 'false' });
+  it('synthesizes the named configuration into one environment-agnostic stack named VpnFailover', () => {
+    const app = testApp({ ...SKIP_BUNDLING, nag: 'false', config: EXAMPLE });
     const stack = buildApp(app);
     expect(stack.stackName).toBe('VpnFailover');
     expect(stack.environment).toBe('aws://unknown-account/unknown-region');
@@ -97,6 +137,7 @@ describe('the CDK app', () => {
     const app = testApp({
       ...SKIP_BUNDLING,
       nag: 'false',
+      config: EXAMPLE,
       stackName: 'EdgeVpn',
       recoverMembers: 'true',
       retainData: 'false',
@@ -109,6 +150,8 @@ describe('the CDK app', () => {
   });
 
   it('rejects a context flag that is neither true nor false', () => {
-    expect(() => buildApp(testApp({ ...SKIP_BUNDLING, recoverMembers: 'yes' }))).toThrow(InputError);
+    expect(() => buildApp(testApp({ ...SKIP_BUNDLING, config: EXAMPLE, recoverMembers: 'yes' }))).toThrow(
+      InputError,
+    );
   });
 });

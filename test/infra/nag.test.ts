@@ -32,7 +32,7 @@ function acknowledgements(root: IConstruct): { id: string; reason: unknown }[] {
 
 describe('cdk-nag AwsSolutions', () => {
   it('reports no unacknowledged finding for the example deployment', () => {
-    const app = testApp(SKIP_BUNDLING);
+    const app = testApp({ ...SKIP_BUNDLING, config: 'examples/pairs.yaml' });
     buildApp(app);
     expect(() => app.synth()).not.toThrow();
   });
@@ -59,7 +59,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('fails synth when a wildcard permission is added without an acknowledged reason', () => {
-    const app = testApp(SKIP_BUNDLING);
+    const app = testApp({ ...SKIP_BUNDLING, config: 'examples/pairs.yaml' });
     const stack = buildApp(app);
     const careless = new Role(stack, 'Careless', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     careless.addToPolicy(new PolicyStatement({ actions: ['ec2:ReplaceRoute'], resources: ['*'] }));
