@@ -91,8 +91,11 @@ export function addSimulateCommand(program: Command, io: CliIo): void {
   program
     .command('simulate')
     .description('run a scenario file against the simulated AWS account (no AWS account needed)')
-    .requiredOption('--scenario <file>', 'scenario file (YAML or JSON), see contracts.md section 2')
-    .option('--json', 'print one JSON document (contracts.md section 3) instead of a timeline')
+    .requiredOption(
+      '--scenario <file>',
+      'scenario file (YAML or JSON), see examples/scenarios and the README',
+    )
+    .option('--json', 'print one JSON document (events and final state) instead of a timeline')
     .option('--seed <n>', "seed for the simulated latencies and throttling (default: the scenario's, else 1)")
     .option('--verbose', 'also list every decision of every controller run')
     .option(

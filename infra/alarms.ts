@@ -221,7 +221,8 @@ function recoveryAlarm(
   instanceId: string,
   actions: IAlarmAction[],
 ): Alarm {
-  // StatusCheckFailed_System is free, 0/1 at 1-minute frequency (aws-facts.md §7 "EC2 status-check metrics").
+  // StatusCheckFailed_System is free, 0/1 at 1-minute frequency
+  // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/viewing_metrics_with_cloudwatch.html#status-check-metrics).
   const alarm = new Alarm(scope, `Recover-${role}`, {
     alarmName: alarmName.recover(deployment, pair, role),
     alarmDescription: `Pair ${pair}: the ${role} ${instanceId} failed its system status check for 2 minutes; EC2 recovers it.`,

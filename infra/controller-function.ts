@@ -20,7 +20,7 @@ export const BUNDLED_CONFIG_PATH = '/var/task/config.json';
 
 /**
  * ESM bundles that pull in CommonJS dependencies (pino) need `require`; esbuild's ESM output has none
- * (toolchain.md §9 item 12).
+ * (https://esbuild.github.io/api/#banner shows the createRequire banner for this).
  */
 const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
@@ -67,7 +67,7 @@ export interface ControllerFunctionProps {
 /**
  * A NodejsFunction with the house defaults: nodejs24.x on arm64; bundled by the local esbuild (never Docker)
  * as ESM with the createRequire banner and `module`-first main fields; the AWS SDK bundled so its version (and
- * retry behaviour, aws-facts.md §3) is pinned by our lock file; source maps on; the validated configuration
+ * retry behaviour) is pinned by our lock file; source maps on; the validated configuration
  * copied into the bundle as `config.json` (no 4 KB environment ceiling) and located by ENV.configPath;
  * an explicit log group with retention; and its own role holding only write access to that log group
  * (no AWSLambdaBasicExecutionRole) to which callers add what the function needs. The log group and the role
