@@ -20,7 +20,7 @@ export const BUNDLED_CONFIG_PATH = '/var/task/config.json';
 
 /**
  * ESM bundles that pull in CommonJS dependencies (pino) need `require`; esbuild's ESM output has none
- * (https://esbuild.github.io/api/#banner shows the createRequire banner for this).
+ * ("Dynamic require is not supported", https://github.com/evanw/esbuild/issues/1921).
  */
 const ESM_REQUIRE_BANNER =
   "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
