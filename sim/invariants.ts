@@ -1,6 +1,6 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
-import { controllerTimeoutSeconds, evaluationSlots } from '../shared/controller/run.ts';
+import { controllerTimeoutSeconds, evaluationSlots, WRITER_LEASE_MS } from '../shared/controller/run.ts';
 import { ALARM_KINDS, type AlarmKind } from '../shared/domain/plan.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { otherRole, ROLES } from '../shared/domain/types.ts';
@@ -40,7 +40,8 @@ import type { Scenario } from './scenario.ts';
  *   progress, and the one queued behind it starts when it ends; reserved concurrency 1);
  * - a throttling window that overlaps a bound extends it by the overlap plus one run and 15 s of SDK retries
  *   (standard mode: 3 attempts, throttling backoff up to 1 s then 2 s, aws-facts §3); a controller crash or
- *   Lambda timeout extends it by one evaluation plus one run.
+ *   Lambda timeout extends it by one evaluation, or the writer lease the dead invocation may have held
+ *   (WRITER_LEASE_MS, whichever is longer), plus one run.
  * For the example pair (4 routes, probeTimeout 20 s) on the 1-minute schedule: observe 21.75 s, act 0.7 s,
  * run 27.1 s, gap = evaluation 60.95 s, so the hard-loss bound (invariant 1) is 110.5 s and the convergence
  * bound (invariant 4, unhealthyThreshold 2) is 171.45 s after the world has settled; in fast mode every 10 s
@@ -348,7 +349,12 @@ function extendedDeadline(
       if (b <= from - timing.throttledRun || a >= deadline) continue;
       extended += Math.max(0, Math.min(b, deadline) - Math.max(a, from)) + timing.throttledRun;
     }
-    for (const t of crashes) if (t >= from && t <= deadline) extended += timing.evaluation + timing.run;
+    // A dead invocation may have held the writer lease: nobody writes until it runs out (WRITER_LEASE_MS), so a
+    // crash shortly before `from` still counts.
+    const lease = WRITER_LEASE_MS / 1000;
+    for (const t of crashes) {
+      if (t >= from - lease && t <= deadline) extended += Math.max(timing.evaluation, lease) + timing.run;
+    }
     if (extended <= deadline) return deadline;
     deadline = extended;
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -129,12 +129,16 @@ describe('random fault schedules over one to three pairs', () => {
 
   it('print a failing schedule as a scenario file that `vpn-failover simulate` loads back to the same scenario', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chaos-'));
-    fc.sample(chaosCase, { numRuns: 20, seed: 3 }).forEach((sample, i) => {
-      const path = join(dir, `scenario-${i}.yaml`);
-      writeFileSync(path, sample[fc.toStringMethod]());
+    try {
+      fc.sample(chaosCase, { numRuns: 20, seed: 3 }).forEach((sample, i) => {
+        const path = join(dir, `scenario-${i}.yaml`);
+        writeFileSync(path, sample[fc.toStringMethod]());
 
-      expect(loadScenarioFile(path)).toEqual(sample.scenario);
-    });
+        expect(loadScenarioFile(path)).toEqual(sample.scenario);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
