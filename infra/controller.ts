@@ -44,7 +44,7 @@ export const INSTANCE_IDS_PER_RULE = 50;
 
 /**
  * Events older than this are dropped rather than delivered late, and none is retried: every trigger only means
- * "look now", and the next schedule looks anyway (aws-facts.md §9 "Async throttling", §7 "Schedules").
+ * "look now", and the next schedule looks anyway (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html, §7 "Schedules").
  */
 export const MAX_EVENT_AGE = Duration.seconds(60);
 
@@ -56,14 +56,14 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
  */
 export const STACK_RESOURCE_LIMIT = 500;
 
-/** Lambda's documented maximum timeout (aws-facts.md §9 "Timeouts and concurrency"). */
+/** Lambda's documented maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
 const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
-/** CloudWatch: Period × EvaluationPeriods ≤ 1 day below 1-hour periods, ≤ 7 days otherwise (aws-facts.md §5). */
+/** CloudWatch: Period × EvaluationPeriods ≤ 1 day below 1-hour periods, ≤ 7 days otherwise (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html). */
 const maxAlarmWindowSeconds = (period: number): number => (period < 3600 ? 86_400 : 604_800);
 
 /** Props of {@link VpnFailoverController}. */
 export interface VpnFailoverControllerProps {
-  /** The configuration (contracts.md §1), e.g. from `loadConfigFile`. Validated again here. */
+  /** The configuration (the README's Configuration section), e.g. from `loadConfigFile`. Validated again here. */
   readonly config: Config;
   /**
    * Names the alarms (`<name>.…`) and the dashboard; unique per account and Region. [A-Za-z][A-Za-z0-9-], at

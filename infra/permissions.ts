@@ -8,7 +8,7 @@ import type { Config, PairConfig } from '../shared/config/schema.ts';
  * Resource types per action follow the Service Authorization Reference (read through the iann0036/iam-dataset
  * snapshot of it): ec2:CreateRoute / ec2:ReplaceRoute take only `route-table*`; ec2:AssociateAddress takes
  * `elastic-ip`, `instance` and `network-interface`; ssm:SendCommand is authorised on both the document and the
- * instance (aws-facts.md §4 "IAM for ssm:SendCommand"). Actions that AWS does not scope by resource (EC2
+ * instance (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html). Actions that AWS does not scope by resource (EC2
  * Describe*, ssm:ListCommandInvocations, cloudwatch:GetMetricData) are read-only and are
  * the only ones granted on `*`.
  */
@@ -61,7 +61,7 @@ export function observeStatements(config: Config): PolicyStatement[] {
   return [new PolicyStatement({ sid: 'ObserveEc2', effect: Effect.ALLOW, actions, resources: ['*'] })];
 }
 
-/** ReplaceRoute and CreateRoute, only on the configured route tables (aws-facts.md §2 "IAM scoping"). */
+/** ReplaceRoute and CreateRoute, only on the configured route tables (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceRoute.html). */
 export function routeWriteStatements(scope: IConstruct, config: Config): PolicyStatement[] {
   const tables = unique(config.pairs.flatMap((p) => p.routeTables));
   return [
@@ -174,7 +174,7 @@ const WILDCARD_REASONS: Readonly<Record<string, string>> = {
 
 /**
  * A resource as cdk-nag writes it in a finding id: literals as they are, `{ Ref: X }` as `<X>`, joined. The id
- * therefore depends on whether the stack's account and Region are known (toolchain.md §9 item 16), so it is
+ * therefore depends on whether the stack's account and Region are known (cdk-nag v3 embeds resolved ARNs in finding ids), so it is
  * computed from the synthesized value rather than written down.
  */
 function nagResource(scope: IConstruct, resource: string): string {

@@ -11,7 +11,7 @@ import {
 export { PROBE_PARAMETER_PATTERNS, PROBE_STEP_NAME };
 
 /**
- * The SSM Command document behind the daemon signal (aws-facts.md §4 "Custom documents"): a fixed script, no
+ * The SSM Command document behind the daemon signal (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html): a fixed script, no
  * free-form shell. Parameters are constrained by allowedPattern (checked by the SSM API and again by the agent)
  * and arrive as environment variables (interpolationType ENV_VAR), never spliced into the script text, so a
  * parameter value cannot become shell syntax. `Success` only means exit 0, so the script exits non-zero

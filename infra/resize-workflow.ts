@@ -43,7 +43,8 @@ import type { VpnFailoverController } from './controller.ts';
 import { perPair } from './permissions.ts';
 
 /**
- * The zero-downtime resize (design.md "Resize workflow", aws-facts.md sections 6 and 8): a Standard state machine,
+ * The zero-downtime resize (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html,
+ * https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html): a Standard state machine,
  * started by hand, whose every EC2-calling step is the one resize Lambda (functions/resize/handler.ts) raising
  * typed errors. Step Functions' direct EC2 integrations would surface every EC2 error as Ec2.Ec2Exception, so
  * Retry/Catch could not tell a capacity error from throttling; the Lambda's error names can. Waiting is Wait +

@@ -58,7 +58,7 @@ export const PROBE_PARAMETERS = {
 
 /**
  * The probe script's exit status when it could not judge the daemon (the agent, older than 3.3.2746.0, did not
- * pass the parameters as environment variables, aws-facts.md section 4): read as unknown, never unhealthy.
+ * pass the parameters as environment variables, https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html): read as unknown, never unhealthy.
  */
 export const PROBE_EXIT_UNKNOWN = 3;
 

@@ -1,9 +1,9 @@
 /**
- * Fault kinds a scenario can inject (contracts.md section 2) and the service errors the simulated account
+ * Fault kinds a scenario can inject (the README's scenario file description) and the service errors the simulated account
  * answers with.
  */
 
-/** Every fault kind of contracts.md section 2, in its order. */
+/** Every fault kind of the README's scenario file description, in its order. */
 export const FAULT_KINDS = [
   'stop',
   'start',

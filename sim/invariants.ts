@@ -196,7 +196,7 @@ const tunnelUp: Condition = (s) =>
   s.state === 'running' && !s.instanceFault && !s.daemonFault && !s.systemFault && !s.tunnelFault
     ? Math.max(s.daemonReadyAt, s.tunnelReadyAt)
     : undefined;
-/** EC2 shows the member down: not running, or a status check impaired (hard loss, design.md). */
+/** EC2 shows the member down: not running, or a status check impaired (a hard loss). */
 const hardDown: Condition = (s) => {
   if (s.state !== 'running') return ALWAYS;
   return s.systemCheck === 'impaired' || s.instanceCheck === 'impaired' ? s.initializingUntil : undefined;
@@ -685,7 +685,7 @@ function quietFrom(states: readonly MemberState[], latency: LatencyModel): numbe
  * takes to read it, and past the cooldown of the last move, every route of the pair is on one member that
  * reads healthy, within unhealthyThreshold evaluations, one run queued ahead, one observation and the writes
  * ("two schedule periods" with the default threshold of 2). It applies when one member reads healthy and
- * neither reads unknown (unknown never moves traffic, design.md principle 3), and the deadline falls inside
+ * neither reads unknown (unknown never moves traffic), and the deadline falls inside
  * the run.
  */
 export function checkConvergence(run: RecordedRun): CheckResult {

@@ -1,6 +1,7 @@
 /**
  * The simulated account's timing and throttling defaults, each with its source: a section of
- * ../shared/aws-facts.md (the project's AWS fact sheet, quoted as "aws-facts §N"), the project's own
+ * the project's AWS fact sheet (quoted as "aws-facts §N"; the AWS pages it draws on are linked where the code
+ * depends on a fact), the project's own
  * infrastructure code, or "assumption" where nothing public pins the number down. Ranges are [min, max] in
  * milliseconds; each draw is uniform within its range (sim/random.ts).
  */

@@ -2,7 +2,7 @@
  * An in-process, in-memory DynamoDB (dynalite) for tests, the simulator and the demo. It speaks the real
  * DynamoDB wire protocol, so the production state store runs against it unchanged, conditional writes
  * included. dynalite lacks UpdateTimeToLive, TransactWriteItems and ReturnValuesOnConditionCheckFailure
- * (toolchain.md pitfall 18); the state store uses none of them.
+ * (dynalite lacks them); the state store uses none of them.
  */
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';

@@ -4,7 +4,7 @@ import type { InstanceState, Role } from '../shared/domain/types.ts';
 import type { FaultKind } from './faults.ts';
 
 /**
- * The output of a scenario run: contracts.md section 3 (`vpn-failover simulate --json`). Fields and event
+ * The output of a scenario run: the README's simulate output description (`vpn-failover simulate --json`). Fields and event
  * types listed there are public; the extra event types and fields below extend it.
  */
 

@@ -16,7 +16,7 @@ import { ACCOUNT_ID, type RouteTarget } from './world.ts';
 /**
  * Run a scenario: build the simulated account, let the real controller run on its triggers (the schedule,
  * EC2 state-change events through EventBridge, operator commands) while the scenario's faults happen, all in
- * virtual time, and report the event log and the final state (contracts.md section 3).
+ * virtual time, and report the event log and the final state (the README's simulate output description).
  *
  * The Lambda around the controller is modelled too: concurrency (by default unreserved, as deployed: every
  * invocation starts at once, overlapping the others; with a reservation, invocations beyond it queue), a

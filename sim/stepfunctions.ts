@@ -6,7 +6,7 @@ import type { Handler } from './services/common.ts';
 /**
  * Step Functions in the simulated account: StartExecution, DescribeExecution and GetExecutionHistory answered by
  * running a state machine definition synthesized by CDK with aws-local-stepfunctions (v3). That engine emulates
- * no service integration, so every Task runs a local handler (toolchain.md pitfall 17) given by the caller, and
+ * no service integration, so every Task runs a local handler (aws-local-stepfunctions emulates no service integration) given by the caller, and
  * its Wait states sleep real time; here every Wait is overridden to 0 ms of real time and its seconds are slept on
  * the virtual clock before the next Task starts, and every Retry pause likewise (its interval and backoff as the
  * definition says). The engine reads `waitTimeOverrides[state]` exactly when a Wait state runs, which is how the
@@ -48,7 +48,7 @@ function resourceArn(logicalId: string, type: string, env: Required<TemplateEnvi
 }
 
 /**
- * Resolve the intrinsic functions CDK puts in a DefinitionString (toolchain.md pitfall 15): Fn::Join, Ref (pseudo
+ * Resolve the intrinsic functions CDK puts in a DefinitionString (a DefinitionString is an Fn::Join of tokens): Fn::Join, Ref (pseudo
  * parameters; a topic's Ref is its ARN, a function's its name) and Fn::GetAtt [X, Arn].
  */
 export function resolveIntrinsics(

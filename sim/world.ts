@@ -681,7 +681,7 @@ export class World {
   // ---- faults ---------------------------------------------------------------------------------------------
 
   /**
-   * Inject a fault into a member (contracts.md section 2). `leadMs` is how far ahead a scheduled retirement
+   * Inject a fault into a member (the README's scenario file description). `leadMs` is how far ahead a scheduled retirement
    * is announced. Returns a note when the fault had no effect in the member's current state.
    */
   applyFault(instance: SimInstance, fault: MemberFault, leadMs?: number): string | undefined {

@@ -30,7 +30,7 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /**
  * Create the product's clients. Standard retry mode with the SDK's defaults; the failover path relies on the
- * SDK to retry RequestLimitExceeded with backoff (aws-facts.md section 3) rather than on hand-rolled retries.
+ * SDK to retry RequestLimitExceeded with backoff (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html) rather than on hand-rolled retries.
  */
 export function createClients(options: ClientOptions = {}): AwsClients {
   const base = {

@@ -10,11 +10,11 @@ import { describeAwsError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
 
 /**
- * The tunnel metric reader (aws-facts.md section 5): recent datapoints of many metrics in as few GetMetricData
+ * The tunnel metric reader (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html): recent datapoints of many metrics in as few GetMetricData
  * calls as the API allows. Never throws; a key whose series cannot be read is left out and named in errors.
  */
 
-/** GetMetricData takes at most 500 MetricDataQuery a call (aws-facts.md section 5, GetMetricData). */
+/** GetMetricData takes at most 500 MetricDataQuery a call (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html). */
 const QUERIES_PER_CALL = 500;
 /** Periods fetched beyond those wanted: StartTime is rounded and the newest period may still be filling. */
 const EXTRA_PERIODS = 2;

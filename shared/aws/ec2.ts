@@ -41,7 +41,7 @@ import { collector, type ReadResult } from './read-result.ts';
  * writes throw typed errors from ./errors.ts.
  */
 
-/** InstanceIds, RouteTableIds and InstanceTypes take at most 100 ids a call (aws-facts.md sections 1, 6). */
+/** InstanceIds, RouteTableIds and InstanceTypes take at most 100 ids a call (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceStatus.html). */
 const IDS_PER_CALL = 100;
 
 /** A route as the table shows it, whatever its target. */
@@ -53,7 +53,7 @@ export interface TableRoute {
   /** any other target: "igw-…", "tgw-…", "nat-…", "pcx-…", "vgw-…", "local", a core network ARN... */
   readonly otherTarget?: string;
   readonly state: 'active' | 'blackhole' | 'filtered';
-  /** CreateRouteTable, CreateRoute, EnableVgwRoutePropagation or Advertisement (aws-facts.md section 2) */
+  /** CreateRouteTable, CreateRoute, EnableVgwRoutePropagation or Advertisement (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceRoute.html) */
   readonly origin?: string;
 }
 
@@ -86,11 +86,11 @@ export interface InstanceDescription {
   readonly enaSupport?: boolean;
   /** legacy-bios, uefi or uefi-preferred, as the instance was launched */
   readonly bootMode?: string;
-  /** an instance with hibernation configured cannot change type (aws-facts.md section 6) */
+  /** an instance with hibernation configured cannot change type (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html) */
   readonly hibernationConfigured: boolean;
 }
 
-/** What an instance type supports, for the resize preflight (aws-facts.md section 6, DescribeInstanceTypes). */
+/** What an instance type supports, for the resize preflight (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html, DescribeInstanceTypes). */
 export interface InstanceTypeDescription {
   readonly instanceType: string;
   readonly architectures: readonly string[];
@@ -172,7 +172,7 @@ function idsNamedIn(err: unknown, candidates: readonly string[]): string[] {
 /**
  * Status checks, state and scheduled events of instances: DescribeInstanceStatus with IncludeAllInstances (so
  * stopped instances appear), at most 100 ids a call, all chunks in parallel. MaxResults cannot be combined with
- * InstanceIds (aws-facts.md section 1), so the paginator only follows NextToken. Ids EC2 does not know are
+ * InstanceIds (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceStatus.html), so the paginator only follows NextToken. Ids EC2 does not know are
  * reported as `found: false`; a chunk that fails otherwise leaves its ids out and adds an error.
  */
 export async function readInstanceStatuses(
@@ -224,7 +224,7 @@ function instanceObservation(instanceId: string, status: InstanceStatus): Instan
     ...(instanceStatus ? { instanceStatus } : {}),
     ...(ebsStatus ? { ebsStatus } : {}),
     scheduledEvents: (status.Events ?? []).flatMap((event): ScheduledEvent[] => {
-      // Completed events stay listed for up to a week, prefixed "[Completed]" (aws-facts.md section 1);
+      // Completed events stay listed for up to a week, prefixed "[Completed]" (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceStatus.html);
       // cancelled ones are marked the same way. Neither is a reason to move traffic.
       const description = event.Description;
       if (description?.startsWith('[Completed]') || description?.startsWith('[Canceled]')) return [];
@@ -515,7 +515,7 @@ export async function readElasticIps(
 
 /**
  * Associate an Elastic IP with an ENI, moving it from wherever it is (AllowReassociation). Targeting the ENI,
- * not the instance, is required on multi-ENI instances (aws-facts.md section 6, "Moving an EIP"). Idempotent.
+ * not the instance, is required on multi-ENI instances (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AssociateAddress.html). Idempotent.
  */
 export async function associateElasticIp(
   ec2: EC2Client,
@@ -582,7 +582,7 @@ export async function stopInstance(ec2: EC2Client, instanceId: string): Promise<
 
 /**
  * Start a stopped instance. Throws InsufficientCapacityError when the AZ has no capacity for its type
- * (aws-facts.md section 6, "Capacity errors"), IncorrectInstanceStateError, ThrottledError or AwsError.
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html), IncorrectInstanceStateError, ThrottledError or AwsError.
  */
 export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
   await send(
@@ -593,7 +593,7 @@ export async function startInstance(ec2: EC2Client, instanceId: string): Promise
 
 /**
  * Change a stopped instance's type. Throws IncorrectInstanceStateError when it is not stopped and
- * InvalidInstanceTypeError when the type is invalid for it (aws-facts.md section 6), else ThrottledError/AwsError.
+ * InvalidInstanceTypeError when the type is invalid for it (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html), else ThrottledError/AwsError.
  */
 export async function modifyInstanceType(
   ec2: EC2Client,
@@ -652,7 +652,7 @@ function instanceTypeDescription(instanceType: string, info: InstanceTypeInfo): 
 
 /**
  * The availability zones, among those given, where the instance type is offered (DescribeInstanceTypeOfferings
- * by availability-zone). An offering does not guarantee capacity (aws-facts.md section 6).
+ * by availability-zone). An offering does not guarantee capacity (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html).
  */
 export async function instanceTypeOfferedIn(
   ec2: EC2Client,

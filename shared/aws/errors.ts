@@ -3,12 +3,12 @@ import { ControllerError, ThrottledError } from '../errors.ts';
 /**
  * AWS error names and the typed errors the adapters raise. EC2 errors are unmodeled: the SDK surfaces them
  * as EC2ServiceException with `name` set to the EC2 code, so everything here matches on the name string
- * (aws-facts.md section 3, "EC2 errors are unmodeled").
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
  */
 
 /**
  * Error codes the SDK classifies as throttling: smithy's THROTTLING_ERROR_CODES, which include EC2's
- * RequestLimitExceeded (aws-facts.md section 3, "Errors always retried as throttling").
+ * RequestLimitExceeded (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
  */
 const THROTTLING_CODES: ReadonlySet<string> = new Set([
   'BandwidthLimitExceeded',
@@ -93,7 +93,7 @@ export class InvalidInstanceTypeError extends ControllerError {
   }
 }
 
-/** EC2 codes with their own error class, so Step Functions Retry/Catch can tell them apart (aws-facts.md section 8). */
+/** EC2 codes with their own error class, so Step Functions Retry/Catch can tell them apart (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). */
 const TYPED_EC2_ERRORS: Readonly<
   Record<string, new (message: string, options?: ErrorOptions) => ControllerError>
 > = {

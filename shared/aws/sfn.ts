@@ -8,8 +8,8 @@ import {
 import { toControllerError } from './errors.ts';
 
 /**
- * The Step Functions gateway for starting and following an execution (aws-facts.md section 8 "Starting and
- * tracking executions"), in plain shapes. Failures throw typed errors: ThrottledError after the SDK's retries,
+ * The Step Functions gateway for starting and following an execution
+ * (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html), in plain shapes. Failures throw typed errors: ThrottledError after the SDK's retries,
  * otherwise AwsError carrying the code (ExecutionAlreadyExists, ExecutionDoesNotExist, StateMachineDoesNotExist...).
  */
 
@@ -61,7 +61,7 @@ export interface ExecutionEvent {
 /**
  * Start an execution. For a Standard state machine the same name with the same input while it runs returns the
  * original execution (idempotent); a different input, or a name used in the last 90 days, is
- * ExecutionAlreadyExists (aws-facts.md section 8).
+ * ExecutionAlreadyExists (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
  */
 export async function startExecution(
   sfn: SFNClient,

@@ -12,14 +12,14 @@ import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS, PROBE_PEER_LINE } from '../teleme
 import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
 
 /**
- * The daemon probe through SSM Run Command (aws-facts.md section 4): send the probe document to every member,
+ * The daemon probe through SSM Run Command (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html): send the probe document to every member,
  * poll for the invocations' outcomes until each is terminal or the deadline passes. Branches on `Status` and
  * on the StatusDetails values the API documents (DeliveryTimedOut, Undeliverable, ExecutionTimedOut...), never
  * on free text. Never throws: anything that cannot be read is an `unknown` outcome, which also says how it went
  * unanswered (`reply`): silent (the member said nothing) or unreadable (the API did not tell us).
  */
 
-/** SendCommand takes at most 50 InstanceIds (aws-facts.md section 4, SendCommand limits). */
+/** SendCommand takes at most 50 InstanceIds (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_SendCommand.html). */
 const INSTANCES_PER_COMMAND = 50;
 /** The minimum delivery timeout: a probe that cannot start within 30 s is worthless anyway. */
 const DELIVERY_TIMEOUT_SECONDS = 30;
@@ -224,7 +224,7 @@ function packed(units: readonly ProbeTarget[][], size: number): ProbeTarget[][][
 
 /**
  * Send the probe to some instances. SendCommand fails as a whole with InvalidInstanceId when any of them is not
- * an online managed node (aws-facts.md section 4), so the instances it names (or, when it names none, each half)
+ * an online managed node (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html), so the instances it names (or, when it names none, each half)
  * are sent again without the offending ones: one offline agent must not blind the probe of its neighbours.
  */
 async function send(
@@ -362,7 +362,7 @@ interface InvocationOutcome {
 
 /**
  * The probe's outcome from a terminal invocation, or undefined while it is still running. Success means exit 0
- * (aws-facts.md section 4, "Terminal statuses"); Failed with an exit code of 1 or more means the probe ran and
+ * (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html); Failed with an exit code of 1 or more means the probe ran and
  * found the daemon unhealthy; a ResponseCode of -1 means it never ran, which says nothing about the daemon.
  * The script's peer lines give `peer` for `peerAddress` and are left out of the detail.
  */

@@ -1,5 +1,5 @@
 /**
- * The DynamoDB state store (aws-facts.md section 10): one table, one item per pair holding the controller's
+ * The DynamoDB state store (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html): one table, one item per pair holding the controller's
  * memory and the maintenance lease under a version number for optimistic locking, plus history items that
  * expire through TTL.
  *
@@ -55,7 +55,7 @@ const HISTORY_PUT_ATTEMPTS = 3;
 const LEASE_ATTEMPTS = 3;
 const DAY_SECONDS = 86_400;
 
-/** The SDK's throttling error codes (aws-facts.md section 3) that can reach us after its own retries. */
+/** The SDK's throttling error codes (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html) that can reach us after its own retries. */
 const THROTTLING_ERRORS = new Set([
   'ThrottlingException',
   'ProvisionedThroughputExceededException',

@@ -3,7 +3,7 @@ import { parseDurationSeconds } from '../duration.ts';
 import { TUNNEL_NAMESPACE } from '../telemetry-names.ts';
 
 /**
- * The configuration file (contracts.md section 1). One file drives cdk synth/deploy, the Lambda, the CLI
+ * The configuration file (the README's Configuration section). One file drives cdk synth/deploy, the Lambda, the CLI
  * and the simulator. Every field below the route list is optional; defaults are written beside each one.
  */
 
@@ -47,7 +47,7 @@ export function toSeconds(value: string | number, ctx: z.RefinementCtx): number 
 /** An optional duration with a default; parsed to seconds. */
 const duration = (fallback: string) => durationText.default(fallback).transform(toSeconds);
 
-/** An IPv4 CIDR as EC2 stores it, host bits cleared: 100.68.0.18/18 becomes 100.68.0.0/18 (aws-facts.md §2). */
+/** An IPv4 CIDR as EC2 stores it, host bits cleared: 100.68.0.18/18 becomes 100.68.0.0/18 (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceRoute.html). */
 export function canonicalIpv4(cidr: string): string | undefined {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
   if (!match) return undefined;

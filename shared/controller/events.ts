@@ -19,7 +19,7 @@ const scheduledRule = z.looseObject({
   'detail-type': z.literal('Scheduled Event'),
 });
 
-/** aws-facts.md section 7: EC2 state-change events may be late, duplicated or reordered; only the id is used. */
+/** https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ec2.html: EC2 state-change events may be late, duplicated or reordered; only the id is used. */
 const instanceStateChange = z.looseObject({
   source: z.literal('aws.ec2'),
   'detail-type': z.literal('EC2 Instance State-change Notification'),

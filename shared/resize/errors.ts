@@ -2,7 +2,7 @@ import { ControllerError } from '../errors.ts';
 
 /**
  * Typed errors of the resize workflow. The state machine's Retry/Catch match on `name`, so each class sets it
- * explicitly from its exported NAME (bundlers may rename classes; aws-facts.md section 7 "Set error names
+ * explicitly from its exported NAME (bundlers may rename classes; https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-ec2.html "Set error names
  * explicitly"), and infra/resize-workflow.ts references these constants, never inline strings.
  */
 
@@ -17,7 +17,7 @@ export class PreflightFailedError extends ControllerError {
   }
 }
 
-/** A step was asked to stop the member that carries traffic (design.md principle 4): refused, nothing done. */
+/** A step was asked to stop the member that carries traffic (the rule "never stop the member that carries traffic"): refused, nothing done. */
 export class MemberCarriesTrafficError extends ControllerError {
   static readonly NAME = 'MemberCarriesTrafficError';
   constructor(message: string) {

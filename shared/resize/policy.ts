@@ -11,13 +11,13 @@ export interface PollPolicy {
 
 /**
  * Waiting for `stopped`: every 15 s, at most 40 polls (10 minutes), the same bound as the SDK's InstanceStopped
- * waiter; a graceful OS shutdown takes up to "a few minutes" before EC2 forces it (aws-facts.md section 6).
+ * waiter; a graceful OS shutdown takes up to "a few minutes" before EC2 forces it (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html).
  */
 export const STOP_POLL: PollPolicy = { intervalSeconds: 15, maxAttempts: 40 };
 
 /**
  * Waiting until healthy after a start: every 15 s, at most 40 polls (10 minutes). Start to running is 15-60 s and
- * status checks read `ok` 1-3 minutes later (aws-facts.md section 6), then the daemon probe and tunnel follow.
+ * status checks read `ok` 1-3 minutes later (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html), then the daemon probe and tunnel follow.
  */
 export const HEALTHY_POLL: PollPolicy = { intervalSeconds: 15, maxAttempts: 40 };
 
@@ -48,7 +48,7 @@ export const leaseSecondsFor = (soakSeconds: number): number => LEASE_BASE_SECON
 
 /**
  * Retries of ThrottledError on every Lambda step: EC2's StartInstances bucket refills at 2 a second and
- * mutating calls at 5 (aws-facts.md section 3), and the SDK has already retried 3 times inside the step.
+ * mutating calls at 5 (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), and the SDK has already retried 3 times inside the step.
  */
 export const THROTTLE_RETRY = {
   intervalSeconds: 5,

@@ -99,7 +99,7 @@ export function evaluatePreflight(facts: PreflightFacts): PreflightResult {
     ),
   );
 
-  // An offering means the type exists in the AZ, not that there is capacity (aws-facts.md section 6).
+  // An offering means the type exists in the AZ, not that there is capacity (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html).
   checks.push(
     check(
       'offered in each member AZ',
@@ -131,7 +131,7 @@ export function evaluatePreflight(facts: PreflightFacts): PreflightResult {
     );
   }
 
-  // "You can't change the instance type or size of an instance when hibernation is enabled" (aws-facts.md 6).
+  // "You can't change the instance type or size of an instance when hibernation is enabled" (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html).
   checks.push(
     check(
       'hibernation not configured',
@@ -188,7 +188,7 @@ export function evaluatePreflight(facts: PreflightFacts): PreflightResult {
   return { ok: checks.every((c) => c.ok), checks, ...(active.role ? { active: active.role } : {}) };
 }
 
-/** ENA, NVMe and boot mode (aws-facts.md section 6 "Compatibility rules"). */
+/** ENA, NVMe and boot mode (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html). */
 function compatibilityProblems(facts: PreflightFacts, target: InstanceTypeDescription): string[] {
   return perMember(facts, (_role, instance) => {
     const problems: string[] = [];

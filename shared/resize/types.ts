@@ -159,7 +159,7 @@ export const isCaught = (caught: Caught): caught is { Error: string; Cause?: str
 /**
  * The execution name of a resize: `resize-<pair>-<UTC time to the second>`, e.g.
  * `resize-branch-a-20260101T000000Z`. Deterministic for a retry of the same start (StartExecution is idempotent
- * for the same name and input); it is not a lock, the lease is (aws-facts.md section 8).
+ * for the same name and input); it is not a lock, the lease is (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
  */
 export function executionName(pair: string, now: number): string {
   const stamp = new Date(now)

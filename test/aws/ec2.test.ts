@@ -54,7 +54,7 @@ function fixture<T>(name: string): T {
   );
 }
 
-/** An EC2 error as the SDK surfaces it: unmodeled, the code in `name` (aws-facts.md section 3). */
+/** An EC2 error as the SDK surfaces it: unmodeled, the code in `name` (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html). */
 const awsError = (name: string, message: string) =>
   Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
 

@@ -16,7 +16,7 @@ export const SKIP_BUNDLING = { 'aws:cdk:bundling-stacks': [] } as const;
 
 /**
  * An App with cdk.json's context (feature flags), because `new App()` ignores cdk.json and tests would otherwise
- * synthesise a different template than `cdk synth` (toolchain.md §9 item 14).
+ * synthesise a different template than `cdk synth` (`new App()` reads no cdk.json).
  */
 export function testApp(context: Record<string, unknown> = {}): App {
   return new App({ context: { ...cdkJson.context, ...context } });

@@ -62,7 +62,7 @@ const HEALS: Readonly<Partial<Record<MemberFault, MemberFault>>> = {
 };
 
 /**
- * Every member fault kind of contracts.md section 2 (api-throttling has its own windows), weighted towards the
+ * Every member fault kind of the README's scenario file description (api-throttling has its own windows), weighted towards the
  * soft failures (daemon, tunnel) that the streak and cooldown rules are about, then the hard losses.
  */
 const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [

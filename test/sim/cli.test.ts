@@ -73,7 +73,7 @@ const contract = z.object({
 const DRY_RUN = 'examples/scenarios/dry-run.yaml';
 
 describe('vpn-failover simulate', () => {
-  it('prints one JSON document in the shape of contracts.md section 3 with --json', async () => {
+  it('prints one JSON document in the published shape (scenario, events, final) with --json', async () => {
     const { code, stdout } = await cli(
       'simulate',
       '--scenario',
