@@ -1,8 +1,7 @@
 import { associateElasticIp, readRouteTables, writeRoute } from '../aws/ec2.ts';
 import { mapLimit, TokenBucket } from '../concurrency.ts';
 import type { PairConfig } from '../config/schema.ts';
-import type { Decision, Plan, RouteWrite } from '../domain/plan.ts';
-import { isMove } from '../domain/plan.ts';
+import type { Plan, RouteWrite } from '../domain/plan.ts';
 import { ThrottledError } from '../errors.ts';
 import type { ControllerDeps, RouteChange } from './types.ts';
 
@@ -21,19 +20,6 @@ export const ROUTE_WRITE_CONCURRENCY = 16;
 /** Read-back attempts after writing: DescribeRouteTables may briefly show the old target (eventual consistency). */
 export const CONFIRM_DELAYS_MS: readonly number[] = [0, 500, 1000, 2000];
 
-/**
- * The order in which a run spends its write budget, most urgent first. A repair away from a member that is
- * lost finishes an interrupted failover whose remaining routes drop traffic, so it counts as a hard loss.
- */
-export const WRITE_PRIORITY = {
-  'hard-loss': 0,
-  'scheduled-event': 1,
-  'soft-failure': 2,
-  manual: 2,
-  'automatic-failback': 3,
-  repair: 4,
-} as const;
-
 export interface ActResult {
   readonly routesChanged: readonly RouteChange[];
   readonly elasticIpMoved: boolean;
@@ -49,18 +35,8 @@ type Move = Extract<Plan, { routes: readonly RouteWrite[] }>;
 export interface MoveJob {
   readonly pair: PairConfig;
   readonly plan: Move;
-  /** lower goes first (WRITE_PRIORITY) */
+  /** lower goes first (writePriority in shared/decide/priority.ts) */
   readonly priority: number;
-}
-
-/** Where a move stands in the run's write budget. */
-export function writePriority(decision: Decision): number {
-  const { plan } = decision;
-  if (!isMove(plan)) return WRITE_PRIORITY.repair;
-  if (plan.kind === 'repair-routes') {
-    return decision.verdicts[plan.from].hard ? WRITE_PRIORITY['hard-loss'] : WRITE_PRIORITY.repair;
-  }
-  return WRITE_PRIORITY[plan.trigger];
 }
 
 /** One mutating call of the run: a route write or an Elastic IP association. */

@@ -3,6 +3,7 @@ import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive } from '../decide/decide.ts';
+import { writePriority } from '../decide/priority.ts';
 import { recheckAfterMs } from '../decide/recheck.ts';
 import type { Decision } from '../domain/plan.ts';
 import { isMove } from '../domain/plan.ts';
@@ -10,7 +11,7 @@ import type { PairMemory, PairObservation, Role, StoredPair } from '../domain/ty
 import { ROLES } from '../domain/types.ts';
 import { BadEventError, ConflictError, UnhealthyTargetError } from '../errors.ts';
 import { countOf } from '../plural.ts';
-import { type ActResult, actAll, EC2_WRITE_BUCKET, writePriority } from './act.ts';
+import { type ActResult, actAll, EC2_WRITE_BUCKET } from './act.ts';
 import { observePairs } from './observe.ts';
 import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } from './types.ts';
 
