@@ -39,7 +39,12 @@ export class VpnFailoverStack extends Stack {
    */
   private addOutputs(): void {
     const { controller, config, deploymentName, table, probeDocumentName, resize, topic } = this.controller;
-    const outputs: Record<keyof typeof STACK_OUTPUTS, { value: string; description: string }> = {
+    // The agent's outputs exist only when some pair runs the agent; infra/agent.ts adds them.
+    type AlwaysOutput = Exclude<
+      keyof typeof STACK_OUTPUTS,
+      'agentTableName' | 'agentPolicyArn' | 'agentDocumentName'
+    >;
+    const outputs: Record<AlwaysOutput, { value: string; description: string }> = {
       controllerFunctionName: {
         value: controller.functionName,
         description: 'The controller Lambda: vpn-failover failover invokes it',
@@ -69,7 +74,7 @@ export class VpnFailoverStack extends Stack {
       },
     };
     for (const [name, output] of Object.entries(outputs)) {
-      new CfnOutput(this, STACK_OUTPUTS[name as keyof typeof STACK_OUTPUTS], output);
+      new CfnOutput(this, STACK_OUTPUTS[name as AlwaysOutput], output);
     }
   }
 }

@@ -46,6 +46,10 @@ export const ENV = {
   configPath: 'CONFIG_PATH',
   topicArn: 'TOPIC_ARN',
   stateMachineArn: 'STATE_MACHINE_ARN',
+  /** the member agent's report table (absent when no pair has the agent enabled) */
+  agentTableName: 'AGENT_TABLE_NAME',
+  /** `arn:PARTITION:ec2:REGION:ACCOUNT:instance/`: a member's agent-table key is this plus its instance id */
+  agentMemberKeyPrefix: 'AGENT_MEMBER_KEY_PREFIX',
 } as const;
 
 /** The SSM Command document's parameter names (the CDK document and the SSM adapter agree on these). */
@@ -104,4 +108,10 @@ export const STACK_OUTPUTS = {
   alarmTopicArn: 'AlarmTopicArn',
   deploymentName: 'DeploymentName',
   configHash: 'ConfigHash',
+  /** the member agent's report table (when some pair has the agent enabled) */
+  agentTableName: 'AgentTableName',
+  /** the managed policy to attach to the members' instance role (the agent's only permissions) */
+  agentPolicyArn: 'AgentPolicyArn',
+  /** the SSM Command document that installs, upgrades or removes the agent */
+  agentDocumentName: 'AgentDocumentName',
 } as const;

@@ -26,6 +26,8 @@ const PREFIX_LIST_ID = /^pl-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const ALLOCATION_ID = /^eipalloc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const PAIR_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const SYSTEMD_UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
+/** An IAM role name (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html, RoleName). */
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 const DURATION_EXPECTED = 'expected a duration like "90s", "2m" or "1h"';
 
@@ -219,6 +221,8 @@ const pair = z
     elasticIp: z.strictObject({ allocationId: pattern(ALLOCATION_ID, 'eipalloc-…') }).optional(),
     /** Decide and report, change nothing, for this pair. Default: the top-level dryRun. */
     dryRun: z.boolean().optional(),
+    /** The member agent on this pair's instances. Default: the top-level agent.enabled. */
+    agent: z.strictObject({ enabled: z.boolean() }).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.primary.instanceId === p.standby.instanceId) {
@@ -269,11 +273,28 @@ const notifications = z
   })
   .default({});
 
+/**
+ * The member agent (instance/vpn-failover-agent.sh): installed on every member of a pair with the agent enabled,
+ * it reports its daemon's state the moment it changes. Pairs may opt out one by one (`pairs[].agent.enabled`).
+ */
+const agent = z
+  .strictObject({
+    /** Install the agent on the members and count its reports. Default true. */
+    enabled: z.boolean().default(true),
+    /**
+     * Names of the members' instance roles to attach the agent's policy to. Default none: attach the policy
+     * named by the stack output yourself.
+     */
+    instanceRoles: z.array(pattern(ROLE_NAME, 'an IAM role name')).max(10).default([]),
+  })
+  .default({ enabled: true, instanceRoles: [] });
+
 export const configSchema = z
   .strictObject({
     pairs: z.array(pair).min(1).max(500),
     /** Decide and report, change nothing, for every pair. Default false. */
     dryRun: z.boolean().default(false),
+    agent,
     controller,
     notifications,
   })
@@ -329,6 +350,10 @@ function duplicates(values: readonly string[]): number[] {
   });
   return repeated;
 }
+
+/** Whether the member agent runs on this pair's instances: the pair's own setting, else the top level's. */
+export const agentEnabled = (config: Config, pair: PairConfig): boolean =>
+  pair.agent?.enabled ?? config.agent.enabled;
 
 /** A validated configuration with every default filled in (durations in seconds). */
 export type Config = z.output<typeof configSchema>;

@@ -78,6 +78,13 @@ export const ALARM_KINDS = [
    * not be read: better than a certain blackhole, but check the new active member now
    */
   'moved-to-unverified',
+  /**
+   * a member's agent has sent nothing (not even its heartbeat) for AGENT_SILENT_AFTER_MS while the member runs:
+   * failures on it are detected at the probe's pace again. Silence alone never moves traffic.
+   */
+  'agent-silent',
+  /** an operator paused the pair: no automatic move until the pause ends or is lifted (operator commands still work) */
+  'paused',
 ] as const;
 
 export type AlarmKind = (typeof ALARM_KINDS)[number];
