@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { problemsOf } from '../config/load.ts';
+import { AGENT_ITEM, instanceIdOfMemberKey } from '../domain/agent.ts';
 import { BadEventError } from '../errors.ts';
 import type { Trigger } from './types.ts';
 
@@ -41,12 +42,67 @@ const failover = z.strictObject({
   force: z.boolean().default(false),
 });
 
+/**
+ * One record of the agent table's stream (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.Lambda.html).
+ * Only the key is read: it names the sender (IAM binds it); the new image is what the sender claims, and the
+ * controller reads the table itself anyway.
+ */
+const streamRecord = z.looseObject({
+  eventSource: z.literal('aws:dynamodb'),
+  eventName: z.enum(['INSERT', 'MODIFY', 'REMOVE']),
+  dynamodb: z.looseObject({
+    Keys: z.looseObject({ [AGENT_ITEM.member]: z.looseObject({ S: z.string() }) }),
+  }),
+});
+
+/**
+ * The agent table's stream event: the instances whose agents wrote. A record of another source is not this
+ * product's stream (rejected). A record the controller cannot use (an expired report's removal, a key that is
+ * no instance ARN) is ignored and said why: failing the whole batch would only make Lambda retry it, holding
+ * back the shard's later reports.
+ */
+function parseStreamEvent(records: unknown): Trigger {
+  if (!Array.isArray(records) || records.length === 0) {
+    throw new BadEventError('malformed DynamoDB stream event: Records must be a non-empty array');
+  }
+  const instanceIds = new Set<string>();
+  const ignored: string[] = [];
+  for (const [i, raw] of records.entries()) {
+    const source = (raw as { eventSource?: unknown } | null)?.eventSource;
+    if (source !== 'aws:dynamodb') {
+      throw new BadEventError(
+        `Records[${i}]: eventSource ${JSON.stringify(source) ?? 'missing'} is not a DynamoDB stream (expected "aws:dynamodb")`,
+      );
+    }
+    const parsed = streamRecord.safeParse(raw);
+    if (!parsed.success)
+      throw new BadEventError(describe(`DynamoDB stream record Records[${i}]`, parsed.error));
+    const key = parsed.data.dynamodb.Keys[AGENT_ITEM.member].S;
+    if (parsed.data.eventName === 'REMOVE') {
+      ignored.push(`Records[${i}]: the report of ${key} was removed (expired), not written`);
+      continue;
+    }
+    const instanceId = instanceIdOfMemberKey(key);
+    if (instanceId === undefined) {
+      ignored.push(`Records[${i}]: key ${JSON.stringify(key)} is no instance ARN`);
+      continue;
+    }
+    instanceIds.add(instanceId);
+  }
+  return {
+    kind: 'agent-report',
+    instanceIds: [...instanceIds],
+    ...(ignored.length > 0 ? { ignored } : {}),
+  };
+}
+
 /** Turn a Lambda event into a Trigger, or throw BadEventError saying what is wrong. */
 export function parseEvent(event: unknown): Trigger {
   if (event === null || typeof event !== 'object' || Array.isArray(event)) {
     throw new BadEventError(`expected an event object (got ${JSON.stringify(event) ?? String(event)})`);
   }
   const record = event as Record<string, unknown>;
+  if ('Records' in record) return parseStreamEvent(record.Records);
   if ('action' in record) {
     const parsers = { schedule, reconcile, failover } as const;
     const action = record.action;
@@ -86,7 +142,7 @@ export function parseEvent(event: unknown): Trigger {
   if (scheduledRule.safeParse(event).success) return { kind: 'schedule' };
   throw new BadEventError(
     `unrecognised event (source ${JSON.stringify(record.source)}, detail-type ${JSON.stringify(detailType)}); ` +
-      'expected a schedule, an EC2 state-change or alarm state-change event, or {"action": "reconcile" | "failover", ...}',
+      'expected a schedule, an EC2 state-change or alarm state-change event, the agent table\'s stream, or {"action": "reconcile" | "failover", ...}',
   );
 }
 

@@ -174,6 +174,19 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
       // run moves all the lost pairs through one write budget instead of one invocation per instance.
       return LEAVING_STATES.has(trigger.state) ? [...all] : [pair];
     }
+    case 'agent-report': {
+      for (const reason of trigger.ignored ?? []) deps.log.warn({ reason }, 'agent stream record ignored');
+      const pairs = all.filter((p) => ROLES.some((r) => trigger.instanceIds.includes(p[r].instanceId)));
+      const managed = new Set(pairs.flatMap((p) => ROLES.map((r) => p[r].instanceId)));
+      const unmanaged = trigger.instanceIds.filter((id) => !managed.has(id));
+      if (unmanaged.length > 0) {
+        deps.log.info(
+          { instanceIds: unmanaged },
+          'agent report of an instance in no configured pair ignored',
+        );
+      }
+      return pairs;
+    }
     case 'alarm': {
       // The product's pair alarms are named "<deployment>.pair.<pair>.<kind>" (infra/telemetry.ts alarmName);
       // any other alarm means "look at everything".

@@ -19,6 +19,10 @@ export interface ControllerDeps {
    * stop early enough before it to store their outcome. @default a run's start + controllerTimeoutSeconds
    */
   readonly deadline?: number;
+  /** the member agent's report table; absent: no agent anywhere (no reports read, no agent-silent alarm) */
+  readonly agentTableName?: string;
+  /** `arn:PARTITION:ec2:REGION:ACCOUNT:instance/`: a member's agent-table key is this plus its instance id */
+  readonly agentMemberKeyPrefix?: string;
 }
 
 /**
@@ -29,6 +33,15 @@ export type Trigger =
   | { readonly kind: 'schedule' }
   | { readonly kind: 'instance-state-change'; readonly instanceId: string; readonly state: string }
   | { readonly kind: 'alarm'; readonly alarmName: string; readonly state: string }
+  /**
+   * Member agents wrote a changed report (the agent table's stream): the instances the records' keys name, so
+   * the sender, never what the report body claims. `ignored` says which records named no instance and why.
+   */
+  | {
+      readonly kind: 'agent-report';
+      readonly instanceIds: readonly string[];
+      readonly ignored?: readonly string[];
+    }
   | { readonly kind: 'reconcile'; readonly pair?: string }
   /** a quick second look, within the same invocation, at pairs whose last evaluation asked for one */
   | { readonly kind: 'recheck'; readonly pairs: readonly string[] }

@@ -87,4 +87,73 @@ describe('controller events', () => {
       );
     },
   );
+
+  describe('the agent table stream', () => {
+    const ARN = (id: string) => `arn:aws:ec2:eu-west-1:123456789012:instance/${id}`;
+    const record = (key: string, overrides: Record<string, unknown> = {}) => ({
+      eventID: '1',
+      eventName: 'MODIFY',
+      eventSource: 'aws:dynamodb',
+      eventSourceARN: 'arn:aws:dynamodb:eu-west-1:123456789012:table/agent/stream/2026-12-01T00:00:00.000',
+      dynamodb: {
+        Keys: { member: { S: key } },
+        NewImage: {
+          member: { S: key },
+          instanceId: { S: 'i-0ffffffffffffffff' },
+          verdict: { S: 'unhealthy' },
+          kind: { S: 'change' },
+        },
+      },
+      ...overrides,
+    });
+
+    it('names the instances the records are keyed by, not the instance the report body claims', () => {
+      const event = {
+        Records: [
+          record(ARN('i-0123456789abcdef0')),
+          record(ARN('i-0123456789abcdef1'), { eventName: 'INSERT' }),
+          record(ARN('i-0123456789abcdef0')),
+        ],
+      };
+      expect(parseEvent(event)).toEqual({
+        kind: 'agent-report',
+        instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef1'],
+      });
+    });
+
+    it('ignores, saying why, a record whose key is no instance ARN and a removed (expired) report', () => {
+      const event = {
+        Records: [
+          record('i-0123456789abcdef0'),
+          record(ARN('i-0123456789abcdef1'), { eventName: 'REMOVE' }),
+          record(ARN('i-0123456789abcdef2')),
+        ],
+      };
+      expect(parseEvent(event)).toEqual({
+        kind: 'agent-report',
+        instanceIds: ['i-0123456789abcdef2'],
+        ignored: [
+          'Records[0]: key "i-0123456789abcdef0" is no instance ARN',
+          `Records[1]: the report of ${ARN('i-0123456789abcdef1')} was removed (expired), not written`,
+        ],
+      });
+    });
+
+    it.each([
+      [{ Records: [] }, /Records must be a non-empty array/],
+      [
+        { Records: [record(ARN('i-0123456789abcdef0'), { eventSource: 'aws:sqs' })] },
+        /Records\[0\]: eventSource "aws:sqs" is not a DynamoDB stream/,
+      ],
+      [
+        {
+          Records: [record(ARN('i-0123456789abcdef0')), { eventSource: 'aws:dynamodb', eventName: 'MODIFY' }],
+        },
+        /malformed DynamoDB stream record Records\[1\]: dynamodb/,
+      ],
+    ])('rejects %j with a clear error', (event, message) => {
+      expect(() => parseEvent(event)).toThrow(BadEventError);
+      expect(() => parseEvent(event)).toThrow(message);
+    });
+  });
 });
