@@ -1,5 +1,7 @@
+import { createAgentTable } from '../shared/aws/agent-table.ts';
 import { type AwsClients, createClients } from '../shared/aws/clients.ts';
 import type { Config } from '../shared/config/schema.ts';
+import { MemberAgents } from './agent.ts';
 import { VirtualClock } from './clock.ts';
 import { DEFAULT_LATENCY, type LatencyModel } from './latency.ts';
 import { createStateTable, startLocalDynamo } from './local-dynamo.ts';
@@ -39,6 +41,8 @@ export interface SimAccountOptions {
   readonly probeDocument?: string;
   /** @default vpn-failover-state */
   readonly tableName?: string;
+  /** the member agents' report table. @default the state table's name + "-agent" */
+  readonly agentTableName?: string;
   /**
    * Kill the first invocation that attempts a route write (ReplaceRoute/CreateRoute) after this many; a list
    * kills one invocation per entry, in order (the next entry arms once the previous one has killed).
@@ -70,6 +74,8 @@ export interface SimAccount {
   readonly clients: AwsClients;
   readonly tableName: string;
   readonly probeDocument: string;
+  /** the member agents of the pairs with the agent enabled, their report table and its stream */
+  readonly agents: MemberAgents;
   readonly stats: ApiStats;
   /** Be told of every route write and state-table call that succeeds, with the invocation that made it. */
   onCall(listener: (call: ObservedCall) => void): void;
@@ -124,8 +130,31 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     dynamoEndpoint: dynamo.endpoint,
     customize: (client) => installSimulator(client as unknown as CustomizableClient, backend),
   });
+  // The agents write with the instances' own credentials: their calls are not the controller's (not counted in
+  // its stats, untouched by the state table's faults), but they too stop time while in flight.
+  const agentClients = createClients({
+    region,
+    dynamoEndpoint: dynamo.endpoint,
+    customize: (client) =>
+      installSimulator(client as unknown as CustomizableClient, {
+        ...backend,
+        stats: { calls: new Map(), throttled: new Map() },
+        crashes: [],
+        stateStoreFaults: [],
+        callObservers: [],
+      }),
+  });
+  const agents = new MemberAgents({
+    world,
+    dynamo: agentClients.dynamo,
+    tableName: options.agentTableName ?? `${tableName}-agent`,
+  });
   try {
     await createStateTable(clients.dynamo, tableName);
+    if (agents.pairs().length > 0) {
+      await createAgentTable(agentClients.dynamo, agents.tableName);
+      await agents.start();
+    }
   } catch (error) {
     await dynamo.close();
     throw error;
@@ -179,6 +208,7 @@ export async function createSimAccount(config: Config, options: SimAccountOption
     clients,
     tableName,
     probeDocument,
+    agents,
     stats,
     onCall: (listener) => {
       backend.callObservers.push(listener);
@@ -196,7 +226,8 @@ export async function createSimAccount(config: Config, options: SimAccountOption
       live.clear();
       // The document client's destroy() leaves its connections open; its request handler closes them, so a
       // shared server is not left holding this account's keep-alive sockets.
-      (clients.dynamo.config.requestHandler as { destroy?: () => void }).destroy?.();
+      for (const client of [clients.dynamo, agentClients.dynamo])
+        (client.config.requestHandler as { destroy?: () => void }).destroy?.();
       return dynamo.close();
     },
   };

@@ -22,6 +22,8 @@ export const FAULT_KINDS = [
   'daemon-hang',
   'os-hang',
   'os-recover',
+  'agent-stop',
+  'agent-start',
   'api-throttling',
   'state-store-errors',
 ] as const;

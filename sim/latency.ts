@@ -66,7 +66,7 @@ export interface SsmTiming {
   readonly agentConnectionLost: Range;
   /**
    * How long each daemon command in the probe script may take before timeout(1) stops it
-   * (VPN_FAILOVER_CHECK_TIMEOUT, 4 s by default, in instance/vpn-failover-check.sh): a hung daemon's probe
+   * (VPN_FAILOVER_CHECK_TIMEOUT, 2 s by default, in instance/vpn-failover-check.sh): a hung daemon's probe
    * answers this much later than a healthy one's.
    */
   readonly probeCommandTimeoutMs: number;
@@ -104,6 +104,36 @@ export interface ControlTiming {
   readonly lambdaTimeout?: number;
   /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */
   readonly maxEventAge: number;
+}
+
+/**
+ * The member agent (instance/vpn-failover-agent.sh) on each member of a pair with the agent enabled: its check
+ * loop, its report write and the table stream that invokes the controller.
+ */
+export interface AgentTiming {
+  /** CHECK_INTERVAL: the agent sleeps this long after each check (and report write) before the next. Agent default 1 s. */
+  readonly checkInterval: number;
+  /**
+   * How long the check (instance/vpn-failover-check.sh: `systemctl is-active`, `swanctl --list-sas` or
+   * `ipsec trafficstatus`) takes when the daemon answers. Assumption: a local control-socket round trip plus
+   * the bash and process starts, tens of ms, up to a couple of hundred on a busy instance.
+   */
+  readonly checkCommand: Range;
+  /** CHECK_TIMEOUT: a hung daemon's check ends after this (exit 4, "not responding"). Agent default 2 s. */
+  readonly checkTimeout: number;
+  /**
+   * A report write: the AWS CLI starting (Python, a few hundred ms on a small instance) plus one DynamoDB
+   * PutItem round trip in the Region. Assumption: 300 ms to 1.2 s. The metric's PutMetricData costs the same
+   * but runs on its own schedule here.
+   */
+  readonly reportWrite: Range;
+  /**
+   * A changed item -> the controller's invocation through the table's stream and the Lambda event source
+   * mapping, which polls the stream's shards and invokes the function synchronously with the records
+   * (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html; MaximumBatchingWindowInSeconds 0). AWS
+   * documents no figure for this delay. Assumption: 200 ms to 1 s.
+   */
+  readonly stream: Range;
 }
 
 /** Eventual consistency of route reads. */
@@ -146,6 +176,7 @@ export interface LatencyModel {
   readonly ssm: SsmTiming;
   readonly metrics: MetricTiming;
   readonly control: ControlTiming;
+  readonly agent: AgentTiming;
   readonly consistency: ConsistencyTiming;
   readonly throttling: Throttling;
 }
@@ -180,7 +211,7 @@ export const DEFAULT_LATENCY: LatencyModel = {
     execution: [300, 1500],
     executionTimeoutMs: 15 * SECOND,
     agentConnectionLost: [5 * MINUTE, 10 * MINUTE],
-    probeCommandTimeoutMs: 4 * SECOND,
+    probeCommandTimeoutMs: 2 * SECOND,
     peerPingAnswered: 1 * SECOND,
     peerPingUnanswered: 2 * SECOND,
   },
@@ -194,6 +225,13 @@ export const DEFAULT_LATENCY: LatencyModel = {
     scheduler: [100, 800],
     lambdaStart: [20, 150],
     maxEventAge: 60 * SECOND,
+  },
+  agent: {
+    checkInterval: 1 * SECOND,
+    checkCommand: [20, 200],
+    checkTimeout: 2 * SECOND,
+    reportWrite: [300, 1200],
+    stream: [200, 1000],
   },
   consistency: {
     routeReadLag: [0, 200],
@@ -228,6 +266,7 @@ export function latencyWith(
     ssm: { ...DEFAULT_LATENCY.ssm, ...overrides.ssm },
     metrics: { ...DEFAULT_LATENCY.metrics, ...overrides.metrics },
     control: { ...DEFAULT_LATENCY.control, ...overrides.control },
+    agent: { ...DEFAULT_LATENCY.agent, ...overrides.agent },
     consistency: { ...DEFAULT_LATENCY.consistency, ...overrides.consistency },
     throttling: { ...DEFAULT_LATENCY.throttling, ...overrides.throttling },
   };

@@ -1,4 +1,5 @@
 import type { Trigger } from '../shared/controller/types.ts';
+import type { AgentVerdict } from '../shared/domain/agent.ts';
 import type { AlarmKind, MoveTrigger, PlanKind } from '../shared/domain/plan.ts';
 import type { InstanceState, Role } from '../shared/domain/types.ts';
 import type { FaultKind } from './faults.ts';
@@ -90,6 +91,15 @@ export type SimEvent = At &
         readonly to: RouteOwner;
         readonly from: RouteOwner;
         readonly action: 'replaced' | 'created';
+      }
+    | {
+        /** a member agent reported a changed verdict (written to the agent table; heartbeats are not listed) */
+        readonly type: 'agent-report';
+        readonly pair: string;
+        readonly member: Role;
+        readonly verdict: AgentVerdict;
+        /** the check's verdict line */
+        readonly detail: string;
       }
     | { readonly type: 'alarm'; readonly pair: string; readonly alarm: AlarmKind; readonly detail: string }
     | { readonly type: 'alarm-cleared'; readonly pair: string; readonly alarm: AlarmKind }

@@ -173,6 +173,10 @@ class ScenarioRun {
       tableName: account.tableName,
       probeDocument: account.probeDocument,
       clock: account.clock,
+      // As the CDK app deploys it: the agent table exists when some pair has the agent enabled.
+      ...(account.agents.pairs().length > 0
+        ? { agentTableName: account.agents.tableName, agentMemberKeyPrefix: account.agents.memberKeyPrefix }
+        : {}),
       log: decisionLog((record, msg) =>
         msg === 'decision' ? this.#onDecision(record) : this.#onIntentStored(record),
       ),
@@ -219,6 +223,23 @@ class ScenarioRun {
     const start = clock.start;
     const end = start + this.#scenario.duration * 1000;
     this.#blackholes = trackBlackholes(this.#account);
+    const { agents } = this.#account;
+    agents.onReport((report) => {
+      // Changes only: a heartbeat restates what the timeline already says.
+      if (report.kind !== 'change') return;
+      this.#emit({
+        type: 'agent-report',
+        pair: report.pair,
+        member: report.role,
+        verdict: report.verdict,
+        detail: report.detail,
+      });
+    });
+    // The event source mapping invokes the controller synchronously with the stream's records (the filter lets
+    // only changes through): no maximum event age applies.
+    agents.onStream((event) =>
+      this.#enqueue({ event: { ...event }, kind: 'agent-report', eventAt: clock.now() }),
+    );
     world.on((event) => {
       switch (event.kind) {
         case 'state-change': {

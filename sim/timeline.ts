@@ -53,10 +53,17 @@ const RECOVERIES = new Set([
 ]);
 
 /**
- * Faults that neither start nor end a problem on a member: a start refused for capacity changes nothing, and
- * throttled or failing calls delay a decision without deciding it.
+ * Faults that neither start nor end a problem on a member: a start refused for capacity changes nothing,
+ * throttled or failing calls delay a decision without deciding it, and the member agent's process stopping or
+ * starting only changes who tells the controller (its silence is never evidence).
  */
-const NEUTRAL = new Set(['insufficient-capacity', 'api-throttling', 'state-store-errors']);
+const NEUTRAL = new Set([
+  'insufficient-capacity',
+  'api-throttling',
+  'state-store-errors',
+  'agent-stop',
+  'agent-start',
+]);
 
 type MoveEvent = Extract<SimEvent, { type: 'failover' | 'would-failover' }>;
 type FaultEvent = Extract<SimEvent, { type: 'fault' }>;
@@ -247,6 +254,12 @@ function describe(event: SimEvent): Entry | undefined {
       );
     case 'route-change':
       return undefined;
+    case 'agent-report':
+      return entry(
+        event.t,
+        'AGENT',
+        `${event.pair}/${event.member} ${event.verdict}${event.detail.startsWith(`${event.verdict}: `) ? event.detail.slice(event.verdict.length) : `: ${event.detail}`}`,
+      );
     case 'alarm':
       return entry(event.t, 'ALARM', `${event.pair} ${event.alarm}: ${event.detail}`);
     case 'alarm-cleared':

@@ -15,8 +15,8 @@ import type { Dice } from './random.ts';
 
 /**
  * The simulated account's state and how it changes over time: instances and their ENIs, status checks and
- * scheduled events, route tables, Elastic IPs, the SSM agent and VPN daemon on each instance, its tunnel and
- * the tunnel metric it publishes. SDK calls read and change it through sim/services/*; faults change it
+ * scheduled events, route tables, Elastic IPs, the SSM agent, the VPN daemon and the member agent on each
+ * instance, its tunnel and the tunnel metric the member agent publishes (sim/agent.ts models its reports). SDK calls read and change it through sim/services/*; faults change it
  * directly. Every delay comes from the LatencyModel (sim/latency.ts) through keyed dice, so a seed fixes a run.
  */
 
@@ -135,7 +135,13 @@ export interface SimInstance {
   /** the real conditions faults set */
   systemFault: boolean;
   instanceFault: boolean;
+  /** ssm-agent-offline: the SSM agent (not the member agent) is silent */
   agentFault: boolean;
+  /**
+   * agent-stop: the member agent's process (instance/vpn-failover-agent.sh) is gone until agent-start, or until
+   * the guest boots again (systemd starts the enabled service at boot).
+   */
+  memberAgentStopped: boolean;
   daemonFault: boolean;
   tunnelFault: boolean;
   capacityFault: boolean;
@@ -357,6 +363,7 @@ export class World {
         systemFault: false,
         instanceFault: false,
         agentFault: false,
+        memberAgentStopped: false,
         daemonFault: false,
         tunnelFault: false,
         capacityFault: false,
@@ -463,6 +470,16 @@ export class World {
   /** The guest OS runs and has its network: the agent, daemon and publisher can work. */
   guestUp(instance: SimInstance): boolean {
     return instance.state === 'running' && !instance.systemFault && !instance.instanceFault;
+  }
+
+  /**
+   * The member agent runs now: the guest is up, the agent has started after boot (with the guest's other
+   * services, agentReadyAt) and nobody stopped it. os-hang, an impaired guest, stop and terminate silence it.
+   */
+  memberAgentRunning(instance: SimInstance): boolean {
+    return (
+      this.guestUp(instance) && !instance.memberAgentStopped && this.clock.now() >= instance.agentReadyAt
+    );
   }
 
   /** The SSM agent takes up commands now (SSM can deliver to it). */
@@ -622,6 +639,7 @@ export class World {
     instance.systemFault = false;
     instance.instanceFault = false;
     instance.osHung = false;
+    instance.memberAgentStopped = false;
     delete instance.agentLostAt;
     instance.checks = { system: 'ok', instance: 'ok' };
     for (const event of instance.events) {
@@ -763,6 +781,15 @@ export class World {
         instance.agentFault = false;
         if (!instance.osHung) delete instance.agentLostAt;
         return undefined;
+      case 'agent-stop':
+        // Only the member agent's process: its reports and its TunnelUp datapoints stop, nothing else changes.
+        if (instance.memberAgentStopped) return 'the member agent is already stopped';
+        instance.memberAgentStopped = true;
+        return undefined;
+      case 'agent-start':
+        if (!instance.memberAgentStopped) return 'the member agent is already running';
+        instance.memberAgentStopped = false;
+        return undefined;
       case 'scheduled-retirement': {
         const notBefore = now + (leadMs ?? w.retirementNotice);
         const event: SimScheduledEvent = {
@@ -800,6 +827,7 @@ export class World {
     // SSM may still count the node online (agentLostAt not reached): commands wait for the restarted agent.
     instance.osHung = false;
     if (wasGuestDown) {
+      instance.memberAgentStopped = false;
       instance.agentReadyAt = Math.max(
         instance.agentReadyAt,
         now + this.#draw(`agent boot ${instance.id}`, w.agentBoot),
@@ -967,7 +995,11 @@ export class World {
         waitedMs: 0,
       };
     }
-    const verdict = this.#daemonVerdict(kind, param, instance);
+    const verdict = this.daemonCheck(
+      instance,
+      { kind, unit: param(PROBE_PARAMETERS.unit), minSas: param(PROBE_PARAMETERS.minSas) },
+      this.latency.ssm.probeCommandTimeoutMs,
+    );
     const peer = this.#pingPartner(instance, param(PROBE_PARAMETERS.peerAddresses));
     return {
       exitCode: verdict.exitCode,
@@ -976,19 +1008,24 @@ export class World {
     };
   }
 
-  #daemonVerdict(
-    kind: string,
-    param: (name: string) => string,
+  /**
+   * What instance/vpn-failover-check.sh prints and exits with on this instance right now, with the probe settings
+   * it gets (SSM_ProbeKind, SSM_Unit, SSM_MinSas) and the per-command timeout it runs under: the SSM probe and
+   * the member agent run the very same script.
+   */
+  daemonCheck(
     instance: SimInstance,
+    settings: { readonly kind: string; readonly unit: string; readonly minSas: string },
+    timeout: number,
   ): { exitCode: number; line: string; waitedMs: number } {
-    const timeout = this.latency.ssm.probeCommandTimeoutMs;
+    const { kind } = settings;
     const hung = (commandLine: string) => ({
       exitCode: PROBE_EXIT_NOT_RESPONDING,
       line: `unhealthy: daemon not responding: '${commandLine}' did not answer within ${timeout / 1000} s`,
       waitedMs: timeout,
     });
     if (kind === 'systemd') {
-      const unit = param(PROBE_PARAMETERS.unit);
+      const unit = settings.unit;
       const known = unit === instance.daemonUnit;
       const active = known && (this.daemonActive(instance) || instance.daemonHung);
       return active
@@ -1002,7 +1039,7 @@ export class World {
     if (kind === 'strongswan' || kind === 'libreswan') {
       if (instance.daemonHung)
         return hung(kind === 'strongswan' ? 'swanctl --list-sas' : 'ipsec trafficstatus');
-      const minSas = Number(param(PROBE_PARAMETERS.minSas) || '1');
+      const minSas = Number(settings.minSas || '1');
       const pair = this.config.pairs.find((p) => p.name === instance.pair);
       const sas = this.tunnelUp(instance) ? (pair?.destinations.length ?? 1) : 0;
       if (sas >= minSas) {
@@ -1059,7 +1096,11 @@ export class World {
 
   // ---- tunnel metrics -------------------------------------------------------------------------------------
 
-  /** Each member publishes its tunnel state once a period; the account starts with some history. */
+  /**
+   * Each member's agent publishes its tunnel state once a period (TunnelUp, as the publisher it replaced did);
+   * the account starts with some history. The value is the tunnel's real state: the installed CHILD SAs the
+   * agent's check counts (strongswan, libreswan), or the PING_TARGET across the tunnel it may be given.
+   */
   #startPublishing(pair: PairConfig): void {
     const tunnel = pair.tunnel;
     if (!tunnel) return;
@@ -1081,8 +1122,8 @@ export class World {
       }
       const tick = (at: number) => {
         this.clock.schedule(at, () => {
-          // The publisher runs on the instance: nothing is put while the guest is down or booting.
-          if (this.guestUp(instance) && this.clock.now() >= instance.agentReadyAt) {
+          // The agent runs on the instance: nothing is put while the guest is down or booting, or the agent stopped.
+          if (this.memberAgentRunning(instance)) {
             const now = this.clock.now();
             const delay = this.#draw(`metric visible ${key}`, this.latency.metrics.visibility);
             series.push({ at: now, value: this.tunnelUp(instance) ? 1 : 0, visibleAt: now + delay });
