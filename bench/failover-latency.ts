@@ -12,7 +12,8 @@ import type { Scenario, ScenarioFault } from '../sim/scenario.ts';
 /**
  * Seconds from a fault on the active member to every route of its pair on the standby, in the simulated account
  * with the default latency model (sim/latency.ts), for each fault kind that moves traffic. The example
- * configuration (examples/pairs.yaml: strongSwan probe counting SAs, tunnel metric, unhealthyThreshold 2) runs
+ * configuration (examples/pairs.yaml: strongSwan probe counting SAs, tunnel metric, unhealthyThreshold 2) with
+ * the member agent disabled (the controller polls; bench/agent-latency.ts measures it with the agent) runs
  * in economy mode (the 1-minute schedule alone) and in fast mode (re-checks every 10 s). Faults fall uniformly
  * within one schedule period, after a minute of steady state, each run with its own seed. Then, for situations in
  * which moving traffic helps no one or nothing is wrong with the active member, the number of moves (target 0).
@@ -30,6 +31,9 @@ const MOVING_FAULTS: readonly MemberFault[] = [
   'os-hang',
   'scheduled-retirement',
 ];
+
+/** The example configuration every latency figure runs. */
+export const EXAMPLE_CONFIG = join(import.meta.dirname, '..', 'examples', 'pairs.yaml');
 
 const STILL_HORIZON_SECONDS = 300;
 const AGENT_HORIZON_SECONDS = 900;
@@ -84,8 +88,8 @@ const STILL_CASES: readonly StillCase[] = [
 ];
 
 /** Virtual time after the fault in which the move must happen: the slowest (instance checks, soft streaks) take under 4 minutes. */
-const HORIZON_SECONDS = 300;
-const WARM_UP_SECONDS = 60;
+export const HORIZON_SECONDS = 300;
+export const WARM_UP_SECONDS = 60;
 
 /** The controller modes measured. */
 interface Mode {
@@ -105,13 +109,18 @@ const MODES: readonly Mode[] = [
 ];
 
 /** The value at a percentile of sorted values (nearest rank). */
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(sorted.length, rank) - 1] as number;
 }
 
 /** Seconds from `at` until every route of the pair is on the standby, or undefined if that never happens. */
-function secondsToMove(output: SimulateOutput, pair: string, routes: number, at: number): number | undefined {
+export function secondsToMove(
+  output: SimulateOutput,
+  pair: string,
+  routes: number,
+  at: number,
+): number | undefined {
   const onStandby = new Set<string>();
   for (const event of output.events) {
     if (event.type !== 'route-change' || event.pair !== pair) continue;
@@ -143,7 +152,7 @@ function watchOutage(account: SimAccount, pair: string): () => number {
 }
 
 /** Traffic moves (failovers and failbacks) the controller carried out for a pair. */
-function movesOf(output: SimulateOutput, pair: string): number {
+export function movesOf(output: SimulateOutput, pair: string): number {
   return output.events.filter((e) => e.type === 'failover' && e.pair === pair).length;
 }
 
@@ -152,14 +161,15 @@ function movesOf(output: SimulateOutput, pair: string): number {
  * traffic, the runs that moved it and the moves in all (`stillRuns` runs each).
  */
 export async function benchFailoverLatency(runsPerCell = 50, stillRuns = 20): Promise<string> {
-  const base = loadConfigFile(join(import.meta.dirname, '..', 'examples', 'pairs.yaml'));
+  const example = loadConfigFile(EXAMPLE_CONFIG);
+  const base: Config = { ...example, agent: { ...example.agent, enabled: false } };
   const pair = base.pairs[0];
   if (!pair) throw new Error('examples/pairs.yaml has no pair');
   const routes = pair.routeTables.length * pair.destinations.length;
   const dynamo = await startLocalDynamo();
   const lines = [
-    `Failover latency: seconds from the fault to all ${routes} routes on the standby, ${runsPerCell} runs per cell`,
-    `  config examples/pairs.yaml (probe ${pair.probe.kind}, tunnel metric, unhealthyThreshold ${pair.unhealthyThreshold}); default latency model (sim/latency.ts)`,
+    `Failover latency, member agent disabled: seconds from the fault to all ${routes} routes on the standby, ${runsPerCell} runs per cell`,
+    `  config examples/pairs.yaml (probe ${pair.probe.kind}, tunnel metric, unhealthyThreshold ${pair.unhealthyThreshold}), agent.enabled false; default latency model (sim/latency.ts)`,
     `  fault at ${WARM_UP_SECONDS} s + uniform [0, schedule period), seed = run number, ${HORIZON_SECONDS} s observed after the fault`,
   ];
   let table = 0;

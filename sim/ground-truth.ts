@@ -23,6 +23,8 @@ export interface MemberState {
   readonly systemFault: boolean;
   readonly instanceFault: boolean;
   readonly agentFault: boolean;
+  /** agent-stop: the member agent (and the TunnelUp datapoints it publishes) is stopped */
+  readonly memberAgentStopped: boolean;
   readonly daemonFault: boolean;
   readonly tunnelFault: boolean;
   /** virtual ms since the start from which the guest's SSM agent, VPN daemon and tunnel are up */
@@ -81,6 +83,7 @@ function stateOf(world: World, instance: SimInstance, elapsed: (epochMs: number)
     systemFault: instance.systemFault,
     instanceFault: instance.instanceFault,
     agentFault: instance.agentFault,
+    memberAgentStopped: instance.memberAgentStopped,
     daemonFault: instance.daemonFault,
     tunnelFault: instance.tunnelFault,
     agentReadyAt: elapsed(instance.agentReadyAt),
@@ -100,6 +103,7 @@ function sameState(a: MemberState, b: MemberState): boolean {
     a.systemFault === b.systemFault &&
     a.instanceFault === b.instanceFault &&
     a.agentFault === b.agentFault &&
+    a.memberAgentStopped === b.memberAgentStopped &&
     a.daemonFault === b.daemonFault &&
     a.tunnelFault === b.tunnelFault &&
     a.agentReadyAt === b.agentReadyAt &&

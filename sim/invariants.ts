@@ -246,8 +246,8 @@ function probeCondition(pair: PairConfig): Condition | undefined {
 
 /**
  * Everything that must hold for every configured signal to read healthy: running, checks ok, no retirement,
- * the guest and its services up (the agent online when probed; it also runs the tunnel publisher), daemon and
- * tunnel up.
+ * the guest and its services up (the SSM agent online when probed; the member agent running when the pair has
+ * a tunnel metric, since it publishes it), daemon and tunnel up.
  */
 function fullyHealthy(pair: PairConfig): Condition {
   return (s) => {
@@ -257,6 +257,7 @@ function fullyHealthy(pair: PairConfig): Condition {
     if (base === undefined || daemon === undefined || tunnel === undefined || s.retirementPending)
       return undefined;
     if (s.systemFault || (pair.probe.kind !== 'none' && s.agentFault)) return undefined;
+    if (pair.tunnel !== undefined && s.memberAgentStopped) return undefined;
     return Math.max(base, daemon, tunnel, s.agentReadyAt);
   };
 }

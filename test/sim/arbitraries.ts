@@ -7,7 +7,7 @@ import { parseScenario, type Scenario } from '../../sim/scenario.ts';
 /**
  * Random fault schedules for the property tests: one to three pairs sharing route tables (now and then one with
  * 7 tables x 8 destinations, more route writes than EC2's mutating burst of 50), every member fault kind at
- * random (overlapping) times, many of them healed again later, now and then a zone-wide loss (every pair's
+ * random (overlapping) times (the member agent stopping and starting included), many of them healed again later, now and then a zone-wide loss (every pair's
  * primary, or standby, at one instant), API throttling windows of up to 90 % of calls,
  * state-table errors, operator failovers (some forced), a rare resize, controller crashes after k route writes
  * (up to three per run), and overlapping invocations (unreserved, or reserved concurrency up to 3). Each value is a scenario
@@ -59,6 +59,7 @@ const HEALS: Readonly<Partial<Record<MemberFault, MemberFault>>> = {
   'ssm-agent-offline': 'ssm-agent-online',
   'daemon-hang': 'daemon-up',
   'os-hang': 'os-recover',
+  'agent-stop': 'agent-start',
 };
 
 /**
@@ -83,6 +84,8 @@ const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [
   ['daemon-hang', 3],
   ['os-hang', 2],
   ['os-recover', 1],
+  ['agent-stop', 3],
+  ['agent-start', 1],
 ];
 
 const memberFault: fc.Arbitrary<MemberFault> = fc.oneof(
@@ -351,3 +354,29 @@ export function chaosCaseOf(document: ScenarioDocument, reservedConcurrency = 1)
 export const chaosCase: fc.Arbitrary<ChaosCase> = caseShape.map((shape) =>
   chaosCaseOf(documentOf(shape), shape.reservedConcurrency),
 );
+
+const agentFault = fc.constantFrom<MemberFault>('agent-stop', 'agent-stop', 'agent-start');
+
+/**
+ * Schedules in which only member agents stop and start (some for good, some restarted later), on any member of
+ * one to three pairs, in economy or fast mode, and nothing else happens: nothing may move.
+ */
+export const agentOnlyCase: fc.Arbitrary<ChaosCase> = fc
+  .record({
+    shape: caseShape,
+    faults: fc.array(fc.record({ fault: agentFault, fault2: faultShape }), { minLength: 1, maxLength: 6 }),
+  })
+  .map(({ shape, faults }) =>
+    chaosCaseOf(
+      documentOf({
+        ...shape,
+        faults: faults.map(({ fault, fault2 }) => ({ ...fault2, fault })),
+        throttling: [],
+        stateStoreErrors: [],
+        crashes: undefined,
+        commands: [],
+        zoneLoss: undefined,
+      }),
+      shape.reservedConcurrency,
+    ),
+  );

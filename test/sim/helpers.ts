@@ -6,6 +6,12 @@ import { parseScenario, type Scenario } from '../../sim/scenario.ts';
 
 /** Helpers for the simulator's tests. */
 
+/**
+ * Top-level configuration without the member agent: the controller learns of soft failures only by polling
+ * (its schedule, fast mode, re-checks), for tests of that path.
+ */
+export const POLL_ONLY = { agent: { enabled: false } } as const satisfies Partial<ConfigInput>;
+
 /** The example pair (examples/pairs.yaml) with overrides. */
 export function pairConfig(
   overrides: Partial<ConfigInput['pairs'][number]> = {},

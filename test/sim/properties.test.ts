@@ -9,7 +9,7 @@ import { runRecorded } from '../../sim/ground-truth.ts';
 import { checkInvariants, INVARIANTS, type InvariantNumber, type Violation } from '../../sim/invariants.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../sim/local-dynamo.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
-import { type ChaosCase, chaosCase } from './arbitraries.ts';
+import { agentOnlyCase, type ChaosCase, chaosCase } from './arbitraries.ts';
 
 /**
  * The controller's invariants (sim/invariants.ts) under random fault schedules (./arbitraries.ts), each run in
@@ -151,6 +151,32 @@ describe('random fault schedules over one to three pairs', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('schedules in which only member agents stop and start', () => {
+  it(
+    'never move traffic: the agent falling silent is never evidence, and no route is written',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(agentOnlyCase, async ({ scenario, reservedConcurrency }) => {
+          const { endpoint } = await sharedDynamo();
+          const run = await runRecorded(scenario, {
+            dynamoEndpoint: endpoint,
+            tableName: `agent-only-${runs++}`,
+            reservedConcurrency,
+          });
+          const moved = run.output.events.filter(
+            (e) => e.type === 'failover' || e.type === 'repair' || e.type === 'route-change',
+          );
+          expect(moved).toEqual([]);
+          const violations = INVARIANTS.flatMap((n) => checkInvariants(run)[n].violations);
+          expect(describeViolations(violations)).toBe('');
+        }),
+        { numRuns: Math.max(5, Math.round(RUNS / 10)), ...(SEED === undefined ? {} : { seed: SEED }) },
+      );
+    },
+    Math.max(120_000, RUNS * 200),
+  );
 });
 
 /** Schedules in which a member's signals can read unknown while nothing is wrong with it. */

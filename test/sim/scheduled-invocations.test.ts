@@ -9,7 +9,7 @@ import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { EVERY_PAIR, type Scenario } from '../../sim/scenario.ts';
 import { fleetConfig } from '../support/mock-fleet.ts';
-import { pairConfig, scenarioOf } from './helpers.ts';
+import { POLL_ONLY, pairConfig, scenarioOf } from './helpers.ts';
 
 /** Fast mode at its documented default: the 1-minute schedule, an evaluation every 10 s. */
 const FAST = { schedule: '1m', fastMode: { enabled: true, interval: '10s' }, probeTimeout: '15s' } as const;
@@ -81,12 +81,17 @@ describe('fast mode', () => {
   });
 });
 
-describe('economy mode', () => {
+// Without the agent, so that the schedule and its re-checks are what sees a soft failure (with the agent, its
+// report triggers an evaluation first: test/sim/agent-failover.test.ts).
+describe('economy mode without the member agent', () => {
   it('confirms the first failed probe within the same scheduled invocation, about 23 s later rather than a minute', async () => {
-    const scenario = scenarioOf({
-      duration: '5m',
-      faults: [{ at: '125s', target: 'branch-a/primary', fault: 'daemon-down' }],
-    });
+    const scenario = scenarioOf(
+      {
+        duration: '5m',
+        faults: [{ at: '125s', target: 'branch-a/primary', fault: 'daemon-down' }],
+      },
+      pairConfig({}, POLL_ONLY),
+    );
 
     const output = await runScenario(scenario, { verbose: true });
 
@@ -109,7 +114,12 @@ describe('economy mode', () => {
       { at: '181s', target: 'branch-a/primary', fault: 'daemon-up' },
     ];
     for (const seed of [1, 2, 3, 4, 5, 6]) {
-      const output = await runScenario(scenarioOf({ duration: '6m', seed, faults }), { verbose: true });
+      const output = await runScenario(
+        scenarioOf({ duration: '6m', seed, faults }, pairConfig({}, POLL_ONLY)),
+        {
+          verbose: true,
+        },
+      );
       expect(of(output, 'failover'), `seed ${seed}`).toEqual([]);
     }
   });
