@@ -268,10 +268,9 @@ async function reconcileAll(
     renewedAt: 0,
   };
   // Events come in bursts when many instances fail together (one EC2 event per instance, one agent report per
-  // member). An event's run takes
-  // the writer lease before it looks at anything; while another run holds it, the event's run only marks its
-  // pairs for that run, which looks at them before it lets go: a burst costs one write each, not one look at
-  // the fleet each.
+  // member). An event's run takes the writer lease before it looks at anything; while another run holds it,
+  // the event's run only marks its pairs for that run, which looks at them before it lets go: a burst costs one
+  // write each, not one look at the fleet each.
   if (
     trigger.kind === 'instance-state-change' ||
     trigger.kind === 'alarm' ||

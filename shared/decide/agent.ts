@@ -134,10 +134,8 @@ export function unconfirmedNotes(view: AgentView, probeHealth: (role: Role) => s
     const health = probeHealth(role);
     if (report === undefined || health === 'unhealthy') return [];
     const said = `${role} agent reports unhealthy since ${clockTime(report.since)} (${report.detail})`;
-    return [
-      health === 'healthy'
-        ? `${said}, but the controller's probe passed: not counted`
-        : `${said}, but the controller's probe is ${health ?? 'not configured'}: not counted, waiting for it`,
-    ];
+    if (health === 'healthy') return [`${said}, but the controller's probe passed: not counted`];
+    if (health === undefined) return [`${said}, but the pair has no daemon probe to confirm it: not counted`];
+    return [`${said}, but the controller's probe is ${health}: not counted, waiting for it`];
   });
 }

@@ -139,8 +139,9 @@ function failbackNeeds(pair: PairConfig, memory: PairMemory, now: number): numbe
 }
 
 /**
- * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy, resets on healthy
- * and holds on unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
+ * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy (the daemon's by 2
+ * when the member's agent report counts as a second observation, agent.ts), resets on healthy and holds on
+ * unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
  * automatic failback reads it: the primary's, while the standby carries traffic and failback is automatic,
  * counting evaluations healthy on every signal up to what failback needs; it is 0 everywhere else. So a
  * steady, healthy pair's memory stops changing and a steady tick writes nothing to the state store. The

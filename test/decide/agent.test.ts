@@ -164,6 +164,13 @@ describe("an agent's report counts as one observation of the daemon and the cont
     expect(stale.plan.reasons).toContain(
       'primary agent report (unhealthy since 11:59:56.000Z) is stale: sent at 11:57:29.999Z, more than 2m30s ago: not counted',
     );
+    const unconfirmable = decide(
+      withAgent(base(2, { probe: { kind: 'none' } }), { primary: unhealthyReport('primary') }),
+    );
+    expect(unconfirmable.plan.reasons).toContain(
+      'primary agent reports unhealthy since 11:59:56.000Z (unhealthy: daemon not responding), but the pair has no daemon probe to confirm it: not counted',
+    );
+    expect(unconfirmable.plan.kind).toBe('noop');
     const overruled = decide(withAgent(base(2), { primary: unhealthyReport('primary') }));
     expect(overruled.plan.reasons).toContain(
       "primary agent reports unhealthy since 11:59:56.000Z (unhealthy: daemon not responding), but the controller's probe passed: not counted",
