@@ -93,6 +93,7 @@ const pairItemSchema = z.object({
   addresses: z.record(z.string(), z.string()).optional(),
   peerReached: z.array(z.string()).optional(),
   silenceStreak: z.object({ primary: count, standby: count }).optional(),
+  agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   lease: leaseSchema.optional(),
 });
 
@@ -187,6 +188,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     addresses,
     peerReached,
     silenceStreak,
+    agentCounted,
     lease,
   } = parsed.data;
   const memory: PairMemory = {
@@ -201,6 +203,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(addresses !== undefined ? { addresses } : {}),
     ...(peerReached !== undefined ? { peerReached } : {}),
     ...(silenceStreak !== undefined ? { silenceStreak } : {}),
+    ...(agentCounted !== undefined ? { agentCounted } : {}),
     ...(lease !== undefined ? { lease } : {}),
   };
   return { pair, version, memory };
@@ -341,7 +344,7 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
-    for (const field of ['addresses', 'peerReached', 'silenceStreak'] as const) {
+    for (const field of ['addresses', 'peerReached', 'silenceStreak', 'agentCounted'] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
         set.push(`#${field} = :${field}`);

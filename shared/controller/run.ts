@@ -267,11 +267,15 @@ async function reconcileAll(
     holding: false,
     renewedAt: 0,
   };
-  // Events come in bursts when many instances fail together (one EC2 event per instance). An event's run takes
-  // the writer lease before it looks at anything; while another run holds it, the event's run only marks its
-  // pairs for that run, which looks at them before it lets go: a burst costs one write each, not one look at
-  // the fleet each.
-  if (trigger.kind === 'instance-state-change' || trigger.kind === 'alarm') {
+  // Events come in bursts when many instances fail together (one EC2 event per instance, one agent report per
+  // member). An event's run takes the writer lease before it looks at anything; while another run holds it,
+  // the event's run only marks its pairs for that run, which looks at them before it lets go: a burst costs one
+  // write each, not one look at the fleet each.
+  if (
+    trigger.kind === 'instance-state-change' ||
+    trigger.kind === 'alarm' ||
+    trigger.kind === 'agent-report'
+  ) {
     try {
       if (!(await holdWriterLease(deps, run))) {
         await run.store.markPairs(pairs.map((p) => p.name));
@@ -366,7 +370,9 @@ async function reconcilePairs(
   const observations =
     observed !== undefined && pairs.every((p) => observed.has(p.name))
       ? observed
-      : await observePairs(deps, pairs, memories);
+      : await observePairs(deps, pairs, memories, {
+          urgent: trigger.kind === 'agent-report' || trigger.kind === 'instance-state-change',
+        });
   const now = deps.clock.now();
 
   const decisions = pairs.map((pair) => {

@@ -1,4 +1,5 @@
 import type { PairConfig } from '../config/schema.ts';
+import type { AgentReport } from '../domain/agent.ts';
 import type { Alarm, Decision, MoveTrigger, Plan, Verdict } from '../domain/plan.ts';
 import type {
   Lease,
@@ -11,6 +12,15 @@ import type {
 import { otherRole, ROLES } from '../domain/types.ts';
 import { formatSeconds } from '../duration.ts';
 import { countOf } from '../plural.ts';
+import {
+  type AgentView,
+  agentSilentAlarms,
+  countedText,
+  daemonStep,
+  nextAgentCounted,
+  readAgent,
+  unconfirmedNotes,
+} from './agent.ts';
 import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
 import { readSilence, type SilenceView } from './silence.ts';
@@ -91,12 +101,15 @@ interface Context {
   readonly routes: readonly RouteStatus[] | undefined;
   readonly streaks: Streaks;
   readonly silence: SilenceView;
+  readonly agent: AgentView;
 }
 
 interface Streaks {
   readonly unhealthyStreak: PairMemory['unhealthyStreak'];
   readonly healthyStreak: PairMemory['healthyStreak'];
   readonly unknownStreak: number;
+  /** the agent reports that counted as an observation in this evaluation (their probe agreed) */
+  readonly agentCounted: Readonly<Partial<Record<Role, AgentReport>>>;
 }
 
 const iso = (epochMs: number): string => new Date(epochMs).toISOString();
@@ -126,8 +139,9 @@ function failbackNeeds(pair: PairConfig, memory: PairMemory, now: number): numbe
 }
 
 /**
- * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy, resets on healthy
- * and holds on unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
+ * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy (the daemon's by 2
+ * when the member's agent report counts as a second observation, agent.ts), resets on healthy and holds on
+ * unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
  * automatic failback reads it: the primary's, while the standby carries traffic and failback is automatic,
  * counting evaluations healthy on every signal up to what failback needs; it is 0 everywhere else. So a
  * steady, healthy pair's memory stops changing and a steady tick writes nothing to the state store. The
@@ -138,15 +152,18 @@ function nextStreaks(
   memory: PairMemory,
   verdicts: Readonly<Record<Role, Verdict>>,
   now: number,
+  agent: AgentView,
 ): Streaks {
   const soft = (role: Role) =>
     Object.fromEntries(
       SOFT_SIGNALS.map((name) => {
         const previous = memory.unhealthyStreak[role][name];
         const health = verdicts[role].signals[name]?.health;
+        // A member's agent report and this evaluation's probe agreeing are two observations (agent.ts).
+        const step = name === 'daemon' ? daemonStep(agent, role, health) : 1;
         // Capped at the threshold: a member that stays down changes nothing stored, so a degraded pair's
         // ticks write no state.
-        const next = Math.min(previous + 1, pair.unhealthyThreshold);
+        const next = Math.min(previous + step, pair.unhealthyThreshold);
         return [name, health === 'unhealthy' ? next : health === 'healthy' ? 0 : previous];
       }),
     ) as Record<SoftSignal, number>;
@@ -155,7 +172,15 @@ function nextStreaks(
       ? Math.min(memory.healthyStreak.primary + 1, failbackNeeds(pair, memory, now))
       : 0;
   const activeSignals = Object.values(verdicts[memory.active].signals);
+  const agentCounted = Object.fromEntries(
+    ROLES.flatMap((role) =>
+      daemonStep(agent, role, verdicts[role].signals.daemon?.health) === 2
+        ? [[role, agent.countable[role] as AgentReport]]
+        : [],
+    ),
+  );
   return {
+    agentCounted,
     unhealthyStreak: { primary: soft('primary'), standby: soft('standby') },
     healthyStreak: { primary: primaryHealthy, standby: 0 },
     unknownStreak: activeSignals.some((signal) => signal.health === 'unknown')
@@ -360,13 +385,22 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
 const probeCountsSas = (pair: PairConfig): boolean =>
   pair.probe.kind === 'strongswan' || pair.probe.kind === 'libreswan';
 
+/** How a soft signal's streak got where it is, when an agent report counted in it this evaluation. */
+const helped = (ctx: Context, role: Role, name: SoftSignal): string => {
+  const report = name === 'daemon' ? ctx.streaks.agentCounted[role] : undefined;
+  return report === undefined ? '' : countedText(report);
+};
+
 /** Automatic rules, in order: hard loss or scheduled event, soft failure, automatic failback, repair. */
 function automatic(ctx: Context): Outcome {
   const { pair, memory, verdicts, streaks, now } = ctx;
   const active = memory.active;
   const standby = otherRole(active);
   const current = verdicts[active];
-  const notes: string[] = [];
+  const notes: string[] = [
+    ...ctx.agent.notes,
+    ...unconfirmedNotes(ctx.agent, (role) => verdicts[role].signals.daemon?.health),
+  ];
 
   // Hard loss (or an imminent scheduled event) moves at once, cooldown or not.
   const scheduled = current.signals.instance?.scheduled === true;
@@ -399,7 +433,7 @@ function automatic(ctx: Context): Outcome {
   if (failing.length > 0) {
     const reasons = failing.map(
       (name) =>
-        `${active} ${name} unhealthy x${streaks.unhealthyStreak[active][name]}: ${current.signals[name]?.reason}`,
+        `${active} ${name} unhealthy x${streaks.unhealthyStreak[active][name]}${helped(ctx, active, name)}: ${current.signals[name]?.reason}`,
     );
     // If the standby's same signal is down too (the far end is down), moving helps no one.
     const farEnd = failing.flatMap((name) => {
@@ -426,7 +460,7 @@ function automatic(ctx: Context): Outcome {
   }
   for (const name of soft.filter((name) => !streaked.includes(name))) {
     notes.push(
-      `${active} ${name} unhealthy ${streaks.unhealthyStreak[active][name]}/${pair.unhealthyThreshold}: waiting`,
+      `${active} ${name} unhealthy ${streaks.unhealthyStreak[active][name]}/${pair.unhealthyThreshold}${helped(ctx, active, name)}: waiting`,
     );
   }
   if (current.health === 'unknown') {
@@ -687,8 +721,10 @@ function nextMemory(
     primaryFailures: _failures,
     peerReached: _reached,
     silenceStreak: _silence,
+    agentCounted: _counted,
     ...rest
   } = kept;
+  const agentCounted = nextAgentCounted(pair, observation, memory, streaks.agentCounted);
   return {
     ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
@@ -701,6 +737,7 @@ function nextMemory(
     ...(Object.keys(addresses).length > 0 && { addresses }),
     ...(silence.peerReached.length > 0 && { peerReached: silence.peerReached }),
     ...(ROLES.some((role) => silence.streak[role] > 0) && { silenceStreak: silence.streak }),
+    ...(Object.keys(agentCounted).length > 0 && { agentCounted }),
   };
 }
 
@@ -713,6 +750,7 @@ function nextMemory(
 export function decide(input: DecideInput): Decision {
   const { pair, observation, memory, now, dryRun, command } = input;
   const silence = readSilence(pair, observation, memory);
+  const agent = readAgent(pair, observation, memory, now);
   const verdicts = {
     primary: evaluateMember({ pair, role: 'primary', observation, now, silence: silence.findings.primary }),
     standby: evaluateMember({ pair, role: 'standby', observation, now, silence: silence.findings.standby }),
@@ -724,15 +762,21 @@ export function decide(input: DecideInput): Decision {
     now,
     verdicts,
     routes: analyseRoutes(pair, observation),
-    streaks: nextStreaks(pair, memory, verdicts, now),
+    streaks: nextStreaks(pair, memory, verdicts, now, agent),
     silence,
+    agent,
   };
   const outcome = command === undefined ? automatic(ctx) : commanded(ctx, command);
   const damped = unknownAlarms(ctx, outcome.plan);
   return {
     pair: pair.name,
     plan: outcome.plan,
-    alarms: distinct([...outcome.alarms, ...standingAlarms(ctx, outcome.plan, dryRun), ...damped.alarms]),
+    alarms: distinct([
+      ...outcome.alarms,
+      ...standingAlarms(ctx, outcome.plan, dryRun),
+      ...damped.alarms,
+      ...agentSilentAlarms(pair, observation, now),
+    ]),
     verdicts,
     memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),
     dryRun,
