@@ -5,7 +5,7 @@ import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
 import { renderRun, reportOf, summaryLines, timelineLines } from '../../sim/timeline.ts';
-import { pairConfig, scenarioOf } from './helpers.ts';
+import { POLL_ONLY, pairConfig, scenarioOf } from './helpers.ts';
 
 const of = <T extends SimEvent['type']>(output: SimulateOutput, type: T) =>
   output.events.filter((e): e is Extract<SimEvent, { type: T }> => e.type === type);
@@ -17,8 +17,12 @@ const everyRouteOn = (output: SimulateOutput, role: string) =>
 
 describe('a scenario run', () => {
   it('fails over when the primary daemon dies, within two schedule periods plus a probe, every route on the standby', async () => {
-    // Prepare: schedule 1m, unhealthyThreshold 2: two failed probes a minute apart.
-    const scenario = scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'daemon-down' }] });
+    // Prepare: schedule 1m, unhealthyThreshold 2, no member agent: two failed probes a minute apart (with the
+    // agent, its report moves it in seconds: test/sim/agent-failover.test.ts).
+    const scenario = scenarioOf(
+      { faults: [{ at: '2m', target: 'branch-a/primary', fault: 'daemon-down' }] },
+      pairConfig({}, POLL_ONLY),
+    );
 
     // Act
     const output = await runScenario(scenario);
@@ -430,6 +434,9 @@ describe('the example scenarios', () => {
       'operator failover to standby: failover to standby (manual)',
       'branch-a/standby terminate: failback to primary (hard-loss)',
     ]);
+    // The member agent (on by default) reports the dead daemon; its triggered run moves the routes in seconds.
+    const [soft] = reportOf(output).moves;
+    expect((soft?.routesMovedAt ?? Infinity) - (soft?.causeAt ?? 0)).toBeLessThan(15);
     expect(everyRouteOn(output, 'primary')).toBe(true);
     const text = renderRun(scenario, output, 200);
     expect(text).toContain('Summary');
