@@ -49,6 +49,7 @@ export async function benchSimTick(sizes: readonly number[] = [1, 10, 100, 200, 
           config,
           tableName: account.tableName,
           probeDocument: account.probeDocument,
+          ...account.agents.controllerDeps(),
           clock: account.clock,
           log: silentLogger,
         };

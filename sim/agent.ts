@@ -1,6 +1,7 @@
 import { type AgentItem, putAgentItem } from '../shared/aws/agent-table.ts';
 import type { AwsClients } from '../shared/aws/clients.ts';
 import { agentEnabled, type PairConfig } from '../shared/config/schema.ts';
+import type { ControllerDeps } from '../shared/controller/types.ts';
 import {
   AGENT_HEARTBEAT_MS,
   AGENT_ITEM,
@@ -116,6 +117,16 @@ export class MemberAgents {
   pairs(): PairConfig[] {
     const { config } = this.#world;
     return config.pairs.filter((pair) => agentEnabled(config, pair));
+  }
+
+  /**
+   * What the controller's Lambda gets about the agent table, as the CDK app deploys it: the table and the key
+   * prefix when some pair has the agent enabled, nothing otherwise.
+   */
+  controllerDeps(): Pick<ControllerDeps, 'agentTableName' | 'agentMemberKeyPrefix'> {
+    return this.pairs().length > 0
+      ? { agentTableName: this.tableName, agentMemberKeyPrefix: this.memberKeyPrefix }
+      : {};
   }
 
   /** Be told of every report written (changes and heartbeats). */

@@ -124,6 +124,7 @@ export const stepDepsOf = (account: SimAccount): ControllerDeps => ({
   config: account.config,
   tableName: account.tableName,
   probeDocument: account.probeDocument,
+  ...account.agents.controllerDeps(),
   clock: account.clock,
   log: silentLogger,
 });

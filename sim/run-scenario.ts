@@ -173,10 +173,7 @@ class ScenarioRun {
       tableName: account.tableName,
       probeDocument: account.probeDocument,
       clock: account.clock,
-      // As the CDK app deploys it: the agent table exists when some pair has the agent enabled.
-      ...(account.agents.pairs().length > 0
-        ? { agentTableName: account.agents.tableName, agentMemberKeyPrefix: account.agents.memberKeyPrefix }
-        : {}),
+      ...account.agents.controllerDeps(),
       log: decisionLog((record, msg) =>
         msg === 'decision' ? this.#onDecision(record) : this.#onIntentStored(record),
       ),
