@@ -53,7 +53,7 @@ interface StillCase {
 }
 
 /**
- * Situations that must move nothing. The agent case runs past the instant SSM stops counting the silent agent
+ * Situations that must move nothing. The SSM agent case runs past the instant SSM stops counting the silent agent
  * online (5 to 10 minutes, sim/latency.ts ssm.agentConnectionLost), hence the longer horizon.
  */
 const STILL_CASES: readonly StillCase[] = [
@@ -211,7 +211,7 @@ export async function benchFailoverLatency(runsPerCell = 50, stillRuns = 20): Pr
         : mode.controller.schedule;
       lines.push(
         '',
-        `must not move: ${stillRuns} runs each, ${STILL_HORIZON_SECONDS} s observed after the fault (the agent ${AGENT_HORIZON_SECONDS} s)`,
+        `must not move: ${stillRuns} runs each, ${STILL_HORIZON_SECONDS} s observed after the fault (ssm-agent-offline ${AGENT_HORIZON_SECONDS} s)`,
         `${'situation'.padEnd(46)} | moved/runs | moves`,
       );
       for (const still of STILL_CASES) {

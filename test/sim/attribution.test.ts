@@ -73,6 +73,15 @@ describe('the summary attributes each move to the fault that caused it', () => {
       'branch-a/primary stop at 100',
     ],
     [
+      'a failover, to the dead daemon and not to the member agent stopping after it (its silence is never a cause)',
+      [
+        fault(60, 'branch-a/primary', 'daemon-down'),
+        fault(61, 'branch-a/primary', 'agent-stop'),
+        move(120, 'branch-a', 'primary', 'soft-failure'),
+      ],
+      'branch-a/primary daemon-down at 60',
+    ],
+    [
       'a failover, to a zone-wide loss of every primary',
       [fault(60, '*/primary', 'stop'), move(65, 'branch-a', 'primary', 'hard-loss')],
       '*/primary stop at 60',
