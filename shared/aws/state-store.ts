@@ -94,6 +94,7 @@ const pairItemSchema = z.object({
   peerReached: z.array(z.string()).optional(),
   silenceStreak: z.object({ primary: count, standby: count }).optional(),
   agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
+  runningSince: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   lease: leaseSchema.optional(),
 });
 
@@ -189,6 +190,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     peerReached,
     silenceStreak,
     agentCounted,
+    runningSince,
     lease,
   } = parsed.data;
   const memory: PairMemory = {
@@ -204,6 +206,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(peerReached !== undefined ? { peerReached } : {}),
     ...(silenceStreak !== undefined ? { silenceStreak } : {}),
     ...(agentCounted !== undefined ? { agentCounted } : {}),
+    ...(runningSince !== undefined ? { runningSince } : {}),
     ...(lease !== undefined ? { lease } : {}),
   };
   return { pair, version, memory };
@@ -344,7 +347,13 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
-    for (const field of ['addresses', 'peerReached', 'silenceStreak', 'agentCounted'] as const) {
+    for (const field of [
+      'addresses',
+      'peerReached',
+      'silenceStreak',
+      'agentCounted',
+      'runningSince',
+    ] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
         set.push(`#${field} = :${field}`);

@@ -18,6 +18,7 @@ import {
   countedText,
   daemonStep,
   nextAgentCounted,
+  nextRunningSince,
   readAgent,
   unconfirmedNotes,
 } from './agent.ts';
@@ -722,9 +723,11 @@ function nextMemory(
     peerReached: _reached,
     silenceStreak: _silence,
     agentCounted: _counted,
+    runningSince: _running,
     ...rest
   } = kept;
   const agentCounted = nextAgentCounted(pair, observation, memory, streaks.agentCounted);
+  const runningSince = nextRunningSince(pair, observation, memory, now);
   return {
     ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
@@ -738,6 +741,7 @@ function nextMemory(
     ...(silence.peerReached.length > 0 && { peerReached: silence.peerReached }),
     ...(ROLES.some((role) => silence.streak[role] > 0) && { silenceStreak: silence.streak }),
     ...(Object.keys(agentCounted).length > 0 && { agentCounted }),
+    ...(Object.keys(runningSince).length > 0 && { runningSince }),
   };
 }
 
@@ -775,7 +779,7 @@ export function decide(input: DecideInput): Decision {
       ...outcome.alarms,
       ...standingAlarms(ctx, outcome.plan, dryRun),
       ...damped.alarms,
-      ...agentSilentAlarms(pair, observation, now),
+      ...agentSilentAlarms(pair, observation, memory, now),
     ]),
     verdicts,
     memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),

@@ -234,6 +234,11 @@ export interface PairMemory {
    * state counts once), kept while that report is still the member's current one. Absent when none is.
    */
   readonly agentCounted?: Readonly<Partial<Record<Role, number>>>;
+  /**
+   * Epoch ms since which each member of an agent-enabled pair has been seen running without a break; its
+   * agent's silence counts only after it has run as long as the silence limit. Absent for stopped members.
+   */
+  readonly runningSince?: Readonly<Partial<Record<Role, number>>>;
   readonly lease?: Lease;
 }
 
