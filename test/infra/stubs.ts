@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,43 @@ export interface Run {
 /** Nothing a test runs should take this long; past it the script is killed and the test fails on its status. */
 const RUN_LIMIT_MS = 20_000;
 
+/** A directory holding the fakes and the script, and how to read back what happened there. */
+function prepare(script: string, fakes: Fakes) {
+  const dir = mkdtempSync(join(tmpdir(), 'vpn-failover-fakes-'));
+  const log = join(dir, 'calls.log');
+  writeFileSync(log, '');
+  for (const [name, body] of Object.entries(fakes)) {
+    const file = join(dir, name);
+    // printf, not echo: dash's echo would turn backslashes in an argument into escapes
+    writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\n${body}\n`);
+    chmodSync(file, 0o755);
+  }
+  const scriptFile = join(dir, 'script');
+  writeFileSync(scriptFile, script);
+  const own = new Set([...Object.keys(fakes), 'calls.log', 'script']);
+  return {
+    dir,
+    scriptFile,
+    env: (env: Record<string, string>) => ({ PATH: `${dir}:/usr/bin:/bin`, FAKES_DIR: dir, ...env }),
+    /** what the fakes recorded and left, then the directory removed */
+    collect(status: number | null, stdout: string, stderr: string): Run {
+      try {
+        const files = Object.fromEntries(
+          readdirSync(dir)
+            .filter((name) => !own.has(name))
+            .map((name) => [name, readFileSync(join(dir, name), 'utf8')]),
+        );
+        const calls = readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '');
+        return { status, stdout, stderr, calls, files };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
 /** Run `script` with `interpreter` (sh or bash), only the given fakes plus the system's basic tools on PATH. */
 export function runWithFakes(
   interpreter: 'sh' | 'bash',
@@ -35,42 +72,41 @@ export function runWithFakes(
   fakes: Fakes,
   env: Record<string, string> = {},
 ): Run {
-  const dir = mkdtempSync(join(tmpdir(), 'vpn-failover-fakes-'));
-  try {
-    const log = join(dir, 'calls.log');
-    writeFileSync(log, '');
-    for (const [name, body] of Object.entries(fakes)) {
-      const file = join(dir, name);
-      // printf, not echo: dash's echo would turn backslashes in an argument into escapes
-      writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\n${body}\n`);
-      chmodSync(file, 0o755);
-    }
-    const scriptFile = join(dir, 'script');
-    writeFileSync(scriptFile, script);
-    const result = spawnSync(interpreter, [scriptFile], {
-      encoding: 'utf8',
-      env: { PATH: `${dir}:/usr/bin:/bin`, FAKES_DIR: dir, ...env },
-      timeout: RUN_LIMIT_MS,
-      killSignal: 'SIGKILL',
-    });
-    const own = new Set([...Object.keys(fakes), 'calls.log', 'script']);
-    const files = Object.fromEntries(
-      readdirSync(dir)
-        .filter((name) => !own.has(name))
-        .map((name) => [name, readFileSync(join(dir, name), 'utf8')]),
+  const run = prepare(script, fakes);
+  const result = spawnSync(interpreter, [run.scriptFile], {
+    encoding: 'utf8',
+    env: run.env(env),
+    timeout: RUN_LIMIT_MS,
+    killSignal: 'SIGKILL',
+  });
+  return run.collect(result.status, result.stdout, result.stderr);
+}
+
+/**
+ * runWithFakes without blocking: for scripts that mostly sleep (the agent's loop), so several can run at once.
+ */
+export function runWithFakesAsync(
+  interpreter: 'sh' | 'bash',
+  script: string,
+  fakes: Fakes,
+  env: Record<string, string> = {},
+): Promise<Run> {
+  const run = prepare(script, fakes);
+  return new Promise((resolve, reject) => {
+    execFile(
+      interpreter,
+      [run.scriptFile],
+      { encoding: 'utf8', env: run.env(env), timeout: RUN_LIMIT_MS, killSignal: 'SIGKILL' },
+      (error, stdout, stderr) => {
+        const status = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        try {
+          resolve(run.collect(status, stdout, stderr));
+        } catch (failure) {
+          reject(failure);
+        }
+      },
     );
-    return {
-      status: result.status,
-      stdout: result.stdout,
-      stderr: result.stderr,
-      calls: readFileSync(log, 'utf8')
-        .split('\n')
-        .filter((line) => line !== ''),
-      files,
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** A fake that prints `output` when called with exactly `args`, and fails otherwise. */
