@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # vpn-failover member agent: runs on each VPN instance of a pair (systemd unit vpn-failover-agent).
 #
-# Every CHECK_INTERVAL it runs the daemon check (vpn-failover-check, the very script the controller's SSM probe
-# runs, so both judge the daemon the same way) under its own timeout. A new verdict counts once DEBOUNCE
-# consecutive checks agree on it, or at once when a check timed out (that check already spanned CHECK_TIMEOUT).
+# Every CHECK_INTERVAL it runs the daemon check (vpn-failover-check, the very script the controller's SSM
+# probe runs, so both judge the daemon the same way) under its own timeout. A new verdict counts once
+# DEBOUNCE consecutive checks agree on it, or at once when a check timed out (that check already spanned
+# CHECK_TIMEOUT).
 # It then writes a report to the DynamoDB table REPORT_TABLE at once (kind "change": the table's stream
 # invokes the controller, which confirms with its own probe before anything moves), and with no change
 # re-states its verdict every HEARTBEAT (kind "heartbeat"). A failed write is retried at the next check with
 # the newest state, so a change is never lost; repeated failures back off (2, 4, 8... checks, at most 30 s)
-# so a missing permission does not start the AWS CLI every second. Every METRIC_INTERVAL it publishes TunnelUp (1 up,
-# 0 down, nothing when the check cannot judge) to CloudWatch, the datapoint the controller's tunnel signal reads.
-# With REPORT_TABLE empty it only publishes the metric.
+# so a missing permission does not start the AWS CLI every second. Every METRIC_INTERVAL it publishes
+# TunnelUp (1 up, 0 down, nothing when the check cannot judge) to CloudWatch, in the background so the checks
+# never wait for it: the datapoint the controller's tunnel signal reads (none into an AWS/ namespace: that
+# metric comes from AWS). With REPORT_TABLE empty it only publishes the metric.
 #
 # The report is one item, replaced at each write, keyed by this instance's ARN ("member"); the instance
 # policy lets a member write only the item keyed by its own ARN (dynamodb:LeadingKeys on
@@ -104,7 +106,10 @@ read_settings() {
   require MIN_SAS '^[0-9]{1,4}$' 'a whole number'
   require PING_TARGET '^([A-Za-z0-9.:][A-Za-z0-9.:-]{0,252})?$' 'an address or host name'
   require NAMESPACE '^[A-Za-z0-9._/#:][A-Za-z0-9._/#: -]{0,254}$' 'a CloudWatch namespace'
-  [[ $NAMESPACE == AWS/* ]] && config_error "NAMESPACE=$NAMESPACE is reserved for AWS services"
+  # A pair whose tunnel signal reads an AWS metric (AWS/VPN TunnelState) needs no datapoint from the agent,
+  # and AWS/ namespaces are AWS's own: the agent then only reports.
+  PUBLISH=1
+  [[ $NAMESPACE != AWS/* ]] || PUBLISH=0
   require METRIC_NAME '^[A-Za-z0-9._/#:][A-Za-z0-9._/#: -]{0,254}$' 'a CloudWatch metric name'
   require STORAGE_RESOLUTION '^(1|60)$' '1 or 60'
   require REPORT_TABLE '^([A-Za-z0-9_.-]{3,255})?$' 'a DynamoDB table name'
@@ -283,15 +288,15 @@ aws_call() {
   return "$rc"
 }
 
-# The check at which to try again after the $1-th consecutive failure: the next one, then 2, 4, 8... checks
-# later, at most RETRY_CAP_MS worth of checks.
+# The check at which to try again after the $1-th consecutive failure of an attempt made at check $2 (default
+# this one): the next one, then 2, 4, 8... checks later, at most RETRY_CAP_MS worth of checks.
 retry_check() {
-  local n=$1 cap=$((RETRY_CAP_MS / INTERVAL_MS)) delay
+  local n=$1 base=${2:-$CHECKS} cap=$((RETRY_CAP_MS / INTERVAL_MS)) delay
   ((n > 16)) && n=16
   delay=$((1 << (n - 1)))
   ((cap < 1)) && cap=1
   ((delay > cap)) && delay=$cap
-  echo $((CHECKS + delay))
+  echo $((base + delay))
 }
 
 CHECKS=0
@@ -334,37 +339,62 @@ report() {
   fi
 }
 
-NEXT_METRIC=0 METRIC_FAILURES=0 METRIC_RETRY_CHECK=0
+NEXT_METRIC=0 METRIC_FAILURES=0 METRIC_RETRY_CHECK=0 METRIC_JOB='' METRIC_JOB_CHECK=0
+
+# Runs in the background: the checks and the reports do not wait for CloudWatch.
+put_metric() {
+  if aws_call cloudwatch put-metric-data --namespace "$NAMESPACE" --metric-name "$METRIC_NAME" \
+    --dimensions "InstanceId=$INSTANCE_ID" --value "$1" --unit Count \
+    --storage-resolution "$STORAGE_RESOLUTION"; then
+    log "published $METRIC_NAME=$1 for $INSTANCE_ID"
+  else
+    log "$METRIC_NAME=$1 not published ($AWS_PROBLEM)"
+    return 1
+  fi
+}
+
+# Take the outcome of the publication in flight once it has finished (with "wait", as soon as it finishes).
+# A failed one is due again at the check after the one that started it, then after 2, 4, 8... checks.
+collect_metric() {
+  [ -n "$METRIC_JOB" ] || return 0
+  [ "${1:-}" = wait ] || ! kill -0 "$METRIC_JOB" 2>/dev/null || return 0
+  if wait "$METRIC_JOB"; then
+    METRIC_FAILURES=0
+    METRIC_RETRY_CHECK=0
+  else
+    METRIC_FAILURES=$((METRIC_FAILURES + 1))
+    METRIC_RETRY_CHECK=$(retry_check "$METRIC_FAILURES" "$METRIC_JOB_CHECK")
+    NEXT_METRIC=0
+  fi
+  METRIC_JOB=''
+}
 
 publish() {
-  [ -n "$CURRENT" ] || return 0
+  ((PUBLISH)) || return 0
+  collect_metric
+  [ -z "$METRIC_JOB" ] && [ -n "$CURRENT" ] || return 0
   local now value
   now=$(now_ms)
   ((now >= NEXT_METRIC && CHECKS >= METRIC_RETRY_CHECK)) || return 0
-  value=$(tunnel_up)
-  if [ -z "$value" ]; then
-    log "$METRIC_NAME not published: $CURRENT_LINE"
-  elif aws_call cloudwatch put-metric-data --namespace "$NAMESPACE" --metric-name "$METRIC_NAME" \
-    --dimensions "InstanceId=$INSTANCE_ID" --value "$value" --unit Count \
-    --storage-resolution "$STORAGE_RESOLUTION"; then
-    METRIC_FAILURES=0
-    METRIC_RETRY_CHECK=0
-    log "published $METRIC_NAME=$value for $INSTANCE_ID"
-  else
-    METRIC_FAILURES=$((METRIC_FAILURES + 1))
-    METRIC_RETRY_CHECK=$(retry_check "$METRIC_FAILURES")
-    log "$METRIC_NAME=$value not published ($AWS_PROBLEM), trying again in $((METRIC_RETRY_CHECK - CHECKS)) check(s)"
-    return 0
-  fi
   # On a fixed grid, so datapoints stay METRIC_INTERVAL apart however long each check takes.
   NEXT_METRIC=$((NEXT_METRIC + METRIC_MS))
   ((NEXT_METRIC > now)) || NEXT_METRIC=$((now + METRIC_MS))
+  value=$(tunnel_up)
+  if [ -z "$value" ]; then
+    log "$METRIC_NAME not published: $CURRENT_LINE"
+    return 0
+  fi
+  put_metric "$value" &
+  METRIC_JOB=$!
+  METRIC_JOB_CHECK=$CHECKS
 }
 
 main() {
   read_settings
   trap 'log "stopped"; exit 0' TERM INT
-  log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE, }$METRIC_NAME to $NAMESPACE every $METRIC_INTERVAL s"
+  local metric="$METRIC_NAME to $NAMESPACE every $METRIC_INTERVAL s"
+  ((PUBLISH)) || metric="no $METRIC_NAME ($NAMESPACE is AWS's own)"
+  log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE, }$metric"
   local started wait
   while :; do
     started=$(now_ms)
@@ -384,7 +414,10 @@ main() {
       report
       publish
     fi
-    [ -n "$AGENT_MAX_CHECKS" ] && ((CHECKS >= AGENT_MAX_CHECKS)) && return 0
+    if [ -n "$AGENT_MAX_CHECKS" ] && ((CHECKS >= AGENT_MAX_CHECKS)); then
+      collect_metric wait
+      return 0
+    fi
     wait=$((started + INTERVAL_MS - $(now_ms)))
     ((wait <= 0)) || sleep "$(seconds "$wait")"
   done

@@ -45,20 +45,29 @@ esac`;
 
 /**
  * The AWS CLI: put-item calls behave as `putItem` says in turn (sh; the default succeeds) and the item of
- * each one that succeeds is kept, one JSON document a line, in $FAKES_DIR/items.
+ * each one that succeeds is kept, one JSON document a line, in $FAKES_DIR/items; put-metric-data calls
+ * behave as `putMetricData` says in turn.
  */
-const aws = (putItem: readonly string[] = ['']) => `item=''
+const aws = (putItem: readonly string[] = [''], putMetricData: readonly string[] = ['']) => `item=''
 prev=''
 for a in "$@"; do
   [ "$prev" = --item ] && item=$a
   prev=$a
 done
-[ "$1 $2" = "dynamodb put-item" ] || exit 0
+case "$1 $2" in
+  "cloudwatch put-metric-data")
+${sequence('put-metric-data', putMetricData)}
+  ;;
+  "dynamodb put-item")
 ${sequence('put-item', putItem)}
-printf '%s\\n' "$item" >> "$FAKES_DIR/items"`;
+printf '%s\\n' "$item" >> "$FAKES_DIR/items"
+  ;;
+esac`;
 
 const THROTTLED =
   "echo 'An error occurred (ThrottlingException) when calling the PutItem operation: Rate exceeded' >&2; exit 254";
+const METRIC_THROTTLED =
+  "echo 'An error occurred (Throttling) when calling the PutMetricData operation: Rate exceeded' >&2; exit 254";
 
 /** The daemon check installed beside the agent: the shipped script itself. */
 const CHECK = `exec sh '${instanceFile('vpn-failover-check.sh').pathname}'`;
@@ -350,6 +359,24 @@ describe.concurrent('member agent: the TunnelUp metric', () => {
     expect(span).toBeGreaterThanOrEqual((times.length - 1) * 400 - 50);
   });
 
+  it('publishes in the background: the checks go on while CloudWatch is slow to answer', async () => {
+    const run = await runAgent(8, {
+      swanctl: noting(swanctl(1)),
+      aws: aws([''], ['date +%s%3N >> "$FAKES_DIR/metric"; sleep 0.5; date +%s%3N >> "$FAKES_DIR/metric"']),
+    });
+    const [started, finished] = (run.files.metric ?? '').split('\n').filter(Boolean).map(Number);
+    const during = asked(run).filter((t) => t > (started ?? 0) && t < (finished ?? 0));
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+  });
+
+  it('a failed publication is retried at once, not left until the next METRIC_INTERVAL', async () => {
+    const run = await runAgent(4, { swanctl: swanctl(1), aws: aws([''], [METRIC_THROTTLED, '']) });
+    expect(metricCalls(run)).toHaveLength(2);
+    expect(run.stdout).toContain('TunnelUp=1 not published (exit 254: An error occurred (Throttling)');
+    expect(run.stdout).toContain(`published TunnelUp=1 for ${INSTANCE_ID}`);
+  });
+
   it('publishes TunnelUp=0 for a daemon that is down', async () => {
     const run = await runAgent(2, { swanctl: CHARON_DOWN });
     expect(metricCalls(run)).toHaveLength(1);
@@ -368,6 +395,17 @@ describe.concurrent('member agent: the TunnelUp metric', () => {
     expect(run.calls).toContain('ping -c 3 -i 0.2 -W 1 -q -- 10.50.0.1');
     expect(metricCalls(run)[0]).toContain(' --value 0 ');
     expect(reports(run)[0]).toMatchObject({ verdict: { S: 'healthy' }, tunnelUp: { N: '0' } });
+  });
+
+  it('publishes nothing when the pair reads an AWS metric (NAMESPACE under AWS/), and still reports', async () => {
+    const run = await runAgent(
+      2,
+      { swanctl: swanctl(1) },
+      { NAMESPACE: 'AWS/VPN', METRIC_NAME: 'TunnelState' },
+    );
+    expect(run.status).toBe(0);
+    expect(metricCalls(run)).toEqual([]);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
   });
 
   it('honours the namespace, metric name and storage resolution settings', async () => {
@@ -452,8 +490,9 @@ describe.concurrent('member agent: settings, unit and policy', () => {
     expect(metricCalls(run)).toHaveLength(1);
   });
 
-  it('runs as root for ever: restarted 2 s after any exit, never given up on, settings from /etc/default', () => {
+  it('runs as root for ever: restarted 2 s after any exit but a bad setting, never given up on, settings from /etc/default', () => {
     expect(service).toMatch(/^Restart=always$/m);
+    expect(service).toMatch(/^RestartPreventExitStatus=78$/m);
     expect(service).toMatch(/^RestartSec=2$/m);
     expect(service).toMatch(/^StartLimitIntervalSec=0$/m);
     expect(service).toMatch(/^EnvironmentFile=-\/etc\/default\/vpn-failover-agent$/m);
