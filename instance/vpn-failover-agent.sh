@@ -115,6 +115,8 @@ read_settings() {
   require REPORT_TABLE '^([A-Za-z0-9_.-]{3,255})?$' 'a DynamoDB table name'
   require DEBOUNCE '^[1-9][0-9]?$' 'a whole number from 1 to 99'
   require AGENT_MAX_CHECKS '^([1-9][0-9]{0,8})?$' 'a positive whole number'
+  # with the 400-character detail line, a report stays under 1 KB: one write unit
+  require AGENT_VERSION '^.{1,64}$' 'at most 64 characters'
   [ -n "$CHECK" ] || config_error "CHECK is empty"
   setting_ms CHECK_INTERVAL && INTERVAL_MS=$REPLY
   setting_ms CHECK_TIMEOUT && TIMEOUT_MS=$REPLY
