@@ -36,7 +36,7 @@
 #   HEARTBEAT           seconds between reports when nothing changes      (default 60)
 #   METRIC_INTERVAL     seconds between TunnelUp datapoints               (default 60)
 #   CHECK               the daemon check                                  (default vpn-failover-check on PATH)
-#   AGENT_VERSION       written into every report                         (default manual)
+#   AGENT_VERSION       written into every report, up to 64 characters    (default manual)
 #   AGENT_MAX_CHECKS    tests and diagnostics only: exit 0 after this many checks (default: run forever)
 # Seconds may have up to three decimals. A bad setting exits 78 (EX_CONFIG) with one line naming it.
 #
