@@ -271,7 +271,7 @@ describe('decide properties', () => {
     fc.assert(
       fc.property(inputArb, (input) => {
         const decision = decide(input);
-        if (!isMove(decision.plan) || input.command?.force === true) return;
+        if (!isMove(decision.plan) || (input.command?.action === 'failover' && input.command.force)) return;
         const target = decision.verdicts[decision.plan.to];
         if (target.health === 'healthy') return;
         // the unverified exception: a hard loss, to a running member that nothing says is unhealthy
@@ -306,7 +306,12 @@ describe('decide properties', () => {
       fc.property(inputArb, (input) => {
         const { plan } = decide(input);
         const lease = input.memory.lease;
-        if (!isMove(plan) || input.command?.force === true || lease === undefined || lease.until <= input.now)
+        if (
+          !isMove(plan) ||
+          (input.command?.action === 'failover' && input.command.force) ||
+          lease === undefined ||
+          lease.until <= input.now
+        )
           return;
         expect(lease.member).not.toBe(plan.to);
       }),
