@@ -96,6 +96,9 @@ const pairItemSchema = z.object({
   agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   runningSince: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   lease: leaseSchema.optional(),
+  pause: z
+    .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
+    .optional(),
 });
 
 const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
@@ -192,6 +195,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     agentCounted,
     runningSince,
     lease,
+    pause,
   } = parsed.data;
   const memory: PairMemory = {
     active,
@@ -208,6 +212,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(agentCounted !== undefined ? { agentCounted } : {}),
     ...(runningSince !== undefined ? { runningSince } : {}),
     ...(lease !== undefined ? { lease } : {}),
+    ...(pause !== undefined ? { pause } : {}),
   };
   return { pair, version, memory };
 }
@@ -353,6 +358,7 @@ export class StateStore {
       'silenceStreak',
       'agentCounted',
       'runningSince',
+      'pause',
     ] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
