@@ -94,6 +94,9 @@ const pairItemSchema = z.object({
   peerReached: z.array(z.string()).optional(),
   silenceStreak: z.object({ primary: count, standby: count }).optional(),
   lease: leaseSchema.optional(),
+  pause: z
+    .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
+    .optional(),
 });
 
 const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
@@ -188,6 +191,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     peerReached,
     silenceStreak,
     lease,
+    pause,
   } = parsed.data;
   const memory: PairMemory = {
     active,
@@ -202,6 +206,7 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(peerReached !== undefined ? { peerReached } : {}),
     ...(silenceStreak !== undefined ? { silenceStreak } : {}),
     ...(lease !== undefined ? { lease } : {}),
+    ...(pause !== undefined ? { pause } : {}),
   };
   return { pair, version, memory };
 }
@@ -341,7 +346,7 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
-    for (const field of ['addresses', 'peerReached', 'silenceStreak'] as const) {
+    for (const field of ['addresses', 'peerReached', 'silenceStreak', 'pause'] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
         set.push(`#${field} = :${field}`);

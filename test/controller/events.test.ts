@@ -83,7 +83,7 @@ describe('controller events', () => {
       const event = JSON.parse(`{"action":${JSON.stringify(action)}}`);
       expect(() => parseEvent(event)).toThrow(BadEventError);
       expect(() => parseEvent(event)).toThrow(
-        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile or failover)`,
+        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile, failover, pause or resume)`,
       );
     },
   );
