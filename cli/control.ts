@@ -242,7 +242,7 @@ export async function runPause(
       ...(by !== undefined ? { by } : {}),
     });
     return answered('pause', pair, answer, options, io, (summary) => {
-      const pause = (summary as { pause?: { until: number; by?: string; reason: string } }).pause;
+      const { pause } = summary;
       return pause === undefined
         ? `${pair}: paused\n`
         : `${pair}: paused until ${new Date(pause.until).toISOString()}${pause.by ? ` by ${pause.by}` : ''}: ${pause.reason}\n  no automatic move until then (vpn-failover resume ${pair} ends it sooner); failover still works\n`;

@@ -280,8 +280,7 @@ function pairStatus(
 
 /** The operator's pause as stored, while it lasts. */
 function pauseOf(memory: PairMemory | undefined, now: number): StatusPair['pause'] {
-  const pause = (memory as { pause?: { until: number; reason: string; by?: string; at: number } } | undefined)
-    ?.pause;
+  const pause = memory?.pause;
   if (pause === undefined || pause.until <= now) return undefined;
   return {
     until: iso(pause.until),
