@@ -157,7 +157,10 @@ function describeMove(summary: PairSummary): string {
   } else {
     lines.push(`${summary.pair}: traffic already on ${summary.active}: nothing moved`);
   }
-  for (const route of routes) {
+  const sorted = [...routes].sort(
+    (a, b) => a.routeTableId.localeCompare(b.routeTableId) || a.destination.localeCompare(b.destination),
+  );
+  for (const route of sorted) {
     lines.push(`  ${route.routeTableId} ${route.destination} ${route.action} -> ${route.to}`);
   }
   for (const reason of summary.reasons) lines.push(`  why: ${reason}`);
