@@ -264,7 +264,7 @@ export async function sleepUnless(clock: Clock, ms: number, signal: AbortSignal)
   });
 }
 
-/** An AbortSignal that fires on Ctrl-C (SIGINT) until released. */
+/** An AbortSignal that fires on the first Ctrl-C (SIGINT) until released; the second is Node's default again. */
 export function interruptOnSigint(): { readonly signal: AbortSignal; readonly release: () => void } {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
