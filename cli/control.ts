@@ -202,7 +202,7 @@ export async function runFailover(
     const failure = failed('failover', pair, answer);
     if (failure !== undefined) {
       if (!options.json && answer.pair) io.stdout(describeMove(answer.pair));
-      if (!options.json) io.stderr(`vpn-failover failover: ${failure.reason}\n`);
+      if (!options.json) io.stderr(`vpn-failover failover: incomplete: ${failure.reason}\n`);
       return report(io, options.json === true, failure, '');
     }
     const summary = answer.pair as PairSummary;
@@ -294,7 +294,7 @@ function answered(
   }
   const failure = failed(command, pair, answer);
   if (failure !== undefined) {
-    if (!options.json) io.stderr(`vpn-failover ${command}: ${failure.reason}\n`);
+    if (!options.json) io.stderr(`vpn-failover ${command}: incomplete: ${failure.reason}\n`);
     return report(io, options.json === true, failure, '');
   }
   const summary = answer.pair as PairSummary;

@@ -49,10 +49,14 @@ function routesOn(): string[] {
   );
 }
 
-const stopMember = async (role: 'primary' | 'standby') => {
+const member = (role: 'primary' | 'standby') => {
   const instance = op.account.world.instances.get(pair[role].instanceId);
   if (!instance) throw new Error(`no ${role} in the simulated account`);
-  op.account.world.applyFault(instance, 'stop');
+  return instance;
+};
+
+const stopMember = async (role: 'primary' | 'standby') => {
+  op.account.world.applyFault(member(role), 'stop');
   await op.account.clock.runUntil(op.account.clock.now() + 120_000);
 };
 
@@ -95,6 +99,39 @@ describe('vpn-failover failover', () => {
     expect(errors(io).trimEnd().split('\n')).toHaveLength(1);
     expect(text(io)).toBe('');
     expect(routesOn()).toEqual(['primary', 'primary', 'primary', 'primary']);
+  });
+
+  it('--force moves traffic to a member the controller would refuse, and says so in the command it sends', async () => {
+    op.account.world.applyFault(member('standby'), 'daemon-down');
+    await op.account.clock.runUntil(op.account.clock.now() + 60_000);
+    const refused = capture();
+    expect(await settle(op.account, () => runFailover('branch-a', { to: 'standby' }, refused, op.deps))).toBe(
+      OPERATOR_EXIT.refused,
+    );
+    const io = capture();
+
+    const code = await settle(op.account, () =>
+      runFailover('branch-a', { to: 'standby', force: true }, io, op.deps),
+    );
+
+    expect(code).toBe(OPERATOR_EXIT.ok);
+    expect(op.invoked.at(-1)).toEqual({ action: 'failover', pair: 'branch-a', to: 'standby', force: true });
+    expect(routesOn()).toEqual(['standby', 'standby', 'standby', 'standby']);
+    expect(text(io)).toContain('branch-a: traffic moved primary -> standby');
+    expect(text(io)).toMatch(/why: forced past: standby .* unhealthy/);
+  });
+
+  it('a forced move whose routes do not read back (the target is stopped) prints what moved and exits 1', async () => {
+    await stopMember('standby');
+    const io = capture();
+
+    const code = await settle(op.account, () =>
+      runFailover('branch-a', { to: 'standby', force: true }, io, op.deps),
+    );
+
+    expect(code).toBe(OPERATOR_EXIT.failed);
+    expect(text(io)).toContain('branch-a: traffic moved primary -> standby (4 routes changed)');
+    expect(errors(io)).toBe('vpn-failover failover: incomplete: 4 routes not confirmed yet\n');
   });
 
   it('refused with --json: the outcome says refused and why, exit 3', async () => {
