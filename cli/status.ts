@@ -91,8 +91,8 @@ export interface StatusPair {
   readonly pair: string;
   /** where the routes send traffic: a member, split (some on each), or unknown (tables unreadable) */
   readonly traffic: Role | 'split' | 'none' | 'unknown';
-  /** the member the controller intends to carry traffic (state table) */
-  readonly intended: Role;
+  /** the member the controller intends to carry traffic (state table); absent before its first run */
+  readonly intended?: Role;
   readonly routes: readonly StatusRoute[];
   readonly members: Readonly<Record<Role, StatusMember>>;
   /** the pair's alarms raised as stored by the controller (damped unknown-signal alarms, pause) */
@@ -188,7 +188,7 @@ export async function readStatus(
         pair,
         readOnly[i] as PairConfig,
         observations.get(pair.name) as PairObservation,
-        stored.get(pair.name)?.memory,
+        stored.get(pair.name)?.version ? stored.get(pair.name)?.memory : undefined,
         history,
         now,
       );
@@ -228,7 +228,7 @@ function pairStatus(
   return {
     pair: pair.name,
     traffic: routes === undefined ? 'unknown' : trafficOf(routes),
-    intended: memory?.active ?? 'primary',
+    ...(memory !== undefined ? { intended: memory.active } : {}),
     routes: (routes ?? []).map((r) => ({
       routeTable: r.routeTableId,
       destination: r.destination,
@@ -339,7 +339,12 @@ export function renderStatus(report: StatusReport): string {
           : pair.traffic === 'none'
             ? 'NO route points at a member'
             : 'traffic unknown (route tables not readable)';
-    const intent = pair.intended === pair.traffic ? '' : `; the controller intends ${pair.intended}`;
+    const intent =
+      pair.intended === undefined
+        ? '; the controller has not looked at this pair yet'
+        : pair.intended === pair.traffic
+          ? ''
+          : `; the controller intends ${pair.intended}`;
     lines.push(`${pair.pair}: ${where}${intent}`);
     for (const role of ROLES) {
       const member = pair.members[role];

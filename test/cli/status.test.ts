@@ -40,7 +40,7 @@ async function statusJson(): Promise<StatusReport> {
 }
 
 describe('vpn-failover status', () => {
-  it('on a fresh deployment shows every route on the primary, both members healthy and nothing raised', async () => {
+  it('on a fresh deployment shows every route on the primary, both members healthy, nothing raised, no intent yet', async () => {
     const report = await statusJson();
 
     expect(report).toMatchObject({ stack: STACK, deployment: DEPLOYMENT, alarms: [], problems: [] });
@@ -49,10 +49,11 @@ describe('vpn-failover status', () => {
     expect(shown).toMatchObject({
       pair: 'branch-a',
       traffic: 'primary',
-      intended: 'primary',
       alarms: [],
       problems: [],
     });
+    // The controller has not run for the pair: the state table holds no intent yet.
+    expect(shown?.intended).toBeUndefined();
     expect(shown?.routes).toHaveLength(pair.routeTables.length * pair.destinations.length);
     expect(shown?.routes.every((r) => r.to === 'primary' && !r.blackhole)).toBe(true);
     expect(shown?.members.primary).toMatchObject({
