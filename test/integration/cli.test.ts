@@ -25,6 +25,7 @@ import {
   freshAccount,
   handlerDeps,
   PAIR,
+  pairConfig,
   routeTargets,
   SCHEDULE,
   TABLE,
@@ -68,13 +69,13 @@ async function deployStack(): Promise<void> {
 }
 
 /** Write the configuration the pair was built with to a file, as an operator would have it. */
-async function writeConfig(): Promise<string> {
+async function writeConfig(pair = pairConfig()): Promise<string> {
   const { mkdtemp, writeFile } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const dir = await mkdtemp(join(tmpdir(), 'vpn-failover-cli-'));
   const file = join(dir, 'pairs.json');
-  await writeFile(file, deployedConfigJson(handlerDeps().config));
+  await writeFile(file, deployedConfigJson(handlerDeps(pair).config));
   return file;
 }
 
@@ -216,5 +217,17 @@ describe('the operator command line against moto', () => {
     const { checks } = JSON.parse(text(io)) as { checks: Check[] };
     expect(checks[0]).toMatchObject({ status: 'WARN', check: 'stack', subject: 'NotDeployed' });
     expect(checks.filter((c) => c.check === 'instance').map((c) => c.status)).toEqual(['PASS', 'PASS']);
+  });
+
+  it('cannot answer DescribeInstanceInformation, so doctor WARNs that it could not ask SSM, and never FAILs a member for it', async () => {
+    const probed = await writeConfig(pairConfig({ probe: { kind: 'systemd', unit: 'strongswan' } }));
+    const io = capture();
+
+    await runDoctor({ config: probed, json: true }, io, deps);
+
+    const { checks } = JSON.parse(text(io)) as { checks: Check[] };
+    const ssm = checks.filter((c) => c.check === 'ssm-agent');
+    expect(ssm.map((c) => c.status)).toEqual(['WARN', 'WARN']);
+    expect(ssm[0]?.detail).toMatch(/^could not ask SSM: DescribeInstanceInformation /);
   });
 });
