@@ -18,6 +18,7 @@ import {
   clientsFor,
   clockOf,
   type Deployment,
+  describeError,
   interruptOnSigint,
   OPERATOR_EXIT,
   type OperatorDeps,
@@ -448,7 +449,17 @@ export async function runStatus(
     try {
       for (let first = true; !stop.signal.aborted; first = false) {
         if (!first && !tty && !options.json) io.stdout('\n');
-        await draw(tty);
+        if (first) {
+          await draw(tty);
+        } else {
+          // Once watching, a failed look (throttling, a network blip) is said and the next one tried: the
+          // screen an on-call engineer keeps open does not end on the first hiccup.
+          await draw(tty).catch((error: unknown) => {
+            io.stderr(
+              `vpn-failover status: ${iso(clock.now())}: ${describeError(error)} (trying again in ${every}s)\n`,
+            );
+          });
+        }
         await sleepUnless(clock, every * 1000, stop.signal);
       }
     } finally {

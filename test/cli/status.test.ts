@@ -161,6 +161,33 @@ describe('vpn-failover status', () => {
     expect(text(io).split(`${STACK} (deployment`)).toHaveLength(4);
   });
 
+  it('--watch says when one look fails and carries on with the next', async () => {
+    const stop = new AbortController();
+    const io = capture();
+    let draws = 0;
+    const counting = {
+      ...io,
+      stdout: (chunk: string) => {
+        io.stdout(chunk);
+        if (!chunk.includes('branch-a:')) return;
+        draws++;
+        // The state table fails every call for the next look only.
+        const now = op.account.clock.now();
+        if (draws === 1) op.account.addStateStoreFault({ rate: 1, from: now + 1_000, until: now + 20_000 });
+        if (draws === 2) stop.abort();
+      },
+    };
+
+    const code = await settle(op.account, () =>
+      runStatus('branch-a', options({ watch: '10' }), counting, { ...op.deps, interrupt: stop.signal }),
+    );
+
+    expect(code).toBe(0);
+    expect(draws).toBe(2);
+    expect(io.err).toHaveLength(1);
+    expect(errors(io)).toMatch(/^vpn-failover status: \S+Z: .* \(trying again in 10s\)\n$/);
+  });
+
   it('--watch on a terminal clears the screen before each redraw', async () => {
     const stop = new AbortController();
     const io = capture();
