@@ -76,7 +76,7 @@ async function sendCommand(
   const summary = result.payload as RunSummary;
   if (summary === null || typeof summary !== 'object' || !Array.isArray(summary.pairs)) {
     throw new CliError(
-      `the controller answered something else than a run summary: ${JSON.stringify(result.payload)}`,
+      `the controller answered something other than a run summary: ${JSON.stringify(result.payload)}`,
     );
   }
   const found = summary.pairs.find((p) => p.pair === pair);
