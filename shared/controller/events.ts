@@ -61,7 +61,8 @@ const printable = (what: string) =>
       error: 'expected printable characters only (no tabs, newlines or other control characters)',
     });
 
-const pauseFor = durationText.transform((written, ctx) => {
+/** A pause's length: a duration from PAUSE_MIN_SECONDS to PAUSE_MAX_SECONDS, in seconds (scenario files use it too). */
+export const pauseDuration = durationText.transform((written, ctx) => {
   const seconds = toSeconds(written, ctx);
   if (seconds === z.NEVER) return seconds;
   if (seconds < PAUSE_MIN_SECONDS || seconds > PAUSE_MAX_SECONDS) {
@@ -76,7 +77,7 @@ const pauseFor = durationText.transform((written, ctx) => {
 const pause = z.strictObject({
   action: z.literal('pause'),
   pair: z.string().min(1),
-  for: pauseFor,
+  for: pauseDuration,
   reason: printable('a reason for the pause'),
   by: printable('who pauses the pair').optional(),
 });

@@ -517,12 +517,9 @@ function automaticUnlessPaused(ctx: Context): Outcome {
   const held =
     plan.kind === 'repair-routes'
       ? `repair ${countOf(plan.routes.length, 'route')}${plan.moveElasticIp ? ' and the Elastic IP' : ''} onto ${plan.to}`
-      : `${plan.kind} to ${plan.to} (${plan.trigger})`;
+      : `${plan.kind === 'failover' ? 'fail over' : 'fail back'} to ${plan.to} (${plan.trigger})`;
   return {
-    plan: alarmPlan([
-      ...plan.reasons,
-      `held: no automatic ${held} while the pair is ${describePause(ctx.pause)}`,
-    ]),
+    plan: alarmPlan([...plan.reasons, `would ${held}, but the pair is ${describePause(ctx.pause)}`]),
     alarms: outcome.alarms.filter((alarm) => alarm.kind !== 'moved-to-unverified'),
     held,
   };
@@ -590,7 +587,7 @@ function standingAlarms(ctx: Context, outcome: Outcome, dryRun: boolean): Alarm[
   if (lost.hard && !movedOff) {
     const why =
       outcome.held !== undefined && ctx.pause !== undefined
-        ? `the pair is ${describePause(ctx.pause)}; without the pause it would ${outcome.held}`
+        ? `it would ${outcome.held}, but the pair is ${describePause(ctx.pause)}`
         : dryRun
           ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
           : 'no move off it can be made';

@@ -64,7 +64,7 @@ describe('operator pause and resume', () => {
       expect(tick.pairs[0]).toMatchObject({ plan: 'alarm', active: 'primary' });
       expect(alarmKinds(tick)).toContain('paused');
       expect(tick.pairs[0]?.reasons.join('\n')).toMatch(
-        /held: no automatic failover to standby \(soft-failure\) while the pair is paused by alice until .*: firmware upgrade/,
+        /^would fail over to standby \(soft-failure\), but the pair is paused by alice until .*: firmware upgrade$/m,
       );
     }
     expect(routeTargets()).toEqual(ALL_PRIMARY);
@@ -112,7 +112,7 @@ describe('operator pause and resume', () => {
     expect(routeTargets()).toEqual(ALL_PRIMARY);
     const blackholed = tick.pairs[0]?.alarms.find((a) => a.kind === 'traffic-blackholed');
     expect(blackholed?.detail).toMatch(
-      /primary i-0+1 carries traffic and is lost .*; the pair is paused by alice until .*: firmware upgrade; without the pause it would failover to standby \(hard-loss\)/,
+      /primary i-0+1 carries traffic and is lost .*; it would fail over to standby \(hard-loss\), but the pair is paused by alice until .*: firmware upgrade$/,
     );
     expect(alarmKinds(tick)).toContain('paused');
   });
@@ -171,7 +171,9 @@ describe('operator pause and resume', () => {
 
     const held = await handleEvent(SCHEDULE, context, deps);
     expect(held.pairs[0]?.plan).toBe('alarm');
-    expect(held.pairs[0]?.reasons.join('\n')).toMatch(/held: no automatic repair 1 route onto primary/);
+    expect(held.pairs[0]?.reasons.join('\n')).toMatch(
+      /^would repair 1 route onto primary, but the pair is paused by alice/m,
+    );
     expect(routeTargets()).toHaveLength(3);
 
     const resumed = await handleEvent({ action: 'resume', pair: 'pair-0' }, context, deps);
