@@ -141,7 +141,11 @@ export async function readStatus(
 ): Promise<StatusReport> {
   const store = new StateStore({ dynamo: clients.dynamo, tableName: deployment.tableName, clock });
   const stored = await store.loadPairs(pairs.map((p) => p.name));
-  const memories = new Map(pairs.map((p) => [p.name, stored.get(p.name)?.memory] as const));
+  // A pair the controller never wrote reads as version 0 with initial memory: no intent of its own yet.
+  const written = (name: string): PairMemory | undefined => {
+    const pair = stored.get(name);
+    return pair !== undefined && pair.version > 0 ? pair.memory : undefined;
+  };
   const readOnly = pairs.map(unprobed);
   const [observations, alarms, histories] = await Promise.all([
     observePairs(
@@ -154,7 +158,9 @@ export async function readStatus(
         log: silentLogger,
       },
       readOnly,
-      new Map([...memories].flatMap(([name, memory]) => (memory ? [[name, memory] as const] : []))),
+      new Map(
+        pairs.flatMap((p) => (written(p.name) ? [[p.name, written(p.name) as PairMemory] as const] : [])),
+      ),
     ),
     readAlarms(clients.cloudwatch, alarmKindPrefix(deployment.deploymentName)).then(
       (all) => ({ raised: all.filter((a) => a.state === 'ALARM') }),
@@ -189,7 +195,7 @@ export async function readStatus(
         pair,
         readOnly[i] as PairConfig,
         observations.get(pair.name) as PairObservation,
-        stored.get(pair.name)?.version ? stored.get(pair.name)?.memory : undefined,
+        written(pair.name),
         history,
         now,
       );
