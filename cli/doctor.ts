@@ -1,14 +1,20 @@
 import type { Command } from 'commander';
 import type { OperatorClients } from '../shared/aws/clients.ts';
 import { readTunnelMetrics } from '../shared/aws/cloudwatch.ts';
-import { type IngressRule, readIngressRules, readInterfaces } from '../shared/aws/ec2.ts';
-import { readAgentPings } from '../shared/aws/ssm.ts';
+import {
+  type IngressRule,
+  type InterfaceDescription,
+  readIngressRules,
+  readInterfaces,
+} from '../shared/aws/ec2.ts';
+import type { ReadResult } from '../shared/aws/read-result.ts';
+import { type AgentPing, readAgentPings } from '../shared/aws/ssm.ts';
 import type { Clock } from '../shared/clock.ts';
 import { configHash, loadConfigFile } from '../shared/config/load.ts';
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { observePairs } from '../shared/controller/observe.ts';
 import { analyseRoutes } from '../shared/decide/routes.ts';
-import { type PairObservation, ROLES, type Role } from '../shared/domain/types.ts';
+import { type Datapoint, type PairObservation, ROLES, type Role } from '../shared/domain/types.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { countOf } from '../shared/plural.ts';
 import {
@@ -141,17 +147,26 @@ function stackChecks(
   ];
 }
 
-/** Every check, in the order printed: the stack, then each pair's members, routes and tunnel. */
-export async function runChecks(
+/** Everything the checks read, in as few calls as the APIs allow. */
+interface Facts {
+  readonly observations: ReadonlyMap<string, PairObservation>;
+  readonly interfaces: ReadResult<string, InterfaceDescription>;
+  readonly groups: ReadResult<string, IngressRule[]>;
+  /** absent when no pair probes its daemon (SSM is not used) */
+  readonly pings?: ReadResult<string, AgentPing>;
+  /** absent when no pair has a tunnel metric */
+  readonly tunnels?: ReadResult<string, Datapoint[]>;
+  readonly now: number;
+}
+
+async function readFacts(
   clients: OperatorClients,
   config: Config,
-  file: string,
-  stackName: string,
   deployment: Deployment | undefined,
   clock: Clock,
-): Promise<Check[]> {
+): Promise<Facts> {
   // The controller's own reads (instances, route-target ENIs, routes), without the probe (it runs a command on
-  // the member) and without the tunnel (read below over a longer window).
+  // the member) and without the tunnel (read below over the reporting window).
   const plain = config.pairs.map(
     ({ tunnel: _tunnel, ...pair }): PairConfig => ({ ...pair, probe: { kind: 'none' } }),
   );
@@ -174,12 +189,16 @@ export async function runChecks(
     }),
   );
   const interfaces = await readInterfaces(clients.ec2, enis);
-  const groupIds = [...interfaces.values.values()].flatMap((i) => i.groupIds);
   const probed = config.pairs.filter((p) => p.probe.kind !== 'none');
-  const metered = config.pairs.filter((p) => p.tunnel !== undefined);
+  const metered = config.pairs.flatMap((p) =>
+    p.tunnel === undefined ? [] : [{ pair: p, tunnel: p.tunnel }],
+  );
   const now = clock.now();
   const [groups, pings, tunnels] = await Promise.all([
-    readIngressRules(clients.ec2, groupIds),
+    readIngressRules(
+      clients.ec2,
+      [...interfaces.values.values()].flatMap((i) => i.groupIds),
+    ),
     probed.length === 0
       ? undefined
       : readAgentPings(
@@ -189,295 +208,325 @@ export async function runChecks(
     metered.length === 0
       ? undefined
       : readTunnelMetrics(clients.cloudwatch, {
-          queries: metered.flatMap((p) =>
-            ROLES.map((role) => {
-              const tunnel = p.tunnel as NonNullable<PairConfig['tunnel']>;
-              return {
-                key: `${p.name}/${role}`,
-                namespace: tunnel.namespace,
-                metricName: tunnel.metricName,
-                dimensions: tunnel.dimensions?.[role] ?? { InstanceId: p[role].instanceId },
-                statistic: tunnel.statistic,
-                period: tunnel.period,
-              };
-            }),
+          queries: metered.flatMap(({ pair, tunnel }) =>
+            ROLES.map((role) => ({
+              key: `${pair.name}/${role}`,
+              namespace: tunnel.namespace,
+              metricName: tunnel.metricName,
+              dimensions: tunnel.dimensions?.[role] ?? { InstanceId: pair[role].instanceId },
+              statistic: tunnel.statistic,
+              period: tunnel.period,
+            })),
           ),
           now,
           datapoints: 1,
         }),
   ]);
+  return {
+    observations,
+    interfaces,
+    groups,
+    ...(pings !== undefined ? { pings } : {}),
+    ...(tunnels !== undefined ? { tunnels } : {}),
+    now,
+  };
+}
 
+/** Where the check is about a member. */
+interface MemberContext {
+  readonly config: Config;
+  readonly file: string;
+  readonly pair: PairConfig;
+  readonly role: Role;
+  readonly observation: PairObservation;
+  readonly subject: string;
+}
+
+/** The member exists and runs. */
+function instanceCheck(member: MemberContext): Check {
+  const { config, file, pair, role, observation, subject } = member;
+  const instance = observation.instances[role];
+  const id = pair[role].instanceId;
+  if (!instance.found) {
+    return check(
+      'FAIL',
+      'instance',
+      subject,
+      'EC2 does not know this instance',
+      `correct ${memberPath(config, pair, role)} in ${file}`,
+    );
+  }
+  if (instance.state === undefined) {
+    return check(
+      'WARN',
+      'instance',
+      subject,
+      'its state could not be read',
+      'check ec2:DescribeInstanceStatus is allowed, and try again',
+    );
+  }
+  if (instance.state === 'running') {
+    return check(
+      'PASS',
+      'instance',
+      subject,
+      `running, status checks ${instance.systemStatus ?? '?'}/${instance.instanceStatus ?? '?'}`,
+    );
+  }
+  return check(
+    'FAIL',
+    'instance',
+    subject,
+    `${instance.state}, not running`,
+    `aws ec2 start-instances --instance-ids ${id}`,
+  );
+}
+
+/** The member's route-target ENI forwards traffic, and its security groups let IKE, NAT-T and ESP in. */
+function interfaceChecks(member: MemberContext, facts: Facts): Check[] {
+  const { role, observation, subject } = member;
+  const eni = observation.enis[role];
+  const description = eni === undefined ? undefined : facts.interfaces.values.get(eni);
+  if (eni === undefined || description === undefined) {
+    const why = facts.interfaces.errors.find((e) => eni !== undefined && e.includes(eni));
+    return [
+      check(
+        'WARN',
+        'source-dest-check',
+        subject,
+        `its route-target network interface could not be read${why ? `: ${why}` : ''}`,
+        'check ec2:DescribeInstances and ec2:DescribeNetworkInterfaces are allowed',
+      ),
+    ];
+  }
+  const on = `${subject} ${eni}`;
+  const checks = [
+    description.sourceDestCheck
+      ? check(
+          'FAIL',
+          'source-dest-check',
+          on,
+          'source/destination check is ON: the member drops the traffic the routes send it',
+          `aws ec2 modify-network-interface-attribute --network-interface-id ${eni} --no-source-dest-check`,
+        )
+      : check('PASS', 'source-dest-check', on, 'source/destination check is off'),
+  ];
+  const { groupIds } = description;
+  const unread = groupIds.filter((g) => !facts.groups.values.has(g));
+  if (groupIds.length === 0) {
+    return [
+      ...checks,
+      check(
+        'WARN',
+        'security-group',
+        on,
+        'the interface lists no security group',
+        'attach a security group that allows inbound UDP 500 and 4500 from the peer',
+      ),
+    ];
+  }
+  if (unread.length > 0) {
+    return [
+      ...checks,
+      check(
+        'WARN',
+        'security-group',
+        on,
+        `could not read ${unread.join(', ')}: ${facts.groups.errors[0] ?? 'no answer'}`,
+        'check ec2:DescribeSecurityGroups is allowed',
+      ),
+    ];
+  }
+  const rules = groupIds.flatMap((g) => facts.groups.values.get(g) ?? []);
+  const group = groupIds[0] as string;
+  const missing = IKE_PORTS.filter((port) => !allowsUdp(rules, port));
+  return [
+    ...checks,
+    missing.length === 0
+      ? check('PASS', 'security-group', on, `${groupIds.join(', ')} allow inbound UDP 500 and 4500`)
+      : check(
+          'FAIL',
+          'security-group',
+          on,
+          `${groupIds.join(', ')} do not allow inbound UDP ${missing.join(' and ')} (IKE${missing.includes(4500) ? ', NAT-T' : ''})`,
+          `aws ec2 authorize-security-group-ingress --group-id ${group} --protocol udp --port ${missing[0]} --cidr PEER_IP/32${missing.length > 1 ? ` (and --port ${missing[1]})` : ''}`,
+        ),
+    allowsEsp(rules)
+      ? check('PASS', 'esp', on, 'inbound ESP (IP protocol 50) is allowed')
+      : check(
+          'WARN',
+          'esp',
+          on,
+          'inbound ESP (IP protocol 50) is not allowed: fine with NAT-T (ESP inside UDP 4500), needed without it',
+          `aws ec2 authorize-security-group-ingress --group-id ${group} --protocol 50 --cidr PEER_IP/32`,
+        ),
+  ];
+}
+
+/** SSM can run the daemon probe on the member: its agent is Online. */
+function ssmCheck(member: MemberContext, facts: Facts): Check | undefined {
+  const { pair, role, subject } = member;
+  if (pair.probe.kind === 'none') {
+    return check('SKIP', 'ssm-agent', subject, 'the pair has no daemon probe, so SSM is not used');
+  }
+  const { pings } = facts;
+  if (pings === undefined) return undefined;
+  const ping = pings.values.get(pair[role].instanceId);
+  if (ping === undefined && pings.errors.length > 0) {
+    return check(
+      'WARN',
+      'ssm-agent',
+      subject,
+      `could not ask SSM: ${pings.errors[0]}`,
+      'check ssm:DescribeInstanceInformation is allowed',
+    );
+  }
+  if (ping === undefined) {
+    return check(
+      'FAIL',
+      'ssm-agent',
+      subject,
+      'not a managed node of SSM: the daemon probe cannot reach it',
+      'give the instance a role with AmazonSSMManagedInstanceCore and check the SSM agent runs and reaches SSM',
+    );
+  }
+  if (ping.pingStatus === 'Online') {
+    return check(
+      'PASS',
+      'ssm-agent',
+      subject,
+      `SSM agent Online${ping.agentVersion ? ` (${ping.agentVersion})` : ''}`,
+    );
+  }
+  return check(
+    'FAIL',
+    'ssm-agent',
+    subject,
+    `SSM agent ${ping.pingStatus}${ping.lastPingAt ? ` since ${new Date(ping.lastPingAt).toISOString()}` : ''}`,
+    'on the instance: sudo systemctl restart amazon-ssm-agent (see https://docs.aws.amazon.com/systems-manager/latest/userguide/troubleshooting-ssm-agent.html)',
+  );
+}
+
+/** The member's tunnel metric has a datapoint in the last 5 minutes. */
+function tunnelCheck(member: MemberContext, facts: Facts): Check | undefined {
+  const { pair, role, subject } = member;
+  if (pair.tunnel === undefined) {
+    return check('SKIP', 'tunnel', subject, 'the pair has no tunnel metric configured');
+  }
+  const { tunnels } = facts;
+  if (tunnels === undefined) return undefined;
+  const points = tunnels.values.get(`${pair.name}/${role}`);
+  const newest = points?.[0];
+  const metric = `${pair.tunnel.namespace} ${pair.tunnel.metricName}`;
+  if (points === undefined) {
+    return check(
+      'WARN',
+      'tunnel',
+      subject,
+      `${metric} could not be read: ${tunnels.errors[0] ?? 'no answer'}`,
+      'check cloudwatch:GetMetricData is allowed',
+    );
+  }
+  if (
+    newest !== undefined &&
+    newest.at + pair.tunnel.period * 1000 >= facts.now - TUNNEL_REPORTING_WINDOW_MS
+  ) {
+    return check(
+      'PASS',
+      'tunnel',
+      subject,
+      `${metric} reporting (latest ${newest.value} at ${new Date(newest.at).toISOString()})`,
+    );
+  }
+  return check(
+    'FAIL',
+    'tunnel',
+    subject,
+    `${metric} has no datapoint in the last 5 minutes: the tunnel signal reads unknown`,
+    'install and start the tunnel publisher (the member agent) on the instance, with the dimensions the configuration names',
+  );
+}
+
+/** Every managed route exists, points at a member and is not a blackhole. */
+function routeChecks(pair: PairConfig, observation: PairObservation): Check[] {
+  const routes = analyseRoutes(pair, observation);
+  if (routes === undefined) {
+    return [
+      check(
+        'WARN',
+        'route',
+        pair.name,
+        'the route tables could not be read',
+        `check ${pair.routeTables.join(', ')} exist and ec2:DescribeRouteTables is allowed`,
+      ),
+    ];
+  }
+  const primaryEni = observation.enis.primary ?? 'ENI_OF_THE_PRIMARY';
+  return routes.map((route) => {
+    const subject = `${pair.name} ${route.routeTableId} ${route.destination}`;
+    const point = `--route-table-id ${route.routeTableId} --destination-cidr-block ${route.destination} --network-interface-id ${primaryEni}`;
+    if (route.target === 'missing') {
+      return check(
+        'FAIL',
+        'route',
+        subject,
+        'no such route: nothing sends this traffic to the pair',
+        `aws ec2 create-route ${point} (or let the controller create it)`,
+      );
+    }
+    if (route.target === 'foreign' || route.target === 'orphaned') {
+      return check(
+        'FAIL',
+        'route',
+        subject,
+        `points at ${route.via}, outside the pair${route.target === 'orphaned' ? ' (deleted)' : ''}: the controller leaves it alone`,
+        `aws ec2 replace-route ${point}`,
+      );
+    }
+    if (route.blackhole) {
+      return check(
+        'FAIL',
+        'route',
+        subject,
+        `points at the ${route.target} (${route.via}) but is a blackhole`,
+        `start the ${route.target}, or fail over: vpn-failover failover ${pair.name} --to ${route.target === 'primary' ? 'standby' : 'primary'}`,
+      );
+    }
+    return check('PASS', 'route', subject, `points at the ${route.target} (${route.via})`);
+  });
+}
+
+/** Every check, in the order printed: the stack, then each pair's members, then its routes. */
+export async function runChecks(
+  clients: OperatorClients,
+  config: Config,
+  file: string,
+  stackName: string,
+  deployment: Deployment | undefined,
+  clock: Clock,
+): Promise<Check[]> {
+  const facts = await readFacts(clients, config, deployment, clock);
   const checks = stackChecks(stackName, deployment, config, file);
   for (const pair of config.pairs) {
-    const observation = observations.get(pair.name) as PairObservation;
+    const observation = facts.observations.get(pair.name) as PairObservation;
     for (const role of ROLES) {
-      const id = pair[role].instanceId;
-      const subject = `${pair.name} ${role} ${id}`;
-      const instance = observation.instances[role];
-      if (!instance.found) {
-        checks.push(
-          check(
-            'FAIL',
-            'instance',
-            subject,
-            'EC2 does not know this instance',
-            `correct ${memberPath(config, pair, role)} in ${file}`,
-          ),
-        );
-        continue;
-      }
-      if (instance.state === undefined) {
-        checks.push(
-          check(
-            'WARN',
-            'instance',
-            subject,
-            'its state could not be read',
-            'check ec2:DescribeInstanceStatus is allowed, and try again',
-          ),
-        );
-      } else if (instance.state === 'running') {
-        checks.push(
-          check(
-            'PASS',
-            'instance',
-            subject,
-            `running, status checks ${instance.systemStatus ?? '?'}/${instance.instanceStatus ?? '?'}`,
-          ),
-        );
-      } else {
-        checks.push(
-          check(
-            'FAIL',
-            'instance',
-            subject,
-            `${instance.state}, not running`,
-            `aws ec2 start-instances --instance-ids ${id}`,
-          ),
-        );
-      }
-
-      const eni = observation.enis[role];
-      const description = eni === undefined ? undefined : interfaces.values.get(eni);
-      if (eni === undefined || description === undefined) {
-        const why = [...interfaces.errors].find((e) => eni !== undefined && e.includes(eni));
-        checks.push(
-          check(
-            'WARN',
-            'source-dest-check',
-            subject,
-            `its route-target network interface could not be read${why ? `: ${why}` : ''}`,
-            'check ec2:DescribeInstances and ec2:DescribeNetworkInterfaces are allowed',
-          ),
-        );
-      } else if (description.sourceDestCheck) {
-        checks.push(
-          check(
-            'FAIL',
-            'source-dest-check',
-            `${subject} ${eni}`,
-            'source/destination check is ON: the member drops the traffic the routes send it',
-            `aws ec2 modify-network-interface-attribute --network-interface-id ${eni} --no-source-dest-check`,
-          ),
-        );
-      } else {
-        checks.push(
-          check('PASS', 'source-dest-check', `${subject} ${eni}`, 'source/destination check is off'),
-        );
-      }
-
-      if (description !== undefined) {
-        const unread = description.groupIds.filter((g) => !groups.values.has(g));
-        const rules = description.groupIds.flatMap((g) => groups.values.get(g) ?? []);
-        const sg = description.groupIds[0] ?? 'sg-…';
-        if (description.groupIds.length === 0) {
-          checks.push(
-            check(
-              'WARN',
-              'security-group',
-              `${subject} ${eni}`,
-              'the interface lists no security group',
-              'attach a security group that allows inbound UDP 500 and 4500 from the peer',
-            ),
-          );
-        } else if (unread.length > 0) {
-          checks.push(
-            check(
-              'WARN',
-              'security-group',
-              `${subject} ${eni}`,
-              `could not read ${unread.join(', ')}: ${groups.errors[0] ?? 'no answer'}`,
-              'check ec2:DescribeSecurityGroups is allowed',
-            ),
-          );
-        } else {
-          const missing = IKE_PORTS.filter((port) => !allowsUdp(rules, port));
-          checks.push(
-            missing.length === 0
-              ? check(
-                  'PASS',
-                  'security-group',
-                  `${subject} ${eni}`,
-                  `${description.groupIds.join(', ')} allow inbound UDP 500 and 4500`,
-                )
-              : check(
-                  'FAIL',
-                  'security-group',
-                  `${subject} ${eni}`,
-                  `${description.groupIds.join(', ')} do not allow inbound UDP ${missing.join(' and ')} (IKE${missing.includes(4500) ? ', NAT-T' : ''})`,
-                  `aws ec2 authorize-security-group-ingress --group-id ${sg} --protocol udp --port ${missing[0]} --cidr PEER_IP/32${missing.length > 1 ? ` (and --port ${missing[1]})` : ''}`,
-                ),
-            allowsEsp(rules)
-              ? check('PASS', 'esp', `${subject} ${eni}`, 'inbound ESP (IP protocol 50) is allowed')
-              : check(
-                  'WARN',
-                  'esp',
-                  `${subject} ${eni}`,
-                  'inbound ESP (IP protocol 50) is not allowed: fine with NAT-T (ESP inside UDP 4500), needed without it',
-                  `aws ec2 authorize-security-group-ingress --group-id ${sg} --protocol 50 --cidr PEER_IP/32`,
-                ),
-          );
-        }
-      }
-
-      if (pair.probe.kind === 'none') {
-        checks.push(check('SKIP', 'ssm-agent', subject, 'the pair has no daemon probe, so SSM is not used'));
-      } else if (pings !== undefined) {
-        const ping = pings.values.get(id);
-        if (pings.errors.length > 0 && ping === undefined) {
-          checks.push(
-            check(
-              'WARN',
-              'ssm-agent',
-              subject,
-              `could not ask SSM: ${pings.errors[0]}`,
-              'check ssm:DescribeInstanceInformation is allowed',
-            ),
-          );
-        } else if (ping === undefined) {
-          checks.push(
-            check(
-              'FAIL',
-              'ssm-agent',
-              subject,
-              'not a managed node of SSM: the daemon probe cannot reach it',
-              'give the instance a role with AmazonSSMManagedInstanceCore and check the SSM agent runs and reaches SSM',
-            ),
-          );
-        } else if (ping.pingStatus === 'Online') {
-          checks.push(
-            check(
-              'PASS',
-              'ssm-agent',
-              subject,
-              `SSM agent Online${ping.agentVersion ? ` (${ping.agentVersion})` : ''}`,
-            ),
-          );
-        } else {
-          checks.push(
-            check(
-              'FAIL',
-              'ssm-agent',
-              subject,
-              `SSM agent ${ping.pingStatus}${ping.lastPingAt ? ` since ${new Date(ping.lastPingAt).toISOString()}` : ''}`,
-              `on the instance: sudo systemctl restart amazon-ssm-agent (see https://docs.aws.amazon.com/systems-manager/latest/userguide/troubleshooting-ssm-agent.html)`,
-            ),
-          );
-        }
-      }
-
-      if (pair.tunnel === undefined) {
-        checks.push(check('SKIP', 'tunnel', subject, 'the pair has no tunnel metric configured'));
-      } else if (tunnels !== undefined) {
-        const points = tunnels.values.get(`${pair.name}/${role}`);
-        const newest = points?.[0];
-        const metric = `${pair.tunnel.namespace} ${pair.tunnel.metricName}`;
-        if (points === undefined) {
-          checks.push(
-            check(
-              'WARN',
-              'tunnel',
-              subject,
-              `${metric} could not be read: ${tunnels.errors[0] ?? 'no answer'}`,
-              'check cloudwatch:GetMetricData is allowed',
-            ),
-          );
-        } else if (
-          newest !== undefined &&
-          newest.at + pair.tunnel.period * 1000 >= now - TUNNEL_REPORTING_WINDOW_MS
-        ) {
-          checks.push(
-            check(
-              'PASS',
-              'tunnel',
-              subject,
-              `${metric} reporting (latest ${newest.value} at ${new Date(newest.at).toISOString()})`,
-            ),
-          );
-        } else {
-          checks.push(
-            check(
-              'FAIL',
-              'tunnel',
-              subject,
-              `${metric} has no datapoint in the last 5 minutes: the tunnel signal reads unknown`,
-              'install and start the tunnel publisher (the member agent) on the instance, with the dimensions the configuration names',
-            ),
-          );
-        }
+      const member = {
+        config,
+        file,
+        pair,
+        role,
+        observation,
+        subject: `${pair.name} ${role} ${pair[role].instanceId}`,
+      };
+      checks.push(instanceCheck(member));
+      // An instance EC2 does not know has nothing else to check.
+      if (!observation.instances[role].found) continue;
+      checks.push(...interfaceChecks(member, facts));
+      for (const found of [ssmCheck(member, facts), tunnelCheck(member, facts)]) {
+        if (found !== undefined) checks.push(found);
       }
     }
-
-    const routes = analyseRoutes(pair, observation);
-    if (routes === undefined) {
-      checks.push(
-        check(
-          'WARN',
-          'route',
-          pair.name,
-          'the route tables could not be read',
-          `check ${pair.routeTables.join(', ')} exist and ec2:DescribeRouteTables is allowed`,
-        ),
-      );
-      continue;
-    }
-    const primaryEni = observation.enis.primary ?? 'ENI_OF_THE_PRIMARY';
-    for (const route of routes) {
-      const subject = `${pair.name} ${route.routeTableId} ${route.destination}`;
-      if (route.target === 'missing') {
-        checks.push(
-          check(
-            'FAIL',
-            'route',
-            subject,
-            'no such route: nothing sends this traffic to the pair',
-            `aws ec2 create-route --route-table-id ${route.routeTableId} --destination-cidr-block ${route.destination} --network-interface-id ${primaryEni} (or let the controller create it)`,
-          ),
-        );
-      } else if (route.target === 'foreign' || route.target === 'orphaned') {
-        checks.push(
-          check(
-            'FAIL',
-            'route',
-            subject,
-            `points at ${route.via}, outside the pair${route.target === 'orphaned' ? ' (deleted)' : ''}: the controller leaves it alone`,
-            `aws ec2 replace-route --route-table-id ${route.routeTableId} --destination-cidr-block ${route.destination} --network-interface-id ${primaryEni}`,
-          ),
-        );
-      } else if (route.blackhole) {
-        checks.push(
-          check(
-            'FAIL',
-            'route',
-            subject,
-            `points at the ${route.target} (${route.via}) but is a blackhole`,
-            `start the ${route.target}, or fail over: vpn-failover failover ${pair.name} --to ${route.target === 'primary' ? 'standby' : 'primary'}`,
-          ),
-        );
-      } else {
-        checks.push(check('PASS', 'route', subject, `points at the ${route.target} (${route.via})`));
-      }
-    }
+    checks.push(...routeChecks(pair, observation));
   }
   return checks;
 }
