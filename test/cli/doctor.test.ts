@@ -114,6 +114,28 @@ describe('vpn-failover doctor', () => {
     );
   });
 
+  it('FAILs a managed route someone pointed outside the pair, with the command that points it back', async () => {
+    const [table] = pair.routeTables;
+    op.account.world.pointRouteOutside(table as string, '10.50.0.0/16');
+    // DescribeRouteTables shows a route change after EC2's propagation delay.
+    await op.account.clock.runUntil(op.account.clock.now() + 60_000);
+
+    const { code, checks } = await doctor();
+
+    expect(code).toBe(OPERATOR_EXIT.failed);
+    expect(failing(checks)).toEqual([
+      {
+        status: 'FAIL',
+        check: 'route',
+        subject: `branch-a ${table} 10.50.0.0/16`,
+        detail: expect.stringMatching(
+          /^points at nat-\S+, outside the pair: the controller leaves it alone$/,
+        ),
+        fix: `aws ec2 replace-route --route-table-id ${table} --destination-cidr-block 10.50.0.0/16 --network-interface-id ${member('primary').routeTargetEni}`,
+      },
+    ]);
+  });
+
   it('FAILs when the deployed configuration is not the file (ConfigHash differs)', async () => {
     op.outputs = { ...(op.outputs as Record<string, string>), ConfigHash: 'ffffffffffffffff' };
 
