@@ -2,7 +2,7 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { didYouMean, formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
 import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
-import { PAUSE_MIN_SECONDS, pauseDuration } from '../shared/controller/events.ts';
+import { PAUSE_MIN_SECONDS, pauseDuration, pauseReason } from '../shared/controller/events.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { FAULT_KINDS, type FaultKind, type RouteFault } from './faults.ts';
@@ -222,10 +222,7 @@ const command = z
       })
       .optional(),
     for: pauseDuration.optional(),
-    reason: z
-      .string({ error: (iss) => `expected a reason (got ${shown(iss.input)})` })
-      .min(1)
-      .optional(),
+    reason: pauseReason.optional(),
   })
   .superRefine((c, ctx) => {
     const only = (key: 'to' | 'force' | 'instanceType' | 'for' | 'reason', command: string) => {

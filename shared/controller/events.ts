@@ -74,11 +74,14 @@ export const pauseDuration = durationText.transform((written, ctx) => {
   return seconds;
 });
 
+/** A pause's reason: printable, 1 to PAUSE_TEXT_MAX characters (scenario files use it too). */
+export const pauseReason = printable('a reason for the pause');
+
 const pause = z.strictObject({
   action: z.literal('pause'),
   pair: z.string().min(1),
   for: pauseDuration,
-  reason: printable('a reason for the pause'),
+  reason: pauseReason,
   by: printable('who pauses the pair').optional(),
 });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from '../aws/state-store.ts';
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
-import { decide, inferActive, type OperatorCommand, pauseInForce } from '../decide/decide.ts';
+import { decide, inferActive, type OperatorCommand, pausedAlarm, pauseInForce } from '../decide/decide.ts';
 import { writePriority } from '../decide/priority.ts';
 import { recheckAfterMs } from '../decide/recheck.ts';
 import type { Decision } from '../domain/plan.ts';
@@ -492,7 +492,11 @@ async function reconcilePairs(
     { stopAt: run.stopAt, budget: run.budget, afterWrite: () => keepWriterLease(deps, run) },
   );
   return {
-    summaries: await Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name)))),
+    summaries: await Promise.all(
+      intents.map((i) =>
+        finish(deps, store, i, results.get(i.pair.name), isOperator(trigger) ? trigger.kind : undefined),
+      ),
+    ),
     conflicted: intents.filter((i) => i.superseded !== undefined).map((i) => i.pair.name),
     observations,
   };
@@ -619,25 +623,36 @@ async function finish(
   store: StateStore,
   intent: Intent,
   acting: Promise<ActResult> | undefined,
+  command: OperatorTrigger['kind'] | undefined,
 ): Promise<PairSummary> {
   const { pair, decision, record } = intent;
   const { plan } = decision;
   const base = summaryOf(pair, decision);
   const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
     problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
-  if (intent.deferred) return { ...base, active: intent.memoryBefore.active, deferred: true };
+  // Nothing was stored: the pair is as it was, with the pause it had.
+  const { pause: _decided, ...decided } = base;
+  const before = pauseInForce(intent.memoryBefore, deps.clock.now());
+  const unchanged = {
+    ...decided,
+    active: intent.memoryBefore.active,
+    alarms: [
+      ...base.alarms.filter((alarm) => alarm.kind !== 'paused'),
+      ...(before !== undefined ? [pausedAlarm(before)] : []),
+    ],
+    ...(before !== undefined && { pause: before }),
+  };
+  if (intent.deferred) return { ...unchanged, deferred: true };
   if (intent.superseded !== undefined) {
-    return withProblems(
-      { ...base, active: intent.memoryBefore.active, reasons: [...base.reasons, intent.superseded] },
-      intent.problems,
-    );
+    // An operator's command that could not be stored was not carried out: the operator must hear it.
+    const notDone = command === undefined ? [] : [`the ${command} was not carried out; try again`];
+    return withProblems({ ...unchanged, reasons: [...base.reasons, intent.superseded] }, [
+      ...notDone,
+      ...intent.problems,
+    ]);
   }
   if (intent.error !== undefined) {
-    return {
-      ...base,
-      active: intent.memoryBefore.active,
-      error: [intent.error, ...intent.problems].join('; '),
-    };
+    return { ...unchanged, error: [intent.error, ...intent.problems].join('; ') };
   }
   if (record === undefined || acting === undefined || !isMove(plan))
     return withProblems(base, intent.problems);

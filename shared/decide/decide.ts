@@ -138,6 +138,12 @@ export function pauseInForce(memory: PairMemory, now: number): Pause | undefined
 export const describePause = (pause: Pause): string =>
   `paused by ${pause.by ?? 'an operator'} until ${iso(pause.until)}: ${pause.reason}`;
 
+/** The alarm a pause in force raises on every evaluation. */
+export const pausedAlarm = (pause: Pause): Alarm => ({
+  kind: 'paused',
+  detail: `automatic moves held: ${describePause(pause)}`,
+});
+
 /** Milliseconds of cooldown left since the last move (0 when none is left or there never was a move). */
 function cooldownLeft(ctx: Context): number {
   const last = ctx.memory.lastFailoverAt;
@@ -833,9 +839,7 @@ export function decide(input: DecideInput): Decision {
   const outcome = outcomeOf(ctx, command);
   const damped = unknownAlarms(ctx, outcome.plan);
   const paused: Alarm[] =
-    ctx.pause === undefined || outcome.refusal !== undefined
-      ? []
-      : [{ kind: 'paused', detail: `automatic moves held: ${describePause(ctx.pause)}` }];
+    ctx.pause === undefined || outcome.refusal !== undefined ? [] : [pausedAlarm(ctx.pause)];
   return {
     pair: pair.name,
     plan: outcome.plan,

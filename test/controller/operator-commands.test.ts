@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type HandlerDeps, handleEvent } from '../../functions/controller/handler.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
-import { BadEventError } from '../../shared/errors.ts';
+import { BadEventError, ConflictError } from '../../shared/errors.ts';
 import { METRIC } from '../../shared/telemetry-names.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import { eniId, fleetConfig, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';
@@ -206,6 +206,24 @@ describe('operator pause and resume', () => {
     expect(resumed.pairs[0]?.reasons[0]).toBe(
       'operator command: resume by an operator: the pair was not paused',
     );
+    expect(await history()).toEqual([]);
+  });
+});
+
+describe('an operator command that cannot be stored', () => {
+  it('says it was not carried out, with the pause the pair still has (none)', async () => {
+    await handleEvent(SCHEDULE, context, deps);
+    // Every save loses its conditional write, as when other runs keep storing the pair first.
+    vi.spyOn(StateStore.prototype, 'savePair').mockRejectedValue(
+      new ConflictError('pair pair-0 changed since version 1; reload and decide again'),
+    );
+
+    const summary = await handleEvent(PAUSE, context, deps);
+
+    expect(summary.refused).toBeUndefined();
+    expect(summary.pairs[0]?.error).toMatch(/^the pause was not carried out; try again/);
+    expect(summary.pairs[0]?.pause).toBeUndefined();
+    expect(alarmKinds(summary)).not.toContain('paused');
     expect(await history()).toEqual([]);
   });
 });

@@ -61,6 +61,7 @@ describe('scenario operator commands and the foreign-route fault', () => {
         { at: '1m', command: 'pause', pair: 'branch-a', for: '8d' },
         { at: '1m', command: 'pause', pair: 'branch-a', for: '1h', to: 'standby' },
         { at: '1m', command: 'resume', pair: 'branch-a', reason: 'done' },
+        { at: '1m', command: 'pause', pair: 'branch-a', for: '1h', reason: 'two\nlines' },
         { at: '1m', command: 'failover', pair: 'branch-a', to: 'primary', for: '1h' },
       ],
     });
@@ -71,7 +72,9 @@ describe('scenario operator commands and the foreign-route fault', () => {
       'commands[2].for': 'expected a pause from 1m to 7d (got "8d")',
       'commands[3].to': 'to is for failover only',
       'commands[4].reason': 'reason is for pause only',
-      'commands[5].for': 'for is for pause only',
+      'commands[5].reason':
+        'expected printable characters only (no tabs, newlines or other control characters)',
+      'commands[6].for': 'for is for pause only',
     });
   });
 
