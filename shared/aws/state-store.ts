@@ -94,7 +94,11 @@ const pairItemSchema = z.object({
   peerReached: z.array(z.string()).optional(),
   silenceStreak: z.object({ primary: count, standby: count }).optional(),
   agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
+  runningSince: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   lease: leaseSchema.optional(),
+  pause: z
+    .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
+    .optional(),
 });
 
 const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
@@ -189,7 +193,9 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     peerReached,
     silenceStreak,
     agentCounted,
+    runningSince,
     lease,
+    pause,
   } = parsed.data;
   const memory: PairMemory = {
     active,
@@ -204,7 +210,9 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(peerReached !== undefined ? { peerReached } : {}),
     ...(silenceStreak !== undefined ? { silenceStreak } : {}),
     ...(agentCounted !== undefined ? { agentCounted } : {}),
+    ...(runningSince !== undefined ? { runningSince } : {}),
     ...(lease !== undefined ? { lease } : {}),
+    ...(pause !== undefined ? { pause } : {}),
   };
   return { pair, version, memory };
 }
@@ -344,7 +352,14 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
-    for (const field of ['addresses', 'peerReached', 'silenceStreak', 'agentCounted'] as const) {
+    for (const field of [
+      'addresses',
+      'peerReached',
+      'silenceStreak',
+      'agentCounted',
+      'runningSince',
+      'pause',
+    ] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
         set.push(`#${field} = :${field}`);

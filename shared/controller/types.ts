@@ -2,7 +2,7 @@ import type { AwsClients } from '../aws/clients.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Alarm, MoveTrigger, PlanKind } from '../domain/plan.ts';
-import type { Health, Role, SignalName } from '../domain/types.ts';
+import type { Health, Pause, Role, SignalName } from '../domain/types.ts';
 import type { Log } from '../logger.ts';
 
 /** What the controller needs from its environment (Lambda, the simulator, tests). */
@@ -45,7 +45,19 @@ export type Trigger =
   | { readonly kind: 'reconcile'; readonly pair?: string }
   /** a quick second look, within the same invocation, at pairs whose last evaluation asked for one */
   | { readonly kind: 'recheck'; readonly pairs: readonly string[] }
-  | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean };
+  | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean }
+  /** an operator's hold on the pair's automatic moves for `seconds` */
+  | {
+      readonly kind: 'pause';
+      readonly pair: string;
+      readonly seconds: number;
+      readonly reason: string;
+      readonly by?: string;
+    }
+  | { readonly kind: 'resume'; readonly pair: string; readonly by?: string };
+
+/** The triggers that are an operator's command about one named pair: refused rather than failed. */
+export type OperatorTrigger = Extract<Trigger, { readonly kind: 'failover' | 'pause' | 'resume' }>;
 
 /** One route the run wrote. */
 export interface RouteChange {
@@ -82,6 +94,13 @@ export interface PairSummary {
   readonly dryRun: boolean;
   /** each member's verdict and signals as decided in this run */
   readonly members?: Readonly<Record<Role, MemberSummary>>;
+  /** the operator's pause holding the pair's automatic moves after this run, while it lasts */
+  readonly pause?: Pause;
+  /**
+   * Why the operator command of this run was not carried out for the pair (nothing was stored or written). An
+   * answer to the operator, not a failure: it counts toward no error metric.
+   */
+  readonly refused?: string;
   /** set when this pair's run failed (the others still ran) */
   readonly error?: string;
   /**
@@ -107,4 +126,10 @@ export interface RunSummary {
    * run was moving routes); that run looks at them before it lets go.
    */
   readonly deferred?: readonly string[];
+  /**
+   * Set when the run's operator command (failover, pause, resume) was refused: why, in one line. Nothing was
+   * stored or written. The invocation still succeeds: a refusal is the answer, not an error (a malformed
+   * command is an error, BadEventError).
+   */
+  readonly refused?: string;
 }

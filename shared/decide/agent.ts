@@ -101,16 +101,44 @@ export function nextAgentCounted(
 }
 
 /**
- * agent-silent: a member that runs, with the agent on, whose agent has written nothing for
- * AGENT_SILENT_AFTER_MS (no report at all, or its last one older). Not raised while the table cannot be read
- * (that is an unknown, not silence) or while EC2's view of the member is unknown.
+ * Since when each member of an agent-enabled pair has been seen running, continuously, by this controller:
+ * kept while it runs, dropped when it does not (or EC2 cannot say), so that a member just started (after a
+ * stop, a resize or a new deployment) gives its agent time to boot before its silence counts. Only changes
+ * when a member starts or stops, so a steady pair's stored item does not change.
  */
-export function agentSilentAlarms(pair: PairConfig, observation: PairObservation, now: number): Alarm[] {
+export function nextRunningSince(
+  pair: PairConfig,
+  observation: PairObservation,
+  memory: PairMemory,
+  now: number,
+): Partial<Record<Role, number>> {
+  if (agentOf(pair, observation) === undefined) return {};
+  const next: Partial<Record<Role, number>> = {};
+  for (const role of ROLES) {
+    if (observation.instances[role].state === 'running') next[role] = memory.runningSince?.[role] ?? now;
+  }
+  return next;
+}
+
+/**
+ * agent-silent: a member that runs, with the agent on, whose agent has written nothing for
+ * AGENT_SILENT_AFTER_MS (no report at all, or its last one older) and which has been running at least that
+ * long (`runningSince`): an agent is given as long to boot as it is to heartbeat. Not raised while the table
+ * cannot be read (that is an unknown, not silence) or while EC2's view of the member is unknown.
+ */
+export function agentSilentAlarms(
+  pair: PairConfig,
+  observation: PairObservation,
+  memory: PairMemory,
+  now: number,
+): Alarm[] {
   const agent = agentOf(pair, observation);
   if (agent === undefined) return [];
   return ROLES.flatMap((role) => {
     const seen = agent[role];
     if (!seen.readable || observation.instances[role].state !== 'running') return [];
+    const running = memory.runningSince?.[role] ?? now;
+    if (now - running < AGENT_SILENT_AFTER_MS) return [];
     const last = seen.report?.at;
     if (last !== undefined && now - last <= AGENT_SILENT_AFTER_MS) return [];
     const since =

@@ -1,10 +1,12 @@
 import type { PairConfig } from '../config/schema.ts';
 import type { AgentReport } from '../domain/agent.ts';
 import type { Alarm, Decision, MoveTrigger, Plan, Verdict } from '../domain/plan.ts';
+import { isMove } from '../domain/plan.ts';
 import type {
   Lease,
   PairMemory,
   PairObservation,
+  Pause,
   Role,
   UnknownAlarmKind,
   UnknownAlarmState,
@@ -18,6 +20,7 @@ import {
   countedText,
   daemonStep,
   nextAgentCounted,
+  nextRunningSince,
   readAgent,
   unconfirmedNotes,
 } from './agent.ts';
@@ -53,13 +56,28 @@ const UNKNOWN_ALARMS: readonly UnknownAlarmKind[] = [
 
 const ROUTES_UNREADABLE = 'the route tables could not be read, so no route is written';
 
-/** An operator's request to move a pair's traffic to one member (`cli failover`, the resize workflow). */
-export interface OperatorCommand {
-  readonly action: 'failover';
-  readonly to: Role;
-  /** skip the target-health and maintenance-lease checks (never the route checks) */
-  readonly force: boolean;
-}
+/**
+ * An operator's command for one pair: move its traffic to one member (`vpn-failover failover`, the resize
+ * workflow), or hold its automatic moves for a while (`vpn-failover pause`) and lift that hold (`resume`).
+ */
+export type OperatorCommand =
+  | {
+      readonly action: 'failover';
+      readonly to: Role;
+      /** skip the target-health and maintenance-lease checks (never the route checks) */
+      readonly force: boolean;
+    }
+  | {
+      readonly action: 'pause';
+      /** how long the hold lasts from now */
+      readonly seconds: number;
+      readonly reason: string;
+      readonly by?: string;
+    }
+  | { readonly action: 'resume'; readonly by?: string };
+
+/** An operator's failover command. */
+export type FailoverCommand = Extract<OperatorCommand, { readonly action: 'failover' }>;
 
 /** Everything `decide` needs: the pure inputs of one pair's reconcile. */
 export interface DecideInput {
@@ -88,6 +106,8 @@ interface Outcome {
   readonly plan: Plan;
   readonly alarms: readonly Alarm[];
   readonly refusal?: string;
+  /** the automatic move the operator's pause held back, in words (the plan is then an alarm plan) */
+  readonly held?: string;
 }
 
 /** This run's view of the pair, shared by the rules below. */
@@ -102,6 +122,8 @@ interface Context {
   readonly streaks: Streaks;
   readonly silence: SilenceView;
   readonly agent: AgentView;
+  /** the operator's pause in force in this evaluation (as this run's command leaves it), if any */
+  readonly pause: Pause | undefined;
 }
 
 interface Streaks {
@@ -119,6 +141,22 @@ function leaseOn(memory: PairMemory, role: Role, now: number): Lease | undefined
   const lease = memory.lease;
   return lease !== undefined && lease.until > now && lease.member === role ? lease : undefined;
 }
+
+/** The stored pause when it still holds at `now`: a pause ends by itself, nothing is written for that. */
+export function pauseInForce(memory: PairMemory, now: number): Pause | undefined {
+  const pause = memory.pause;
+  return pause !== undefined && pause.until > now ? pause : undefined;
+}
+
+/** A pause in words: who, until when, why. */
+export const describePause = (pause: Pause): string =>
+  `paused by ${pause.by ?? 'an operator'} until ${iso(pause.until)}: ${pause.reason}`;
+
+/** The alarm a pause in force raises on every evaluation. */
+export const pausedAlarm = (pause: Pause): Alarm => ({
+  kind: 'paused',
+  detail: `automatic moves held: ${describePause(pause)}`,
+});
 
 /** Milliseconds of cooldown left since the last move (0 when none is left or there never was a move). */
 function cooldownLeft(ctx: Context): number {
@@ -507,8 +545,29 @@ function automatic(ctx: Context): Outcome {
   return settle(ctx, notes);
 }
 
+/**
+ * The automatic rules, unless the operator paused the pair: then every automatic move (failover on a hard
+ * loss, a scheduled event or a soft failure, automatic failback, and repairing routes or the Elastic IP back
+ * onto the active member) is held. The plan becomes an alarm plan giving the move's reasons and that it was
+ * held; the alarms a blocked move raises still are (moved-to-unverified is not: nothing moved).
+ */
+function automaticUnlessPaused(ctx: Context): Outcome {
+  const outcome = automatic(ctx);
+  const { plan } = outcome;
+  if (ctx.pause === undefined || !isMove(plan)) return outcome;
+  const held =
+    plan.kind === 'repair-routes'
+      ? `repair ${countOf(plan.routes.length, 'route')}${plan.moveElasticIp ? ' and the Elastic IP' : ''} onto ${plan.to}`
+      : `${plan.kind === 'failover' ? 'fail over' : 'fail back'} to ${plan.to} (${plan.trigger})`;
+  return {
+    plan: alarmPlan([...plan.reasons, `would ${held}, but the pair is ${describePause(ctx.pause)}`]),
+    alarms: outcome.alarms.filter((alarm) => alarm.kind !== 'moved-to-unverified'),
+    held,
+  };
+}
+
 /** Operator command: moves traffic to the named member, or is refused with the reason. */
-function commanded(ctx: Context, command: OperatorCommand): Outcome {
+function commanded(ctx: Context, command: FailoverCommand): Outcome {
   const { memory, routes, pair } = ctx;
   const { to, force } = command;
   const said = `operator command: failover to ${to}${force ? ' (forced)' : ''}`;
@@ -547,7 +606,8 @@ const carryingAfter = (ctx: Context, plan: Plan): Role =>
  * traffic is unhealthy (no redundancy), both are, routes point outside the pair, or the member carrying
  * traffic is lost and this run leaves traffic on it (the move is blocked, or this is a dry run).
  */
-function standingAlarms(ctx: Context, plan: Plan, dryRun: boolean): Alarm[] {
+function standingAlarms(ctx: Context, outcome: Outcome, dryRun: boolean): Alarm[] {
+  const { plan } = outcome;
   const { pair, verdicts, routes, memory } = ctx;
   const alarms: Alarm[] = [];
   const spare = otherRole(carryingAfter(ctx, plan));
@@ -566,9 +626,12 @@ function standingAlarms(ctx: Context, plan: Plan, dryRun: boolean): Alarm[] {
   const lost = verdicts[memory.active];
   const movedOff = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback');
   if (lost.hard && !movedOff) {
-    const why = dryRun
-      ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
-      : 'no move off it can be made';
+    const why =
+      outcome.held !== undefined && ctx.pause !== undefined
+        ? `it would ${outcome.held}, but the pair is ${describePause(ctx.pause)}`
+        : dryRun
+          ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
+          : 'no move off it can be made';
     alarms.push({
       kind: 'traffic-blackholed',
       detail: `${memory.active} ${pair[memory.active].instanceId} carries traffic and is lost (${lost.signals.instance?.reason}); ${why}`,
@@ -722,9 +785,12 @@ function nextMemory(
     peerReached: _reached,
     silenceStreak: _silence,
     agentCounted: _counted,
+    runningSince: _running,
+    pause: _pause,
     ...rest
   } = kept;
   const agentCounted = nextAgentCounted(pair, observation, memory, streaks.agentCounted);
+  const runningSince = nextRunningSince(pair, observation, memory, now);
   return {
     ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
@@ -738,14 +804,60 @@ function nextMemory(
     ...(silence.peerReached.length > 0 && { peerReached: silence.peerReached }),
     ...(ROLES.some((role) => silence.streak[role] > 0) && { silenceStreak: silence.streak }),
     ...(Object.keys(agentCounted).length > 0 && { agentCounted }),
+    ...(Object.keys(runningSince).length > 0 && { runningSince }),
+    // A pause that has run out is dropped with this write (it stopped holding at its end either way).
+    ...(ctx.pause !== undefined && { pause: ctx.pause }),
   };
 }
 
 /**
+ * The pause in force once this run's command (if any) is taken: a pause command's new hold (replacing any
+ * earlier one), none after resume, else the stored one while it lasts.
+ */
+function pauseAfter(
+  memory: PairMemory,
+  now: number,
+  command: OperatorCommand | undefined,
+): Pause | undefined {
+  if (command?.action === 'pause') {
+    return {
+      until: now + command.seconds * 1000,
+      reason: command.reason,
+      ...(command.by !== undefined && { by: command.by }),
+      at: now,
+    };
+  }
+  return command?.action === 'resume' ? undefined : pauseInForce(memory, now);
+}
+
+/**
+ * The plan for this run: the command's, or the automatic rules (held while paused). A pause or resume command
+ * is followed by the automatic rules as they stand under it (a resume may move at once), its reasons first.
+ */
+function outcomeOf(ctx: Context, command: OperatorCommand | undefined): Outcome {
+  if (command === undefined) return automaticUnlessPaused(ctx);
+  if (command.action === 'failover') {
+    const outcome = commanded(ctx, command);
+    if (ctx.pause === undefined || outcome.refusal !== undefined) return outcome;
+    const note = `the pair stays ${describePause(ctx.pause)} (automatic moves held; resume lifts it)`;
+    return { ...outcome, plan: { ...outcome.plan, reasons: [...outcome.plan.reasons, note] } };
+  }
+  const previous = pauseInForce(ctx.memory, ctx.now);
+  const said =
+    command.action === 'pause'
+      ? `operator command: pause for ${formatSeconds(command.seconds)} by ${command.by ?? 'an operator'}: ${command.reason}${previous !== undefined ? ` (replaces: ${describePause(previous)})` : ''}`
+      : `operator command: resume by ${command.by ?? 'an operator'}${previous !== undefined ? ` (lifts: ${describePause(previous)})` : ': the pair was not paused'}`;
+  const outcome = automaticUnlessPaused(ctx);
+  return { ...outcome, plan: { ...outcome.plan, reasons: [said, ...outcome.plan.reasons] } };
+}
+
+/**
  * Decide one pair: verdicts for both members, then the plan, the alarms and the memory to store. Pure: the
- * same input always gives the same decision. Without an operator command the automatic rules apply; with
- * one, the command decides and a refusal is returned in `refusal`. A dry run carries the same alarms a real
- * run would, plus traffic-blackholed when it leaves traffic on a lost member.
+ * same input always gives the same decision. Without an operator command the automatic rules apply, and
+ * while an operator's pause holds they move nothing (alarm `paused` on every evaluation); with a failover
+ * command, the command decides (pause or not) and a refusal is returned in `refusal`; a pause or resume
+ * command sets or lifts the hold, then the automatic rules apply under it. A dry run carries the same alarms
+ * a real run would, plus traffic-blackholed when it leaves traffic on a lost member.
  */
 export function decide(input: DecideInput): Decision {
   const { pair, observation, memory, now, dryRun, command } = input;
@@ -765,17 +877,21 @@ export function decide(input: DecideInput): Decision {
     streaks: nextStreaks(pair, memory, verdicts, now, agent),
     silence,
     agent,
+    pause: pauseAfter(memory, now, command),
   };
-  const outcome = command === undefined ? automatic(ctx) : commanded(ctx, command);
+  const outcome = outcomeOf(ctx, command);
   const damped = unknownAlarms(ctx, outcome.plan);
+  const paused: Alarm[] =
+    ctx.pause === undefined || outcome.refusal !== undefined ? [] : [pausedAlarm(ctx.pause)];
   return {
     pair: pair.name,
     plan: outcome.plan,
     alarms: distinct([
       ...outcome.alarms,
-      ...standingAlarms(ctx, outcome.plan, dryRun),
+      ...standingAlarms(ctx, outcome, dryRun),
       ...damped.alarms,
-      ...agentSilentAlarms(pair, observation, now),
+      ...agentSilentAlarms(pair, observation, memory, now),
+      ...paused,
     ]),
     verdicts,
     memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),

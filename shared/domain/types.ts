@@ -166,6 +166,22 @@ export interface Lease {
 }
 
 /**
+ * An operator's hold on a pair's automatic moves (`vpn-failover pause`): until `until`, the controller makes no
+ * automatic move for the pair (operator commands still work). It ends by itself at `until`: nothing needs to
+ * be written for that, and a later write drops it.
+ */
+export interface Pause {
+  /** epoch ms after which the pause no longer holds */
+  readonly until: number;
+  /** why, as the operator said it */
+  readonly reason: string;
+  /** who paused it, when the command said */
+  readonly by?: string;
+  /** epoch ms of the pause command */
+  readonly at: number;
+}
+
+/**
  * The alarms about signals that could not be read. They are damped (raised only once the condition has
  * persisted, cleared only once it has been gone for a while), so that throttled or flaky reads page nobody
  * twice: an unknown says "look at SSM, CloudWatch or the EC2 API", never "look at the member".
@@ -234,7 +250,14 @@ export interface PairMemory {
    * state counts once), kept while that report is still the member's current one. Absent when none is.
    */
   readonly agentCounted?: Readonly<Partial<Record<Role, number>>>;
+  /**
+   * Epoch ms since which each member of an agent-enabled pair has been seen running without a break; its
+   * agent's silence counts only after it has run as long as the silence limit. Absent for stopped members.
+   */
+  readonly runningSince?: Readonly<Partial<Record<Role, number>>>;
   readonly lease?: Lease;
+  /** the operator's pause, as last stored (it may have run out since: see `until`) */
+  readonly pause?: Pause;
 }
 
 export const initialMemory = (): PairMemory => ({

@@ -6,7 +6,7 @@ import { StateStore } from '../../shared/aws/state-store.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { PROBE_POLL_MS } from '../../shared/controller/observe.ts';
-import { agentMemberKey } from '../../shared/domain/agent.ts';
+import { AGENT_SILENT_AFTER_MS, agentMemberKey } from '../../shared/domain/agent.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
   eniId,
@@ -258,11 +258,18 @@ describe('reading the agent table', () => {
     await report(instanceId(1), { verdict: 'healthy' });
     await report(instanceId(2), { verdict: 'healthy' });
 
-    // Act
+    // Act: a first run sees the members running; the next, once they have run as long as the silence
+    // limit, may call their agents silent (an agent is given as long to boot as to heartbeat).
+    const first = await handleEvent(SCHEDULE, context, deps);
+    await deps.clock.sleep(AGENT_SILENT_AFTER_MS);
+    await report(instanceId(1), { verdict: 'healthy' });
+    await report(instanceId(2), { verdict: 'healthy' });
     const summary = await handleEvent(SCHEDULE, context, deps);
 
     // Assess
+    expect(first.pairs.flatMap((p) => p.alarms.filter((a) => a.kind === 'agent-silent'))).toEqual([]);
     expect(asked.map((ids) => [...ids].sort())).toEqual([
+      [instanceId(1), instanceId(2), instanceId(5), instanceId(6)],
       [instanceId(1), instanceId(2), instanceId(5), instanceId(6)],
     ]);
     const silent = summary.pairs.map((p) => [

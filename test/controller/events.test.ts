@@ -49,6 +49,54 @@ describe('controller events', () => {
     });
   });
 
+  it('accepts a pause for a duration or a number of seconds, who paused optional, and a resume', () => {
+    expect(
+      parseEvent({ action: 'pause', pair: 'branch-a', for: '2h', reason: 'upgrade', by: 'alice' }),
+    ).toEqual({
+      kind: 'pause',
+      pair: 'branch-a',
+      seconds: 7200,
+      reason: 'upgrade',
+      by: 'alice',
+    });
+    expect(parseEvent({ action: 'pause', pair: 'branch-a', for: 60, reason: 'ünïcode ✓' })).toEqual({
+      kind: 'pause',
+      pair: 'branch-a',
+      seconds: 60,
+      reason: 'ünïcode ✓',
+    });
+    expect(parseEvent({ action: 'resume', pair: 'branch-a', by: 'bob' })).toEqual({
+      kind: 'resume',
+      pair: 'branch-a',
+      by: 'bob',
+    });
+  });
+
+  it.each([
+    [
+      { action: 'pause', pair: 'a', for: '7d1s', reason: 'x' },
+      /for: expected a pause from 1m to 7d \(got "7d1s"\)/,
+    ],
+    [{ action: 'pause', pair: 'a', for: 'soon', reason: 'x' }, /for: .*\(got "soon"\)/],
+    [
+      { action: 'pause', pair: 'a', for: '1h', reason: '   ' },
+      /reason: expected a reason for the pause, not blank/,
+    ],
+    [
+      { action: 'pause', pair: 'a', for: '1h', reason: 'x'.repeat(201) },
+      /reason: expected at most 200 characters \(got 201\)/,
+    ],
+    [
+      { action: 'pause', pair: 'a', for: '1h', reason: 'x', by: 'tab\there' },
+      /by: expected printable characters only/,
+    ],
+    [{ action: 'pause', pair: 'a', for: '1h', reason: 'x', force: true }, /malformed pause command/],
+    [{ action: 'resume', pair: 'a', reason: 'x' }, /malformed resume command/],
+  ])('rejects the malformed operator command %j naming the problem', (event, message) => {
+    expect(() => parseEvent(event)).toThrow(BadEventError);
+    expect(() => parseEvent(event)).toThrow(message);
+  });
+
   it('accepts a failover command, force defaulting to false', () => {
     expect(parseEvent({ action: 'failover', pair: 'branch-a', to: 'standby' })).toEqual({
       kind: 'failover',
@@ -83,7 +131,7 @@ describe('controller events', () => {
       const event = JSON.parse(`{"action":${JSON.stringify(action)}}`);
       expect(() => parseEvent(event)).toThrow(BadEventError);
       expect(() => parseEvent(event)).toThrow(
-        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile or failover)`,
+        `unknown action ${JSON.stringify(action)} (expected schedule, reconcile, failover, pause or resume)`,
       );
     },
   );

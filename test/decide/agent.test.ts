@@ -196,7 +196,12 @@ describe("an agent's report counts as one observation of the daemon and the cont
   it('forgets the counted report once the member reports healthy again, so a steady pair stores nothing for it', () => {
     const counted = withMemory(withAgent(base(2)), { agentCounted: { primary: NOW - 60_000 } });
     expect(decide(counted).memory.agentCounted).toBeUndefined();
-    expect(decide(withAgent(base(2))).memory).toEqual(decide(base(2)).memory);
+    // Beside the members' running-since (stored once, when they are first seen running), nothing.
+    const { runningSince, ...steady } = decide(withAgent(base(2))).memory;
+    expect(runningSince).toEqual({ primary: NOW, standby: NOW });
+    expect(steady).toEqual(decide(base(2)).memory);
+    const [first, second] = evolve(withAgent(base(2)), [{ ...withAgent(base(2)), now: NOW + 60_000 }]);
+    expect(second?.memory).toEqual(first?.memory);
   });
 
   it('keeps the counted report while the agent table cannot be read', () => {
@@ -226,40 +231,65 @@ describe('agent-silent: a running member whose agent has sent nothing for a whil
   const silentOf = (decision: Decision): string[] =>
     decision.alarms.filter((a) => a.kind === 'agent-silent').map((a) => a.detail.split(' ')[0] as string);
   const old = (role: Role) => agentReport(role, { at: NOW - AGENT_SILENT_AFTER_MS - 1 });
+  /** Both members seen running by the controller for `ms`. */
+  const runningFor = (input: DecideInput, ms: number): DecideInput =>
+    withMemory(input, { runningSince: { primary: NOW - ms, standby: NOW - ms } });
+  const longRunning = (input: DecideInput): DecideInput => runningFor(input, 60 * 60_000);
   const rows: {
     readonly name: string;
     readonly input: DecideInput;
     readonly silent: readonly string[];
   }[] = [
-    { name: 'both agents heartbeat', input: withAgent(base()), silent: [] },
+    { name: 'both agents heartbeat', input: longRunning(withAgent(base())), silent: [] },
     {
       name: 'the standby has never reported',
-      input: withAgent(base(), { standby: 'none' }),
+      input: longRunning(withAgent(base(), { standby: 'none' })),
       silent: ['standby'],
     },
     {
       name: "the primary's last report is older than the silence limit",
-      input: withAgent(base(), { primary: old('primary') }),
+      input: longRunning(withAgent(base(), { primary: old('primary') })),
       silent: ['primary'],
     },
     {
       name: 'a report just inside the silence limit',
-      input: withAgent(base(), { primary: agentReport('primary', { at: NOW - AGENT_SILENT_AFTER_MS }) }),
+      input: longRunning(
+        withAgent(base(), { primary: agentReport('primary', { at: NOW - AGENT_SILENT_AFTER_MS }) }),
+      ),
       silent: [],
     },
     {
       name: 'the standby is stopped and has not reported',
-      input: withInstance(withAgent(base(), { standby: 'none' }), 'standby', { state: 'stopped' }),
+      input: longRunning(
+        withInstance(withAgent(base(), { standby: 'none' }), 'standby', { state: 'stopped' }),
+      ),
       silent: [],
     },
     {
       name: 'the agent table cannot be read',
-      input: withAgent(base(), { primary: 'unreadable', standby: 'unreadable' }),
+      input: longRunning(withAgent(base(), { primary: 'unreadable', standby: 'unreadable' })),
       silent: [],
     },
     {
       name: 'the pair has the agent turned off',
-      input: withAgent(base(2, { agent: { enabled: false } }), { primary: 'none', standby: 'none' }),
+      input: longRunning(
+        withAgent(base(2, { agent: { enabled: false } }), { primary: 'none', standby: 'none' }),
+      ),
+      silent: [],
+    },
+    {
+      name: 'a member started 2 minutes ago whose last report predates its stop (its agent is still booting)',
+      input: runningFor(withAgent(base(), { primary: old('primary') }), 2 * 60_000),
+      silent: [],
+    },
+    {
+      name: 'a member running for 3 minutes whose agent has still not reported',
+      input: runningFor(withAgent(base(), { primary: 'none' }), AGENT_SILENT_AFTER_MS),
+      silent: ['primary'],
+    },
+    {
+      name: 'a member seen running for the first time (a new deployment) with no report yet',
+      input: withAgent(base(), { standby: 'none' }),
       silent: [],
     },
   ];
@@ -271,8 +301,19 @@ describe('agent-silent: a running member whose agent has sent nothing for a whil
     });
   }
 
+  it('remembers since when each member runs, and forgets a member that stops', () => {
+    const first = decide(withAgent(base()));
+    expect(first.memory.runningSince).toEqual({ primary: NOW, standby: NOW });
+    const later = decide({
+      ...withInstance(withAgent(base()), 'standby', { state: 'stopped' }),
+      memory: first.memory,
+      now: NOW + 60_000,
+    });
+    expect(later.memory.runningSince).toEqual({ primary: NOW });
+  });
+
   it('says which member and since when', () => {
-    const decision = decide(withAgent(base(), { primary: old('primary') }));
+    const decision = decide(longRunning(withAgent(base(), { primary: old('primary') })));
     expect(decision.alarms).toContainEqual({
       kind: 'agent-silent',
       detail: `primary ${INSTANCE.primary} runs but its agent last reported at 2026-11-30T11:56:59.999Z (nothing for more than 3m): failures on it are detected at the probe's pace`,
