@@ -191,12 +191,17 @@ export class MemberAgents {
     );
   }
 
-  /** One turn of the agent's loop: check, debounce, write if due, sleep CHECK_INTERVAL. */
+  /**
+   * One turn of the agent's loop: check, debounce, write if due; the next turn starts CHECK_INTERVAL after this
+   * one started, or at once when the check and the write took longer (instance/vpn-failover-agent.sh main).
+   */
   #tick(pair: PairConfig, instance: SimInstance, process: Process): void {
     const world = this.#world;
     const { clock } = world;
     const timing = world.latency.agent;
-    const again = () => clock.after(timing.checkInterval, () => this.#tick(pair, instance, process));
+    const startedAt = clock.now();
+    const again = () =>
+      clock.schedule(startedAt + timing.checkInterval, () => this.#tick(pair, instance, process));
     if (!world.memberAgentRunning(instance)) {
       // The process is gone (or never started since boot): the next one starts from nothing.
       Object.assign(process, { seq: 0, lastReportAt: 0 });
@@ -206,7 +211,6 @@ export class MemberAgents {
       again();
       return;
     }
-    const startedAt = clock.now();
     const check = this.#check(pair, instance);
     const took =
       check.waitedMs > 0
@@ -301,16 +305,19 @@ export class MemberAgents {
   /** The item exactly as the agent's put-item sends it (agent-protocol: attributes of AGENT_ITEM). */
   #item(instance: SimInstance, kind: AgentReportKind, at: number, seq: number, held: Held): AgentItem {
     const n = (value: number) => ({ N: String(value) });
-    // TunnelUp as the agent publishes it (World's metric model: the tunnel's real state, as its check counts
-    // installed CHILD SAs or its PING_TARGET answers).
-    const tunnelUp = this.#world.tunnelUp(instance) ? 1 : 0;
+    // TunnelUp as the agent publishes it: 0 while its verdict is unhealthy, not judged while unknown, and while
+    // healthy the tunnel's real state (as World's metric model: the check's CHILD SAs or its PING_TARGET).
+    const tunnelUp: AgentItem =
+      held.verdict === 'unknown'
+        ? {}
+        : { [AGENT_ITEM.tunnelUp]: n(held.verdict === 'healthy' && this.#world.tunnelUp(instance) ? 1 : 0) };
     return {
       [AGENT_ITEM.member]: { S: agentMemberKey(this.memberKeyPrefix, instance.id) },
       [AGENT_ITEM.instanceId]: { S: instance.id },
       [AGENT_ITEM.verdict]: { S: held.verdict },
       [AGENT_ITEM.detail]: { S: held.detail },
       [AGENT_ITEM.exitStatus]: n(held.exitStatus),
-      [AGENT_ITEM.tunnelUp]: n(tunnelUp),
+      ...tunnelUp,
       [AGENT_ITEM.since]: n(held.since),
       [AGENT_ITEM.at]: n(at),
       [AGENT_ITEM.kind]: { S: kind },
