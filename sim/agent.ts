@@ -33,6 +33,13 @@ export const SIM_AGENT_VERSION = 'sim';
 /** The AWS partition of the simulated account (IMDS meta-data/services/partition). */
 const PARTITION = 'aws';
 
+/**
+ * The agents' loops run on a 10 ms grid: every step of every agent due in the same 10 ms runs in one step of the
+ * virtual clock. A thousand agents checking every second would otherwise cost the clock a thousand steps per
+ * virtual second; 10 ms is far below anything the figures resolve.
+ */
+const GRID_MS = 10;
+
 /** The agent table's stream ARN suffix: the stream's creation label (the virtual epoch). */
 const STREAM_LABEL = '2026-01-01T00:00:00.000';
 
@@ -104,6 +111,8 @@ export class MemberAgents {
   readonly #streamListeners: ((event: StreamEvent) => void)[] = [];
   /** member keys the table holds an item for (the stream says INSERT for the first, MODIFY after) */
   readonly #written = new Set<string>();
+  /** agent steps waiting for a grid instant, by that instant (epoch ms) */
+  readonly #due = new Map<number, (() => void)[]>();
   #streamSequence = 0;
 
   constructor(options: AgentOptions) {
@@ -168,10 +177,27 @@ export class MemberAgents {
           writes.push(this.#put(pair, instance, process, 'heartbeat', process.lastReportAt, held));
         }
         const first = this.#draw(`agent phase ${instance.id}`, [0, world.latency.agent.checkInterval]);
-        world.clock.after(first, () => this.#tick(pair, instance, process));
+        this.#at(world.clock.now() + first, () => this.#tick(pair, instance, process));
       }
     }
     await Promise.all(writes);
+  }
+
+  /** Run an agent's step at `at` (epoch ms), rounded up to the grid (GRID_MS). */
+  #at(at: number, step: () => void): void {
+    const { clock } = this.#world;
+    const instant = clock.start + Math.ceil((Math.max(at, clock.now()) - clock.start) / GRID_MS) * GRID_MS;
+    const waiting = this.#due.get(instant);
+    if (waiting) {
+      waiting.push(step);
+      return;
+    }
+    this.#due.set(instant, [step]);
+    clock.schedule(instant, () => {
+      const steps = this.#due.get(instant) ?? [];
+      this.#due.delete(instant);
+      for (const run of steps) run();
+    });
   }
 
   #draw(key: string, range: Range): number {
@@ -200,8 +226,7 @@ export class MemberAgents {
     const { clock } = world;
     const timing = world.latency.agent;
     const startedAt = clock.now();
-    const again = () =>
-      clock.schedule(startedAt + timing.checkInterval, () => this.#tick(pair, instance, process));
+    const again = () => this.#at(startedAt + timing.checkInterval, () => this.#tick(pair, instance, process));
     if (!world.memberAgentRunning(instance)) {
       // The process is gone (or never started since boot): the next one starts from nothing.
       Object.assign(process, { seq: 0, lastReportAt: 0 });
@@ -216,7 +241,7 @@ export class MemberAgents {
       check.waitedMs > 0
         ? check.waitedMs
         : this.#draw(`agent check ${instance.id} ${startedAt}`, timing.checkCommand);
-    clock.after(took, () => {
+    this.#at(startedAt + took, () => {
       if (!world.memberAgentRunning(instance)) {
         again();
         return;
@@ -237,7 +262,7 @@ export class MemberAgents {
       }
       // The write (the AWS CLI's start and its PutItem) holds up the loop, as the agent's bash loop does.
       const writing = this.#draw(`agent write ${instance.id} ${now}`, timing.reportWrite);
-      clock.after(writing, () => {
+      this.#at(now + writing, () => {
         if (!world.memberAgentRunning(instance)) {
           again();
           return;
