@@ -3,17 +3,19 @@
 # healthy, and exits 0 only when it is.
 #
 # The controller runs it through SSM Run Command (its probe document embeds this file verbatim) and the
-# tunnel-metric publisher runs the installed copy, so both judge the daemon in exactly the same way.
+# member agent (vpn-failover-agent) runs the installed copy every second or two, so both judge the daemon in
+# exactly the same way.
 #
 # Settings come from the environment (the SSM document passes its parameters this way):
 #   SSM_ProbeKind               systemd | strongswan | libreswan
 #   SSM_Unit                    the unit the systemd kind checks                       (default strongswan)
 #   SSM_MinSas                  installed CHILD SAs the strongswan/libreswan kinds need (default 1)
 #   SSM_PeerAddresses           pairs probed together, "a-b,c-d" by IPv4 address: ping my partner  (default none)
-#   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 4)
+#   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 2)
 #
 # Tunnels are counted as installed CHILD (IPsec) SAs, not IKE SAs: an IKE SA without a CHILD SA carries no
-# traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for.
+# traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for: a
+# healthy swanctl, ipsec or systemctl answers in milliseconds, so 2 s lets a hung daemon be seen in seconds.
 #
 # After the verdict line, when SSM_PeerAddresses lists a pair holding one of this instance's addresses, one
 # line "peer ADDRESS reachable" (or "unreachable", "unknown") about the partner: whether the partner answers
@@ -26,7 +28,7 @@ kind="${SSM_ProbeKind:-}"
 unit="${SSM_Unit:-strongswan}"
 min_sas="${SSM_MinSas:-1}"
 peers="${SSM_PeerAddresses:-}"
-limit="${VPN_FAILOVER_CHECK_TIMEOUT:-4}"
+limit="${VPN_FAILOVER_CHECK_TIMEOUT:-2}"
 
 # This instance's own IPv4 addresses, one a line (none when ip is missing or does not answer in time).
 own_addresses() {

@@ -6,7 +6,7 @@ import {
   PROBE_PARAMETER_PATTERNS,
   PROBE_PEER_LINE,
 } from '../../shared/telemetry-names.ts';
-import { type Fakes, runWithFakes } from './stubs.ts';
+import { type Fakes, HANGING, printing, runWithFakes, swanctl } from './stubs.ts';
 
 /**
  * The exact script the probe document ships (SSM runs runCommand joined by newlines), run under bash and under
@@ -20,38 +20,8 @@ const shipped = (
 
 const INTERPRETERS = ['bash', 'sh'] as const;
 
-/** Each daemon command may take this long in the tests (the shipped default is 4 s; timeout(1) takes fractions). */
+/** Each daemon command may take this long in the tests (the shipped default is 2 s; timeout(1) takes fractions). */
 const TEST_TIMEOUT = { VPN_FAILOVER_CHECK_TIMEOUT: '0.3' };
-
-/** A fake that prints `output` when called with exactly `args`, and fails otherwise. */
-const printing = (args: string, output: string, status = 0): string =>
-  `[ "$*" = "${args}" ] || exit 2\ncat <<'OUT'\n${output}\nOUT\nexit ${status}`;
-
-const IKE_SA = `office: #1, ESTABLISHED, IKEv2, 8fb1fd1a2b8fca24_i* 2a6f1cc2cf0f7ba1_r
-  local  'vpn-a' @ 10.0.1.10[4500]
-  remote 'branch' @ 198.51.100.7[4500]
-  AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048
-  established 2s ago, rekeying in 14150s`;
-
-const childSa = (
-  name: string,
-  id: number,
-) => `  ${name}: #${id}, reqid ${id}, INSTALLED, TUNNEL-in-UDP, ESP:AES_GCM_16-256
-    installed 2s ago, rekeying in 3305s, expires in 3958s
-    in  c8ca0e3${id},      0 bytes,     0 packets
-    out c1a2cd8${id},      0 bytes,     0 packets
-    local  10.0.0.0/16
-    remote 10.50.${id}.0/24`;
-
-/** `swanctl --list-sas` of strongSwan with one IKE SA and the given CHILD SAs. */
-const swanctl = (children: number): string =>
-  printing(
-    '--list-sas',
-    [IKE_SA, ...Array.from({ length: children }, (_, i) => childSa(`net-${i + 1}`, i + 1))].join('\n'),
-  );
-
-/** A daemon command that never answers. */
-const HANGING = 'sleep 30';
 
 const STRONGSWAN = { SSM_ProbeKind: 'strongswan', SSM_MinSas: '1', ...TEST_TIMEOUT };
 
@@ -219,11 +189,12 @@ describe('daemon probe script', () => {
     });
   }
 
-  it('gives a hung daemon command only its own timeout, far inside the SSM execution timeout', () => {
+  it('by default gives a hung daemon command 2 s, so a hung daemon is seen in seconds, far inside the SSM execution timeout', () => {
     const started = Date.now();
-    const run = runWithFakes('sh', shipped, { swanctl: HANGING }, STRONGSWAN);
+    const run = runWithFakes('sh', shipped, { swanctl: HANGING }, { SSM_ProbeKind: 'strongswan' });
     expect(run.status).toBe(PROBE_EXIT_NOT_RESPONDING);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(run.stdout).toContain("'swanctl --list-sas' did not answer within 2 s");
+    expect(Date.now() - started).toBeLessThan(3_500);
   });
 
   it('never evaluates a parameter as shell, even if one got past the allowed pattern', () => {
@@ -372,7 +343,7 @@ describe('daemon probe script: the peer check', () => {
     }
   });
 
-  it('pings nothing and prints only the verdict when no pairs are given (the publisher runs it so)', () => {
+  it('pings nothing and prints only the verdict when no pairs are given (the member agent runs it so)', () => {
     const run = runWithFakes(
       'sh',
       shipped,

@@ -1,0 +1,426 @@
+#!/usr/bin/env bash
+# vpn-failover member agent: runs on each VPN instance of a pair (systemd unit vpn-failover-agent).
+#
+# Every CHECK_INTERVAL it runs the daemon check (vpn-failover-check, the very script the controller's SSM
+# probe runs, so both judge the daemon the same way) under its own timeout. A new verdict counts once
+# DEBOUNCE consecutive checks agree on it, or at once when a check timed out (that check already spanned
+# CHECK_TIMEOUT).
+# It then writes a report to the DynamoDB table REPORT_TABLE at once (kind "change": the table's stream
+# invokes the controller, which confirms with its own probe before anything moves), and with no change
+# re-states its verdict every HEARTBEAT (kind "heartbeat"). A failed write is retried at the next check with
+# the newest state, so a change is never lost; repeated failures back off (2, 4, 8... checks, at most 30 s)
+# so a missing permission does not start the AWS CLI every second. Every METRIC_INTERVAL it publishes
+# TunnelUp (1 up, 0 down, nothing when the check cannot judge) to CloudWatch, in the background so the checks
+# never wait for it: the datapoint the controller's tunnel signal reads (none into an AWS/ namespace: that
+# metric comes from AWS). With REPORT_TABLE empty it only publishes the metric.
+#
+# The report is one item, replaced at each write, keyed by this instance's ARN ("member"); the instance
+# policy lets a member write only the item keyed by its own ARN (dynamodb:LeadingKeys on
+# ${ec2:SourceInstanceARN}), so the key names the sender. Attributes: member, instanceId, verdict
+# (healthy | unhealthy | unknown), detail (the check's verdict line), exitStatus, tunnelUp (omitted when not
+# judged), since (epoch ms the verdict was first seen), at (epoch ms sent), kind (change | heartbeat), seq
+# (+1 per report since start), agentVersion, expiresAt (epoch s, a day after at: the table's TTL).
+#
+# Settings come from the environment (the unit reads /etc/default/vpn-failover-agent):
+#   PROBE               strongswan | libreswan | systemd                  (default strongswan)
+#   UNIT                systemd unit for PROBE=systemd                    (default strongswan)
+#   MIN_SAS             installed CHILD SAs required                      (default 1)
+#   PING_TARGET         an address across the tunnel that must answer a ping for TunnelUp=1 (default none)
+#   NAMESPACE           CloudWatch namespace of TunnelUp                  (default VpnFailover/Tunnels)
+#   METRIC_NAME         metric name                                       (default TunnelUp)
+#   STORAGE_RESOLUTION  60 (standard) or 1 (high resolution)              (default 60)
+#   REPORT_TABLE        the agent table; empty: publish the metric only   (default empty)
+#   CHECK_INTERVAL      seconds between checks                            (default 1)
+#   CHECK_TIMEOUT       seconds each daemon command may take              (default 2)
+#   DEBOUNCE            consecutive checks that must agree on a verdict   (default 2)
+#   HEARTBEAT           seconds between reports when nothing changes      (default 60)
+#   METRIC_INTERVAL     seconds between TunnelUp datapoints               (default 60)
+#   CHECK               the daemon check                                  (default vpn-failover-check on PATH)
+#   AGENT_VERSION       written into every report                         (default manual)
+#   AGENT_MAX_CHECKS    tests and diagnostics only: exit 0 after this many checks (default: run forever)
+# Seconds may have up to three decimals. A bad setting exits 78 (EX_CONFIG) with one line naming it.
+#
+# Needs bash, curl, coreutils (timeout, date, sleep), the AWS CLI v2, vpn-failover-check, IMDSv2 (instance
+# id, Region, account and partition) and an instance role with instance/agent-policy.json. Runs as root:
+# the IPsec control sockets are root-only.
+set -uo pipefail
+
+PROBE="${PROBE:-strongswan}"
+UNIT="${UNIT:-strongswan}"
+MIN_SAS="${MIN_SAS:-1}"
+PING_TARGET="${PING_TARGET:-}"
+NAMESPACE="${NAMESPACE:-VpnFailover/Tunnels}"
+METRIC_NAME="${METRIC_NAME:-TunnelUp}"
+STORAGE_RESOLUTION="${STORAGE_RESOLUTION:-60}"
+REPORT_TABLE="${REPORT_TABLE:-}"
+CHECK_INTERVAL="${CHECK_INTERVAL:-1}"
+CHECK_TIMEOUT="${CHECK_TIMEOUT:-2}"
+DEBOUNCE="${DEBOUNCE:-2}"
+HEARTBEAT="${HEARTBEAT:-60}"
+METRIC_INTERVAL="${METRIC_INTERVAL:-60}"
+CHECK="${CHECK:-vpn-failover-check}"
+AGENT_VERSION="${AGENT_VERSION:-manual}"
+AGENT_MAX_CHECKS="${AGENT_MAX_CHECKS:-}"
+
+readonly IMDS="http://169.254.169.254"
+readonly EX_CONFIG=78
+# Each AWS CLI call: one attempt (the loop retries), short connect and read timeouts, and a hard limit on the
+# whole call including the CLI's own start, so a dead endpoint stalls the checks for seconds at most.
+readonly AWS_CONNECT_TIMEOUT=2
+readonly AWS_READ_TIMEOUT=3
+readonly AWS_CALL_LIMIT=10
+readonly RETRY_CAP_MS=30000
+readonly REPORT_TTL_S=86400
+readonly DETAIL_MAX=400
+
+log() { printf '%s\n' "$*"; }
+
+config_error() {
+  log "vpn-failover-agent: bad setting: $*"
+  exit "$EX_CONFIG"
+}
+
+now_ms() { date +%s%3N; }
+
+# Milliseconds as seconds with three decimals, the form timeout(1) and sleep(1) take.
+seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# The setting named $1, a positive number of seconds with up to three decimals, in milliseconds in REPLY.
+setting_ms() {
+  local value=${!1}
+  [[ $value =~ ^([0-9]{1,7})(\.([0-9]{1,3}))?$ ]] || config_error "$1=$value is not a number of seconds"
+  local fraction="${BASH_REMATCH[3]}000"
+  REPLY=$((10#${BASH_REMATCH[1]} * 1000 + 10#${fraction:0:3}))
+  ((REPLY > 0)) || config_error "$1=$value must be more than 0"
+}
+
+# The setting named $1 must match the extended regular expression $2, described by $3.
+require() {
+  local value=${!1}
+  [[ $value =~ $2 ]] || config_error "$1=$value is not $3"
+}
+
+read_settings() {
+  require PROBE '^(strongswan|libreswan|systemd)$' 'one of strongswan, libreswan, systemd'
+  require UNIT '^[A-Za-z0-9@._:-]{1,128}$' 'a systemd unit name'
+  require MIN_SAS '^[0-9]{1,4}$' 'a whole number'
+  require PING_TARGET '^([A-Za-z0-9.:][A-Za-z0-9.:-]{0,252})?$' 'an address or host name'
+  require NAMESPACE '^[A-Za-z0-9._/#:][A-Za-z0-9._/#: -]{0,254}$' 'a CloudWatch namespace'
+  # A pair whose tunnel signal reads an AWS metric (AWS/VPN TunnelState) needs no datapoint from the agent,
+  # and AWS/ namespaces are AWS's own: the agent then only reports.
+  PUBLISH=1
+  [[ $NAMESPACE != AWS/* ]] || PUBLISH=0
+  require METRIC_NAME '^[A-Za-z0-9._/#:][A-Za-z0-9._/#: -]{0,254}$' 'a CloudWatch metric name'
+  require STORAGE_RESOLUTION '^(1|60)$' '1 or 60'
+  require REPORT_TABLE '^([A-Za-z0-9_.-]{3,255})?$' 'a DynamoDB table name'
+  require DEBOUNCE '^[1-9][0-9]?$' 'a whole number from 1 to 99'
+  require AGENT_MAX_CHECKS '^([1-9][0-9]{0,8})?$' 'a positive whole number'
+  [ -n "$CHECK" ] || config_error "CHECK is empty"
+  setting_ms CHECK_INTERVAL && INTERVAL_MS=$REPLY
+  setting_ms CHECK_TIMEOUT && TIMEOUT_MS=$REPLY
+  setting_ms HEARTBEAT && HEARTBEAT_MS=$REPLY
+  setting_ms METRIC_INTERVAL && METRIC_MS=$REPLY
+  # The check may run two daemon commands, each under CHECK_TIMEOUT plus timeout's 1 s kill grace, only the
+  # second of which can hang; the extra second covers the script itself.
+  CHECK_LIMIT=$(seconds $((TIMEOUT_MS + 2000)))
+}
+
+# $1 as a JSON string: quotes and backslashes escaped, every byte outside printable ASCII as \u00XX, so
+# any text (the verdict line names a unit and echoes daemon output) makes a valid document.
+json_string() {
+  local LC_ALL=C
+  local s=$1 out='' c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      '"' | \\) out+="\\$c" ;;
+      [[:print:]]) out+=$c ;;
+      *) printf -v c '\\u%04x' "'$c" && out+=$c ;;
+    esac
+  done
+  printf '"%s"' "$out"
+}
+
+# --- identity (IMDSv2) ---
+
+INSTANCE_ID=''
+REGION=''
+MEMBER=''
+IMDS_PROBLEM=''
+IMDS_LOGGED=''
+
+imds_get() {
+  curl -sf --connect-timeout 1 -m 2 -H "X-aws-ec2-metadata-token: $1" "$IMDS/latest/$2"
+}
+
+# A string field of the instance identity document (flat JSON, one field a line).
+document_field() {
+  local pattern="\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
+  [[ $2 =~ $pattern ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+
+# Read the instance id, Region, account and partition once; on failure say why in IMDS_PROBLEM (the loop
+# tries again at the next check).
+identify() {
+  local token partition document id region account
+  token=$(curl -sf --connect-timeout 1 -m 2 -X PUT "$IMDS/latest/api/token" \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || {
+    IMDS_PROBLEM="no IMDSv2 token"
+    return 1
+  }
+  if ! partition=$(imds_get "$token" meta-data/services/partition) ||
+    ! document=$(imds_get "$token" dynamic/instance-identity/document) ||
+    ! id=$(imds_get "$token" meta-data/instance-id); then
+    IMDS_PROBLEM="IMDSv2 did not answer"
+    return 1
+  fi
+  region=$(document_field region "$document")
+  account=$(document_field accountId "$document")
+  if [[ ! $partition =~ ^aws[a-z-]*$ || ! $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ||
+    ! $account =~ ^[0-9]{12}$ || ! $id =~ ^i-[0-9a-f]{8,17}$ ]]; then
+    IMDS_PROBLEM="unexpected identity from IMDSv2 (partition '$partition', Region '$region', account '$account', instance '$id')"
+    return 1
+  fi
+  INSTANCE_ID=$id
+  REGION=$region
+  MEMBER="arn:$partition:ec2:$region:$account:instance/$id"
+}
+
+# --- the check and its debounced verdict ---
+
+STATUS=0 LINE='' VERDICT='' CHECKED_AT=0
+CANDIDATE='' AGREEING=0 CANDIDATE_SINCE=0
+CURRENT='' CURRENT_LINE='' CURRENT_STATUS=0 SINCE=0 CHANGE_PENDING=0
+
+check_daemon() {
+  local out
+  out=$(SSM_ProbeKind="$PROBE" SSM_Unit="$UNIT" SSM_MinSas="$MIN_SAS" SSM_PeerAddresses='' \
+    VPN_FAILOVER_CHECK_TIMEOUT="$CHECK_TIMEOUT" timeout -k 1 "$CHECK_LIMIT" "$CHECK" 2>/dev/null)
+  STATUS=$?
+  CHECKED_AT=$(now_ms)
+  LINE=${out%%$'\n'*}
+  case $STATUS in
+    124 | 137)
+      STATUS=4
+      LINE="unhealthy: daemon not responding: $CHECK did not finish within $CHECK_LIMIT s"
+      ;;
+    126 | 127) LINE="unknown: cannot run $CHECK (exit $STATUS)" ;;
+  esac
+  case $STATUS in
+    0) VERDICT=healthy ;;
+    1 | 4) VERDICT=unhealthy ;;
+    *) VERDICT=unknown ;;
+  esac
+  [ -n "$LINE" ] || LINE="$VERDICT: $CHECK exited $STATUS without a verdict line"
+  LINE=${LINE:0:DETAIL_MAX}
+}
+
+debounce() {
+  if [ "$VERDICT" = "$CANDIDATE" ]; then
+    AGREEING=$((AGREEING + 1))
+  else
+    CANDIDATE=$VERDICT
+    AGREEING=1
+    CANDIDATE_SINCE=$CHECKED_AT
+  fi
+  if [ "$VERDICT" = "$CURRENT" ]; then
+    CURRENT_LINE=$LINE
+    CURRENT_STATUS=$STATUS
+    return
+  fi
+  ((AGREEING >= DEBOUNCE || STATUS == 4)) || return
+  log "verdict ${CURRENT:-none} -> $VERDICT after $AGREEING check(s): $LINE"
+  CURRENT=$VERDICT
+  CURRENT_LINE=$LINE
+  CURRENT_STATUS=$STATUS
+  SINCE=$CANDIDATE_SINCE
+  CHANGE_PENDING=1
+  REPORT_FAILURES=0
+  REPORT_RETRY_CHECK=0
+  NEXT_PING=0
+}
+
+# --- TunnelUp ---
+
+PING_OK=0 NEXT_PING=0
+
+# Whether PING_TARGET answers across the tunnel: refreshed once a METRIC_INTERVAL (and at each change to
+# healthy), not every check, because a ping that gets no answer waits a second.
+refresh_ping() {
+  [ -n "$PING_TARGET" ] && [ "$CURRENT" = healthy ] || return 0
+  local now
+  now=$(now_ms)
+  ((now >= NEXT_PING)) || return 0
+  if timeout -k 1 3 ping -c 3 -i 0.2 -W 1 -q -- "$PING_TARGET" >/dev/null 2>&1; then
+    PING_OK=1
+  else
+    PING_OK=0
+    log "$PING_TARGET does not answer a ping across the tunnel: TunnelUp=0"
+  fi
+  NEXT_PING=$((now + METRIC_MS))
+}
+
+# TunnelUp for the current verdict: 1, 0, or empty when the check cannot judge.
+tunnel_up() {
+  case $CURRENT in
+    healthy) if [ -z "$PING_TARGET" ]; then echo 1; else echo "$PING_OK"; fi ;;
+    unhealthy) echo 0 ;;
+  esac
+}
+
+# --- writes ---
+
+AWS_PROBLEM=''
+
+aws_call() {
+  local errors rc
+  errors=$(AWS_MAX_ATTEMPTS=1 AWS_PAGER='' timeout -k 1 "$AWS_CALL_LIMIT" aws "$@" --region "$REGION" \
+    --cli-connect-timeout "$AWS_CONNECT_TIMEOUT" --cli-read-timeout "$AWS_READ_TIMEOUT" 2>&1 >/dev/null)
+  rc=$?
+  case $rc in
+    0) return 0 ;;
+    124 | 137) AWS_PROBLEM="no answer within $AWS_CALL_LIMIT s" ;;
+    *)
+      errors=${errors#"${errors%%[![:space:]]*}"}
+      AWS_PROBLEM="exit $rc: ${errors%%$'\n'*}"
+      ;;
+  esac
+  return "$rc"
+}
+
+# The check at which to try again after the $1-th consecutive failure of an attempt made at check $2 (default
+# this one): the next one, then 2, 4, 8... checks later, at most RETRY_CAP_MS worth of checks.
+retry_check() {
+  local n=$1 base=${2:-$CHECKS} cap=$((RETRY_CAP_MS / INTERVAL_MS)) delay
+  ((n > 16)) && n=16
+  delay=$((1 << (n - 1)))
+  ((cap < 1)) && cap=1
+  ((delay > cap)) && delay=$cap
+  echo $((base + delay))
+}
+
+CHECKS=0
+REPORTS_SENT=0 LAST_REPORT_AT=0 REPORT_FAILURES=0 REPORT_RETRY_CHECK=0
+
+report_item() {
+  local kind=$1 at=$2 tunnel=$3
+  printf '{"member":{"S":%s},"instanceId":{"S":%s},"verdict":{"S":%s},"detail":{"S":%s},"exitStatus":{"N":"%d"},' \
+    "$(json_string "$MEMBER")" "$(json_string "$INSTANCE_ID")" "$(json_string "$CURRENT")" \
+    "$(json_string "$CURRENT_LINE")" "$CURRENT_STATUS"
+  [ -z "$tunnel" ] || printf '"tunnelUp":{"N":"%d"},' "$tunnel"
+  printf '"since":{"N":"%d"},"at":{"N":"%d"},"kind":{"S":%s},"seq":{"N":"%d"},"agentVersion":{"S":%s},"expiresAt":{"N":"%d"}}' \
+    "$SINCE" "$at" "$(json_string "$kind")" $((REPORTS_SENT + 1)) "$(json_string "$AGENT_VERSION")" \
+    $((at / 1000 + REPORT_TTL_S))
+}
+
+report() {
+  [ -n "$REPORT_TABLE" ] && [ -n "$CURRENT" ] || return 0
+  local now kind
+  now=$(now_ms)
+  if ((CHANGE_PENDING)); then
+    kind=change
+  elif ((now - LAST_REPORT_AT >= HEARTBEAT_MS)); then
+    kind=heartbeat
+  else
+    return 0
+  fi
+  ((CHECKS >= REPORT_RETRY_CHECK)) || return 0
+  if aws_call dynamodb put-item --table-name "$REPORT_TABLE" --item "$(report_item "$kind" "$now" "$(tunnel_up)")"; then
+    REPORTS_SENT=$((REPORTS_SENT + 1))
+    LAST_REPORT_AT=$now
+    CHANGE_PENDING=0
+    REPORT_FAILURES=0
+    REPORT_RETRY_CHECK=0
+    log "report $kind #$REPORTS_SENT: $CURRENT_LINE"
+  else
+    REPORT_FAILURES=$((REPORT_FAILURES + 1))
+    REPORT_RETRY_CHECK=$(retry_check "$REPORT_FAILURES")
+    log "report $kind not written ($AWS_PROBLEM), trying again in $((REPORT_RETRY_CHECK - CHECKS)) check(s)"
+  fi
+}
+
+NEXT_METRIC=0 METRIC_FAILURES=0 METRIC_RETRY_CHECK=0 METRIC_JOB='' METRIC_JOB_CHECK=0
+
+# Runs in the background: the checks and the reports do not wait for CloudWatch.
+put_metric() {
+  if aws_call cloudwatch put-metric-data --namespace "$NAMESPACE" --metric-name "$METRIC_NAME" \
+    --dimensions "InstanceId=$INSTANCE_ID" --value "$1" --unit Count \
+    --storage-resolution "$STORAGE_RESOLUTION"; then
+    log "published $METRIC_NAME=$1 for $INSTANCE_ID"
+  else
+    log "$METRIC_NAME=$1 not published ($AWS_PROBLEM)"
+    return 1
+  fi
+}
+
+# Take the outcome of the publication in flight once it has finished (with "wait", as soon as it finishes).
+# A failed one is due again at the check after the one that started it, then after 2, 4, 8... checks.
+collect_metric() {
+  [ -n "$METRIC_JOB" ] || return 0
+  [ "${1:-}" = wait ] || ! kill -0 "$METRIC_JOB" 2>/dev/null || return 0
+  if wait "$METRIC_JOB"; then
+    METRIC_FAILURES=0
+    METRIC_RETRY_CHECK=0
+  else
+    METRIC_FAILURES=$((METRIC_FAILURES + 1))
+    METRIC_RETRY_CHECK=$(retry_check "$METRIC_FAILURES" "$METRIC_JOB_CHECK")
+    NEXT_METRIC=0
+  fi
+  METRIC_JOB=''
+}
+
+publish() {
+  ((PUBLISH)) || return 0
+  collect_metric
+  [ -z "$METRIC_JOB" ] && [ -n "$CURRENT" ] || return 0
+  local now value
+  now=$(now_ms)
+  ((now >= NEXT_METRIC && CHECKS >= METRIC_RETRY_CHECK)) || return 0
+  # On a fixed grid, so datapoints stay METRIC_INTERVAL apart however long each check takes.
+  NEXT_METRIC=$((NEXT_METRIC + METRIC_MS))
+  ((NEXT_METRIC > now)) || NEXT_METRIC=$((now + METRIC_MS))
+  value=$(tunnel_up)
+  if [ -z "$value" ]; then
+    log "$METRIC_NAME not published: $CURRENT_LINE"
+    return 0
+  fi
+  put_metric "$value" &
+  METRIC_JOB=$!
+  METRIC_JOB_CHECK=$CHECKS
+}
+
+main() {
+  read_settings
+  trap 'log "stopped"; exit 0' TERM INT
+  local metric="$METRIC_NAME to $NAMESPACE every $METRIC_INTERVAL s"
+  ((PUBLISH)) || metric="no $METRIC_NAME ($NAMESPACE is AWS's own)"
+  log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE, }$metric"
+  local started wait
+  while :; do
+    started=$(now_ms)
+    CHECKS=$((CHECKS + 1))
+    check_daemon
+    debounce
+    if [ -z "$MEMBER" ]; then
+      if identify; then
+        log "this member is $MEMBER"
+      elif [ "$IMDS_PROBLEM" != "$IMDS_LOGGED" ]; then
+        log "cannot tell which instance this is ($IMDS_PROBLEM); asking again at every check"
+        IMDS_LOGGED=$IMDS_PROBLEM
+      fi
+    fi
+    if [ -n "$MEMBER" ]; then
+      refresh_ping
+      report
+      publish
+    fi
+    if [ -n "$AGENT_MAX_CHECKS" ] && ((CHECKS >= AGENT_MAX_CHECKS)); then
+      collect_metric wait
+      return 0
+    fi
+    wait=$((started + INTERVAL_MS - $(now_ms)))
+    ((wait <= 0)) || sleep "$(seconds "$wait")"
+  done
+}
+
+main "$@"

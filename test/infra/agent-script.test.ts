@@ -1,0 +1,538 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { AGENT_ITEM, agentMemberKey, instanceIdOfMemberKey } from '../../shared/domain/agent.ts';
+import { TUNNEL_NAMESPACE } from '../../shared/telemetry-names.ts';
+import { type Fakes, HANGING, printing, type Run, runWithFakesAsync, sequence, swanctl } from './stubs.ts';
+import { configOf, EXAMPLE_PAIR } from './test-app.ts';
+
+/**
+ * The member agent (instance/vpn-failover-agent.sh) run for a bounded number of checks under bash, with the
+ * shipped daemon check and fake swanctl/systemctl/ipsec, a fake IMDSv2 (curl) and a fake AWS CLI that keeps
+ * every report it was given. Intervals are a tenth of a second so each run takes about one.
+ */
+const instanceFile = (name: string) => new URL(`../../instance/${name}`, import.meta.url);
+const script = readFileSync(instanceFile('vpn-failover-agent.sh'), 'utf8');
+const service = readFileSync(instanceFile('vpn-failover-agent.service'), 'utf8');
+const settingsFile = readFileSync(instanceFile('vpn-failover-agent.env'), 'utf8');
+const policy = JSON.parse(readFileSync(instanceFile('agent-policy.json'), 'utf8'));
+
+const INSTANCE_ID = 'i-0123456789abcdef0';
+const MEMBER = agentMemberKey('arn:aws:ec2:eu-west-1:123456789012:instance/', INSTANCE_ID);
+
+/** IMDSv2: a token from PUT, then metadata only with that token, as the real service answers. */
+const IMDS = `case "$*" in
+  *"-X PUT http://169.254.169.254/latest/api/token"*) printf token-123 ;;
+  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/meta-data/services/partition") printf aws ;;
+  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/meta-data/instance-id") printf ${INSTANCE_ID} ;;
+  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/dynamic/instance-identity/document") cat <<'DOC'
+{
+  "accountId" : "123456789012",
+  "architecture" : "x86_64",
+  "availabilityZone" : "eu-west-1a",
+  "billingProducts" : null,
+  "imageId" : "ami-0abcdef1234567890",
+  "instanceId" : "${INSTANCE_ID}",
+  "instanceType" : "t3.micro",
+  "pendingTime" : "2026-11-30T08:12:45Z",
+  "privateIp" : "10.0.1.10",
+  "region" : "eu-west-1",
+  "version" : "2017-09-30"
+}
+DOC
+  ;;
+  *) exit 22 ;;
+esac`;
+
+/**
+ * The AWS CLI: put-item calls behave as `putItem` says in turn (sh; the default succeeds) and the item of
+ * each one that succeeds is kept, one JSON document a line, in $FAKES_DIR/items; put-metric-data calls
+ * behave as `putMetricData` says in turn.
+ */
+const aws = (putItem: readonly string[] = [''], putMetricData: readonly string[] = ['']) => `item=''
+prev=''
+for a in "$@"; do
+  [ "$prev" = --item ] && item=$a
+  prev=$a
+done
+case "$1 $2" in
+  "cloudwatch put-metric-data")
+${sequence('put-metric-data', putMetricData)}
+  ;;
+  "dynamodb put-item")
+${sequence('put-item', putItem)}
+printf '%s\\n' "$item" >> "$FAKES_DIR/items"
+  ;;
+esac`;
+
+const THROTTLED =
+  "echo 'An error occurred (ThrottlingException) when calling the PutItem operation: Rate exceeded' >&2; exit 254";
+const METRIC_THROTTLED =
+  "echo 'An error occurred (Throttling) when calling the PutMetricData operation: Rate exceeded' >&2; exit 254";
+
+/** The daemon check installed beside the agent: the shipped script itself. */
+const CHECK = `exec sh '${instanceFile('vpn-failover-check.sh').pathname}'`;
+
+const FAST = {
+  CHECK_INTERVAL: '0.1',
+  HEARTBEAT: '60',
+  METRIC_INTERVAL: '60',
+  REPORT_TABLE: 'vpn-failover-agent',
+  AGENT_VERSION: 'test-7',
+};
+
+const runAgent = (checks: number, fakes: Fakes, env: Record<string, string> = {}): Promise<Run> =>
+  runWithFakesAsync(
+    'bash',
+    script,
+    { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, ...fakes },
+    { ...FAST, AGENT_MAX_CHECKS: String(checks), ...env },
+  );
+
+type Item = Record<string, { S?: string; N?: string }>;
+
+/** The reports the table received, in order. */
+const reports = (run: Run): Item[] =>
+  (run.files.items ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Item);
+
+const summary = (item: Item) => `${item.kind?.S} ${item.verdict?.S}`;
+
+/** What the daemon check ran, and what the AWS CLI was asked, in order: "check" or "put-item"/"put-metric-data". */
+const timeline = (run: Run): string[] =>
+  run.calls.flatMap((call) => {
+    if (/^(swanctl|systemctl|ipsec) /.test(call)) return ['check'];
+    const aws = /^aws \S+ (put-item|put-metric-data) /.exec(call);
+    return aws?.[1] ? [aws[1]] : [];
+  });
+
+const metricCalls = (run: Run) =>
+  run.calls.filter((call) => call.startsWith('aws cloudwatch put-metric-data'));
+
+/** A daemon command that also notes when each check asked it (epoch ms, one a line), read back by `asked`. */
+const noting = (body: string) => `date +%s%3N >> "$FAKES_DIR/asked"\n${body}`;
+const asked = (run: Run): number[] => (run.files.asked ?? '').split('\n').filter(Boolean).map(Number);
+
+/** `swanctl --list-sas` when charon is not running. */
+const CHARON_DOWN = `echo "connecting to 'unix:///var/run/charon.vici' failed: No such file or directory" >&2; exit 1`;
+
+describe.concurrent('member agent: what it reports', () => {
+  it('a daemon with 2 CHILD SAs is reported healthy once, as a change, then re-stated by heartbeats', async () => {
+    const run = await runAgent(10, { swanctl: swanctl(2) }, { MIN_SAS: '2', HEARTBEAT: '0.3' });
+    expect(run.status).toBe(0);
+    const items = reports(run);
+    expect(items.map(summary)[0]).toBe('change healthy');
+    expect(items.slice(1).length).toBeGreaterThanOrEqual(1);
+    expect(new Set(items.slice(1).map(summary))).toEqual(new Set(['heartbeat healthy']));
+    expect(items.map((item) => item.seq?.N)).toEqual(items.map((_, i) => String(i + 1)));
+    expect(
+      items.every((item) => item.detail?.S === 'healthy: 2 installed CHILD SAs (at least 2 required)'),
+    ).toBe(true);
+    // the verdict is first reported at the second agreeing check, at once
+    expect(timeline(run).slice(0, 3)).toEqual(['check', 'check', 'put-item']);
+  });
+
+  it('the report is keyed by this instance ARN from IMDSv2, and every attribute is what the controller reads', async () => {
+    const before = Date.now();
+    const run = await runAgent(2, { swanctl: swanctl(1) });
+    const after = Date.now();
+    const [item] = reports(run);
+    expect(item).toBeDefined();
+    if (!item) return;
+    expect(Object.keys(item).sort()).toEqual(Object.values(AGENT_ITEM).sort());
+    expect(item.member).toEqual({ S: MEMBER });
+    expect(instanceIdOfMemberKey(item.member?.S ?? '')).toBe(INSTANCE_ID);
+    expect(item).toMatchObject({
+      instanceId: { S: INSTANCE_ID },
+      verdict: { S: 'healthy' },
+      detail: { S: 'healthy: 1 installed CHILD SAs (at least 1 required)' },
+      exitStatus: { N: '0' },
+      tunnelUp: { N: '1' },
+      kind: { S: 'change' },
+      seq: { N: '1' },
+      agentVersion: { S: 'test-7' },
+    });
+    const since = Number(item.since?.N);
+    const at = Number(item.at?.N);
+    expect(since).toBeGreaterThanOrEqual(before);
+    expect(at).toBeGreaterThanOrEqual(since);
+    expect(at).toBeLessThanOrEqual(after);
+    expect(Number(item.expiresAt?.N)).toBe(Math.floor(at / 1000) + 86_400);
+    expect(run.calls).toContainEqual(
+      expect.stringMatching(/^aws dynamodb put-item --table-name vpn-failover-agent /),
+    );
+    expect(run.calls.find((call) => call.startsWith('aws dynamodb'))).toMatch(/ --region eu-west-1 /);
+  });
+
+  it('a daemon that is down (charon not running) is reported unhealthy after two checks agree', async () => {
+    const run = await runAgent(3, { swanctl: CHARON_DOWN });
+    const items = reports(run);
+    expect(items.map(summary)).toEqual(['change unhealthy']);
+    expect(items[0]).toMatchObject({
+      detail: { S: 'unhealthy: charon does not answer (swanctl --list-sas exit 1)' },
+      exitStatus: { N: '1' },
+      tunnelUp: { N: '0' },
+    });
+    expect(timeline(run).slice(0, 3)).toEqual(['check', 'check', 'put-item']);
+  });
+
+  it('a systemd unit that stopped is reported unhealthy', async () => {
+    const run = await runAgent(
+      2,
+      { systemctl: printing('is-active -- ipsec', 'inactive', 3) },
+      { PROBE: 'systemd', UNIT: 'ipsec' },
+    );
+    expect(reports(run)[0]).toMatchObject({
+      verdict: { S: 'unhealthy' },
+      detail: { S: 'unhealthy: ipsec is inactive' },
+    });
+  });
+
+  it('a hanging daemon is reported unhealthy, not responding, after ONE timed-out check', async () => {
+    const started = Date.now();
+    const run = await runAgent(1, { swanctl: HANGING }, { CHECK_TIMEOUT: '0.3' });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(timeline(run)).toEqual(['check', 'put-item', 'put-metric-data']);
+    expect(reports(run)[0]).toMatchObject({
+      kind: { S: 'change' },
+      verdict: { S: 'unhealthy' },
+      exitStatus: { N: '4' },
+      detail: { S: "unhealthy: daemon not responding: 'swanctl --list-sas' did not answer within 0.3 s" },
+      tunnelUp: { N: '0' },
+    });
+  });
+
+  it('an IKE SA without a CHILD SA, or no SA at all, is reported unhealthy: no traffic can cross', async () => {
+    for (const [daemon, detail] of [
+      [swanctl(0), 'unhealthy: 0 installed CHILD SAs, 1 IKE SAs established (at least 1 required)'],
+      [
+        printing('--list-sas', ''),
+        'unhealthy: 0 installed CHILD SAs, 0 IKE SAs established (at least 1 required)',
+      ],
+    ] as const) {
+      const run = await runAgent(2, { swanctl: daemon });
+      expect(reports(run).map((item) => [summary(item), item.detail?.S])).toEqual([
+        ['change unhealthy', detail],
+      ]);
+    }
+  });
+
+  it('Libreswan SAs are counted through ipsec trafficstatus', async () => {
+    const run = await runAgent(
+      2,
+      { ipsec: printing('trafficstatus', `006 #2: "office", type=ESP, add_time=1700000000, inBytes=0`) },
+      { PROBE: 'libreswan' },
+    );
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+  });
+
+  it('a single failed check between good ones is not reported (debounce)', async () => {
+    const good = swanctl(1);
+    const run = await runAgent(8, { swanctl: sequence('swanctl', [good, good, good, CHARON_DOWN, good]) });
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(run.stdout).not.toMatch(/-> unhealthy/);
+  });
+
+  it('a daemon that goes down and comes back is reported at each change, with the time each verdict was first seen', async () => {
+    const good = swanctl(1);
+    const run = await runAgent(8, {
+      swanctl: noting(sequence('swanctl', [good, good, CHARON_DOWN, CHARON_DOWN, CHARON_DOWN, good])),
+    });
+    const items = reports(run);
+    expect(items.map(summary)).toEqual(['change healthy', 'change unhealthy', 'change healthy']);
+    const times = asked(run);
+    // each verdict was first seen at the first check of its streak (checks 1, 3, 6), and sent at the second
+    for (const [item, first] of [
+      [items[0], 1],
+      [items[1], 3],
+      [items[2], 6],
+    ] as const) {
+      const since = Number(item?.since?.N);
+      expect(since).toBeGreaterThanOrEqual(times[first - 1] ?? Number.POSITIVE_INFINITY);
+      expect(since).toBeLessThan(times[first] ?? 0);
+      expect(Number(item?.at?.N)).toBeGreaterThanOrEqual(times[first] ?? Number.POSITIVE_INFINITY);
+    }
+  });
+
+  it('a failed report write is retried at the next check, and the change still arrives', async () => {
+    const run = await runAgent(4, { swanctl: swanctl(1), aws: aws([THROTTLED, '']) }, { HEARTBEAT: '60' });
+    expect(timeline(run).filter((step) => step !== 'put-metric-data')).toEqual([
+      'check',
+      'check',
+      'put-item',
+      'check',
+      'put-item',
+      'check',
+    ]);
+    expect(reports(run).map((item) => [summary(item), item.seq?.N])).toEqual([['change healthy', '1']]);
+    expect(run.stdout).toContain(
+      'report change not written (exit 254: An error occurred (ThrottlingException)',
+    );
+  });
+
+  it('keeps failing writes from starting the AWS CLI at every check: retries back off', async () => {
+    const run = await runAgent(12, { swanctl: swanctl(1), aws: aws([THROTTLED]) });
+    // attempts at checks 2, 3, 5 and 9: the next check, then 2 and 4 checks later (the next would be 17)
+    expect(timeline(run).filter((step) => step === 'put-item')).toHaveLength(4);
+    expect(reports(run)).toEqual([]);
+  });
+
+  it('a change whose writes keep failing arrives at a later retry, with the newest verdict line', async () => {
+    const good = swanctl(1);
+    const run = await runAgent(8, {
+      swanctl: noting(sequence('swanctl', [good, good, CHARON_DOWN, CHARON_DOWN, CHARON_DOWN, swanctl(0)])),
+      aws: aws(['', THROTTLED, THROTTLED, '']),
+    });
+    // written at check 2; the change seen at check 4 fails there and at 5, and arrives at 7
+    expect(timeline(run).filter((step) => step !== 'put-metric-data')).toEqual([
+      ...['check', 'check', 'put-item', 'check'],
+      ...['check', 'put-item', 'check', 'put-item', 'check', 'check', 'put-item', 'check'],
+    ]);
+    const [, unhealthy] = reports(run);
+    expect(reports(run)).toHaveLength(2);
+    expect(unhealthy).toMatchObject({
+      kind: { S: 'change' },
+      verdict: { S: 'unhealthy' },
+      detail: { S: 'unhealthy: 0 installed CHILD SAs, 1 IKE SAs established (at least 1 required)' },
+      seq: { N: '2' },
+    });
+    // since: when the unhealthy verdict was first seen, at check 3, not when it was finally sent
+    const times = asked(run);
+    expect(Number(unhealthy?.since?.N)).toBeGreaterThanOrEqual(times[2] ?? Number.POSITIVE_INFINITY);
+    expect(Number(unhealthy?.since?.N)).toBeLessThan(times[3] ?? 0);
+    expect(Number(unhealthy?.at?.N)).toBeGreaterThanOrEqual(times[6] ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('escapes what it writes, so the item is valid JSON and the verdict line and version arrive intact', async () => {
+    const state = 'fa"iled\tnow';
+    const version = 'v"1\\2\tb';
+    const run = await runAgent(
+      2,
+      { systemctl: `printf '%s\\n' '${state}'; exit 3` },
+      { PROBE: 'systemd', UNIT: 'strongswan', AGENT_VERSION: version },
+    );
+    expect(reports(run)[0]).toMatchObject({
+      detail: { S: `unhealthy: strongswan is ${state}` },
+      agentVersion: { S: version },
+    });
+  });
+
+  it('waits for IMDSv2, checking meanwhile, and then reports the change it saw', async () => {
+    const run = await runAgent(5, {
+      swanctl: swanctl(1),
+      curl: sequence('curl', ['exit 7', 'exit 7', IMDS]),
+    });
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(timeline(run).slice(0, 4)).toEqual(['check', 'check', 'check', 'put-item']);
+    expect(run.stdout.match(/cannot tell which instance this is/g)).toHaveLength(1);
+  });
+
+  it('a check that cannot judge is reported unknown, with no TunnelUp', async () => {
+    const run = await runAgent(2, {}, { CHECK: '/nonexistent/vpn-failover-check' });
+    const [item] = reports(run);
+    expect(item).toMatchObject({ verdict: { S: 'unknown' }, exitStatus: { N: '127' } });
+    expect(item).not.toHaveProperty(AGENT_ITEM.tunnelUp);
+    expect(metricCalls(run)).toEqual([]);
+  });
+});
+
+describe.concurrent('member agent: the TunnelUp metric', () => {
+  it('publishes TunnelUp for this instance where the tunnel signal reads it, every METRIC_INTERVAL', async () => {
+    const run = await runAgent(
+      10,
+      {
+        swanctl: swanctl(1),
+        aws: `[ "$2" = put-metric-data ] && date +%s%3N >> "$FAKES_DIR/published"\n${aws()}`,
+      },
+      { METRIC_INTERVAL: '0.4' },
+    );
+    const calls = metricCalls(run);
+    expect(calls[0]).toBe(
+      `aws cloudwatch put-metric-data --namespace VpnFailover/Tunnels --metric-name TunnelUp --dimensions InstanceId=${INSTANCE_ID} --value 1 --unit Count --storage-resolution 60 --region eu-west-1 --cli-connect-timeout 2 --cli-read-timeout 3`,
+    );
+    const times = (run.files.published ?? '').split('\n').filter(Boolean).map(Number);
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    expect(times.length).toBe(calls.length);
+    // on a 0.4 s grid from the first: no more datapoints than the grid has slots (a few ms of process start aside)
+    const span = (times.at(-1) ?? 0) - (times[0] ?? 0);
+    expect(span).toBeGreaterThanOrEqual((times.length - 1) * 400 - 50);
+  });
+
+  it('publishes in the background: the checks go on while CloudWatch is slow to answer', async () => {
+    const run = await runAgent(8, {
+      swanctl: noting(swanctl(1)),
+      aws: aws([''], ['date +%s%3N >> "$FAKES_DIR/metric"; sleep 0.5; date +%s%3N >> "$FAKES_DIR/metric"']),
+    });
+    const [started, finished] = (run.files.metric ?? '').split('\n').filter(Boolean).map(Number);
+    const during = asked(run).filter((t) => t > (started ?? 0) && t < (finished ?? 0));
+    expect(during.length).toBeGreaterThanOrEqual(3);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+  });
+
+  it('a failed publication is retried at once, not left until the next METRIC_INTERVAL', async () => {
+    const run = await runAgent(4, { swanctl: swanctl(1), aws: aws([''], [METRIC_THROTTLED, '']) });
+    expect(metricCalls(run)).toHaveLength(2);
+    expect(run.stdout).toContain('TunnelUp=1 not published (exit 254: An error occurred (Throttling)');
+    expect(run.stdout).toContain(`published TunnelUp=1 for ${INSTANCE_ID}`);
+  });
+
+  it('publishes TunnelUp=0 for a daemon that is down', async () => {
+    const run = await runAgent(2, { swanctl: CHARON_DOWN });
+    expect(metricCalls(run)).toHaveLength(1);
+    expect(metricCalls(run)[0]).toContain(' --value 0 ');
+  });
+
+  it('with REPORT_TABLE empty, publishes the metric and writes no report', async () => {
+    const run = await runAgent(3, { swanctl: swanctl(1) }, { REPORT_TABLE: '' });
+    expect(run.calls.filter((call) => call.startsWith('aws dynamodb'))).toEqual([]);
+    expect(metricCalls(run)).toHaveLength(1);
+    expect(metricCalls(run)[0]).toContain(`--dimensions InstanceId=${INSTANCE_ID} --value 1 `);
+  });
+
+  it('with PING_TARGET, a tunnel whose far side does not answer is TunnelUp=0, though the daemon is healthy', async () => {
+    const run = await runAgent(2, { swanctl: swanctl(1), ping: 'exit 1' }, { PING_TARGET: '10.50.0.1' });
+    expect(run.calls).toContain('ping -c 3 -i 0.2 -W 1 -q -- 10.50.0.1');
+    expect(metricCalls(run)[0]).toContain(' --value 0 ');
+    expect(reports(run)[0]).toMatchObject({ verdict: { S: 'healthy' }, tunnelUp: { N: '0' } });
+  });
+
+  it('publishes nothing when the pair reads an AWS metric (NAMESPACE under AWS/), and still reports', async () => {
+    const run = await runAgent(
+      2,
+      { swanctl: swanctl(1) },
+      { NAMESPACE: 'AWS/VPN', METRIC_NAME: 'TunnelState' },
+    );
+    expect(run.status).toBe(0);
+    expect(metricCalls(run)).toEqual([]);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+  });
+
+  it('honours the namespace, metric name and storage resolution settings', async () => {
+    const run = await runAgent(
+      2,
+      { swanctl: swanctl(1) },
+      { NAMESPACE: 'Branch/Tunnels', METRIC_NAME: 'Up', STORAGE_RESOLUTION: '1' },
+    );
+    expect(metricCalls(run)[0]).toMatch(
+      /--namespace Branch\/Tunnels --metric-name Up .* --storage-resolution 1 /,
+    );
+  });
+
+  it("publishes where the controller's tunnel signal looks by default", () => {
+    const tunnel = configOf({ pairs: [{ ...EXAMPLE_PAIR, tunnel: {} }] }).pairs[0]?.tunnel;
+    expect(tunnel).toMatchObject({ namespace: TUNNEL_NAMESPACE, metricName: 'TunnelUp' });
+    expect(script).toMatch(/^NAMESPACE="\$\{NAMESPACE:-VpnFailover\/Tunnels\}"$/m);
+    expect(script).toMatch(/^METRIC_NAME="\$\{METRIC_NAME:-TunnelUp\}"$/m);
+  });
+});
+
+describe.concurrent('member agent: settings, unit and policy', () => {
+  it('a bad setting stops the agent with one line naming it, before it checks or writes anything', async () => {
+    for (const [name, value] of [
+      ['CHECK_INTERVAL', 'soon'],
+      ['PROBE', 'openvpn'],
+      ['REPORT_TABLE', 'x'],
+      ['PING_TARGET', '-f'],
+      ['DEBOUNCE', '0'],
+    ] as const) {
+      const run = await runAgent(1, { swanctl: swanctl(1) }, { [name]: value });
+      expect(run.status, name).toBe(78);
+      expect(run.stdout.trim().split('\n'), name).toEqual([
+        expect.stringMatching(new RegExp(`^vpn-failover-agent: bad setting: ${name}=`)),
+      ]);
+      expect(run.calls, name).toEqual([]);
+    }
+  });
+
+  it('the settings file lists every setting the agent reads, with the agent defaults', () => {
+    const defaults = Object.fromEntries(
+      [...script.matchAll(/^([A-Z_]+)="\$\{\1:-(.*)\}"$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const listed = Object.fromEntries(
+      [...settingsFile.matchAll(/^#? ?([A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const { AGENT_MAX_CHECKS: _testOnly, ...settings } = defaults;
+    expect(Object.keys(settings).sort()).toEqual(
+      [
+        'PROBE',
+        'UNIT',
+        'MIN_SAS',
+        'PING_TARGET',
+        'NAMESPACE',
+        'METRIC_NAME',
+        'STORAGE_RESOLUTION',
+        'REPORT_TABLE',
+        'CHECK_INTERVAL',
+        'CHECK_TIMEOUT',
+        'DEBOUNCE',
+        'HEARTBEAT',
+        'METRIC_INTERVAL',
+        'CHECK',
+        'AGENT_VERSION',
+      ].sort(),
+    );
+    expect(listed).toEqual(settings);
+  });
+
+  it('runs with every setting written out as listed (the installer writes them all, empty ones too)', async () => {
+    const listed = Object.fromEntries(
+      [...settingsFile.matchAll(/^# ([A-Z_]+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+    const run = await runWithFakesAsync(
+      'bash',
+      script,
+      { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
+      { ...listed, REPORT_TABLE: 'vpn-failover-agent', AGENT_MAX_CHECKS: '2' },
+    );
+    expect(run.status).toBe(0);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(metricCalls(run)).toHaveLength(1);
+  });
+
+  it('runs as root for ever: restarted 2 s after any exit but a bad setting, never given up on, settings from /etc/default', () => {
+    expect(service).toMatch(/^Restart=always$/m);
+    expect(service).toMatch(/^RestartPreventExitStatus=78$/m);
+    expect(service).toMatch(/^RestartSec=2$/m);
+    expect(service).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(service).toMatch(/^EnvironmentFile=-\/etc\/default\/vpn-failover-agent$/m);
+    expect(service).toMatch(/^ExecStart=\/usr\/local\/bin\/vpn-failover-agent$/m);
+    expect(service).not.toMatch(/^User=/m);
+    expect(service).toMatch(/^WantedBy=multi-user.target$/m);
+  });
+
+  it('stops at once, cleanly, when systemd stops it', async () => {
+    const started = Date.now();
+    const run = await runWithFakesAsync(
+      'bash',
+      `bash "$AGENT" & pid=$!\nsleep 0.5\nkill -TERM "$pid"\nwait "$pid"`,
+      { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
+      { ...FAST, AGENT: instanceFile('vpn-failover-agent.sh').pathname },
+    );
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('stopped');
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('its instance policy writes only the item keyed by the sending instance, and TunnelUp only into the tunnel namespace', () => {
+    expect(policy.Statement).toEqual([
+      {
+        Sid: 'WriteOwnAgentReportOnly',
+        Effect: 'Allow',
+        Action: 'dynamodb:PutItem',
+        Resource: expect.stringMatching(/^arn:aws:dynamodb:REGION:ACCOUNT_ID:table\/AGENT_TABLE_NAME$/),
+        Condition: {
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not a template
+          'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['${ec2:SourceInstanceARN}'] },
+        },
+      },
+      {
+        Sid: 'PublishTunnelMetricOnly',
+        Effect: 'Allow',
+        Action: 'cloudwatch:PutMetricData',
+        Resource: '*',
+        Condition: { StringEquals: { 'cloudwatch:namespace': TUNNEL_NAMESPACE } },
+      },
+    ]);
+  });
+});
