@@ -68,6 +68,9 @@ const DEFAULT_METRIC_NAME = 'TunnelUp';
 /** A CloudWatch namespace or metric name the installer can write into the settings file as it is. */
 const METRIC_TEXT = '^[A-Za-z0-9._/#:-]{1,255}$';
 
+/** Seconds, with up to three decimals (the agent refuses 0 itself). */
+const SECONDS = '^[0-9]{1,7}([.][0-9]{1,3})?$';
+
 /**
  * The installer document's parameters: name, settings-file key, allowedPattern and default. Each arrives as the
  * environment variable SSM_<name> (interpolationType ENV_VAR) and is written into the settings file as data,
@@ -75,25 +78,20 @@ const METRIC_TEXT = '^[A-Za-z0-9._/#:-]{1,255}$';
  */
 export const AGENT_PARAMETERS = {
   Action: { key: undefined, pattern: '^(install|remove)$', default: 'install' },
-  // A pair without a probe installs the agent too: its check then cannot judge and it reports unknown.
-  ProbeKind: { key: 'PROBE', pattern: '^(systemd|strongswan|libreswan|none)$', default: 'strongswan' },
+  ProbeKind: { key: 'PROBE', pattern: PROBE_PARAMETER_PATTERNS.kind, default: 'strongswan' },
   Unit: { key: 'UNIT', pattern: PROBE_PARAMETER_PATTERNS.unit, default: 'strongswan' },
   MinSas: { key: 'MIN_SAS', pattern: PROBE_PARAMETER_PATTERNS.minSas, default: '1' },
-  PingTarget: {
-    key: 'PING_TARGET',
-    pattern: '^$|^[0-9]{1,3}(\\.[0-9]{1,3}){3}$',
-    default: '',
-  },
+  PingTarget: { key: 'PING_TARGET', pattern: '^$|^[A-Za-z0-9.:][A-Za-z0-9.:-]{0,252}$', default: '' },
   ReportTable: { key: 'REPORT_TABLE', pattern: '^$|^[A-Za-z0-9_.-]{3,255}$', default: '' },
   Region: { key: 'AWS_DEFAULT_REGION', pattern: '^$|^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$', default: '' },
   Namespace: { key: 'NAMESPACE', pattern: METRIC_TEXT, default: TUNNEL_NAMESPACE },
   MetricName: { key: 'METRIC_NAME', pattern: METRIC_TEXT, default: DEFAULT_METRIC_NAME },
   StorageResolution: { key: 'STORAGE_RESOLUTION', pattern: '^(1|60)$', default: '60' },
-  MetricInterval: { key: 'METRIC_INTERVAL', pattern: '^[1-9][0-9]{0,3}$', default: '60' },
-  CheckInterval: { key: 'CHECK_INTERVAL', pattern: '^[1-9][0-9]?$', default: '1' },
-  CheckTimeout: { key: 'CHECK_TIMEOUT', pattern: '^[1-9][0-9]?$', default: '2' },
-  Debounce: { key: 'DEBOUNCE', pattern: '^[1-9]$', default: '2' },
-  Heartbeat: { key: 'HEARTBEAT', pattern: '^[1-9][0-9]{0,3}$', default: String(AGENT_HEARTBEAT_MS / 1000) },
+  MetricInterval: { key: 'METRIC_INTERVAL', pattern: SECONDS, default: '60' },
+  CheckInterval: { key: 'CHECK_INTERVAL', pattern: SECONDS, default: '1' },
+  CheckTimeout: { key: 'CHECK_TIMEOUT', pattern: SECONDS, default: '2' },
+  Debounce: { key: 'DEBOUNCE', pattern: '^[1-9][0-9]?$', default: '2' },
+  Heartbeat: { key: 'HEARTBEAT', pattern: SECONDS, default: String(AGENT_HEARTBEAT_MS / 1000) },
   AgentVersion: { key: 'AGENT_VERSION', pattern: '^[A-Za-z0-9._+-]{0,64}$', default: '' },
 } as const satisfies Record<string, { key: string | undefined; pattern: string; default: string }>;
 
@@ -118,17 +116,14 @@ const shipped = (file: string): string =>
 export const agentPairs = (config: Config): PairConfig[] =>
   config.pairs.filter((p) => agentEnabled(config, p));
 
-/**
- * Whether the pair's tunnel signal reads a metric the agent may publish: not an AWS namespace (PutMetricData
- * refuses those) and not the controller's own, which the members' policy never opens (a member could forge the
- * controller's heartbeat and health metrics).
- */
-const publishable = (namespace: string): boolean =>
-  !namespace.startsWith('AWS/') && namespace !== METRICS_NAMESPACE;
+/** An AWS namespace (AWS/VPN TunnelState): AWS publishes it, the agent publishes nothing (PutMetricData refuses). */
+const isAwsNamespace = (namespace: string): boolean => namespace.startsWith('AWS/');
 
 /**
- * The tunnel metric the agent publishes for a pair: the one its tunnel signal reads where that is publishable,
- * else TunnelUp in the tunnel namespace (as the old publisher did).
+ * The tunnel metric the agent publishes for a pair: the one its tunnel signal reads, else TunnelUp in the tunnel
+ * namespace (as the old publisher did). Never the controller's own namespace, which the members' policy does not
+ * open (a member could forge the controller's heartbeat and health metrics): the agent then publishes into the
+ * tunnel namespace, with a synth warning. Given an AWS namespace, the agent publishes nothing.
  */
 export function agentMetric(pair: PairConfig): {
   namespace: string;
@@ -136,7 +131,7 @@ export function agentMetric(pair: PairConfig): {
   storageResolution: '1' | '60';
   interval: string;
 } {
-  const own = pair.tunnel && publishable(pair.tunnel.namespace) ? pair.tunnel : undefined;
+  const own = pair.tunnel && pair.tunnel.namespace !== METRICS_NAMESPACE ? pair.tunnel : undefined;
   const period = own?.period ?? 60;
   return {
     namespace: own?.namespace ?? TUNNEL_NAMESPACE,
@@ -233,7 +228,7 @@ ${settingsLines.join('\n')}
 changed=no
 # Install $1 as $2 with mode $3 unless $2 already holds exactly that.
 place() {
-  if [ -f "$2" ] && cmp -s "$1" "$2"; then
+  if [ -f "$2" ] && [ "$(sha256sum <"$1")" = "$(sha256sum <"$2")" ]; then
     return 0
   fi
   mkdir -p "$(dirname "$2")"
@@ -407,7 +402,9 @@ export class MemberAgent extends Construct {
     controller.addEnvironment(ENV.agentTableName, this.table.tableName);
     controller.addEnvironment(ENV.agentMemberKeyPrefix, memberKeyPrefix);
 
-    const namespaces = [...new Set(pairs.map((p) => agentMetric(p).namespace))].sort();
+    const namespaces = [...new Set(pairs.map((p) => agentMetric(p).namespace))]
+      .filter((n) => !isAwsNamespace(n))
+      .sort();
     this.policy = new ManagedPolicy(this, 'MemberPolicy', {
       description: `vpn-failover ${deploymentName} member agent: write the member's own report, publish its tunnel metric`,
       statements: [
@@ -420,21 +417,17 @@ export class MemberAgent extends Construct {
             'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [SOURCE_INSTANCE_ARN] },
           },
         }),
-        new PolicyStatement({
-          sid: 'PublishTunnelMetric',
-          effect: Effect.ALLOW,
-          actions: ['cloudwatch:PutMetricData'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'cloudwatch:namespace': namespaces } },
-        }),
+        ...(namespaces.length > 0 ? [tunnelMetricStatement(namespaces)] : []),
       ],
       roles: config.agent.instanceRoles.map((name, i) => Role.fromRoleName(this, `InstanceRole${i}`, name)),
     });
-    Validations.of(this.policy).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'cloudwatch:PutMetricData supports no resource-level permissions; the statement confines it to the tunnel namespaces with the cloudwatch:namespace condition, apart from the controller namespace.',
-    });
+    if (namespaces.length > 0) {
+      Validations.of(this.policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'cloudwatch:PutMetricData supports no resource-level permissions; the statement confines it to the tunnel namespaces with the cloudwatch:namespace condition, apart from the controller namespace.',
+      });
+    }
 
     const script = agentInstallerScript();
     this.version = agentVersion(script);
@@ -501,6 +494,17 @@ export class MemberAgent extends Construct {
       },
     };
   }
+}
+
+/** PutMetricData, only into these namespaces: it has no resource-level permissions, so the condition confines it. */
+function tunnelMetricStatement(namespaces: string[]): PolicyStatement {
+  return new PolicyStatement({
+    sid: 'PublishTunnelMetric',
+    effect: Effect.ALLOW,
+    actions: ['cloudwatch:PutMetricData'],
+    resources: ['*'],
+    conditions: { StringEquals: { 'cloudwatch:namespace': namespaces } },
+  });
 }
 
 /** The IAM policy variable naming the instance that sends a request with its instance-profile credentials. */
