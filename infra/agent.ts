@@ -360,10 +360,11 @@ export class MemberAgent extends Construct {
     if (problems.length > 0) throw new InputError('member agent', problems);
     const pairs = agentPairs(config);
     const stack = Stack.of(this);
-    for (const pair of pairs.filter((p) => p.tunnel?.namespace === METRICS_NAMESPACE)) {
+    const redirected = pairs.filter((p) => p.tunnel?.namespace === METRICS_NAMESPACE).map((p) => p.name);
+    if (redirected.length > 0) {
       Annotations.of(this).addWarningV2(
         'vpn-failover:agentMetricNamespace',
-        `pair ${pair.name}: its tunnel metric is read from ${METRICS_NAMESPACE}, the controller's own namespace, where members may not publish; its agent publishes ${DEFAULT_METRIC_NAME} into ${TUNNEL_NAMESPACE} instead`,
+        `${redirected.length === 1 ? 'pair' : 'pairs'} ${redirected.slice(0, 5).join(', ')}${redirected.length > 5 ? ` and ${redirected.length - 5} more` : ''}: the tunnel metric is read from ${METRICS_NAMESPACE}, the controller's own namespace, where members may not publish; the agent publishes ${DEFAULT_METRIC_NAME} into ${TUNNEL_NAMESPACE} instead`,
       );
     }
 

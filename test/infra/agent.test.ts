@@ -19,6 +19,7 @@ import {
   AGENT_PATHS,
   AGENT_REAPPLY,
   AGENT_STEP_NAME,
+  agentDocumentContent,
   agentInstallerScript,
   agentVersion,
   INSTALL_ROOT_ENV,
@@ -324,7 +325,7 @@ describe('installing the agent on the members: one State Manager association per
     Annotations.fromStack(withAgent.stack).hasWarning(
       '*',
       Match.stringLikeRegexp(
-        "pair branch-a: its tunnel metric is read from VpnFailover, the controller's own",
+        "pair branch-a: the tunnel metric is read from VpnFailover, the controller's own",
       ),
     );
   });
@@ -586,6 +587,10 @@ describe.each(['bash', 'sh'] as const)('the installer document run by %s', (shel
 });
 
 describe('the installer and the shipped agent agree', () => {
+  it("fits SSM's 64 KB document size quota with room to grow (https://docs.aws.amazon.com/general/latest/gr/ssm.html)", () => {
+    expect(JSON.stringify(agentDocumentContent()).length).toBeLessThan(48 * 1024);
+  });
+
   it('on every setting the shipped settings file names', () => {
     const documented = shipped('vpn-failover-agent.env')
       .split('\n')
