@@ -73,8 +73,10 @@ const SECONDS = '^[0-9]{1,7}([.][0-9]{1,3})?$';
 
 /**
  * The installer document's parameters: name, settings-file key, allowedPattern and default. Each arrives as the
- * environment variable SSM_<name> (interpolationType ENV_VAR) and is written into the settings file as data,
- * never into shell text. Every pattern admits only characters the installer checks again (SAFE_VALUE).
+ * environment variable SSM_<name> (interpolationType ENV_VAR, SSM Agent 3.3.2746.0 or later,
+ * https://docs.aws.amazon.com/systems-manager/latest/userguide/documents-syntax-data-elements-parameters.html) and
+ * is written into the settings file as data, never into shell text. Every pattern admits only characters the
+ * installer checks again (SAFE_VALUE).
  */
 export const AGENT_PARAMETERS = {
   Action: { key: undefined, pattern: '^(install|remove)$', default: 'install' },
@@ -106,13 +108,16 @@ export const AGENT_STEP_NAME = 'installAgent';
 /** The installer's execution timeout: writing four files and a restart take seconds. */
 const INSTALL_TIMEOUT_SECONDS = 120;
 
-/** How often State Manager applies the association again, so a member that drifted is put right. */
+/**
+ * How often State Manager applies the association again, so a member that drifted (a hand-edited settings file,
+ * a stopped unit) is put right.
+ */
 export const AGENT_REAPPLY = 'rate(1 day)';
 
 const shipped = (file: string): string =>
   readFileSync(new URL(`../instance/${file}`, import.meta.url), 'utf8');
 
-/** Whether the pair runs the agent. */
+/** The pairs whose members run the agent (agentEnabled). */
 export const agentPairs = (config: Config): PairConfig[] =>
   config.pairs.filter((p) => agentEnabled(config, p));
 
@@ -379,6 +384,8 @@ export class MemberAgent extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // The filter drops heartbeats before the function, so they invoke (and cost) nothing
+    // (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb-filtering.html).
     controller.addEventSource(
       new DynamoEventSource(this.table, {
         startingPosition: StartingPosition.LATEST,
@@ -449,8 +456,12 @@ export class MemberAgent extends Construct {
           associationName: `${deploymentName}-agent-${pair.name}`,
           targets: [{ key: 'InstanceIds', values: [pair.primary.instanceId, pair.standby.instanceId] }],
           parameters: associationParameters(pair, this.table.tableName, stack.region, this.version),
-          // One member at a time, so an upgrade never restarts both agents at once; and a failure on the
-          // first stops the run before it reaches the second.
+          // One member at a time, so an upgrade never restarts both agents at once; MaxErrors 0 stops the run at
+          // the first failure, before it reaches the second member
+          // (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_CreateAssociation.html).
+          // State Manager applies an association when it is created and whenever it is updated, and then on its
+          // schedule (https://docs.aws.amazon.com/systems-manager/latest/userguide/state-manager-about.html):
+          // a deployment that changes the scripts changes AgentVersion, so every association runs again.
           maxConcurrency: '1',
           maxErrors: '0',
           scheduleExpression: AGENT_REAPPLY,

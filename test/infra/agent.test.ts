@@ -587,6 +587,19 @@ describe.each(['bash', 'sh'] as const)('the installer document run by %s', (shel
 });
 
 describe('the installer and the shipped agent agree', () => {
+  it('takes every parameter only as an environment variable, constrained by a pattern its default satisfies', () => {
+    const { parameters } = agentDocumentContent() as {
+      parameters: Record<string, { interpolationType: string; allowedPattern: string; default: string }>;
+    };
+    expect(Object.keys(parameters).sort()).toEqual(Object.keys(AGENT_PARAMETERS).sort());
+    for (const [name, parameter] of Object.entries(parameters)) {
+      expect(parameter.interpolationType, name).toBe('ENV_VAR');
+      expect(new RegExp(parameter.allowedPattern).test(parameter.default), name).toBe(true);
+      expect(new RegExp(parameter.allowedPattern).test('x\ny'), name).toBe(false);
+    }
+    expect(installerDocument().script).not.toContain('{{');
+  });
+
   it("fits SSM's 64 KB document size quota with room to grow (https://docs.aws.amazon.com/general/latest/gr/ssm.html)", () => {
     expect(JSON.stringify(agentDocumentContent()).length).toBeLessThan(48 * 1024);
   });
