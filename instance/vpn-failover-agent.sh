@@ -36,7 +36,7 @@
 #   HEARTBEAT           seconds between reports when nothing changes      (default 60)
 #   METRIC_INTERVAL     seconds between TunnelUp datapoints               (default 60)
 #   CHECK               the daemon check                                  (default vpn-failover-check on PATH)
-#   AGENT_VERSION       written into every report                         (default manual)
+#   AGENT_VERSION       written into every report, up to 64 characters    (default manual)
 #   AGENT_MAX_CHECKS    tests and diagnostics only: exit 0 after this many checks (default: run forever)
 # Seconds may have up to three decimals. A bad setting exits 78 (EX_CONFIG) with one line naming it.
 #
@@ -115,6 +115,8 @@ read_settings() {
   require REPORT_TABLE '^([A-Za-z0-9_.-]{3,255})?$' 'a DynamoDB table name'
   require DEBOUNCE '^[1-9][0-9]?$' 'a whole number from 1 to 99'
   require AGENT_MAX_CHECKS '^([1-9][0-9]{0,8})?$' 'a positive whole number'
+  # with the 400-character detail line, a report stays under 1 KB: one write unit
+  require AGENT_VERSION '^.{1,64}$' 'at most 64 characters'
   [ -n "$CHECK" ] || config_error "CHECK is empty"
   setting_ms CHECK_INTERVAL && INTERVAL_MS=$REPLY
   setting_ms CHECK_TIMEOUT && TIMEOUT_MS=$REPLY

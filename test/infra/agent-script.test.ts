@@ -435,6 +435,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
       ['REPORT_TABLE', 'x'],
       ['PING_TARGET', '-f'],
       ['DEBOUNCE', '0'],
+      ['AGENT_VERSION', 'v'.repeat(65)],
     ] as const) {
       const run = await runAgent(1, { swanctl: swanctl(1) }, { [name]: value });
       expect(run.status, name).toBe(78);
