@@ -22,6 +22,7 @@ import { resizeContext } from '../shared/resize/preflight.ts';
 import { END_STATES, progressStep, RESIZE_STATES, type StageRoles } from '../shared/resize/states.ts';
 import { dryRunPreflight } from '../shared/resize/steps.ts';
 import { executionName, parseResizeRequest, type ResizeRequest } from '../shared/resize/types.ts';
+import { interruptOnSigint, sleepUnless } from './operator.ts';
 import type { CliIo } from './simulate.ts';
 
 /**
@@ -307,27 +308,6 @@ async function follow(executionArn: string, context: FollowContext): Promise<num
   } finally {
     stop.release();
   }
-}
-
-/** An AbortSignal that fires on the first Ctrl-C while following; the second Ctrl-C is Node's default again. */
-function interruptOnSigint(): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
-  return { signal: controller.signal, release: () => process.off('SIGINT', onSigint) };
-}
-
-/** Sleep on the clock, waking early when the signal fires. */
-async function sleepUnless(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return;
-  await new Promise<void>((resolve) => {
-    const wake = () => resolve();
-    signal.addEventListener('abort', wake, { once: true });
-    clock.sleep(ms).then(() => {
-      signal.removeEventListener('abort', wake);
-      resolve();
-    });
-  });
 }
 
 const elapsed = (from: number | undefined, to: number): string =>

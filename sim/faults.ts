@@ -22,6 +22,7 @@ export const FAULT_KINDS = [
   'daemon-hang',
   'os-hang',
   'os-recover',
+  'foreign-route',
   'api-throttling',
   'state-store-errors',
 ] as const;
@@ -39,8 +40,17 @@ export const CALL_FAULTS = ['api-throttling', 'state-store-errors'] as const;
 /** A fault that hits API calls. */
 export type CallFault = (typeof CALL_FAULTS)[number];
 
-/** Faults that act on one member instance (everything but the call faults). */
-export type MemberFault = Exclude<FaultKind, CallFault>;
+/**
+ * Faults on one managed route of a pair rather than on a member: foreign-route (target PAIR, with routeTable
+ * and destination: someone points that route outside the pair).
+ */
+export const ROUTE_FAULTS = ['foreign-route'] as const;
+
+/** A fault that acts on a pair's route. */
+export type RouteFault = (typeof ROUTE_FAULTS)[number];
+
+/** Faults that act on one member instance (everything but the call and route faults). */
+export type MemberFault = Exclude<FaultKind, CallFault | RouteFault>;
 
 /**
  * An error the simulated service answers with. The middleware turns it into the service's wire-format error

@@ -807,6 +807,8 @@ function operatorWindows(ctx: Context, pair: string, to: Role): Interval[] {
         windows.push([command.at, bound(command.at, timing.evaluation + 2 * timing.run)]);
       continue;
     }
+    // A pause or resume moves nothing by hand (a move after a resume is automatic, judged as such).
+    if (command.command !== 'resize') continue;
     const stages = run.output.events.filter(
       (e) => e.type === 'resize-stage' && e.pair === pair && e.t >= command.at,
     );

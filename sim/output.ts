@@ -50,13 +50,28 @@ export type SimEvent = At &
         readonly for?: number;
         /** why the fault had no effect, when it had none */
         readonly note?: string;
+        /** foreign-route: the managed route pointed outside the pair */
+        readonly routeTable?: string;
+        readonly destination?: string;
       }
     | {
         readonly type: 'command';
         readonly pair: string;
-        readonly command: 'failover' | 'resize';
+        readonly command: 'failover' | 'resize' | 'pause' | 'resume';
         readonly to?: Role;
+        /** failover: past the health and lease checks */
+        readonly force?: boolean;
         readonly instanceType?: string;
+        /** pause: seconds */
+        readonly for?: number;
+        readonly reason?: string;
+      }
+    | {
+        /** the controller refused an operator command: its answer, nothing was written */
+        readonly type: 'refused';
+        readonly pair: string;
+        readonly command: Trigger['kind'];
+        readonly reason: string;
       }
     | ({
         /** a traffic move the controller decided and carried out: failovers and failbacks (kind says which) */

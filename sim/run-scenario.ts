@@ -6,7 +6,12 @@ import { ROLES, type Role } from '../shared/domain/types.ts';
 import type { Log } from '../shared/logger.ts';
 import { createSimAccount, type InvocationOutcome, type SimAccount } from './account.ts';
 import { trackBlackholes } from './blackhole.ts';
-import { type CommandHandlers, DEFAULT_COMMAND_HANDLERS, type UntimedEvent } from './commands.ts';
+import {
+  type CommandHandlers,
+  controllerEvent,
+  DEFAULT_COMMAND_HANDLERS,
+  type UntimedEvent,
+} from './commands.ts';
 import type { LatencyModel } from './latency.ts';
 import { currentInvocation } from './middleware.ts';
 import type { FinalPair, FinalRoute, RouteOwner, SimEvent, SimulateOutput } from './output.ts';
@@ -326,6 +331,13 @@ class ScenarioRun {
 
   #inject(fault: ScenarioFault): void {
     const { world, throttle, clock } = this.#account;
+    if (fault.fault === 'foreign-route') {
+      // Someone else's route write: the route-change it causes follows the fault in the log.
+      const { routeTable, destination } = fault;
+      this.#emit({ type: 'fault', target: fault.target.pair, fault: fault.fault, routeTable, destination });
+      world.pointRouteOutside(routeTable, destination);
+      return;
+    }
     const target = fault.target === '*' ? '*' : targetName(fault.target.pair, fault.target.role);
     const base = {
       type: 'fault' as const,
@@ -375,12 +387,13 @@ class ScenarioRun {
   }
 
   #command(command: ScenarioCommand): void {
-    if (command.command === 'failover') {
-      this.#emit({ type: 'command', pair: command.pair, command: 'failover', to: command.to });
-      // What `vpn-failover failover` sends: a direct invocation, with no maximum event age.
+    if (command.command !== 'resize') {
+      const { at: _at, ...said } = command;
+      this.#emit({ type: 'command', ...said });
+      // What `vpn-failover failover|pause|resume` sends: a direct invocation, with no maximum event age.
       this.#enqueue({
-        event: { action: 'failover', pair: command.pair, to: command.to, force: command.force === true },
-        kind: 'failover',
+        event: controllerEvent(command),
+        kind: command.command,
         eventAt: this.#account.clock.now(),
       });
       return;
@@ -569,6 +582,10 @@ class ScenarioRun {
 
   /** A finished run: per-pair errors become events (moves were reported from the decision records). */
   #onSummary(summary: RunSummary): void {
+    if (summary.refused !== undefined) {
+      const pair = summary.pairs.find((p) => p.refused !== undefined)?.pair;
+      this.#emit({ type: 'refused', pair: pair ?? '', command: summary.trigger, reason: summary.refused });
+    }
     for (const pair of summary.pairs) {
       if (pair.error !== undefined) this.#emit({ type: 'error', pair: pair.pair, message: pair.error });
     }

@@ -2,9 +2,10 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { didYouMean, formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
 import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
+import { PAUSE_MIN_SECONDS, pauseDuration, pauseReason } from '../shared/controller/events.ts';
 import type { Role } from '../shared/domain/types.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
-import { FAULT_KINDS, type FaultKind } from './faults.ts';
+import { FAULT_KINDS, type FaultKind, type RouteFault } from './faults.ts';
 
 /**
  * The scenario file of `vpn-failover simulate` (the README's scenario file description): a configuration (inline or a file
@@ -23,15 +24,26 @@ export type FaultTarget = { readonly pair: string; readonly role: Role } | '*';
 export const EVERY_PAIR = '*';
 
 /** One fault of a scenario; times in seconds from the start. */
-export interface ScenarioFault {
-  readonly at: number;
-  readonly target: FaultTarget;
-  readonly fault: FaultKind;
-  /** api-throttling, state-store-errors: the share of calls throttled or failed, 0..1 */
-  readonly rate?: number;
-  /** api-throttling, state-store-errors: how long it lasts; scheduled-retirement: how far ahead the retirement is (seconds) */
-  readonly for?: number;
-}
+export type ScenarioFault =
+  | {
+      readonly at: number;
+      readonly target: FaultTarget;
+      readonly fault: Exclude<FaultKind, RouteFault>;
+      /** api-throttling, state-store-errors: the share of calls throttled or failed, 0..1 */
+      readonly rate?: number;
+      /** api-throttling, state-store-errors: how long it lasts; scheduled-retirement: how far ahead the retirement is (seconds) */
+      readonly for?: number;
+    }
+  | {
+      readonly at: number;
+      /** the pair whose managed route is pointed elsewhere */
+      readonly target: { readonly pair: string };
+      readonly fault: RouteFault;
+      readonly routeTable: string;
+      readonly destination: string;
+      readonly rate?: never;
+      readonly for?: never;
+    };
 
 /** One operator command of a scenario. */
 export type ScenarioCommand =
@@ -43,7 +55,20 @@ export type ScenarioCommand =
       /** skip the target-health and maintenance-lease checks, as `vpn-failover failover --force` */
       readonly force?: boolean;
     }
-  | { readonly at: number; readonly command: 'resize'; readonly pair: string; readonly instanceType: string };
+  | { readonly at: number; readonly command: 'resize'; readonly pair: string; readonly instanceType: string }
+  | {
+      readonly at: number;
+      /** hold the pair's automatic moves, as `vpn-failover pause` */
+      readonly command: 'pause';
+      readonly pair: string;
+      /** seconds */
+      readonly for: number;
+      readonly reason?: string;
+    }
+  | { readonly at: number; readonly command: 'resume'; readonly pair: string };
+
+/** The scenario commands. */
+export const COMMANDS = ['failover', 'resize', 'pause', 'resume'] as const;
 
 /** A validated scenario. */
 export interface Scenario {
@@ -75,6 +100,7 @@ export const MAX_SCENARIO_SECONDS = 7 * 86400;
 const formatDays = (seconds: number): string => `${Number((seconds / 86400).toFixed(1))} days`;
 
 const TARGET = /^(\*|[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)\/(primary|standby)$/;
+const PAIR_TARGET = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 
 const fault = z
@@ -94,8 +120,37 @@ const fault = z
       .max(1)
       .optional(),
     for: duration.optional(),
+    routeTable: z
+      .string({ error: (iss) => `expected a route table id (got ${shown(iss.input)})` })
+      .optional(),
+    destination: z.string({ error: (iss) => `expected a destination (got ${shown(iss.input)})` }).optional(),
   })
   .superRefine((f, ctx) => {
+    if (f.fault === 'foreign-route') {
+      if (!PAIR_TARGET.test(f.target))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['target'],
+          message: `foreign-route is aimed at a pair's route: expected PAIR (got ${shown(f.target)})`,
+        });
+      for (const key of ['routeTable', 'destination'] as const) {
+        if (f[key] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `foreign-route needs the ${key} of one of the pair's managed routes`,
+          });
+      }
+      for (const key of ['rate', 'for'] as const) {
+        if (f[key] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [key], message: `${key} is not for foreign-route` });
+      }
+      return;
+    }
+    for (const key of ['routeTable', 'destination'] as const) {
+      if (f[key] !== undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for foreign-route only` });
+    }
     if (f.fault === 'state-store-errors') {
       if (f.target !== '*')
         ctx.addIssue({
@@ -148,9 +203,9 @@ const fault = z
 const command = z
   .strictObject({
     at: duration,
-    command: z.enum(['failover', 'resize'], {
+    command: z.enum(COMMANDS, {
       error: (iss) =>
-        `expected failover or resize (got ${shown(iss.input)})${didYouMean(iss.input, ['failover', 'resize'])}`,
+        `expected failover, resize, pause or resume (got ${shown(iss.input)})${didYouMean(iss.input, COMMANDS)}`,
     }),
     pair: z.string({ error: (iss) => `expected a pair name (got ${shown(iss.input)})` }),
     to: z
@@ -166,21 +221,25 @@ const command = z
         error: (iss) => `expected an instance type like c6in.xlarge (got ${shown(iss.input)})`,
       })
       .optional(),
+    for: pauseDuration.optional(),
+    reason: pauseReason.optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.command === 'failover') {
-      if (c.to === undefined)
-        ctx.addIssue({ code: 'custom', path: ['to'], message: 'failover needs to: primary or standby' });
-      if (c.instanceType !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'instanceType is for resize only' });
-    } else {
-      if (c.instanceType === undefined)
-        ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'resize needs an instanceType' });
-      if (c.to !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['to'], message: 'to is for failover only' });
-      if (c.force !== undefined)
-        ctx.addIssue({ code: 'custom', path: ['force'], message: 'force is for failover only' });
-    }
+    const only = (key: 'to' | 'force' | 'instanceType' | 'for' | 'reason', command: string) => {
+      if (c[key] !== undefined && c.command !== command)
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for ${command} only` });
+    };
+    only('to', 'failover');
+    only('force', 'failover');
+    only('instanceType', 'resize');
+    only('for', 'pause');
+    only('reason', 'pause');
+    if (c.command === 'failover' && c.to === undefined)
+      ctx.addIssue({ code: 'custom', path: ['to'], message: 'failover needs to: primary or standby' });
+    if (c.command === 'resize' && c.instanceType === undefined)
+      ctx.addIssue({ code: 'custom', path: ['instanceType'], message: 'resize needs an instanceType' });
+    if (c.command === 'pause' && c.for === undefined)
+      ctx.addIssue({ code: 'custom', path: ['for'], message: 'pause needs a duration (for: 2h)' });
   });
 
 const routeWrites = z
@@ -270,6 +329,37 @@ function parseTarget(text: string): FaultTarget {
   return { pair: match?.[1] ?? '', role: (match?.[2] ?? 'primary') as Role };
 }
 
+/** A foreign-route fault, checked against the configuration: the route must be one the pair manages. */
+function foreignRoute(
+  f: z.infer<typeof fault>,
+  i: number,
+  config: Config,
+  problems: InputProblem[],
+): ScenarioFault {
+  const at = (key: string) => formatPath(['faults', i, key]);
+  const pair = config.pairs.find((p) => p.name === f.target);
+  const routeTable = f.routeTable ?? '';
+  const destination = f.destination ?? '';
+  if (pair === undefined) {
+    problems.push({
+      path: at('target'),
+      message: `unknown pair "${f.target}" (configured: ${config.pairs.map((p) => p.name).join(', ')})`,
+    });
+  } else {
+    if (!pair.routeTables.includes(routeTable))
+      problems.push({
+        path: at('routeTable'),
+        message: `expected one of ${f.target}'s route tables, ${pair.routeTables.join(', ')} (got ${shown(routeTable)})`,
+      });
+    if (!pair.destinations.some((d) => d.toLowerCase() === destination.toLowerCase()))
+      problems.push({
+        path: at('destination'),
+        message: `expected one of ${f.target}'s destinations, ${pair.destinations.join(', ')} (got ${shown(destination)})`,
+      });
+  }
+  return { at: f.at, target: { pair: f.target }, fault: 'foreign-route', routeTable, destination };
+}
+
 /**
  * Validate a parsed scenario document. Throws InputError listing every problem with its path (faults[1].target,
  * config.pairs[0].standby.instanceId...); nothing is returned unless the whole scenario is valid.
@@ -294,17 +384,18 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
   const pairs = new Set(config.pairs.map((p) => p.name));
   const configured = [...pairs].join(', ');
   const faults = scenario.faults.map((f, i): ScenarioFault => {
+    if (f.at > scenario.duration) {
+      problems.push({
+        path: formatPath(['faults', i, 'at']),
+        message: `${f.at}s is after the scenario ends (${scenario.duration}s)`,
+      });
+    }
+    if (f.fault === 'foreign-route') return foreignRoute(f, i, config, problems);
     const target = parseTarget(f.target);
     if (target !== '*' && target.pair !== EVERY_PAIR && !pairs.has(target.pair)) {
       problems.push({
         path: formatPath(['faults', i, 'target']),
         message: `unknown pair "${target.pair}" (configured: ${configured})`,
-      });
-    }
-    if (f.at > scenario.duration) {
-      problems.push({
-        path: formatPath(['faults', i, 'at']),
-        message: `${f.at}s is after the scenario ends (${scenario.duration}s)`,
       });
     }
     return {
@@ -328,15 +419,27 @@ export function parseScenario(document: unknown, source: ScenarioSource = {}): S
         message: `${c.at}s is after the scenario ends (${scenario.duration}s)`,
       });
     }
-    return c.command === 'failover'
-      ? {
+    switch (c.command) {
+      case 'failover':
+        return {
           at: c.at,
           command: 'failover',
           pair: c.pair,
           to: c.to ?? 'primary',
           ...(c.force !== undefined ? { force: c.force } : {}),
-        }
-      : { at: c.at, command: 'resize', pair: c.pair, instanceType: c.instanceType ?? '' };
+        };
+      case 'resize':
+        return { at: c.at, command: 'resize', pair: c.pair, instanceType: c.instanceType ?? '' };
+      case 'pause':
+        return {
+          at: c.at,
+          command: 'pause',
+          pair: c.pair,
+          for: c.for ?? PAUSE_MIN_SECONDS,
+          ...(c.reason !== undefined ? { reason: c.reason } : {}),
+        };
+    }
+    return { at: c.at, command: 'resume', pair: c.pair };
   });
   if (problems.length > 0) throw new InputError(what, problems);
   return {

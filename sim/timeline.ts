@@ -1,3 +1,4 @@
+import { formatSeconds } from '../shared/duration.ts';
 import { countOf as count } from '../shared/plural.ts';
 import type { SimEvent, SimulateOutput } from './output.ts';
 import type { Scenario } from './scenario.ts';
@@ -88,7 +89,11 @@ export function causeOf(events: readonly SimEvent[], index: number): Cause {
   if (move === undefined || !isMoveEvent(move)) return {};
   const before = events.slice(0, index).reverse();
   if (move.trigger === 'manual') {
-    const command = before.find((e) => e.type === 'command' && e.pair === move.pair);
+    // Only a failover or a resize moves traffic by hand (a pause or resume is not a move).
+    const command = before.find(
+      (e) =>
+        e.type === 'command' && e.pair === move.pair && (e.command === 'failover' || e.command === 'resize'),
+    );
     if (command?.type !== 'command') return {};
     return {
       cause: `operator ${command.command}${command.to ? ` to ${command.to}` : ''}${command.instanceType ? ` to ${command.instanceType}` : ''}`,
@@ -208,6 +213,18 @@ const LABEL_WIDTH = 9;
 
 const entry = (t: number, label: string, text: string): Entry => ({ t, label, text });
 
+/** An operator command as the timeline says it: "pause branch-a for 2h: firmware upgrade". */
+function commandText(event: Extract<SimEvent, { type: 'command' }>): string {
+  const parts = [
+    `${event.command} ${event.pair}`,
+    event.to ? `to ${event.to}` : undefined,
+    event.force ? '(forced)' : undefined,
+    event.instanceType ? `to ${event.instanceType}` : undefined,
+    event.for !== undefined ? `for ${formatSeconds(event.for)}` : undefined,
+  ].filter((x) => x !== undefined);
+  return `${parts.join(' ')}${event.reason ? `: ${event.reason}` : ''}`;
+}
+
 /** One event as a timeline entry, or undefined for events folded into others. */
 function describe(event: SimEvent): Entry | undefined {
   switch (event.type) {
@@ -216,14 +233,19 @@ function describe(event: SimEvent): Entry | undefined {
         event.rate !== undefined ? `${Math.round(event.rate * 100)} % of calls` : undefined,
         event.for !== undefined ? `for ${event.for} s` : undefined,
         event.note !== undefined ? `(no effect: ${event.note})` : undefined,
+        event.routeTable !== undefined
+          ? `${event.routeTable} ${event.destination} pointed outside the pair`
+          : undefined,
       ].filter((x) => x !== undefined);
       return entry(event.t, 'FAULT', [`${event.target} ${event.fault}`, ...extra].join(' '));
     }
     case 'command':
+      return entry(event.t, 'OPERATOR', commandText(event));
+    case 'refused':
       return entry(
         event.t,
-        'OPERATOR',
-        `${event.command} ${event.pair}${event.to ? ` to ${event.to}` : ''}${event.instanceType ? ` to ${event.instanceType}` : ''}`,
+        'REFUSED',
+        `${event.command}${event.pair ? ` ${event.pair}` : ''}: ${event.reason}`,
       );
     case 'failover':
       return entry(

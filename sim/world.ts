@@ -872,6 +872,24 @@ export class World {
     });
   }
 
+  /**
+   * The foreign-route fault: someone outside the controller (a console edit, another tool) points a managed
+   * route at a NAT gateway outside the pair, as ReplaceRoute would (CreateRoute when the route is missing).
+   * The scenario names one of the pair's managed routes, so the table exists.
+   */
+  pointRouteOutside(routeTableId: string, destination: string): void {
+    const table = this.routeTables.get(routeTableId);
+    if (!table) throw new Error(`no route table ${routeTableId} in the simulated account`);
+    const route = table.routes.get(destination.toLowerCase());
+    const id = `nat-0${this.dice.hex(`foreign route ${routeTableId} ${destination}`, 16)}`;
+    const kind = route?.destinationKind ?? destinationKind(destination) ?? 'ipv4';
+    this.writeRoute(table, route, route?.destination ?? destination, kind, {
+      kind: 'gateway',
+      field: 'NatGatewayId',
+      id,
+    });
+  }
+
   /** Move an Elastic IP to an ENI (AssociateAddress). Returns the association id. */
   associateAddress(address: SimAddress, eni: string): string {
     if (address.eni === eni && address.associationId) return address.associationId;

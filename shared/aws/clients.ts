@@ -1,8 +1,11 @@
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** The SDK clients the product uses. Only shared/aws/ imports SDK clients. */
@@ -14,17 +17,37 @@ export interface AwsClients {
   readonly sfn: SFNClient;
 }
 
+/**
+ * The clients of the operator command line: the product's, plus finding a deployment (CloudFormation), invoking
+ * its controller (Lambda) and naming the caller (STS). Kept apart so the Lambdas create none of them.
+ */
+export interface OperatorClients extends AwsClients {
+  readonly cloudformation: CloudFormationClient;
+  readonly lambda: LambdaClient;
+  readonly sts: STSClient;
+}
+
 /** The common SDK client config we pass through (region, endpoint, retries...). */
 export interface ClientOptions {
   readonly region?: string;
+  /** a profile of the shared config and credentials files; the SDK's default chain when absent */
+  readonly profile?: string;
   readonly maxAttempts?: number;
   /** DynamoDB only: a local endpoint (dynalite in tests and the simulator); it gets fixed local credentials */
   readonly dynamoEndpoint?: string;
   /** Fixed credentials (the simulator, which answers beneath the clients and checks no signature) */
   readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Applied to every client after creation: the simulator adds its middleware here. */
-  readonly customize?: (client: AwsClients[keyof AwsClients]) => void;
+  readonly customize?: (client: OperatorClients[keyof OperatorClients]) => void;
 }
+
+/** The config every client gets from the options. */
+const baseConfig = (options: ClientOptions) => ({
+  ...(options.region ? { region: options.region } : {}),
+  ...(options.profile ? { profile: options.profile } : {}),
+  ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+  ...(options.credentials ? { credentials: options.credentials } : {}),
+});
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
@@ -33,11 +56,7 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
  * SDK to retry RequestLimitExceeded with backoff (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html) rather than on hand-rolled retries.
  */
 export function createClients(options: ClientOptions = {}): AwsClients {
-  const base = {
-    ...(options.region ? { region: options.region } : {}),
-    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
-  };
+  const base = baseConfig(options);
   // A local DynamoDB checks no signature, but the SDK still needs credentials to sign with.
   const dynamoBase = options.dynamoEndpoint
     ? { ...base, endpoint: options.dynamoEndpoint, credentials: options.credentials ?? LOCAL_CREDENTIALS }
@@ -53,4 +72,16 @@ export function createClients(options: ClientOptions = {}): AwsClients {
   };
   if (options.customize) for (const client of Object.values(clients)) options.customize(client);
   return clients;
+}
+
+/** The operator CLI's clients: createClients' plus CloudFormation, Lambda and STS, with the same options. */
+export function createOperatorClients(options: ClientOptions = {}): OperatorClients {
+  const base = baseConfig(options);
+  const extra = {
+    cloudformation: new CloudFormationClient(base),
+    lambda: new LambdaClient(base),
+    sts: new STSClient(base),
+  };
+  if (options.customize) for (const client of Object.values(extra)) options.customize(client);
+  return { ...createClients(options), ...extra };
 }

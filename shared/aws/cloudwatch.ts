@@ -2,11 +2,12 @@ import {
   type CloudWatchClient,
   type MetricDataQuery,
   type MetricDataResult,
+  paginateDescribeAlarms,
   paginateGetMetricData,
 } from '@aws-sdk/client-cloudwatch';
 import { chunk } from '../concurrency.ts';
 import type { Datapoint } from '../domain/types.ts';
-import { describeAwsError } from './errors.ts';
+import { describeAwsError, toControllerError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
 
 /**
@@ -98,6 +99,42 @@ export async function readTunnelMetrics(
     }),
   );
   return out;
+}
+
+/** One CloudWatch alarm and its state. */
+export interface AlarmState {
+  readonly name: string;
+  /** OK, ALARM or INSUFFICIENT_DATA */
+  readonly state: string;
+  readonly reason?: string;
+  /** epoch ms of the last state change */
+  readonly since?: number;
+}
+
+/**
+ * Every metric alarm whose name starts with `prefix` and its state (DescribeAlarms, every page,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html). Throws a typed
+ * error when the call fails.
+ */
+export async function readAlarms(cloudwatch: CloudWatchClient, prefix: string): Promise<AlarmState[]> {
+  const alarms: AlarmState[] = [];
+  try {
+    const pages = paginateDescribeAlarms({ client: cloudwatch }, { AlarmNamePrefix: prefix });
+    for await (const page of pages) {
+      for (const alarm of page.MetricAlarms ?? []) {
+        if (alarm.AlarmName === undefined) continue;
+        alarms.push({
+          name: alarm.AlarmName,
+          state: alarm.StateValue ?? 'INSUFFICIENT_DATA',
+          ...(alarm.StateReason ? { reason: alarm.StateReason } : {}),
+          ...(alarm.StateUpdatedTimestamp ? { since: alarm.StateUpdatedTimestamp.getTime() } : {}),
+        });
+      }
+    }
+  } catch (err) {
+    throw toControllerError(err, `DescribeAlarms ${prefix}*`);
+  }
+  return alarms.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 function metricDataQuery(id: string, query: MetricQuery): MetricDataQuery {

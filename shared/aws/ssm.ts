@@ -1,5 +1,7 @@
 import {
   type CommandInvocation,
+  type InstanceInformation,
+  paginateDescribeInstanceInformation,
   paginateListCommandInvocations,
   SendCommandCommand,
   type SSMClient,
@@ -10,6 +12,7 @@ import type { ProbeConfig } from '../config/schema.ts';
 import type { PeerReach, ProbeObservation, ProbeReply } from '../domain/types.ts';
 import { PROBE_EXIT_UNKNOWN, PROBE_PARAMETERS, PROBE_PEER_LINE } from '../telemetry-names.ts';
 import { awsErrorName, describeAwsError, isThrottle } from './errors.ts';
+import { collector, type ReadResult } from './read-result.ts';
 
 /**
  * The daemon probe through SSM Run Command (https://docs.aws.amazon.com/systems-manager/latest/userguide/monitor-commands.html): send the probe document to every member,
@@ -77,6 +80,53 @@ export function probeParameters(probe: ProbeConfig): Record<string, string> {
     case 'none':
       return { [PROBE_PARAMETERS.kind]: probe.kind };
   }
+}
+
+/** DescribeInstanceInformation's InstanceIds filter takes at most 50 values (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformationStringFilter.html). */
+const IDS_PER_INFORMATION_CALL = 50;
+
+/** What SSM says about a managed node's agent. */
+export interface AgentPing {
+  /** Online, ConnectionLost or Inactive */
+  readonly pingStatus: string;
+  /** epoch ms of the agent's last heartbeat, when SSM tells it */
+  readonly lastPingAt?: number;
+  readonly agentVersion?: string;
+}
+
+/**
+ * The SSM agent's status on instances (DescribeInstanceInformation, 50 ids a call, every page). An instance SSM
+ * does not list has never registered (no agent, no instance profile allowing SSM, no route to SSM): it is
+ * absent from `values` and not an error. A failed call leaves its ids out and adds an error.
+ */
+export async function readAgentPings(
+  ssm: SSMClient,
+  instanceIds: readonly string[],
+): Promise<ReadResult<string, AgentPing>> {
+  const out = collector<string, AgentPing>();
+  await Promise.all(
+    chunk([...new Set(instanceIds)], IDS_PER_INFORMATION_CALL).map(async (ids) => {
+      try {
+        const nodes: InstanceInformation[] = [];
+        const pages = paginateDescribeInstanceInformation(
+          { client: ssm },
+          { Filters: [{ Key: 'InstanceIds', Values: ids }] },
+        );
+        for await (const page of pages) nodes.push(...(page.InstanceInformationList ?? []));
+        for (const node of nodes) {
+          if (node.InstanceId === undefined || !ids.includes(node.InstanceId)) continue;
+          out.values.set(node.InstanceId, {
+            pingStatus: node.PingStatus ?? 'unknown',
+            ...(node.LastPingDateTime ? { lastPingAt: node.LastPingDateTime.getTime() } : {}),
+            ...(node.AgentVersion ? { agentVersion: node.AgentVersion } : {}),
+          });
+        }
+      } catch (err) {
+        out.errors.push(`DescribeInstanceInformation ${ids.join(', ')}: ${describeAwsError(err)}`);
+      }
+    }),
+  );
+  return out;
 }
 
 type Settle = (

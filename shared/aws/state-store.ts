@@ -93,7 +93,12 @@ const pairItemSchema = z.object({
   addresses: z.record(z.string(), z.string()).optional(),
   peerReached: z.array(z.string()).optional(),
   silenceStreak: z.object({ primary: count, standby: count }).optional(),
+  agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
+  runningSince: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
   lease: leaseSchema.optional(),
+  pause: z
+    .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
+    .optional(),
 });
 
 const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
@@ -187,7 +192,10 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     addresses,
     peerReached,
     silenceStreak,
+    agentCounted,
+    runningSince,
     lease,
+    pause,
   } = parsed.data;
   const memory: PairMemory = {
     active,
@@ -201,7 +209,10 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(addresses !== undefined ? { addresses } : {}),
     ...(peerReached !== undefined ? { peerReached } : {}),
     ...(silenceStreak !== undefined ? { silenceStreak } : {}),
+    ...(agentCounted !== undefined ? { agentCounted } : {}),
+    ...(runningSince !== undefined ? { runningSince } : {}),
     ...(lease !== undefined ? { lease } : {}),
+    ...(pause !== undefined ? { pause } : {}),
   };
   return { pair, version, memory };
 }
@@ -341,7 +352,14 @@ export class StateStore {
       set.push('#primaryFailures = :primaryFailures');
       values[':primaryFailures'] = memory.primaryFailures;
     } else remove.push('#primaryFailures');
-    for (const field of ['addresses', 'peerReached', 'silenceStreak'] as const) {
+    for (const field of [
+      'addresses',
+      'peerReached',
+      'silenceStreak',
+      'agentCounted',
+      'runningSince',
+      'pause',
+    ] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {
         set.push(`#${field} = :${field}`);

@@ -1,3 +1,4 @@
+import { readAgentReports } from '../aws/agent-reports.ts';
 import { readTunnelMetrics } from '../aws/cloudwatch.ts';
 import {
   readDeletedEnis,
@@ -9,8 +10,10 @@ import {
 } from '../aws/ec2.ts';
 import type { ReadResult } from '../aws/read-result.ts';
 import { type ProbeTarget, probeDaemons, probeParameters } from '../aws/ssm.ts';
-import type { PairConfig } from '../config/schema.ts';
+import { agentEnabled, type PairConfig } from '../config/schema.ts';
+import type { AgentReport } from '../domain/agent.ts';
 import type {
+  AgentObservation,
   Datapoint,
   InstanceObservation,
   ObservedRoute,
@@ -40,6 +43,17 @@ export const SURVIVOR_PROBE_WAIT_MS = 5_000;
 export const PARTNER_GRACE_MS = 5_000;
 
 /**
+ * How often a probe's answers are looked for (ListCommandInvocations). A run started by an event (an agent's
+ * report, an EC2 state change) looks at a few pairs, and every second it takes is traffic dropped or at risk:
+ * it looks every 250 ms, so an answer is seen at most a quarter second after SSM has it. Other runs look at
+ * every pair, where four times the calls buy nothing worth their share of SSM's request rate.
+ */
+export const PROBE_POLL_MS = { urgent: 250, routine: 1000 } as const;
+
+/** How long the agent table is asked again for reports it left unprocessed (it answers in milliseconds). */
+export const AGENT_READ_WAIT_MS = 2_000;
+
+/**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
  * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
  * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
@@ -55,8 +69,10 @@ export async function observePairs(
   deps: ControllerDeps,
   pairs: readonly PairConfig[],
   memories: ReadonlyMap<string, PairMemory>,
+  options: { readonly urgent?: boolean } = {},
 ): Promise<Map<string, PairObservation>> {
   const { clients } = deps;
+  const pollIntervalMs = options.urgent === true ? PROBE_POLL_MS.urgent : PROBE_POLL_MS.routine;
   const instanceIds = pairs.flatMap((p) => ROLES.map((r) => p[r].instanceId));
   const tableIds = [...new Set(pairs.flatMap((p) => p.routeTables))];
   const probed = pairs.filter((p) => p.probe.kind !== 'none');
@@ -109,6 +125,7 @@ export async function observePairs(
           deadlineMs: until,
           clock: deps.clock,
           partnerGraceMs: PARTNER_GRACE_MS,
+          pollIntervalMs,
         });
 
   const statusRead = readInstanceStatuses(clients.ec2, instanceIds);
@@ -148,7 +165,9 @@ export async function observePairs(
     return new Map([...notProbed, ...answers.flatMap((m) => [...m])]);
   });
 
-  const [statuses, tables, probes, tunnels, addresses] = await Promise.all([
+  const agentTable = agentTableOf(deps);
+  const reporting = agentTable === undefined ? [] : pairs.filter((p) => agentEnabled(deps.config, p));
+  const [statuses, tables, probes, tunnels, addresses, reports] = await Promise.all([
     statusRead,
     readRouteTables(clients.ec2, tableIds),
     probesRead,
@@ -160,6 +179,15 @@ export async function observePairs(
           datapoints: Math.max(...metered.map((p) => p.tunnel?.datapointsToBreach ?? 1)),
         }),
     allocationIds.length === 0 ? Promise.resolve(undefined) : readElasticIps(clients.ec2, allocationIds),
+    agentTable === undefined || reporting.length === 0
+      ? Promise.resolve<ReadResult<string, AgentReport | undefined>>({ values: new Map(), errors: [] })
+      : readAgentReports(clients.dynamo, {
+          ...agentTable,
+          instanceIds: reporting.flatMap((p) => ROLES.map((r) => p[r].instanceId)),
+          deadlineMs: startedAt + AGENT_READ_WAIT_MS,
+          clock: deps.clock,
+          log: deps.log,
+        }),
   ]);
   const deletedEnis = await deletedRouteTargets(deps, pairs, tables.values, new Set(knownEnis.values()));
 
@@ -200,10 +228,51 @@ export async function observePairs(
       ...(allocation === undefined || addresses === undefined || !addresses.values.has(allocation)
         ? {}
         : { elasticIpOn: elasticIpHolder(addresses.values.get(allocation)?.networkInterfaceId, eniOf) }),
+      ...(reporting.includes(p) && {
+        agent: {
+          primary: agentObservation(deps, p, 'primary', reports),
+          standby: agentObservation(deps, p, 'standby', reports),
+        },
+      }),
     };
     observations.set(p.name, observation);
   }
   return observations;
+}
+
+/** The agent table and its key prefix, when the deployment has one (otherwise the agent is off everywhere). */
+function agentTableOf(deps: ControllerDeps): { tableName: string; keyPrefix: string } | undefined {
+  const { agentTableName, agentMemberKeyPrefix } = deps;
+  return agentTableName === undefined || agentMemberKeyPrefix === undefined
+    ? undefined
+    : { tableName: agentTableName, keyPrefix: agentMemberKeyPrefix };
+}
+
+/**
+ * What the agent table says about one member. A report stored under the member's key but claiming to be
+ * another instance is kept (the decision says why it does not count) and logged: the member's agent is
+ * misconfigured, or it is trying to speak for someone else.
+ */
+function agentObservation(
+  deps: ControllerDeps,
+  pair: PairConfig,
+  role: Role,
+  reports: ReadResult<string, AgentReport | undefined>,
+): AgentObservation {
+  const id = pair[role].instanceId;
+  if (!reports.values.has(id)) {
+    return { readable: false, detail: reports.errors[0] ?? 'agent table not readable' };
+  }
+  const report = reports.values.get(id);
+  if (report === undefined) return { readable: true };
+  const bound = report.instanceId === id && report.claimedInstanceId === id;
+  if (!bound) {
+    deps.log.warn(
+      { pair: pair.name, role, key: report.instanceId, claimed: report.claimedInstanceId },
+      'agent report not bound to its sender: not evidence',
+    );
+  }
+  return { readable: true, report, bound };
 }
 
 /** The tunnel metric query of one member; dimensions default to the member's instance id. */

@@ -2,18 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from '../aws/state-store.ts';
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
-import { decide, inferActive } from '../decide/decide.ts';
+import { decide, inferActive, type OperatorCommand, pausedAlarm, pauseInForce } from '../decide/decide.ts';
 import { writePriority } from '../decide/priority.ts';
 import { recheckAfterMs } from '../decide/recheck.ts';
 import type { Decision } from '../domain/plan.ts';
 import { isMove } from '../domain/plan.ts';
 import type { PairMemory, PairObservation, Role, StoredPair } from '../domain/types.ts';
 import { ROLES } from '../domain/types.ts';
-import { BadEventError, ConflictError, UnhealthyTargetError } from '../errors.ts';
+import { BadEventError, ConflictError } from '../errors.ts';
 import { countOf } from '../plural.ts';
 import { type ActResult, actAll, EC2_WRITE_BUCKET } from './act.ts';
 import { observePairs } from './observe.ts';
-import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } from './types.ts';
+import type {
+  ControllerDeps,
+  MemberSummary,
+  OperatorTrigger,
+  PairSummary,
+  RunSummary,
+  Trigger,
+} from './types.ts';
 
 /**
  * One reconcile: choose the pairs the trigger names, observe them all at once, decide each (pure), store the
@@ -24,15 +31,55 @@ import type { ControllerDeps, MemberSummary, PairSummary, RunSummary, Trigger } 
 export async function runController(deps: ControllerDeps, trigger: Trigger): Promise<RunSummary> {
   const startedAt = deps.clock.now();
   const deadline = deps.deadline ?? startedAt + controllerTimeoutSeconds(deps.config) * 1000;
-  const pairs = selectPairs(deps, trigger);
-  const outcome = pairs.length === 0 ? { summaries: [] } : await reconcileAll(deps, pairs, trigger, deadline);
-  return {
+  const summary = (pairs: PairSummary[], more: Partial<RunSummary> = {}): RunSummary => ({
     trigger: trigger.kind,
     startedAt: new Date(startedAt).toISOString(),
     durationMs: deps.clock.now() - startedAt,
-    pairs: outcome.summaries,
+    pairs,
+    ...more,
+  });
+  const unknown = isOperator(trigger) ? unknownPair(deps, trigger.pair) : undefined;
+  if (unknown !== undefined) {
+    deps.log.info({ trigger }, 'operator command refused');
+    return summary([], { refused: `refused ${trigger.kind} of ${unknown}` });
+  }
+  const pairs = selectPairs(deps, trigger);
+  const outcome = pairs.length === 0 ? { summaries: [] } : await reconcileAll(deps, pairs, trigger, deadline);
+  const refused = outcome.summaries.find((p) => p.refused !== undefined)?.refused;
+  return summary(outcome.summaries, {
     ...(outcome.deferred ? { deferred: outcome.deferred } : {}),
-  };
+    ...(refused !== undefined ? { refused } : {}),
+  });
+}
+
+const isOperator = (trigger: Trigger): trigger is OperatorTrigger =>
+  trigger.kind === 'failover' || trigger.kind === 'pause' || trigger.kind === 'resume';
+
+/** Says why, when an operator names a pair the configuration does not have. */
+function unknownPair(deps: ControllerDeps, name: string): string | undefined {
+  const all = deps.config.pairs;
+  return all.some((p) => p.name === name)
+    ? undefined
+    : `unknown pair "${name}" (configured: ${all.map((p) => p.name).join(', ')})`;
+}
+
+/** The operator command a trigger carries to decide, if any. */
+function commandOf(trigger: Trigger): OperatorCommand | undefined {
+  switch (trigger.kind) {
+    case 'failover':
+      return { action: 'failover', to: trigger.to, force: trigger.force };
+    case 'pause':
+      return {
+        action: 'pause',
+        seconds: trigger.seconds,
+        reason: trigger.reason,
+        ...(trigger.by !== undefined && { by: trigger.by }),
+      };
+    case 'resume':
+      return { action: 'resume', ...(trigger.by !== undefined && { by: trigger.by }) };
+    default:
+      return undefined;
+  }
 }
 
 /** Lambda's maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
@@ -154,15 +201,13 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
     case 'recheck':
       return all.filter((p) => trigger.pairs.includes(p.name));
     case 'reconcile':
-    case 'failover': {
+    case 'failover':
+    case 'pause':
+    case 'resume': {
       if (trigger.pair === undefined) return [...all];
-      const pair = all.find((p) => p.name === trigger.pair);
-      if (!pair) {
-        throw new BadEventError(
-          `unknown pair "${trigger.pair}" (configured: ${all.map((p) => p.name).join(', ')})`,
-        );
-      }
-      return [pair];
+      const unknown = unknownPair(deps, trigger.pair);
+      if (unknown !== undefined) throw new BadEventError(unknown);
+      return all.filter((p) => p.name === trigger.pair);
     }
     case 'instance-state-change': {
       const pair = all.find((p) => ROLES.some((r) => p[r].instanceId === trigger.instanceId));
@@ -173,6 +218,19 @@ function selectPairs(deps: ControllerDeps, trigger: Trigger): PairConfig[] {
       // A managed instance going down is often one of many (a zone or a host lost): look at every pair, so one
       // run moves all the lost pairs through one write budget instead of one invocation per instance.
       return LEAVING_STATES.has(trigger.state) ? [...all] : [pair];
+    }
+    case 'agent-report': {
+      for (const reason of trigger.ignored ?? []) deps.log.warn({ reason }, 'agent stream record ignored');
+      const pairs = all.filter((p) => ROLES.some((r) => trigger.instanceIds.includes(p[r].instanceId)));
+      const managed = new Set(pairs.flatMap((p) => ROLES.map((r) => p[r].instanceId)));
+      const unmanaged = trigger.instanceIds.filter((id) => !managed.has(id));
+      if (unmanaged.length > 0) {
+        deps.log.info(
+          { instanceIds: unmanaged },
+          'agent report of an instance in no configured pair ignored',
+        );
+      }
+      return pairs;
     }
     case 'alarm': {
       // The product's pair alarms are named "<deployment>.pair.<pair>.<kind>" (infra/telemetry.ts alarmName);
@@ -254,11 +312,15 @@ async function reconcileAll(
     holding: false,
     renewedAt: 0,
   };
-  // Events come in bursts when many instances fail together (one EC2 event per instance). An event's run takes
-  // the writer lease before it looks at anything; while another run holds it, the event's run only marks its
-  // pairs for that run, which looks at them before it lets go: a burst costs one write each, not one look at
-  // the fleet each.
-  if (trigger.kind === 'instance-state-change' || trigger.kind === 'alarm') {
+  // Events come in bursts when many instances fail together (one EC2 event per instance, one agent report per
+  // member). An event's run takes the writer lease before it looks at anything; while another run holds it,
+  // the event's run only marks its pairs for that run, which looks at them before it lets go: a burst costs one
+  // write each, not one look at the fleet each.
+  if (
+    trigger.kind === 'instance-state-change' ||
+    trigger.kind === 'alarm' ||
+    trigger.kind === 'agent-report'
+  ) {
     try {
       if (!(await holdWriterLease(deps, run))) {
         await run.store.markPairs(pairs.map((p) => p.name));
@@ -353,8 +415,11 @@ async function reconcilePairs(
   const observations =
     observed !== undefined && pairs.every((p) => observed.has(p.name))
       ? observed
-      : await observePairs(deps, pairs, memories);
+      : await observePairs(deps, pairs, memories, {
+          urgent: trigger.kind === 'agent-report' || trigger.kind === 'instance-state-change',
+        });
   const now = deps.clock.now();
+  const command = commandOf(trigger);
 
   const decisions = pairs.map((pair) => {
     const current = storedOf(stored, pair.name);
@@ -366,9 +431,7 @@ async function reconcilePairs(
       memory,
       now,
       dryRun: deps.config.dryRun || pair.dryRun === true,
-      ...(trigger.kind === 'failover'
-        ? { command: { action: 'failover', to: trigger.to, force: trigger.force } }
-        : {}),
+      ...(command !== undefined && { command }),
     });
     return { pair, current, memory, observation, decision };
   });
@@ -386,19 +449,27 @@ async function reconcilePairs(
       message,
     );
 
-  // An operator command that is refused touches nothing, for any pair.
+  // An operator command that is refused touches nothing, for any pair: its answer is the refusal.
   const refused = decisions.find((d) => d.decision.refusal !== undefined);
   if (refused) {
     for (const d of decisions) log(d, 'decision');
-    throw new UnhealthyTargetError(refused.decision.refusal as string);
+    return {
+      summaries: decisions.map((d) => ({
+        ...summaryOf(d.pair, d.decision),
+        active: d.memory.active,
+        ...(d.decision.refusal !== undefined && { refused: d.decision.refusal }),
+      })),
+      conflicted: [],
+      observations,
+    };
   }
 
   // Moves need the writer lease, so that overlapping runs do not each spend the account's write budget. A run
   // that cannot have it marks its moving pairs for the holder and leaves them alone. An operator's command
-  // (one pair, a few writes) is carried out at once.
+  // (one pair, a few writes: a failover, or a resume that lets a held move go) is carried out at once.
   const moving = decisions.filter((d) => !d.decision.dryRun && isMove(d.decision.plan));
   let deferred = false;
-  if (moving.length > 0 && !run.holding && trigger.kind !== 'failover') {
+  if (moving.length > 0 && !run.holding && !isOperator(trigger)) {
     try {
       deferred = !(await holdWriterLease(deps, run));
       if (deferred) await store.markPairs(moving.map((d) => d.pair.name));
@@ -418,7 +489,16 @@ async function reconcilePairs(
     decisions.map((d) =>
       isDeferred(d)
         ? deferredIntent(d.pair, d.memory, d.decision)
-        : storeIntent(deps, store, d.pair, d.current, d.memory, d.decision, now),
+        : storeIntent(
+            deps,
+            store,
+            d.pair,
+            d.current,
+            d.memory,
+            d.decision,
+            now,
+            holdRecord(trigger, d.memory, d.decision, now),
+          ),
     ),
   );
   const results = actAll(
@@ -431,10 +511,35 @@ async function reconcilePairs(
     { stopAt: run.stopAt, budget: run.budget, afterWrite: () => keepWriterLease(deps, run) },
   );
   return {
-    summaries: await Promise.all(intents.map((i) => finish(deps, store, i, results.get(i.pair.name)))),
+    summaries: await Promise.all(
+      intents.map((i) =>
+        finish(deps, store, i, results.get(i.pair.name), isOperator(trigger) ? trigger.kind : undefined),
+      ),
+    ),
     conflicted: intents.filter((i) => i.superseded !== undefined).map((i) => i.pair.name),
     observations,
   };
+}
+
+/**
+ * The history record of a pause or resume command: the hold it set (and the one it replaced), or the hold it
+ * lifted; none for a resume of a pair that was not paused (nothing changed).
+ */
+function holdRecord(
+  trigger: Trigger,
+  before: PairMemory,
+  decision: Decision,
+  now: number,
+): Record<string, unknown> | undefined {
+  const previous = pauseInForce(before, now);
+  const by = trigger.kind === 'pause' || trigger.kind === 'resume' ? trigger.by : undefined;
+  const common = { ...(by !== undefined && { by }), ...(previous !== undefined && { previous }) };
+  if (trigger.kind === 'pause' && decision.memory.pause !== undefined) {
+    const { until, reason } = decision.memory.pause;
+    return { event: 'pause', until, reason, ...common };
+  }
+  if (trigger.kind === 'resume' && previous !== undefined) return { event: 'resume', ...common };
+  return undefined;
 }
 
 /** A move left to the writer lease's holder: nothing stored, nothing written. */
@@ -464,8 +569,9 @@ interface Intent {
 
 /**
  * Store the pair's intent: the conditional write of its memory is the run's right to act, and a move's history
- * record goes into the same write, so the record of a route change exists before the change. History that an
- * earlier run stored that way but could not copy to its own item is copied first.
+ * record goes into the same write, so the record of a route change exists before the change. So does the
+ * record of an operator's pause or resume (`operatorRecord`), copied out at once. History that an earlier run
+ * stored that way but could not copy to its own item is copied first.
  */
 async function storeIntent(
   deps: ControllerDeps,
@@ -475,6 +581,7 @@ async function storeIntent(
   memoryBefore: PairMemory,
   decision: Decision,
   now: number,
+  operatorRecord?: Record<string, unknown>,
 ): Promise<Intent> {
   const { plan } = decision;
   const problems: string[] = [];
@@ -484,9 +591,20 @@ async function storeIntent(
     leftovers = failed.map((f) => f.entry);
     if (failed.length > 0) problems.push(historyProblem(failed.length, failed[0]?.error));
   }
+  const operator = operatorRecord === undefined ? [] : [pendingHistory(now, operatorRecord)];
+  const copyOperatorRecord = async () => {
+    if (operator.length === 0) return;
+    const failed = await store.recordHistory(pair.name, operator);
+    if (failed.length > 0) problems.push(historyProblem(failed.length, failed[0]?.error));
+  };
   try {
     if (decision.dryRun || !isMove(plan)) {
-      if (!sameMemory(decision.memory, current.memory) || current.version === 0) {
+      if (operator.length > 0) {
+        await store.savePair(pair.name, current.version, decision.memory, {
+          unrecorded: [...leftovers, ...operator],
+        });
+        await copyOperatorRecord();
+      } else if (!sameMemory(decision.memory, current.memory) || current.version === 0) {
         await store.savePair(pair.name, current.version, decision.memory);
       }
       return { pair, decision, memoryBefore, problems };
@@ -500,7 +618,10 @@ async function storeIntent(
       routesPlanned: plan.routes.length,
       activeBefore: memoryBefore.active,
     });
-    await store.savePair(pair.name, current.version, decision.memory, { unrecorded: [...leftovers, record] });
+    await store.savePair(pair.name, current.version, decision.memory, {
+      unrecorded: [...leftovers, ...operator, record],
+    });
+    await copyOperatorRecord();
     // The decision is now this run's to carry out (a run that loses the conditional write never gets here).
     deps.log.info({ pair: pair.name, plan: plan.kind, from: plan.from, to: plan.to }, 'intent stored');
     return { pair, decision, memoryBefore, record, problems };
@@ -521,25 +642,36 @@ async function finish(
   store: StateStore,
   intent: Intent,
   acting: Promise<ActResult> | undefined,
+  command: OperatorTrigger['kind'] | undefined,
 ): Promise<PairSummary> {
   const { pair, decision, record } = intent;
   const { plan } = decision;
   const base = summaryOf(pair, decision);
   const withProblems = (summary: PairSummary, problems: readonly string[]): PairSummary =>
     problems.length > 0 ? { ...summary, error: problems.join('; ') } : summary;
-  if (intent.deferred) return { ...base, active: intent.memoryBefore.active, deferred: true };
+  // Nothing was stored: the pair is as it was, with the pause it had.
+  const { pause: _decided, ...decided } = base;
+  const before = pauseInForce(intent.memoryBefore, deps.clock.now());
+  const unchanged = {
+    ...decided,
+    active: intent.memoryBefore.active,
+    alarms: [
+      ...base.alarms.filter((alarm) => alarm.kind !== 'paused'),
+      ...(before !== undefined ? [pausedAlarm(before)] : []),
+    ],
+    ...(before !== undefined && { pause: before }),
+  };
+  if (intent.deferred) return { ...unchanged, deferred: true };
   if (intent.superseded !== undefined) {
-    return withProblems(
-      { ...base, active: intent.memoryBefore.active, reasons: [...base.reasons, intent.superseded] },
-      intent.problems,
-    );
+    // An operator's command that could not be stored was not carried out: the operator must hear it.
+    const notDone = command === undefined ? [] : [`the ${command} was not carried out; try again`];
+    return withProblems({ ...unchanged, reasons: [...base.reasons, intent.superseded] }, [
+      ...notDone,
+      ...intent.problems,
+    ]);
   }
   if (intent.error !== undefined) {
-    return {
-      ...base,
-      active: intent.memoryBefore.active,
-      error: [intent.error, ...intent.problems].join('; '),
-    };
+    return { ...unchanged, error: [intent.error, ...intent.problems].join('; ') };
   }
   if (record === undefined || acting === undefined || !isMove(plan))
     return withProblems(base, intent.problems);
@@ -642,6 +774,7 @@ function summaryOf(pair: PairConfig, decision: Decision): PairSummary {
     elasticIpMoved: false,
     dryRun: decision.dryRun,
     members,
+    ...(decision.memory.pause !== undefined ? { pause: decision.memory.pause } : {}),
     ...(recheck !== undefined ? { recheckAfterMs: recheck } : {}),
   };
 }

@@ -2,7 +2,7 @@ import type { AwsClients } from '../aws/clients.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Alarm, MoveTrigger, PlanKind } from '../domain/plan.ts';
-import type { Health, Role, SignalName } from '../domain/types.ts';
+import type { Health, Pause, Role, SignalName } from '../domain/types.ts';
 import type { Log } from '../logger.ts';
 
 /** What the controller needs from its environment (Lambda, the simulator, tests). */
@@ -19,6 +19,10 @@ export interface ControllerDeps {
    * stop early enough before it to store their outcome. @default a run's start + controllerTimeoutSeconds
    */
   readonly deadline?: number;
+  /** the member agent's report table; absent: no agent anywhere (no reports read, no agent-silent alarm) */
+  readonly agentTableName?: string;
+  /** `arn:PARTITION:ec2:REGION:ACCOUNT:instance/`: a member's agent-table key is this plus its instance id */
+  readonly agentMemberKeyPrefix?: string;
 }
 
 /**
@@ -29,10 +33,31 @@ export type Trigger =
   | { readonly kind: 'schedule' }
   | { readonly kind: 'instance-state-change'; readonly instanceId: string; readonly state: string }
   | { readonly kind: 'alarm'; readonly alarmName: string; readonly state: string }
+  /**
+   * Member agents wrote a changed report (the agent table's stream): the instances the records' keys name, so
+   * the sender, never what the report body claims. `ignored` says which records named no instance and why.
+   */
+  | {
+      readonly kind: 'agent-report';
+      readonly instanceIds: readonly string[];
+      readonly ignored?: readonly string[];
+    }
   | { readonly kind: 'reconcile'; readonly pair?: string }
   /** a quick second look, within the same invocation, at pairs whose last evaluation asked for one */
   | { readonly kind: 'recheck'; readonly pairs: readonly string[] }
-  | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean };
+  | { readonly kind: 'failover'; readonly pair: string; readonly to: Role; readonly force: boolean }
+  /** an operator's hold on the pair's automatic moves for `seconds` */
+  | {
+      readonly kind: 'pause';
+      readonly pair: string;
+      readonly seconds: number;
+      readonly reason: string;
+      readonly by?: string;
+    }
+  | { readonly kind: 'resume'; readonly pair: string; readonly by?: string };
+
+/** The triggers that are an operator's command about one named pair: refused rather than failed. */
+export type OperatorTrigger = Extract<Trigger, { readonly kind: 'failover' | 'pause' | 'resume' }>;
 
 /** One route the run wrote. */
 export interface RouteChange {
@@ -69,6 +94,13 @@ export interface PairSummary {
   readonly dryRun: boolean;
   /** each member's verdict and signals as decided in this run */
   readonly members?: Readonly<Record<Role, MemberSummary>>;
+  /** the operator's pause holding the pair's automatic moves after this run, while it lasts */
+  readonly pause?: Pause;
+  /**
+   * Why the operator command of this run was not carried out for the pair (nothing was stored or written). An
+   * answer to the operator, not a failure: it counts toward no error metric.
+   */
+  readonly refused?: string;
   /** set when this pair's run failed (the others still ran) */
   readonly error?: string;
   /**
@@ -94,4 +126,10 @@ export interface RunSummary {
    * run was moving routes); that run looks at them before it lets go.
    */
   readonly deferred?: readonly string[];
+  /**
+   * Set when the run's operator command (failover, pause, resume) was refused: why, in one line. Nothing was
+   * stored or written. The invocation still succeeds: a refusal is the answer, not an error (a malformed
+   * command is an error, BadEventError).
+   */
+  readonly refused?: string;
 }

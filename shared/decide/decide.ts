@@ -1,9 +1,12 @@
 import type { PairConfig } from '../config/schema.ts';
+import type { AgentReport } from '../domain/agent.ts';
 import type { Alarm, Decision, MoveTrigger, Plan, Verdict } from '../domain/plan.ts';
+import { isMove } from '../domain/plan.ts';
 import type {
   Lease,
   PairMemory,
   PairObservation,
+  Pause,
   Role,
   UnknownAlarmKind,
   UnknownAlarmState,
@@ -11,6 +14,16 @@ import type {
 import { otherRole, ROLES } from '../domain/types.ts';
 import { formatSeconds } from '../duration.ts';
 import { countOf } from '../plural.ts';
+import {
+  type AgentView,
+  agentSilentAlarms,
+  countedText,
+  daemonStep,
+  nextAgentCounted,
+  nextRunningSince,
+  readAgent,
+  unconfirmedNotes,
+} from './agent.ts';
 import { evaluateMember, SOFT_SIGNALS, type SoftSignal } from './health.ts';
 import { analyseRoutes, classifyRoute, type RouteStatus, routesConverged, routeWrites } from './routes.ts';
 import { readSilence, type SilenceView } from './silence.ts';
@@ -43,13 +56,28 @@ const UNKNOWN_ALARMS: readonly UnknownAlarmKind[] = [
 
 const ROUTES_UNREADABLE = 'the route tables could not be read, so no route is written';
 
-/** An operator's request to move a pair's traffic to one member (`cli failover`, the resize workflow). */
-export interface OperatorCommand {
-  readonly action: 'failover';
-  readonly to: Role;
-  /** skip the target-health and maintenance-lease checks (never the route checks) */
-  readonly force: boolean;
-}
+/**
+ * An operator's command for one pair: move its traffic to one member (`vpn-failover failover`, the resize
+ * workflow), or hold its automatic moves for a while (`vpn-failover pause`) and lift that hold (`resume`).
+ */
+export type OperatorCommand =
+  | {
+      readonly action: 'failover';
+      readonly to: Role;
+      /** skip the target-health and maintenance-lease checks (never the route checks) */
+      readonly force: boolean;
+    }
+  | {
+      readonly action: 'pause';
+      /** how long the hold lasts from now */
+      readonly seconds: number;
+      readonly reason: string;
+      readonly by?: string;
+    }
+  | { readonly action: 'resume'; readonly by?: string };
+
+/** An operator's failover command. */
+export type FailoverCommand = Extract<OperatorCommand, { readonly action: 'failover' }>;
 
 /** Everything `decide` needs: the pure inputs of one pair's reconcile. */
 export interface DecideInput {
@@ -78,6 +106,8 @@ interface Outcome {
   readonly plan: Plan;
   readonly alarms: readonly Alarm[];
   readonly refusal?: string;
+  /** the automatic move the operator's pause held back, in words (the plan is then an alarm plan) */
+  readonly held?: string;
 }
 
 /** This run's view of the pair, shared by the rules below. */
@@ -91,12 +121,17 @@ interface Context {
   readonly routes: readonly RouteStatus[] | undefined;
   readonly streaks: Streaks;
   readonly silence: SilenceView;
+  readonly agent: AgentView;
+  /** the operator's pause in force in this evaluation (as this run's command leaves it), if any */
+  readonly pause: Pause | undefined;
 }
 
 interface Streaks {
   readonly unhealthyStreak: PairMemory['unhealthyStreak'];
   readonly healthyStreak: PairMemory['healthyStreak'];
   readonly unknownStreak: number;
+  /** the agent reports that counted as an observation in this evaluation (their probe agreed) */
+  readonly agentCounted: Readonly<Partial<Record<Role, AgentReport>>>;
 }
 
 const iso = (epochMs: number): string => new Date(epochMs).toISOString();
@@ -106,6 +141,22 @@ function leaseOn(memory: PairMemory, role: Role, now: number): Lease | undefined
   const lease = memory.lease;
   return lease !== undefined && lease.until > now && lease.member === role ? lease : undefined;
 }
+
+/** The stored pause when it still holds at `now`: a pause ends by itself, nothing is written for that. */
+export function pauseInForce(memory: PairMemory, now: number): Pause | undefined {
+  const pause = memory.pause;
+  return pause !== undefined && pause.until > now ? pause : undefined;
+}
+
+/** A pause in words: who, until when, why. */
+export const describePause = (pause: Pause): string =>
+  `paused by ${pause.by ?? 'an operator'} until ${iso(pause.until)}: ${pause.reason}`;
+
+/** The alarm a pause in force raises on every evaluation. */
+export const pausedAlarm = (pause: Pause): Alarm => ({
+  kind: 'paused',
+  detail: `automatic moves held: ${describePause(pause)}`,
+});
 
 /** Milliseconds of cooldown left since the last move (0 when none is left or there never was a move). */
 function cooldownLeft(ctx: Context): number {
@@ -126,8 +177,9 @@ function failbackNeeds(pair: PairConfig, memory: PairMemory, now: number): numbe
 }
 
 /**
- * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy, resets on healthy
- * and holds on unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
+ * Streaks counting this evaluation. A soft signal's unhealthy streak grows on unhealthy (the daemon's by 2
+ * when the member's agent report counts as a second observation, agent.ts), resets on healthy and holds on
+ * unknown or absent (unknown is not evidence either way). The healthy streak is kept only where
  * automatic failback reads it: the primary's, while the standby carries traffic and failback is automatic,
  * counting evaluations healthy on every signal up to what failback needs; it is 0 everywhere else. So a
  * steady, healthy pair's memory stops changing and a steady tick writes nothing to the state store. The
@@ -138,15 +190,18 @@ function nextStreaks(
   memory: PairMemory,
   verdicts: Readonly<Record<Role, Verdict>>,
   now: number,
+  agent: AgentView,
 ): Streaks {
   const soft = (role: Role) =>
     Object.fromEntries(
       SOFT_SIGNALS.map((name) => {
         const previous = memory.unhealthyStreak[role][name];
         const health = verdicts[role].signals[name]?.health;
+        // A member's agent report and this evaluation's probe agreeing are two observations (agent.ts).
+        const step = name === 'daemon' ? daemonStep(agent, role, health) : 1;
         // Capped at the threshold: a member that stays down changes nothing stored, so a degraded pair's
         // ticks write no state.
-        const next = Math.min(previous + 1, pair.unhealthyThreshold);
+        const next = Math.min(previous + step, pair.unhealthyThreshold);
         return [name, health === 'unhealthy' ? next : health === 'healthy' ? 0 : previous];
       }),
     ) as Record<SoftSignal, number>;
@@ -155,7 +210,15 @@ function nextStreaks(
       ? Math.min(memory.healthyStreak.primary + 1, failbackNeeds(pair, memory, now))
       : 0;
   const activeSignals = Object.values(verdicts[memory.active].signals);
+  const agentCounted = Object.fromEntries(
+    ROLES.flatMap((role) =>
+      daemonStep(agent, role, verdicts[role].signals.daemon?.health) === 2
+        ? [[role, agent.countable[role] as AgentReport]]
+        : [],
+    ),
+  );
   return {
+    agentCounted,
     unhealthyStreak: { primary: soft('primary'), standby: soft('standby') },
     healthyStreak: { primary: primaryHealthy, standby: 0 },
     unknownStreak: activeSignals.some((signal) => signal.health === 'unknown')
@@ -360,13 +423,22 @@ function settle(ctx: Context, notes: readonly string[]): Outcome {
 const probeCountsSas = (pair: PairConfig): boolean =>
   pair.probe.kind === 'strongswan' || pair.probe.kind === 'libreswan';
 
+/** How a soft signal's streak got where it is, when an agent report counted in it this evaluation. */
+const helped = (ctx: Context, role: Role, name: SoftSignal): string => {
+  const report = name === 'daemon' ? ctx.streaks.agentCounted[role] : undefined;
+  return report === undefined ? '' : countedText(report);
+};
+
 /** Automatic rules, in order: hard loss or scheduled event, soft failure, automatic failback, repair. */
 function automatic(ctx: Context): Outcome {
   const { pair, memory, verdicts, streaks, now } = ctx;
   const active = memory.active;
   const standby = otherRole(active);
   const current = verdicts[active];
-  const notes: string[] = [];
+  const notes: string[] = [
+    ...ctx.agent.notes,
+    ...unconfirmedNotes(ctx.agent, (role) => verdicts[role].signals.daemon?.health),
+  ];
 
   // Hard loss (or an imminent scheduled event) moves at once, cooldown or not.
   const scheduled = current.signals.instance?.scheduled === true;
@@ -399,7 +471,7 @@ function automatic(ctx: Context): Outcome {
   if (failing.length > 0) {
     const reasons = failing.map(
       (name) =>
-        `${active} ${name} unhealthy x${streaks.unhealthyStreak[active][name]}: ${current.signals[name]?.reason}`,
+        `${active} ${name} unhealthy x${streaks.unhealthyStreak[active][name]}${helped(ctx, active, name)}: ${current.signals[name]?.reason}`,
     );
     // If the standby's same signal is down too (the far end is down), moving helps no one.
     const farEnd = failing.flatMap((name) => {
@@ -426,7 +498,7 @@ function automatic(ctx: Context): Outcome {
   }
   for (const name of soft.filter((name) => !streaked.includes(name))) {
     notes.push(
-      `${active} ${name} unhealthy ${streaks.unhealthyStreak[active][name]}/${pair.unhealthyThreshold}: waiting`,
+      `${active} ${name} unhealthy ${streaks.unhealthyStreak[active][name]}/${pair.unhealthyThreshold}${helped(ctx, active, name)}: waiting`,
     );
   }
   if (current.health === 'unknown') {
@@ -473,8 +545,29 @@ function automatic(ctx: Context): Outcome {
   return settle(ctx, notes);
 }
 
+/**
+ * The automatic rules, unless the operator paused the pair: then every automatic move (failover on a hard
+ * loss, a scheduled event or a soft failure, automatic failback, and repairing routes or the Elastic IP back
+ * onto the active member) is held. The plan becomes an alarm plan giving the move's reasons and that it was
+ * held; the alarms a blocked move raises still are (moved-to-unverified is not: nothing moved).
+ */
+function automaticUnlessPaused(ctx: Context): Outcome {
+  const outcome = automatic(ctx);
+  const { plan } = outcome;
+  if (ctx.pause === undefined || !isMove(plan)) return outcome;
+  const held =
+    plan.kind === 'repair-routes'
+      ? `repair ${countOf(plan.routes.length, 'route')}${plan.moveElasticIp ? ' and the Elastic IP' : ''} onto ${plan.to}`
+      : `${plan.kind === 'failover' ? 'fail over' : 'fail back'} to ${plan.to} (${plan.trigger})`;
+  return {
+    plan: alarmPlan([...plan.reasons, `would ${held}, but the pair is ${describePause(ctx.pause)}`]),
+    alarms: outcome.alarms.filter((alarm) => alarm.kind !== 'moved-to-unverified'),
+    held,
+  };
+}
+
 /** Operator command: moves traffic to the named member, or is refused with the reason. */
-function commanded(ctx: Context, command: OperatorCommand): Outcome {
+function commanded(ctx: Context, command: FailoverCommand): Outcome {
   const { memory, routes, pair } = ctx;
   const { to, force } = command;
   const said = `operator command: failover to ${to}${force ? ' (forced)' : ''}`;
@@ -513,7 +606,8 @@ const carryingAfter = (ctx: Context, plan: Plan): Role =>
  * traffic is unhealthy (no redundancy), both are, routes point outside the pair, or the member carrying
  * traffic is lost and this run leaves traffic on it (the move is blocked, or this is a dry run).
  */
-function standingAlarms(ctx: Context, plan: Plan, dryRun: boolean): Alarm[] {
+function standingAlarms(ctx: Context, outcome: Outcome, dryRun: boolean): Alarm[] {
+  const { plan } = outcome;
   const { pair, verdicts, routes, memory } = ctx;
   const alarms: Alarm[] = [];
   const spare = otherRole(carryingAfter(ctx, plan));
@@ -532,9 +626,12 @@ function standingAlarms(ctx: Context, plan: Plan, dryRun: boolean): Alarm[] {
   const lost = verdicts[memory.active];
   const movedOff = !dryRun && (plan.kind === 'failover' || plan.kind === 'failback');
   if (lost.hard && !movedOff) {
-    const why = dryRun
-      ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
-      : 'no move off it can be made';
+    const why =
+      outcome.held !== undefined && ctx.pause !== undefined
+        ? `it would ${outcome.held}, but the pair is ${describePause(ctx.pause)}`
+        : dryRun
+          ? `a dry run moves nothing (it would ${plan.kind === 'failover' || plan.kind === 'failback' ? `move traffic to ${plan.to}` : 'not move traffic'})`
+          : 'no move off it can be made';
     alarms.push({
       kind: 'traffic-blackholed',
       detail: `${memory.active} ${pair[memory.active].instanceId} carries traffic and is lost (${lost.signals.instance?.reason}); ${why}`,
@@ -687,8 +784,13 @@ function nextMemory(
     primaryFailures: _failures,
     peerReached: _reached,
     silenceStreak: _silence,
+    agentCounted: _counted,
+    runningSince: _running,
+    pause: _pause,
     ...rest
   } = kept;
+  const agentCounted = nextAgentCounted(pair, observation, memory, streaks.agentCounted);
+  const runningSince = nextRunningSince(pair, observation, memory, now);
   return {
     ...rest,
     unhealthyStreak: streaks.unhealthyStreak,
@@ -701,18 +803,66 @@ function nextMemory(
     ...(Object.keys(addresses).length > 0 && { addresses }),
     ...(silence.peerReached.length > 0 && { peerReached: silence.peerReached }),
     ...(ROLES.some((role) => silence.streak[role] > 0) && { silenceStreak: silence.streak }),
+    ...(Object.keys(agentCounted).length > 0 && { agentCounted }),
+    ...(Object.keys(runningSince).length > 0 && { runningSince }),
+    // A pause that has run out is dropped with this write (it stopped holding at its end either way).
+    ...(ctx.pause !== undefined && { pause: ctx.pause }),
   };
 }
 
 /**
+ * The pause in force once this run's command (if any) is taken: a pause command's new hold (replacing any
+ * earlier one), none after resume, else the stored one while it lasts.
+ */
+function pauseAfter(
+  memory: PairMemory,
+  now: number,
+  command: OperatorCommand | undefined,
+): Pause | undefined {
+  if (command?.action === 'pause') {
+    return {
+      until: now + command.seconds * 1000,
+      reason: command.reason,
+      ...(command.by !== undefined && { by: command.by }),
+      at: now,
+    };
+  }
+  return command?.action === 'resume' ? undefined : pauseInForce(memory, now);
+}
+
+/**
+ * The plan for this run: the command's, or the automatic rules (held while paused). A pause or resume command
+ * is followed by the automatic rules as they stand under it (a resume may move at once), its reasons first.
+ */
+function outcomeOf(ctx: Context, command: OperatorCommand | undefined): Outcome {
+  if (command === undefined) return automaticUnlessPaused(ctx);
+  if (command.action === 'failover') {
+    const outcome = commanded(ctx, command);
+    if (ctx.pause === undefined || outcome.refusal !== undefined) return outcome;
+    const note = `the pair stays ${describePause(ctx.pause)} (automatic moves held; resume lifts it)`;
+    return { ...outcome, plan: { ...outcome.plan, reasons: [...outcome.plan.reasons, note] } };
+  }
+  const previous = pauseInForce(ctx.memory, ctx.now);
+  const said =
+    command.action === 'pause'
+      ? `operator command: pause for ${formatSeconds(command.seconds)} by ${command.by ?? 'an operator'}: ${command.reason}${previous !== undefined ? ` (replaces: ${describePause(previous)})` : ''}`
+      : `operator command: resume by ${command.by ?? 'an operator'}${previous !== undefined ? ` (lifts: ${describePause(previous)})` : ': the pair was not paused'}`;
+  const outcome = automaticUnlessPaused(ctx);
+  return { ...outcome, plan: { ...outcome.plan, reasons: [said, ...outcome.plan.reasons] } };
+}
+
+/**
  * Decide one pair: verdicts for both members, then the plan, the alarms and the memory to store. Pure: the
- * same input always gives the same decision. Without an operator command the automatic rules apply; with
- * one, the command decides and a refusal is returned in `refusal`. A dry run carries the same alarms a real
- * run would, plus traffic-blackholed when it leaves traffic on a lost member.
+ * same input always gives the same decision. Without an operator command the automatic rules apply, and
+ * while an operator's pause holds they move nothing (alarm `paused` on every evaluation); with a failover
+ * command, the command decides (pause or not) and a refusal is returned in `refusal`; a pause or resume
+ * command sets or lifts the hold, then the automatic rules apply under it. A dry run carries the same alarms
+ * a real run would, plus traffic-blackholed when it leaves traffic on a lost member.
  */
 export function decide(input: DecideInput): Decision {
   const { pair, observation, memory, now, dryRun, command } = input;
   const silence = readSilence(pair, observation, memory);
+  const agent = readAgent(pair, observation, memory, now);
   const verdicts = {
     primary: evaluateMember({ pair, role: 'primary', observation, now, silence: silence.findings.primary }),
     standby: evaluateMember({ pair, role: 'standby', observation, now, silence: silence.findings.standby }),
@@ -724,15 +874,25 @@ export function decide(input: DecideInput): Decision {
     now,
     verdicts,
     routes: analyseRoutes(pair, observation),
-    streaks: nextStreaks(pair, memory, verdicts, now),
+    streaks: nextStreaks(pair, memory, verdicts, now, agent),
     silence,
+    agent,
+    pause: pauseAfter(memory, now, command),
   };
-  const outcome = command === undefined ? automatic(ctx) : commanded(ctx, command);
+  const outcome = outcomeOf(ctx, command);
   const damped = unknownAlarms(ctx, outcome.plan);
+  const paused: Alarm[] =
+    ctx.pause === undefined || outcome.refusal !== undefined ? [] : [pausedAlarm(ctx.pause)];
   return {
     pair: pair.name,
     plan: outcome.plan,
-    alarms: distinct([...outcome.alarms, ...standingAlarms(ctx, outcome.plan, dryRun), ...damped.alarms]),
+    alarms: distinct([
+      ...outcome.alarms,
+      ...standingAlarms(ctx, outcome, dryRun),
+      ...damped.alarms,
+      ...agentSilentAlarms(pair, observation, memory, now),
+      ...paused,
+    ]),
     verdicts,
     memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),
     dryRun,

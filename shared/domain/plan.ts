@@ -103,7 +103,7 @@ export interface Decision {
   /** the memory to persist after the plan is carried out */
   readonly memory: PairMemory;
   readonly dryRun: boolean;
-  /** why an operator command was not carried out (the handler reports it as an error); absent otherwise */
+  /** why an operator command was not carried out (the run answers it as a refusal, not an error); absent otherwise */
   readonly refusal?: string;
 }
 

@@ -2,6 +2,7 @@
  * The domain vocabulary shared by observe, decide and act. No SDK types here: adapters in shared/aws
  * translate AWS responses into these shapes, and the pure decision code reads only these.
  */
+import type { AgentReport } from './agent.ts';
 
 /** A member of a pair, by its configured role. Which one carries traffic is a separate fact (`active`). */
 export type Role = 'primary' | 'standby';
@@ -94,6 +95,23 @@ export const NO_ADDRESS = 'none';
 /** A destination as EC2 names it on a route. */
 export type Destination = string;
 
+/** What the agent table held for one member in this run. */
+export interface AgentObservation {
+  /**
+   * false when the agent table could not be read for this member: an unknown, neither evidence nor silence
+   * (`detail` says why)
+   */
+  readonly readable: boolean;
+  /** the report stored under this member's own key; absent when there is none (or it was unreadable) */
+  readonly report?: AgentReport;
+  /**
+   * The report speaks for this member: its key (the sender, bound by IAM) and the instance id it claims both
+   * name the member. An unbound report is never evidence.
+   */
+  readonly bound?: boolean;
+  readonly detail?: string;
+}
+
 /** One observed route in a managed route table, for one managed destination. */
 export interface ObservedRoute {
   readonly routeTableId: string;
@@ -134,6 +152,8 @@ export interface PairObservation {
   readonly routes?: readonly ObservedRoute[];
   /** member whose route-target ENI holds the pair's Elastic IP, when one is configured and readable */
   readonly elasticIpOn?: Role | 'other' | 'none';
+  /** each member's latest agent report; absent when the pair has no agent (or no agent table is deployed) */
+  readonly agent?: Readonly<Record<Role, AgentObservation>>;
 }
 
 /** A maintenance lease, taken by the resize workflow. */
@@ -143,6 +163,22 @@ export interface Lease {
   readonly until: number;
   /** the member under maintenance (the controller must not move traffic to it) */
   readonly member?: Role;
+}
+
+/**
+ * An operator's hold on a pair's automatic moves (`vpn-failover pause`): until `until`, the controller makes no
+ * automatic move for the pair (operator commands still work). It ends by itself at `until`: nothing needs to
+ * be written for that, and a later write drops it.
+ */
+export interface Pause {
+  /** epoch ms after which the pause no longer holds */
+  readonly until: number;
+  /** why, as the operator said it */
+  readonly reason: string;
+  /** who paused it, when the command said */
+  readonly by?: string;
+  /** epoch ms of the pause command */
+  readonly at: number;
 }
 
 /**
@@ -209,7 +245,19 @@ export interface PairMemory {
    * answered by its partner, and that partner's ping of it got no reply. Absent when both are 0.
    */
   readonly silenceStreak?: Readonly<Record<Role, number>>;
+  /**
+   * Per member, the `since` of the agent report last counted as an observation (each report's unhealthy
+   * state counts once), kept while that report is still the member's current one. Absent when none is.
+   */
+  readonly agentCounted?: Readonly<Partial<Record<Role, number>>>;
+  /**
+   * Epoch ms since which each member of an agent-enabled pair has been seen running without a break; its
+   * agent's silence counts only after it has run as long as the silence limit. Absent for stopped members.
+   */
+  readonly runningSince?: Readonly<Partial<Record<Role, number>>>;
   readonly lease?: Lease;
+  /** the operator's pause, as last stored (it may have run out since: see `until`) */
+  readonly pause?: Pause;
 }
 
 export const initialMemory = (): PairMemory => ({

@@ -19,7 +19,7 @@ import { analyseRoutes, type RouteStatus, routesConverged } from '../decide/rout
 import type { Verdict } from '../domain/plan.ts';
 import type { PairObservation, Role, StoredPair } from '../domain/types.ts';
 import { otherRole, ROLES } from '../domain/types.ts';
-import { LeaseHeldError, RouteNotConfirmedError } from '../errors.ts';
+import { LeaseHeldError, RouteNotConfirmedError, UnhealthyTargetError } from '../errors.ts';
 import {
   MemberCarriesTrafficError,
   MemberNotHealthyError,
@@ -430,6 +430,8 @@ async function moveLease(deps: ResizeDeps, ctx: ResizeContext, member: Role | un
  */
 async function failOverTo(deps: ResizeDeps, ctx: ResizeContext, to: Role): Promise<void> {
   const summary = await runController(deps, { kind: 'failover', pair: ctx.pair, to, force: false });
+  // The controller answers a refusal (it is the operator's answer there); here it stops the step.
+  if (summary.refused !== undefined) throw new UnhealthyTargetError(summary.refused);
   const result = summary.pairs.find((p) => p.pair === ctx.pair);
   if (result?.error !== undefined)
     throw new RouteNotConfirmedError(`failover of pair ${ctx.pair} to ${to}: ${result.error}`);

@@ -1,7 +1,9 @@
 import { parseConfig } from '../../shared/config/load.ts';
 import type { ConfigInput, PairConfig } from '../../shared/config/schema.ts';
 import type { DecideInput } from '../../shared/decide/decide.ts';
+import type { AgentReport } from '../../shared/domain/agent.ts';
 import type {
+  AgentObservation,
   Datapoint,
   InstanceObservation,
   ObservedRoute,
@@ -236,4 +238,60 @@ export function streaks(
   return Object.fromEntries(
     ROLES.map((role) => [role, { ...base[role], ...patch[role] }]),
   ) as PairMemory['unhealthyStreak'];
+}
+
+/** A member's own agent report (bound: its key and its claim name it), healthy, sent 10 s before NOW. */
+export function agentReport(role: Role, patch: Partial<AgentReport> = {}): AgentReport {
+  return {
+    instanceId: INSTANCE[role],
+    claimedInstanceId: INSTANCE[role],
+    verdict: 'healthy',
+    detail: 'healthy: 1 installed CHILD SAs (at least 1 required)',
+    exitStatus: 0,
+    tunnelUp: true,
+    since: NOW - 30 * MINUTE,
+    at: NOW - 10_000,
+    kind: 'heartbeat',
+    seq: 31,
+    agentVersion: '1.0.0',
+    ...patch,
+  };
+}
+
+/** An unhealthy report the agent wrote on the change, 2 s before NOW (its verdict first seen 4 s before). */
+export const unhealthyReport = (role: Role, patch: Partial<AgentReport> = {}): AgentReport =>
+  agentReport(role, {
+    verdict: 'unhealthy',
+    detail: 'unhealthy: daemon not responding',
+    exitStatus: 4,
+    tunnelUp: false,
+    since: NOW - 4_000,
+    at: NOW - 2_000,
+    kind: 'change',
+    seq: 32,
+    ...patch,
+  });
+
+/** The agent table's view of one member: its report (bound unless it claims another), none, or unreadable. */
+export function agentSeen(role: Role, report: AgentReport | 'none' | 'unreadable'): AgentObservation {
+  if (report === 'unreadable') return { readable: false, detail: 'ThrottlingException: Rate exceeded' };
+  if (report === 'none') return { readable: true };
+  return {
+    readable: true,
+    report,
+    bound: report.instanceId === INSTANCE[role] && report.claimedInstanceId === INSTANCE[role],
+  };
+}
+
+/** The agent table holds these for the members (default: each member's healthy heartbeat). */
+export function withAgent(
+  input: DecideInput,
+  reports: Partial<Record<Role, AgentReport | 'none' | 'unreadable'>> = {},
+): DecideInput {
+  return withObservation(input, {
+    agent: {
+      primary: agentSeen('primary', reports.primary ?? agentReport('primary')),
+      standby: agentSeen('standby', reports.standby ?? agentReport('standby')),
+    },
+  });
 }

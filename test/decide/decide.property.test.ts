@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PairConfig } from '../../shared/config/schema.ts';
-import { type DecideInput, decide } from '../../shared/decide/decide.ts';
+import { type DecideInput, decide, pauseInForce } from '../../shared/decide/decide.ts';
 import { isMove } from '../../shared/domain/plan.ts';
 import type {
   InstanceObservation,
@@ -9,6 +9,7 @@ import type {
   ObservedRoute,
   PairMemory,
   PairObservation,
+  Pause,
   PeerReach,
   ProbeReply,
   Role,
@@ -210,6 +211,17 @@ const leaseArb: fc.Arbitrary<Lease> = fc.record(
   { requiredKeys: ['owner', 'until'] },
 );
 
+/** An operator's pause, in force or run out. */
+const pauseArb: fc.Arbitrary<Pause> = fc.record(
+  {
+    until: fc.integer({ min: NOW - 5 * MINUTE, max: NOW + 30 * MINUTE }),
+    reason: fc.constant('maintenance'),
+    by: fc.constant('alice'),
+    at: fc.constant(NOW - 60 * MINUTE),
+  },
+  { requiredKeys: ['until', 'reason', 'at'] },
+);
+
 const memoryArb: fc.Arbitrary<PairMemory> = fc.record(
   {
     active: roleArb,
@@ -223,6 +235,7 @@ const memoryArb: fc.Arbitrary<PairMemory> = fc.record(
     lease: leaseArb,
     silenceStreak: fc.record({ primary: streakArb, standby: streakArb }),
     peerReached: fc.subarray([INSTANCE.primary, INSTANCE.standby]),
+    pause: pauseArb,
   },
   { requiredKeys: ['active', 'unhealthyStreak', 'healthyStreak', 'unknownStreak'] },
 );
@@ -233,6 +246,15 @@ const commandArb = fc.oneof(
     arbitrary: fc.record({ action: fc.constant<'failover'>('failover'), to: roleArb, force: fc.boolean() }),
     weight: 1,
   },
+  {
+    arbitrary: fc.record({
+      action: fc.constant<'pause'>('pause'),
+      seconds: fc.integer({ min: 60, max: 7 * 86_400 }),
+      reason: fc.constant('firmware'),
+    }),
+    weight: 1,
+  },
+  { arbitrary: fc.record({ action: fc.constant<'resume'>('resume') }), weight: 1 },
 );
 
 /** Any input decide may be given: arbitrary observations, memories, commands and dry-run settings. */
@@ -271,7 +293,7 @@ describe('decide properties', () => {
     fc.assert(
       fc.property(inputArb, (input) => {
         const decision = decide(input);
-        if (!isMove(decision.plan) || input.command?.force === true) return;
+        if (!isMove(decision.plan) || (input.command?.action === 'failover' && input.command.force)) return;
         const target = decision.verdicts[decision.plan.to];
         if (target.health === 'healthy') return;
         // the unverified exception: a hard loss, to a running member that nothing says is unhealthy
@@ -306,7 +328,12 @@ describe('decide properties', () => {
       fc.property(inputArb, (input) => {
         const { plan } = decide(input);
         const lease = input.memory.lease;
-        if (!isMove(plan) || input.command?.force === true || lease === undefined || lease.until <= input.now)
+        if (
+          !isMove(plan) ||
+          (input.command?.action === 'failover' && input.command.force) ||
+          lease === undefined ||
+          lease.until <= input.now
+        )
           return;
         expect(lease.member).not.toBe(plan.to);
       }),
@@ -330,7 +357,8 @@ describe('decide properties', () => {
         });
         expect(decision.plan.kind).toBe('noop');
         expect(isMove(decision.plan)).toBe(false);
-        expect(decision.alarms).toEqual([]);
+        // An operator's pause in force is alarmed on every evaluation, even with nothing to hold.
+        expect(decision.alarms.map((a) => a.kind)).toEqual(pauseInForce(memory, NOW) ? ['paused'] : []);
         expect(decision.memory.active).toBe(active);
       }),
       RUNS,
@@ -373,6 +401,55 @@ describe('decide properties', () => {
         const { memory } = decide({ ...input, dryRun: true });
         expect(memory.active).toBe(input.memory.active);
         expect(memory.lastFailoverAt).toBe(input.memory.lastFailoverAt);
+      }),
+      RUNS,
+    );
+  });
+
+  it('makes no automatic move while an operator pause is in force, and raises paused every time', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const { command } = input;
+        if (command?.action === 'failover') return;
+        const held =
+          command?.action === 'pause' ||
+          (command?.action !== 'resume' && pauseInForce(input.memory, input.now) !== undefined);
+        const decision = decide(input);
+        expect(decision.alarms.some((a) => a.kind === 'paused')).toBe(held);
+        if (held) {
+          expect(isMove(decision.plan)).toBe(false);
+          expect(decision.memory.pause?.until).toBeGreaterThan(input.now);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it('lets an operator failover through a pause, keeping the pause', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const live = pauseInForce(input.memory, input.now);
+        if (input.command?.action !== 'failover' || live === undefined) return;
+        const decision = decide(input);
+        const unpaused = decide({ ...input, memory: { ...input.memory, pause: undefined } });
+        expect(decision.plan.kind).toBe(unpaused.plan.kind);
+        expect(decision.refusal).toBe(unpaused.refusal);
+        expect(decision.memory.pause).toEqual(live);
+      }),
+      RUNS,
+    );
+  });
+
+  it('drops a pause that has run out, and it holds nothing', () => {
+    fc.assert(
+      fc.property(inputArb, (input) => {
+        const pause = input.memory.pause;
+        if (pause === undefined || pause.until > input.now || input.command?.action === 'pause') return;
+        const decision = decide(input);
+        expect(decision.memory.pause).toBeUndefined();
+        expect(decision.alarms.some((a) => a.kind === 'paused')).toBe(false);
+        const { pause: _, ...without } = input.memory;
+        expect(decision.plan.kind).toBe(decide({ ...input, memory: without }).plan.kind);
       }),
       RUNS,
     );

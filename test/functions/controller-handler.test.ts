@@ -4,7 +4,7 @@ import { StateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
-import { BadEventError, UnhealthyTargetError } from '../../shared/errors.ts';
+import { BadEventError } from '../../shared/errors.ts';
 import { METRIC } from '../../shared/telemetry-names.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
@@ -205,10 +205,18 @@ describe('controller handler', () => {
     await handleEvent(SCHEDULE, context, deps);
     fleet.world.probeExit.set(STANDBY, 1);
     fleet.reset();
+    const runErrors: number[] = [];
+    const add = deps.metrics.addMetric.bind(deps.metrics);
+    vi.spyOn(deps.metrics, 'addMetric').mockImplementation((name, unit, value) => {
+      if (name === METRIC.runErrors) runErrors.push(value);
+      return add(name, unit, value);
+    });
 
-    await expect(
-      handleEvent({ action: 'failover', pair: 'pair-0', to: 'standby' }, context, deps),
-    ).rejects.toThrow(UnhealthyTargetError);
+    // The refusal is the command's answer, not a Lambda error: the invocation succeeds and no run error counts.
+    const refused = await handleEvent({ action: 'failover', pair: 'pair-0', to: 'standby' }, context, deps);
+    expect(refused.refused).toMatch(/^refused failover of pair-0 to standby: standby i-0+2 is unhealthy/);
+    expect(refused.pairs[0]).toMatchObject({ plan: 'alarm', active: 'primary', routesChanged: [] });
+    expect(runErrors).toEqual([0]);
     expect(fleet.writes()).toBe(0);
     expect(routeTargets()).toEqual(['primary', 'primary', 'primary', 'primary']);
 
