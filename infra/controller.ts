@@ -163,7 +163,7 @@ export function propsProblems(
  *   CloudWatch alarms and the grantNotify principals may publish to), the alarms and a dashboard;
  * - when some pair has the agent enabled, the member agent (agent.ts): its report table, whose stream of changes
  *   invokes the controller, the members' policy, and its installer with one State Manager association per pair;
- * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair) and
+ * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair, the agent 1) and
  *   that each role's policies stay within IAM's size quotas (policy-size.ts);
  * - least-privilege IAM for all of it (see permissions.ts).
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
