@@ -13,11 +13,12 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { chunk } from '../shared/concurrency.ts';
 import { parseConfig } from '../shared/config/load.ts';
-import type { Config } from '../shared/config/schema.ts';
+import { agentEnabled, type Config } from '../shared/config/schema.ts';
 import { SCHEDULE_INPUT } from '../shared/controller/events.ts';
 import { controllerTimeoutSeconds } from '../shared/controller/run.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
+import { MemberAgent } from './agent.ts';
 import { ControllerAlarms, HEARTBEAT_PERIODS, RECOVER_ALARMS_PER_PAIR } from './alarms.ts';
 import { ControllerFunction, type ControllerFunctionProps, writeConfigFile } from './controller-function.ts';
 import { ControllerDashboard } from './dashboard.ts';
@@ -160,7 +161,9 @@ export function propsProblems(
  *   recoverMembers) state changes of the member recovery alarms;
  * - the DynamoDB state table, the SSM probe document, the encrypted alarm topic (which only this deployment's
  *   CloudWatch alarms and the grantNotify principals may publish to), the alarms and a dashboard;
- * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair) and
+ * - when some pair has the agent enabled, the member agent (agent.ts): its report table, whose stream of changes
+ *   invokes the controller, the members' policy, and its installer with one State Manager association per pair;
+ * - a check that the stack stays within CloudFormation's 500 resources (recoverMembers adds 2 per pair, the agent 1) and
  *   that each role's policies stay within IAM's size quotas (policy-size.ts);
  * - least-privilege IAM for all of it (see permissions.ts).
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
@@ -189,6 +192,8 @@ export class VpnFailoverController extends Construct {
   readonly dashboard: ControllerDashboard;
   /** The zero-downtime resize workflow (Step Functions) and its step Lambda. */
   readonly resize: ResizeWorkflow;
+  /** The member agent's table, policy and installer; undefined when no pair has the agent enabled. */
+  readonly agent: MemberAgent | undefined;
 
   private readonly configFile: string;
   private readonly logRetention: RetentionDays;
@@ -282,8 +287,13 @@ export class VpnFailoverController extends Construct {
       // pair's conditional write on its version, and the writer lease around route writes.
     });
     this.controller.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: MAX_EVENT_AGE });
+    // Before the controller's grants, so the packing of its per-pair statements knows the room the agent's
+    // stream and table permissions take.
+    this.agent = config.pairs.some((p) => agentEnabled(config, p))
+      ? new MemberAgent(this, 'Agent', { config, deploymentName, controller: this.controller })
+      : undefined;
     // No grantNotify: the controller reports through metrics and alarms, not by publishing to the topic.
-    this.grantControl(this.controller);
+    this.grantControl(this.controller, this.agent?.readStatements() ?? []);
 
     const scheduleRole = new Role(this, 'ScheduleRole', {
       assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
@@ -359,7 +369,14 @@ export class VpnFailoverController extends Construct {
     const resources = this.node.findAll().filter((c) => CfnResource.isCfnResource(c)).length;
     const limitProblems = [
       ...(resources > STACK_RESOURCE_LIMIT
-        ? [resourceLimitProblem(resources, recoverMembers ? config.pairs.length : 0)]
+        ? [
+            resourceLimitProblem(
+              resources,
+              config.pairs.length,
+              recoverMembers,
+              this.agent?.associations.size ?? 0,
+            ),
+          ]
         : []),
       ...this.policySizeProblems(),
     ];
@@ -501,21 +518,35 @@ function addAll(scope: Construct, grantee: IGrantable, statements: readonly Poli
 }
 
 /**
- * The stack would exceed CloudFormation's resource limit. Everything but the recovery alarms is a fixed number
- * of resources plus two EventBridge resources per INSTANCE_IDS_PER_RULE instances, far below the limit at the
- * schema's 500 pairs; the recovery alarms are two per pair.
+ * The stack would exceed CloudFormation's resource limit. Everything but the recovery alarms and the agent's
+ * associations is a fixed number of resources plus two EventBridge resources per INSTANCE_IDS_PER_RULE
+ * instances, far below the limit at the schema's 500 pairs; the recovery alarms are two per pair, the agent one
+ * association per pair that runs it.
  */
-function resourceLimitProblem(resources: number, recoverPairs: number): InputProblem {
-  const recoverAlarms = recoverPairs * RECOVER_ALARMS_PER_PAIR;
+function resourceLimitProblem(
+  resources: number,
+  pairs: number,
+  recoverMembers: boolean,
+  associations: number,
+): InputProblem {
+  const recoverAlarms = recoverMembers ? pairs * RECOVER_ALARMS_PER_PAIR : 0;
+  const perPair = (recoverAlarms + associations) / pairs;
+  const fitting = Math.max(
+    0,
+    Math.floor((STACK_RESOURCE_LIMIT - (resources - recoverAlarms - associations)) / perPair),
+  );
   if (recoverAlarms === 0) {
+    const advice =
+      associations > 0
+        ? ` of at most ${fitting} pairs each (the member agent adds an association per pair)`
+        : '';
     return {
       path: 'config.pairs',
-      message: `the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; split the pairs over several configurations and stacks`,
+      message: `the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; split the pairs over several configurations and stacks${advice}`,
     };
   }
-  const fitting = Math.floor((STACK_RESOURCE_LIMIT - (resources - recoverAlarms)) / RECOVER_ALARMS_PER_PAIR);
   return {
     path: 'recoverMembers',
-    message: `recoverMembers with ${recoverPairs} pairs needs ${recoverAlarms} alarms, so the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; turn recoverMembers off, or split the pairs over several stacks of at most ${Math.max(0, fitting)} pairs each`,
+    message: `recoverMembers with ${pairs} pairs needs ${recoverAlarms} alarms, so the stack would hold ${resources} resources, above CloudFormation's limit of ${STACK_RESOURCE_LIMIT}; turn recoverMembers off, or split the pairs over several stacks of at most ${fitting} pairs each`,
   };
 }

@@ -23,7 +23,7 @@ export const PROBE_EXIT_NO_PARAMETERS = PROBE_EXIT_UNKNOWN;
 
 /**
  * The plugin's execution timeout. Every daemon command in the script runs under its own shorter timeout
- * (VPN_FAILOVER_CHECK_TIMEOUT, 4 s), so a hung daemon is reported as not responding well before this fires;
+ * (VPN_FAILOVER_CHECK_TIMEOUT, 2 s), so a hung daemon is reported as not responding well before this fires;
  * an execution that still times out reads as unknown.
  */
 export const PROBE_EXECUTION_TIMEOUT_SECONDS = 15;

@@ -39,7 +39,7 @@ export class VpnFailoverStack extends Stack {
    */
   private addOutputs(): void {
     const { controller, config, deploymentName, table, probeDocumentName, resize, topic } = this.controller;
-    // The agent's outputs exist only when some pair runs the agent; infra/agent.ts adds them.
+    // The agent's outputs exist only when some pair runs the agent (MemberAgent.outputs, below).
     type AlwaysOutput = Exclude<
       keyof typeof STACK_OUTPUTS,
       'agentTableName' | 'agentPolicyArn' | 'agentDocumentName'
@@ -73,8 +73,12 @@ export class VpnFailoverStack extends Stack {
           'sha256 (first 16 hex digits) of the validated configuration as deployed; vpn-failover doctor compares it with the file',
       },
     };
-    for (const [name, output] of Object.entries(outputs)) {
-      new CfnOutput(this, STACK_OUTPUTS[name as AlwaysOutput], output);
+    const all: Partial<Record<keyof typeof STACK_OUTPUTS, { value: string; description: string }>> = {
+      ...outputs,
+      ...this.controller.agent?.outputs(),
+    };
+    for (const [name, output] of Object.entries(all)) {
+      new CfnOutput(this, STACK_OUTPUTS[name as keyof typeof STACK_OUTPUTS], output);
     }
   }
 }

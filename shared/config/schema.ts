@@ -351,9 +351,12 @@ function duplicates(values: readonly string[]): number[] {
   return repeated;
 }
 
-/** Whether the member agent runs on this pair's instances: the pair's own setting, else the top level's. */
+/**
+ * Whether the member agent runs on this pair's instances: the pair's own setting, else the top level's; never for
+ * a pair without a daemon probe (`probe.kind: none`), since the agent judges the daemon with the pair's probe.
+ */
 export const agentEnabled = (config: Config, pair: PairConfig): boolean =>
-  pair.agent?.enabled ?? config.agent.enabled;
+  pair.probe.kind !== 'none' && (pair.agent?.enabled ?? config.agent.enabled);
 
 /** A validated configuration with every default filled in (durations in seconds). */
 export type Config = z.output<typeof configSchema>;

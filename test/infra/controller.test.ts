@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { VpnFailoverController } from '../../infra/controller.ts';
@@ -85,7 +86,13 @@ const arnOf = (service: string, resource: string) =>
 /** Reads that AWS authorises only on `*` (Service Authorization Reference); everything else must be scoped. */
 const isUnscopableRead = (action: string) =>
   /^ec2:Describe[A-Za-z]+$/.test(action) ||
-  ['ssm:ListCommandInvocations', 'cloudwatch:GetMetricData'].includes(action);
+  ['ssm:ListCommandInvocations', 'cloudwatch:GetMetricData', 'dynamodb:ListStreams'].includes(action);
+
+/** The members' tunnel metric: PutMetricData has no resource scoping, so only its namespace condition confines it. */
+const isTunnelMetricWrite = (statement: TemplateStatement) =>
+  actionsOf(statement).join() === 'cloudwatch:PutMetricData' &&
+  JSON.stringify(statement.Condition) ===
+    JSON.stringify({ StringEquals: { 'cloudwatch:namespace': ['VpnFailover/Tunnels'] } });
 
 /** The one write on `*`: a grant on the members' (unknown) volume key, only through EC2, only for AWS resources. */
 const isEc2VolumeKeyGrant = (statement: TemplateStatement) =>
@@ -331,10 +338,11 @@ describe('IAM', () => {
     );
   };
 
-  it('grants no action other than an unscopable read, or an EC2 grant on a volume key, on `*`, in any policy of the stack', () => {
+  it('grants no action other than an unscopable read, an EC2 grant on a volume key, or the tunnel metric in its namespace, on `*`, in any policy of the stack', () => {
     for (const { template: t } of [example, everyOption]) {
       for (const statement of policyStatements(t)) {
         if (!resourcesOf(statement).includes('*') || isEc2VolumeKeyGrant(statement)) continue;
+        if (isTunnelMetricWrite(statement)) continue;
         for (const action of actionsOf(statement))
           expect({ action, unscopable: isUnscopableRead(action) }).toEqual({ action, unscopable: true });
       }
@@ -376,6 +384,7 @@ describe('IAM', () => {
       .sort();
     expect(onStar).toEqual([
       'cloudwatch:GetMetricData',
+      'dynamodb:ListStreams',
       'ec2:DescribeInstanceStatus',
       'ec2:DescribeInstances',
       'ec2:DescribeNetworkInterfaces',
@@ -436,17 +445,33 @@ describe('IAM', () => {
     expect(resourcesFor(statements, 'ec2:DescribeAddresses')).toEqual(['*']);
   });
 
-  it('allows only item reads and writes on the state table: no Scan, no DeleteItem, no other table', () => {
-    const tableArn = `\${${logicalIdOf(stack, stack.controller.table)}.Arn}`;
+  it('allows item reads and writes on the state table, item reads on the agent table and its stream: no Scan, no DeleteItem, no other table', () => {
+    const tableId = logicalIdOf(stack, stack.controller.table);
+    const agentId = logicalIdOf(stack, stack.controller.agent?.table as Table);
     const dynamo = controllerStatements().filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
-    expect(dynamo.flatMap(actionsOf).sort()).toEqual([
-      'dynamodb:BatchGetItem',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:Query',
-      'dynamodb:UpdateItem',
-    ]);
-    expect(dynamo.flatMap(resourcesOf)).toEqual([tableArn]);
+    const granted: Record<string, string[]> = {};
+    for (const statement of dynamo) {
+      for (const resource of resourcesOf(statement)) {
+        granted[resource] = [...(granted[resource] ?? []), ...actionsOf(statement)].sort();
+      }
+    }
+    expect(granted).toEqual({
+      [`\${${tableId}.Arn}`]: [
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
+      [`\${${agentId}.Arn}`]: ['dynamodb:BatchGetItem', 'dynamodb:GetItem'],
+      // The stream's event source mapping reads the stream with the function's role.
+      [`\${${agentId}.StreamArn}`]: [
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+      ],
+      '*': ['dynamodb:ListStreams'],
+    });
   });
 
   it('the controller role has no managed policy and no PutMetricData (metrics go out as log lines)', () => {

@@ -88,7 +88,11 @@ describe("IAM's policy size quotas", () => {
     const roleId = logicalIdOf(stack, role);
     const granted = new Map<string, Set<string>>();
     for (const statement of policyStatements(template)) {
-      if (!JSON.stringify(template.toJSON().Resources[statement.policy]?.Properties?.Roles).includes(roleId))
+      if (
+        !JSON.stringify(template.toJSON().Resources[statement.policy]?.Properties?.Roles ?? []).includes(
+          roleId,
+        )
+      )
         continue;
       const suffix = statement.Condition ? ` if ${JSON.stringify(statement.Condition)}` : '';
       for (const resource of resourcesOf(statement)) {

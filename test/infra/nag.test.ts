@@ -70,11 +70,12 @@ describe('cdk-nag AwsSolutions', () => {
     const app = testApp({ ...SKIP_BUNDLING, config: everyOptionConfig });
     buildApp(app);
     const acknowledged = acknowledgements(app);
-    // Describe/List/Get actions AWS cannot scope (controller, resize steps), the controller's log streams, the
+    // Describe/List/Get actions AWS cannot scope (controller, resize steps, the controller's ListStreams for the
+    // agent table's stream), the members' PutMetricData (confined by namespace), the controller's log streams, the
     // ENIs of members without a configured networkInterfaceId (controller and resize failover), and the state
     // machine's logging/tracing, left off because both need '*' (the execution history is the record).
     expect(acknowledged.map((a) => a.id).sort()).toEqual([
-      ...Array(7).fill('Annotation::AwsSolutions-IAM5[Resource::*]'),
+      ...Array(9).fill('Annotation::AwsSolutions-IAM5[Resource::*]'),
       'Annotation::AwsSolutions-IAM5[Resource::<ControllerA705BF3F.Arn>:*]',
       'Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
       'Annotation::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:network-interface/*]',
