@@ -926,6 +926,24 @@ describe('decide: dry run and memory', () => {
     ]);
   });
 
+  it("remembers the alarm kinds it raises (none: absent) and each member's health, not the words that explain it", () => {
+    const healthy = decide(world());
+    const failing = decide(withProbe(world(), 'standby', 'failed', '0 IKE_SAs established'));
+    const reworded = decide(withProbe(world(), 'standby', 'failed', 'charon not responding'));
+
+    expect(healthy.memory).not.toHaveProperty('alarms');
+    expect(healthy.memory.verdicts).toEqual({
+      primary: { health: 'healthy', signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'healthy' } },
+      standby: { health: 'healthy', signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'healthy' } },
+    });
+    expect(failing.memory.alarms).toEqual(['standby-unhealthy']);
+    expect(failing.memory.verdicts?.standby).toEqual({
+      health: 'unhealthy',
+      signals: { instance: 'healthy', daemon: 'unhealthy', tunnel: 'healthy' },
+    });
+    expect(reworded.memory).toEqual(failing.memory);
+  });
+
   it('a steady, healthy pair keeps the same memory from tick to tick, so nothing is written', () => {
     for (const input of [world(), world({ active: 'standby' })]) {
       const first = decide(input);
