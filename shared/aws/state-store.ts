@@ -29,7 +29,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
 import { type BucketLevel, chunk, mapLimit } from '../concurrency.ts';
 import { ALARM_KINDS } from '../domain/plan.ts';
