@@ -117,6 +117,8 @@ interface Context {
   readonly observation: PairObservation;
   readonly memory: PairMemory;
   readonly now: number;
+  /** decide and report only: a planned move does not happen */
+  readonly dryRun: boolean;
   readonly verdicts: Readonly<Record<Role, Verdict>>;
   /** undefined when the route tables could not be read */
   readonly routes: readonly RouteStatus[] | undefined;
@@ -599,8 +601,9 @@ function commanded(ctx: Context, command: FailoverCommand): Outcome {
 }
 
 /** The member carrying traffic once this run's plan is carried out (a dry run reports what a real run would). */
+/** The member carrying traffic once this run is done: a move's target, unless this is a dry run (nothing moves). */
 const carryingAfter = (ctx: Context, plan: Plan): Role =>
-  plan.kind === 'failover' || plan.kind === 'failback' ? plan.to : ctx.memory.active;
+  !ctx.dryRun && (plan.kind === 'failover' || plan.kind === 'failback') ? plan.to : ctx.memory.active;
 
 /**
  * Conditions raised at once whatever the plan, each saying what is positively true: the member not carrying
@@ -886,6 +889,7 @@ export function decide(input: DecideInput): Decision {
     pair,
     observation,
     memory,
+    dryRun,
     now,
     verdicts,
     routes: analyseRoutes(pair, observation),
