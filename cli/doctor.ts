@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readAgentReports } from '../shared/aws/agent-reports.ts';
 import type { OperatorClients } from '../shared/aws/clients.ts';
 import { readTunnelMetrics } from '../shared/aws/cloudwatch.ts';
 import {
@@ -9,12 +10,20 @@ import {
 } from '../shared/aws/ec2.ts';
 import type { ReadResult } from '../shared/aws/read-result.ts';
 import { type AgentPing, readAgentPings } from '../shared/aws/ssm.ts';
+import { callerIdentity } from '../shared/aws/sts.ts';
 import type { Clock } from '../shared/clock.ts';
 import { configHash, loadConfigFile } from '../shared/config/load.ts';
-import type { Config, PairConfig } from '../shared/config/schema.ts';
+import { agentEnabled, type Config, type PairConfig } from '../shared/config/schema.ts';
 import { observePairs } from '../shared/controller/observe.ts';
 import { analyseRoutes } from '../shared/decide/routes.ts';
+import {
+  AGENT_SILENT_AFTER_MS,
+  type AgentReport,
+  agentMemberKey,
+  instanceIdOfMemberKey,
+} from '../shared/domain/agent.ts';
 import { type Datapoint, type PairObservation, ROLES, type Role } from '../shared/domain/types.ts';
+import { formatSeconds } from '../shared/duration.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { countOf } from '../shared/plural.ts';
 import {
@@ -22,6 +31,7 @@ import {
   clockOf,
   DEFAULT_STACK,
   type Deployment,
+  describeError,
   findDeployment,
   OPERATOR_EXIT,
   type OperatorDeps,
@@ -44,7 +54,10 @@ export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'SKIP';
 /** One check's finding. */
 export interface Check {
   readonly status: CheckStatus;
-  /** which check: stack, config-hash, instance, source-dest-check, security-group, esp, ssm-agent, route, tunnel */
+  /**
+   * which check: stack, config-hash, instance, source-dest-check, security-group, esp, ssm-agent, agent, tunnel,
+   * route
+   */
   readonly check: string;
   /** what it is about: "branch-a primary i-…", "rtb-… 10.50.0.0/16", the stack name */
   readonly subject: string;
@@ -156,7 +169,52 @@ interface Facts {
   readonly pings?: ReadResult<string, AgentPing>;
   /** absent when no pair has a tunnel metric */
   readonly tunnels?: ReadResult<string, Datapoint[]>;
+  /** absent when the stack has no agent table or no pair has the agent enabled */
+  readonly agents?: AgentFacts;
   readonly now: number;
+}
+
+/** The members' agent reports, or why they could not be read. */
+type AgentFacts = { readonly table: string } & (
+  | { readonly reports: ReadResult<string, AgentReport | undefined> }
+  | { readonly error: string }
+);
+
+/** How long doctor waits for agent-table keys DynamoDB leaves unprocessed. */
+const AGENT_READ_MS = 10_000;
+
+/**
+ * The latest agent report of every member of the pairs that have the agent, when the stack has the agent table.
+ * A member's key is its instance ARN, built from the caller's partition and account and the Region, as the
+ * stack builds the controller's key prefix (the agent table lives in the members' account and Region).
+ */
+async function readAgents(
+  clients: OperatorClients,
+  config: Config,
+  deployment: Deployment | undefined,
+  clock: Clock,
+): Promise<AgentFacts | undefined> {
+  const table = deployment?.agentTableName;
+  const reporting = config.pairs.filter((p) => agentEnabled(config, p));
+  if (table === undefined || reporting.length === 0) return undefined;
+  try {
+    const [caller, region] = await Promise.all([callerIdentity(clients.sts), clients.ec2.config.region()]);
+    const keyPrefix = `arn:${caller.arn.split(':')[1] ?? ''}:ec2:${region}:${caller.account}:instance/`;
+    if (instanceIdOfMemberKey(agentMemberKey(keyPrefix, 'i-00000000')) === undefined) {
+      return { table, error: `cannot build the members' keys from ${caller.arn} in ${region}` };
+    }
+    const reports = await readAgentReports(clients.dynamo, {
+      tableName: table,
+      keyPrefix,
+      instanceIds: reporting.flatMap((p) => ROLES.map((r) => p[r].instanceId)),
+      deadlineMs: clock.now() + AGENT_READ_MS,
+      clock,
+      log: silentLogger,
+    });
+    return { table, reports };
+  } catch (error) {
+    return { table, error: describeError(error) };
+  }
 }
 
 async function readFacts(
@@ -194,7 +252,7 @@ async function readFacts(
     p.tunnel === undefined ? [] : [{ pair: p, tunnel: p.tunnel }],
   );
   const now = clock.now();
-  const [groups, pings, tunnels] = await Promise.all([
+  const [groups, pings, tunnels, agents] = await Promise.all([
     readIngressRules(
       clients.ec2,
       [...interfaces.values.values()].flatMap((i) => i.groupIds),
@@ -221,6 +279,7 @@ async function readFacts(
           now,
           datapoints: 1,
         }),
+    readAgents(clients, config, deployment, clock),
   ]);
   return {
     observations,
@@ -228,6 +287,7 @@ async function readFacts(
     groups,
     ...(pings !== undefined ? { pings } : {}),
     ...(tunnels !== undefined ? { tunnels } : {}),
+    ...(agents !== undefined ? { agents } : {}),
     now,
   };
 }
@@ -407,6 +467,73 @@ function ssmCheck(member: MemberContext, facts: Facts): Check | undefined {
   );
 }
 
+/**
+ * The member's agent reports, when the stack has the agent table and the pair has the agent: PASS when its
+ * latest report is fresh (newer than AGENT_SILENT_AFTER_MS, after which the controller raises agent-silent),
+ * else WARN with where to look (failures on the member are then detected at the probe's pace).
+ */
+function agentCheck(
+  member: MemberContext,
+  facts: Facts,
+  deployment: Deployment | undefined,
+): Check | undefined {
+  const { config, pair, role, subject } = member;
+  const { agents } = facts;
+  if (agents === undefined || !agentEnabled(config, pair)) return undefined;
+  const id = pair[role].instanceId;
+  const fix = [
+    'on the instance: systemctl status vpn-failover-agent',
+    `check the instance's association with the agent document${deployment?.agentDocumentName ? ` ${deployment.agentDocumentName}` : ''} (aws ssm list-associations)`,
+    `and that its instance role has the agent policy${deployment?.agentPolicyArn ? ` ${deployment.agentPolicyArn}` : ''}`,
+  ].join('; ');
+  const unread = (why: string) =>
+    check(
+      'WARN',
+      'agent',
+      subject,
+      `the agent table ${agents.table} could not be read: ${why}`,
+      `check dynamodb:BatchGetItem on ${agents.table} is allowed`,
+    );
+  if ('error' in agents) return unread(agents.error);
+  if (!agents.reports.values.has(id)) return unread(agents.reports.errors[0] ?? 'no answer');
+  const report = agents.reports.values.get(id);
+  if (report === undefined) {
+    return check(
+      'WARN',
+      'agent',
+      subject,
+      `no report from its agent in ${agents.table}: failures are detected at the probe's pace`,
+      fix,
+    );
+  }
+  const at = new Date(report.at).toISOString();
+  if (report.claimedInstanceId !== id) {
+    return check(
+      'WARN',
+      'agent',
+      subject,
+      `the report under its key claims to come from ${report.claimedInstanceId}: never counted as evidence`,
+      `reinstall the agent on ${id} (its settings name another instance)`,
+    );
+  }
+  const age = facts.now - report.at;
+  if (age > AGENT_SILENT_AFTER_MS) {
+    return check(
+      'WARN',
+      'agent',
+      subject,
+      `its agent's last report is ${formatSeconds(Math.round(age / 1000))} old (${at}), over the ${formatSeconds(AGENT_SILENT_AFTER_MS / 1000)} after which the controller raises agent-silent`,
+      fix,
+    );
+  }
+  return check(
+    'PASS',
+    'agent',
+    subject,
+    `agent reporting: ${report.verdict} at ${at} (${report.kind}, agent ${report.agentVersion})`,
+  );
+}
+
 /** The member's tunnel metric has a datapoint in the last 5 minutes. */
 function tunnelCheck(member: MemberContext, facts: Facts): Check | undefined {
   const { pair, role, subject } = member;
@@ -522,7 +649,10 @@ export async function runChecks(
       // An instance EC2 does not know has nothing else to check.
       if (!observation.instances[role].found) continue;
       checks.push(...interfaceChecks(member, facts));
-      for (const found of [ssmCheck(member, facts), tunnelCheck(member, facts)]) {
+      // A member whose agent reports is watched by it: its tunnel metric is then not what detection waits on.
+      const agent = agentCheck(member, facts, deployment);
+      const tunnel = agent?.status === 'PASS' ? undefined : tunnelCheck(member, facts);
+      for (const found of [ssmCheck(member, facts), agent, tunnel]) {
         if (found !== undefined) checks.push(found);
       }
     }

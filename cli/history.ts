@@ -17,8 +17,8 @@ import type { CliIo } from './simulate.ts';
 
 /**
  * `vpn-failover history PAIR [--since 24h]`: every record the controller keeps of a pair in the state table
- * (moves with their reasons and outcome, pauses and resumes, whatever else it records), oldest first, so the
- * newest is last, next to the prompt.
+ * (moves with their reasons and outcome, alarms as they are raised and cleared, pauses and resumes, whatever
+ * else it records), oldest first, so the newest is last, next to the prompt.
  */
 
 /** The options commander parses for history. */
@@ -54,7 +54,16 @@ export function describeRecord(entry: HistoryEntry): string {
   const by = text(r.by);
   if (by !== undefined) parts.push(`by ${by}`);
   if (typeof r.until === 'number') parts.push(`until ${iso(r.until)}`);
+  const raised = Array.isArray(r.raised) ? r.raised.map(alarmOf) : [];
+  const cleared = Array.isArray(r.cleared) ? r.cleared.map(String) : [];
+  const alarmChange = [
+    ...(raised.length > 0 ? [`raised ${raised.map((a) => a.kind).join(', ')}`] : []),
+    ...(cleared.length > 0 ? [`cleared ${cleared.join(', ')}`] : []),
+  ];
+  if (alarmChange.length > 0) parts.push(alarmChange.join('; '));
+  if (r.dryRun === true) parts.push('(dry run)');
   const lines = [`${iso(entry.at)}  ${parts.join(' ')}`];
+  for (const alarm of raised) lines.push(`    ${alarm.kind}: ${alarm.detail ?? 'no detail recorded'}`);
   const reason = text(r.reason);
   if (reason !== undefined) lines.push(`    reason: ${reason}`);
   const reasons = Array.isArray(r.reasons) ? r.reasons.map(String) : [];
@@ -71,12 +80,16 @@ export function describeRecord(entry: HistoryEntry): string {
   }
   const failures = Array.isArray(r.failures) ? r.failures.map(String) : [];
   for (const failure of failures) lines.push(`    failed: ${failure}`);
-  const alarms = Array.isArray(r.alarms) ? r.alarms : [];
-  for (const alarm of alarms) {
-    const a = alarm as { kind?: unknown; detail?: unknown };
-    lines.push(`    alarm ${String(a.kind)}${typeof a.detail === 'string' ? `: ${a.detail}` : ''}`);
-  }
+  const alarms = Array.isArray(r.alarms) ? r.alarms.map(alarmOf) : [];
+  for (const alarm of alarms)
+    lines.push(`    alarm ${alarm.kind}${alarm.detail !== undefined ? `: ${alarm.detail}` : ''}`);
   return lines.join('\n');
+}
+
+/** An alarm as a record holds it: its kind, and its detail when there is one. */
+function alarmOf(value: unknown): { readonly kind: string; readonly detail?: string } {
+  const a = value as { kind?: unknown; detail?: unknown };
+  return { kind: String(a.kind), ...(typeof a.detail === 'string' ? { detail: a.detail } : {}) };
 }
 
 /** Run the command; resolves to the exit status. */
@@ -125,7 +138,7 @@ export function addHistoryCommand(program: Command, io: CliIo, deps: OperatorDep
     program
       .command('history')
       .description(
-        'every move, pause and resume of a pair with its reasons, from the state table, newest last',
+        'every move, alarm, pause and resume of a pair with its reasons, from the state table, newest last',
       )
       .argument('<pair>', 'the pair')
       .option('--since <duration>', 'how far back, e.g. 90m, 24h, 7d', DEFAULT_HISTORY_SINCE),

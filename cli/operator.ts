@@ -84,6 +84,8 @@ export interface Deployment {
   readonly alarmTopicArn?: string;
   readonly configHash?: string;
   readonly agentTableName?: string;
+  readonly agentPolicyArn?: string;
+  readonly agentDocumentName?: string;
 }
 
 /** The stack name the options and environment ask for. */
@@ -126,6 +128,8 @@ export async function findDeployment(
   const alarmTopicArn = optional(STACK_OUTPUTS.alarmTopicArn);
   const configHash = optional(STACK_OUTPUTS.configHash);
   const agentTableName = optional(STACK_OUTPUTS.agentTableName);
+  const agentPolicyArn = optional(STACK_OUTPUTS.agentPolicyArn);
+  const agentDocumentName = optional(STACK_OUTPUTS.agentDocumentName);
   return {
     stackName: stack.stackName,
     stackStatus: stack.status,
@@ -136,6 +140,8 @@ export async function findDeployment(
     ...(alarmTopicArn !== undefined ? { alarmTopicArn } : {}),
     ...(configHash !== undefined ? { configHash } : {}),
     ...(agentTableName !== undefined ? { agentTableName } : {}),
+    ...(agentPolicyArn !== undefined ? { agentPolicyArn } : {}),
+    ...(agentDocumentName !== undefined ? { agentDocumentName } : {}),
   };
 }
 

@@ -8,8 +8,14 @@ import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { observePairs } from '../shared/controller/observe.ts';
 import { evaluateMember } from '../shared/decide/health.ts';
 import { analyseRoutes, type RouteStatus } from '../shared/decide/routes.ts';
-import type { Verdict } from '../shared/domain/plan.ts';
-import { type PairMemory, type PairObservation, ROLES, type Role } from '../shared/domain/types.ts';
+import { ALARM_KINDS, type Verdict } from '../shared/domain/plan.ts';
+import {
+  type MemberHealth,
+  type PairMemory,
+  type PairObservation,
+  ROLES,
+  type Role,
+} from '../shared/domain/types.ts';
 import { parseDurationSeconds } from '../shared/duration.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { countOf } from '../shared/plural.ts';
@@ -36,9 +42,10 @@ import type { CliIo } from './simulate.ts';
 /**
  * `vpn-failover status [PAIR] [--watch [SECONDS]]`: read-only. Per pair: where traffic is (the routes
  * themselves), each member's instance state and signals judged now by the controller's own rules from EC2 and
- * CloudWatch, the controller's counts of failed evaluations from the state table, the alarms raised, the
- * maintenance lease or operator pause, and the last move and why. The daemon is not probed: SSM Run Command
- * runs a command on the member, which is not a read; the controller's own count is shown instead.
+ * CloudWatch, beside the verdict and signals the controller last decided (its probe's daemon signal included)
+ * and its counts of failed evaluations, from the state table; the alarms raised, the maintenance lease or
+ * operator pause, and the last move and why. The daemon is not probed: SSM Run Command runs a command on the
+ * member, which is not a read; the controller's last look is shown instead.
  */
 
 /** The options commander parses for status. */
@@ -75,6 +82,11 @@ export interface StatusMember {
   readonly signals: Readonly<Record<string, { readonly health: string; readonly reason: string }>>;
   /** the controller's consecutive unhealthy evaluations, as last stored, per soft signal */
   readonly unhealthyCount: { readonly daemon: number; readonly tunnel: number };
+  /**
+   * the verdict and each signal's health as the controller last stored them; absent before its first run for
+   * the pair (or when its state was written by a version that did not store them)
+   */
+  readonly decided?: MemberHealth;
 }
 
 /** The last traffic move recorded for a pair. */
@@ -96,7 +108,7 @@ export interface StatusPair {
   readonly intended?: Role;
   readonly routes: readonly StatusRoute[];
   readonly members: Readonly<Record<Role, StatusMember>>;
-  /** the pair's alarms raised as stored by the controller (damped unknown-signal alarms, pause) */
+  /** the alarm kinds the controller's last evaluation raised, as stored (paused only while the pause lasts) */
   readonly alarms: readonly string[];
   readonly lease?: { readonly owner: string; readonly until: string; readonly member?: string };
   readonly pause?: {
@@ -226,10 +238,13 @@ function pairStatus(
   ) as Record<Role, Verdict>;
   const lease = memory?.lease !== undefined && memory.lease.until > now ? memory.lease : undefined;
   const pause = pauseOf(memory, now);
-  const alarms = [
+  // The damped alarms' own state as well, for items stored before the raised kinds were.
+  const raised = new Set<string>([
+    ...(memory?.alarms ?? []).filter((kind) => kind !== 'paused'),
     ...Object.entries(memory?.unknownAlarms ?? {}).flatMap(([kind, state]) => (state?.raised ? [kind] : [])),
     ...(pause ? ['paused'] : []),
-  ];
+  ]);
+  const alarms = ALARM_KINDS.filter((kind) => raised.has(kind));
   if ('error' in history) problems.push(`history not readable: ${history.error}`);
   const lastMove = 'entries' in history ? lastMoveOf(history.entries) : undefined;
   return {
@@ -265,6 +280,7 @@ function pairStatus(
             daemon: memory?.unhealthyStreak[role].daemon ?? 0,
             tunnel: memory?.unhealthyStreak[role].tunnel ?? 0,
           },
+          ...(memory?.verdicts !== undefined ? { decided: memory.verdicts[role] } : {}),
         };
         return [role, member];
       }),
@@ -365,6 +381,16 @@ export function renderStatus(report: StatusReport): string {
       for (const [name, signal] of Object.entries(member.signals)) {
         lines.push(`            ${name} ${signal.health}: ${signal.reason}`);
       }
+      const decided = member.decided;
+      lines.push(
+        `            controller's last verdict: ${
+          decided === undefined
+            ? 'none stored yet'
+            : `${decided.health} (${Object.entries(decided.signals)
+                .map(([name, health]) => `${name} ${health}`)
+                .join(', ')})`
+        }`,
+      );
       const counted = (['daemon', 'tunnel'] as const).filter((s) => member.unhealthyCount[s] > 0);
       lines.push(
         `            controller's count: ${

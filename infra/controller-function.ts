@@ -43,6 +43,21 @@ export function writeConfigFile(scope: Construct, config: Config): string {
   return file;
 }
 
+/** What a function of the deployment needs beyond the house defaults (the controller's `addFunction`). */
+export interface AddFunctionProps {
+  /** The handler module, relative to the repository root. */
+  readonly entry: string;
+  /** @default 'handler' */
+  readonly handler?: string;
+  readonly description?: string;
+  /** @default 60 seconds */
+  readonly timeout?: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** Added to the common environment (config path, table, probe document, topic). */
+  readonly environment?: Record<string, string>;
+}
+
 /** Props of {@link ControllerFunction}. */
 export interface ControllerFunctionProps {
   /** The handler module, relative to the repository root (e.g. `functions/controller/handler.ts`). */

@@ -20,7 +20,12 @@ import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
 import { MemberAgent } from './agent.ts';
 import { ControllerAlarms, HEARTBEAT_PERIODS, RECOVER_ALARMS_PER_PAIR } from './alarms.ts';
-import { ControllerFunction, type ControllerFunctionProps, writeConfigFile } from './controller-function.ts';
+import {
+  type AddFunctionProps,
+  ControllerFunction,
+  type ControllerFunctionProps,
+  writeConfigFile,
+} from './controller-function.ts';
 import { ControllerDashboard } from './dashboard.ts';
 import {
   elasticIpStatements,
@@ -34,7 +39,7 @@ import {
 } from './permissions.ts';
 import { attachPacked, pairsThatFit, rolePolicyExcess, rolePolicySize } from './policy-size.ts';
 import { ProbeDocument } from './probe-document.ts';
-import { ResizeWorkflow } from './resize-workflow.ts';
+import { type ResizeHost, ResizeWorkflow } from './resize-workflow.ts';
 import { alarmName, POWERTOOLS_NAMESPACE_ENV, POWERTOOLS_SERVICE_ENV } from './telemetry.ts';
 
 /** The controller Lambda's entry, relative to the repository root. */
@@ -91,21 +96,6 @@ export interface VpnFailoverControllerProps {
   readonly notificationEmail?: string;
   /** Controller memory in MB. @default 256 */
   readonly memorySize?: number;
-}
-
-/** Props of {@link VpnFailoverController.addFunction}. */
-export interface AddFunctionProps {
-  /** The handler module, relative to the repository root. */
-  readonly entry: string;
-  /** @default 'handler' */
-  readonly handler?: string;
-  readonly description?: string;
-  /** @default 60 seconds */
-  readonly timeout?: Duration;
-  /** @default 256 */
-  readonly memorySize?: number;
-  /** Added to the common environment (config path, table, probe document, topic). */
-  readonly environment?: Record<string, string>;
 }
 
 /** Problems with the props that the config schema cannot see (limits of the AWS resources they become). */
@@ -169,7 +159,7 @@ export function propsProblems(
  * The resize workflow builds on `table`, `topic`, `probeDocumentName`, `config`, `addFunction` and the grant
  * methods.
  */
-export class VpnFailoverController extends Construct {
+export class VpnFailoverController extends Construct implements ResizeHost {
   /** The validated configuration, with defaults filled in. */
   readonly config: Config;
   /** Alarm-name prefix and dashboard name. */

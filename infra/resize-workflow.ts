@@ -1,6 +1,6 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Effect, type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IAlias, IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import {
   Choice,
@@ -39,7 +39,7 @@ import {
 import { HEALTHY_POLL, SOAK_POLL_SECONDS, STOP_POLL, THROTTLE_RETRY } from '../shared/resize/policy.ts';
 import { CHAIN_STATES, chainPrefix, chainState, RESIZE_STATES } from '../shared/resize/states.ts';
 import { FIRST_POLL, type Stage, type StepName } from '../shared/resize/types.ts';
-import type { VpnFailoverController } from './controller.ts';
+import type { AddFunctionProps } from './controller-function.ts';
 import { perPair } from './permissions.ts';
 
 /**
@@ -412,10 +412,23 @@ export function resizeStatements(scope: Construct, config: Config): PolicyStatem
   ];
 }
 
+/**
+ * What the resize workflow needs from the deployment that hosts it (the controller construct): its
+ * configuration, name and alarm topic, a function with the house defaults, and the controller's grants.
+ */
+export interface ResizeHost {
+  readonly config: Config;
+  readonly deploymentName: string;
+  readonly topic: ITopic;
+  addFunction(id: string, props: AddFunctionProps): IFunction & { addAlias(name: string): IAlias };
+  grantControl(grantee: IGrantable, extra?: readonly PolicyStatement[]): void;
+  grantNotifyKey(grantee: IGrantable): void;
+}
+
 /** Props of {@link ResizeWorkflow}. */
 export interface ResizeWorkflowProps {
-  /** The controller construct: its table, topic, probe document, configuration and function defaults. */
-  readonly controller: VpnFailoverController;
+  /** The deployment hosting the workflow. */
+  readonly controller: ResizeHost;
 }
 
 /** The alias the state machine invokes: it names one published version, so no `:*` grant is needed. */

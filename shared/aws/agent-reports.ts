@@ -4,7 +4,7 @@
  */
 
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock.ts';
 import { chunk } from '../concurrency.ts';
 import { AGENT_ITEM, type AgentReport, agentMemberKey, instanceIdOfMemberKey } from '../domain/agent.ts';

@@ -29,9 +29,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Clock, systemClock } from '../clock.ts';
 import { type BucketLevel, chunk, mapLimit } from '../concurrency.ts';
+import { ALARM_KINDS } from '../domain/plan.ts';
 import { initialMemory, type Lease, type PairMemory, type Role, type StoredPair } from '../domain/types.ts';
 import { ConflictError, ControllerError, LeaseHeldError, ThrottledError } from '../errors.ts';
 import { TABLE_KEYS } from '../telemetry-names.ts';
@@ -70,6 +71,15 @@ const softStreaksSchema = z.object({ daemon: count, tunnel: count });
 const leaseSchema = z.object({ owner: z.string().min(1), until: z.number(), member: roleSchema.optional() });
 
 const unknownAlarmSchema = z.object({ raised: z.boolean(), streak: count, since: z.number().optional() });
+const healthSchema = z.enum(['healthy', 'unhealthy', 'unknown']);
+const memberHealthSchema = z.object({
+  health: healthSchema,
+  signals: z.object({
+    instance: healthSchema.optional(),
+    daemon: healthSchema.optional(),
+    tunnel: healthSchema.optional(),
+  }),
+});
 
 /** A stored pair item as read back; unknown attributes (the keys) are dropped. */
 const pairItemSchema = z.object({
@@ -99,6 +109,8 @@ const pairItemSchema = z.object({
   pause: z
     .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
     .optional(),
+  alarms: z.array(z.enum(ALARM_KINDS)).optional(),
+  verdicts: z.object({ primary: memberHealthSchema, standby: memberHealthSchema }).optional(),
 });
 
 const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
@@ -196,6 +208,8 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     runningSince,
     lease,
     pause,
+    alarms,
+    verdicts,
   } = parsed.data;
   const memory: PairMemory = {
     active,
@@ -213,6 +227,8 @@ function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
     ...(runningSince !== undefined ? { runningSince } : {}),
     ...(lease !== undefined ? { lease } : {}),
     ...(pause !== undefined ? { pause } : {}),
+    ...(alarms !== undefined ? { alarms } : {}),
+    ...(verdicts !== undefined ? { verdicts } : {}),
   };
   return { pair, version, memory };
 }
@@ -247,9 +263,21 @@ export function pendingHistory(at: number, record: Record<string, unknown>): Pen
   return { sk: historyKey(at), at, record };
 }
 
+/**
+ * Records made together at one time (an evaluation's operator command, move and alarms), listed in the order
+ * given: their suffixes are consecutive from a random start, where separate records' are random.
+ */
+export function pendingHistories(at: number, records: readonly Record<string, unknown>[]): PendingHistory[] {
+  const first = randomInt(HISTORY_SUFFIXES - records.length + 1);
+  return records.map((record, i) => ({ sk: historyKey(at, first + i), at, record }));
+}
+
+/** How many distinct suffixes a history sort key can have (6 digits). */
+const HISTORY_SUFFIXES = 1_000_000;
+
 /** A history item's sort key: the time, then a random suffix that keeps two records of one millisecond apart. */
-const historyKey = (at: number): string =>
-  `${HISTORY_PREFIX}${new Date(at).toISOString()}#${String(randomInt(1_000_000)).padStart(6, '0')}`;
+const historyKey = (at: number, suffix = randomInt(HISTORY_SUFFIXES)): string =>
+  `${HISTORY_PREFIX}${new Date(at).toISOString()}#${String(suffix).padStart(6, '0')}`;
 
 /**
  * Pair state, history and the maintenance lease in one DynamoDB table. All reads of the pair item are
@@ -359,6 +387,8 @@ export class StateStore {
       'agentCounted',
       'runningSince',
       'pause',
+      'alarms',
+      'verdicts',
     ] as const) {
       names[`#${field}`] = field;
       if (memory[field] !== undefined) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
 import { type Config, configSchema } from './schema.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDurationSeconds } from '../duration.ts';
 import { TUNNEL_NAMESPACE } from '../telemetry-names.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { problemsOf } from '../config/load.ts';
 import { durationText, shown, toSeconds } from '../config/schema.ts';
 import { AGENT_ITEM, instanceIdOfMemberKey } from '../domain/agent.ts';

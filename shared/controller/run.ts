@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type LoadedPair, type PendingHistory, pendingHistory, StateStore } from '../aws/state-store.ts';
+import { type LoadedPair, type PendingHistory, pendingHistories, StateStore } from '../aws/state-store.ts';
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive, type OperatorCommand, pausedAlarm, pauseInForce } from '../decide/decide.ts';
@@ -489,16 +489,10 @@ async function reconcilePairs(
     decisions.map((d) =>
       isDeferred(d)
         ? deferredIntent(d.pair, d.memory, d.decision)
-        : storeIntent(
-            deps,
-            store,
-            d.pair,
-            d.current,
-            d.memory,
-            d.decision,
-            now,
-            holdRecord(trigger, d.memory, d.decision, now),
-          ),
+        : storeIntent(deps, store, d.pair, d.current, d.memory, d.decision, now, {
+            operator: holdRecord(trigger, d.memory, d.decision, now),
+            alarms: alarmRecord(d.memory, d.decision),
+          }),
     ),
   );
   const results = actAll(
@@ -542,6 +536,25 @@ function holdRecord(
   return undefined;
 }
 
+/**
+ * The history record of the alarms an evaluation raised or cleared: the kinds it raises that the stored memory
+ * did not (each with its detail), and the stored kinds it no longer raises. None when the kinds are the same,
+ * so a pair steadily healthy or steadily alarmed records nothing. A dry run's alarms are recorded too.
+ */
+function alarmRecord(before: PairMemory, decision: Decision): Record<string, unknown> | undefined {
+  const was = new Set(before.alarms ?? []);
+  const is = new Set(decision.memory.alarms ?? []);
+  const raised = decision.alarms.filter((alarm) => !was.has(alarm.kind));
+  const cleared = [...was].filter((kind) => !is.has(kind));
+  if (raised.length === 0 && cleared.length === 0) return undefined;
+  return {
+    event: 'alarm',
+    raised: raised.map(({ kind, detail }) => ({ kind, detail })),
+    cleared,
+    ...(decision.dryRun && { dryRun: true }),
+  };
+}
+
 /** A move left to the writer lease's holder: nothing stored, nothing written. */
 const deferredIntent = (pair: PairConfig, memoryBefore: PairMemory, decision: Decision): Promise<Intent> =>
   Promise.resolve({ pair, decision, memoryBefore, problems: [], deferred: true });
@@ -569,9 +582,11 @@ interface Intent {
 
 /**
  * Store the pair's intent: the conditional write of its memory is the run's right to act, and a move's history
- * record goes into the same write, so the record of a route change exists before the change. So does the
- * record of an operator's pause or resume (`operatorRecord`), copied out at once. History that an earlier run
- * stored that way but could not copy to its own item is copied first.
+ * record goes into the same write, so the record of a route change exists before the change. So do the
+ * evaluation's other records (an operator's pause or resume before the move, the alarms raised or cleared
+ * after it, in that order), copied out at once. A run that loses the conditional write stores none of them and
+ * decides again from what the winner stored, so each change is recorded once however often the write is
+ * retried. History that an earlier run stored that way but could not copy to its own item is copied first.
  */
 async function storeIntent(
   deps: ControllerDeps,
@@ -581,7 +596,7 @@ async function storeIntent(
   memoryBefore: PairMemory,
   decision: Decision,
   now: number,
-  operatorRecord?: Record<string, unknown>,
+  records: { readonly operator?: Record<string, unknown>; readonly alarms?: Record<string, unknown> },
 ): Promise<Intent> {
   const { plan } = decision;
   const problems: string[] = [];
@@ -591,37 +606,39 @@ async function storeIntent(
     leftovers = failed.map((f) => f.entry);
     if (failed.length > 0) problems.push(historyProblem(failed.length, failed[0]?.error));
   }
-  const operator = operatorRecord === undefined ? [] : [pendingHistory(now, operatorRecord)];
-  const copyOperatorRecord = async () => {
-    if (operator.length === 0) return;
-    const failed = await store.recordHistory(pair.name, operator);
+  const move =
+    decision.dryRun || !isMove(plan)
+      ? undefined
+      : {
+          plan: plan.kind,
+          ...(plan.kind === 'repair-routes' ? {} : { trigger: plan.trigger }),
+          from: plan.from,
+          to: plan.to,
+          reasons: plan.reasons,
+          routesPlanned: plan.routes.length,
+          activeBefore: memoryBefore.active,
+        };
+  const made = pendingHistories(
+    now,
+    [records.operator, move, records.alarms].filter((r) => r !== undefined),
+  );
+  const record = made.find((entry) => entry.record === move);
+  const others = made.filter((entry) => entry !== record);
+  const copyOthers = async () => {
+    if (others.length === 0) return;
+    const failed = await store.recordHistory(pair.name, others);
     if (failed.length > 0) problems.push(historyProblem(failed.length, failed[0]?.error));
   };
   try {
-    if (decision.dryRun || !isMove(plan)) {
-      if (operator.length > 0) {
-        await store.savePair(pair.name, current.version, decision.memory, {
-          unrecorded: [...leftovers, ...operator],
-        });
-        await copyOperatorRecord();
-      } else if (!sameMemory(decision.memory, current.memory) || current.version === 0) {
-        await store.savePair(pair.name, current.version, decision.memory);
-      }
-      return { pair, decision, memoryBefore, problems };
+    if (made.length > 0) {
+      await store.savePair(pair.name, current.version, decision.memory, {
+        unrecorded: [...leftovers, ...made],
+      });
+      await copyOthers();
+    } else if (!sameMemory(decision.memory, current.memory) || current.version === 0) {
+      await store.savePair(pair.name, current.version, decision.memory);
     }
-    const record = pendingHistory(now, {
-      plan: plan.kind,
-      ...(plan.kind === 'repair-routes' ? {} : { trigger: plan.trigger }),
-      from: plan.from,
-      to: plan.to,
-      reasons: plan.reasons,
-      routesPlanned: plan.routes.length,
-      activeBefore: memoryBefore.active,
-    });
-    await store.savePair(pair.name, current.version, decision.memory, {
-      unrecorded: [...leftovers, ...operator, record],
-    });
-    await copyOperatorRecord();
+    if (record === undefined || !isMove(plan)) return { pair, decision, memoryBefore, problems };
     // The decision is now this run's to carry out (a run that loses the conditional write never gets here).
     deps.log.info({ pair: pair.name, plan: plan.kind, from: plan.from, to: plan.to }, 'intent stored');
     return { pair, decision, memoryBefore, record, problems };

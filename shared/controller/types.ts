@@ -2,7 +2,7 @@ import type { AwsClients } from '../aws/clients.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Alarm, MoveTrigger, PlanKind } from '../domain/plan.ts';
-import type { Health, Pause, Role, SignalName } from '../domain/types.ts';
+import type { MemberHealth, Pause, Role } from '../domain/types.ts';
 import type { Log } from '../logger.ts';
 
 /** What the controller needs from its environment (Lambda, the simulator, tests). */
@@ -110,10 +110,8 @@ export interface PairSummary {
   readonly recheckAfterMs?: number;
 }
 
-export interface MemberSummary {
-  readonly health: Health;
+export interface MemberSummary extends MemberHealth {
   readonly reason: string;
-  readonly signals: Readonly<Partial<Record<SignalName, Health>>>;
 }
 
 export interface RunSummary {

@@ -1,9 +1,10 @@
 import type { PairConfig } from '../config/schema.ts';
 import type { AgentReport } from '../domain/agent.ts';
 import type { Alarm, Decision, MoveTrigger, Plan, Verdict } from '../domain/plan.ts';
-import { isMove } from '../domain/plan.ts';
+import { ALARM_KINDS, isMove } from '../domain/plan.ts';
 import type {
   Lease,
+  MemberHealth,
   PairMemory,
   PairObservation,
   Pause,
@@ -116,6 +117,8 @@ interface Context {
   readonly observation: PairObservation;
   readonly memory: PairMemory;
   readonly now: number;
+  /** decide and report only: a planned move does not happen */
+  readonly dryRun: boolean;
   readonly verdicts: Readonly<Record<Role, Verdict>>;
   /** undefined when the route tables could not be read */
   readonly routes: readonly RouteStatus[] | undefined;
@@ -598,8 +601,9 @@ function commanded(ctx: Context, command: FailoverCommand): Outcome {
 }
 
 /** The member carrying traffic once this run's plan is carried out (a dry run reports what a real run would). */
+/** The member carrying traffic once this run is done: a move's target, unless this is a dry run (nothing moves). */
 const carryingAfter = (ctx: Context, plan: Plan): Role =>
-  plan.kind === 'failover' || plan.kind === 'failback' ? plan.to : ctx.memory.active;
+  !ctx.dryRun && (plan.kind === 'failover' || plan.kind === 'failback') ? plan.to : ctx.memory.active;
 
 /**
  * Conditions raised at once whatever the plan, each saying what is positively true: the member not carrying
@@ -741,13 +745,16 @@ const primaryFailed = (plan: Plan): boolean =>
  * resets the unknown streak (it belonged to the member traffic left); when it moved off a failed primary it
  * also counts that failure for failback damping. Per-member streaks carry on as they are. A repair changes
  * no memory beyond the streaks. ENIs are remembered per member instance id: those read this run, those
- * remembered for the current members, and none for instances no longer in the pair.
+ * remembered for the current members, and none for instances no longer in the pair. The alarm kinds raised
+ * and the members' health are kept as values only, so a pair steadily healthy or steadily alarmed stores the
+ * same memory tick after tick.
  */
 function nextMemory(
   ctx: Context,
   plan: Plan,
   dryRun: boolean,
   damped: Partial<Record<UnknownAlarmKind, UnknownAlarmState>>,
+  alarms: readonly Alarm[],
 ): PairMemory {
   const { pair, memory, observation, now, streaks } = ctx;
   const { unknownAlarms: _previous, ...kept } = memory;
@@ -787,8 +794,11 @@ function nextMemory(
     agentCounted: _counted,
     runningSince: _running,
     pause: _pause,
+    alarms: _alarms,
+    verdicts: _verdicts,
     ...rest
   } = kept;
+  const raised = ALARM_KINDS.filter((kind) => alarms.some((alarm) => alarm.kind === kind));
   const agentCounted = nextAgentCounted(pair, observation, memory, streaks.agentCounted);
   const runningSince = nextRunningSince(pair, observation, memory, now);
   return {
@@ -807,8 +817,16 @@ function nextMemory(
     ...(Object.keys(runningSince).length > 0 && { runningSince }),
     // A pause that has run out is dropped with this write (it stopped holding at its end either way).
     ...(ctx.pause !== undefined && { pause: ctx.pause }),
+    ...(raised.length > 0 && { alarms: raised }),
+    verdicts: { primary: healthOf(ctx.verdicts.primary), standby: healthOf(ctx.verdicts.standby) },
   };
 }
+
+/** A verdict's health values, without the reasons. */
+const healthOf = (verdict: Verdict): MemberHealth => ({
+  health: verdict.health,
+  signals: Object.fromEntries(Object.entries(verdict.signals).map(([name, s]) => [name, s.health])),
+});
 
 /**
  * The pause in force once this run's command (if any) is taken: a pause command's new hold (replacing any
@@ -871,6 +889,7 @@ export function decide(input: DecideInput): Decision {
     pair,
     observation,
     memory,
+    dryRun,
     now,
     verdicts,
     routes: analyseRoutes(pair, observation),
@@ -883,18 +902,19 @@ export function decide(input: DecideInput): Decision {
   const damped = unknownAlarms(ctx, outcome.plan);
   const paused: Alarm[] =
     ctx.pause === undefined || outcome.refusal !== undefined ? [] : [pausedAlarm(ctx.pause)];
+  const alarms = distinct([
+    ...outcome.alarms,
+    ...standingAlarms(ctx, outcome, dryRun),
+    ...damped.alarms,
+    ...agentSilentAlarms(pair, observation, memory, now),
+    ...paused,
+  ]);
   return {
     pair: pair.name,
     plan: outcome.plan,
-    alarms: distinct([
-      ...outcome.alarms,
-      ...standingAlarms(ctx, outcome, dryRun),
-      ...damped.alarms,
-      ...agentSilentAlarms(pair, observation, memory, now),
-      ...paused,
-    ]),
+    alarms,
     verdicts,
-    memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory),
+    memory: nextMemory(ctx, outcome.plan, dryRun, damped.memory, alarms),
     dryRun,
     ...(outcome.refusal !== undefined && { refusal: outcome.refusal }),
   };

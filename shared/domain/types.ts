@@ -3,6 +3,7 @@
  * translate AWS responses into these shapes, and the pure decision code reads only these.
  */
 import type { AgentReport } from './agent.ts';
+import type { AlarmKind } from './plan.ts';
 
 /** A member of a pair, by its configured role. Which one carries traffic is a separate fact (`active`). */
 export type Role = 'primary' | 'standby';
@@ -205,6 +206,15 @@ export interface PrimaryFailures {
   readonly lastAt: number;
 }
 
+/**
+ * A member's health as an evaluation decided it: the verdict and each signal's, without the reasons (whose
+ * wording carries counts and times), so it changes only when a health does.
+ */
+export interface MemberHealth {
+  readonly health: Health;
+  readonly signals: Readonly<Partial<Record<SignalName, Health>>>;
+}
+
 /** The controller's memory of a pair between runs (DynamoDB pair item). */
 export interface PairMemory {
   /** the member the controller intends to carry traffic */
@@ -255,6 +265,13 @@ export interface PairMemory {
    * agent's silence counts only after it has run as long as the silence limit. Absent for stopped members.
    */
   readonly runningSince?: Readonly<Partial<Record<Role, number>>>;
+  /**
+   * The alarm kinds the last stored evaluation raised, in ALARM_KINDS order; absent when none. A run whose
+   * kinds differ records the change in the pair's history with the same write.
+   */
+  readonly alarms?: readonly AlarmKind[];
+  /** each member's health as the last stored evaluation decided it (what `vpn-failover status` shows) */
+  readonly verdicts?: Readonly<Record<Role, MemberHealth>>;
   readonly lease?: Lease;
   /** the operator's pause, as last stored (it may have run out since: see `until`) */
   readonly pause?: Pause;

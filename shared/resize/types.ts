@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { problemsOf } from '../config/load.ts';
 import { parseDurationSeconds } from '../duration.ts';
 import { BadEventError, InputError } from '../errors.ts';

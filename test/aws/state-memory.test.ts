@@ -33,6 +33,29 @@ describe('the memory that damps alarms and failback, and the ENIs per instance i
     expect((await store().loadPair('branch-a')).memory).toEqual(damped);
   });
 
+  it("loads back the alarm kinds raised and the members' health it saved, and drops the kinds once none is raised", async () => {
+    const states = store();
+    const alarmed: PairMemory = {
+      ...damped,
+      alarms: ['standby-unhealthy', 'signal-unknown'],
+      verdicts: {
+        primary: {
+          health: 'unknown',
+          signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'unknown' },
+        },
+        standby: { health: 'unhealthy', signals: { instance: 'healthy', daemon: 'unhealthy' } },
+      },
+    };
+
+    await states.savePair('branch-a', 0, alarmed);
+    const loaded = (await states.loadPair('branch-a')).memory;
+    const { alarms: _kinds, ...cleared } = alarmed;
+    await states.savePair('branch-a', 1, cleared);
+
+    expect(loaded).toEqual(alarmed);
+    expect((await states.loadPair('branch-a')).memory).toEqual(cleared);
+  });
+
   it('removes the damping state from the item once a save no longer has it', async () => {
     const states = store();
     await states.savePair('branch-a', 0, damped);

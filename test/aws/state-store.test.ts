@@ -1,6 +1,6 @@
 import { BatchGetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { pendingHistory, StateStore } from '../../shared/aws/state-store.ts';
+import { pendingHistories, pendingHistory, StateStore } from '../../shared/aws/state-store.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { initialMemory, type PairMemory } from '../../shared/domain/types.ts';
 import { ConflictError, LeaseHeldError, ThrottledError } from '../../shared/errors.ts';
@@ -230,6 +230,20 @@ describe('history stored with an intent', () => {
     expect(failed).toEqual([]);
     expect(await states.listHistory('branch-a')).toEqual([{ at: T0, record: failover }]);
     expect((await states.loadPair('branch-a')).unrecorded).toBeUndefined();
+  });
+
+  it('lists records made together at one instant in the order they were made', async () => {
+    const states = store();
+    const made = pendingHistories(T0, [{ event: 'resume' }, failover, { event: 'alarm' }]);
+    await states.savePair('branch-a', 0, failedOver, { unrecorded: made });
+
+    await states.recordHistory('branch-a', made);
+
+    expect((await states.listHistory('branch-a')).map((h) => h.record).reverse()).toEqual([
+      { event: 'resume' },
+      failover,
+      { event: 'alarm' },
+    ]);
   });
 
   it('writes one history item when a record is copied twice, the second time with its outcome', async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runFailover, runPause } from '../../cli/control.ts';
-import { type HistoryLine, runHistory } from '../../cli/history.ts';
+import { describeRecord, type HistoryLine, runHistory } from '../../cli/history.ts';
 import { OPERATOR_EXIT } from '../../cli/operator.ts';
 import { loadConfigFile } from '../../shared/config/load.ts';
 import {
@@ -68,6 +68,54 @@ describe('vpn-failover history', () => {
     ]);
     expect(Date.parse(shown.entries[0]?.at ?? '')).toBeLessThan(Date.parse(shown.entries[1]?.at ?? ''));
     expect(shown.entries[0]?.record).toMatchObject({ trigger: 'manual', routesPlanned: 4 });
+  });
+
+  it('shows an alarm when the controller raises it, with why, and again when it clears', async () => {
+    await op.evaluate();
+    const standby = op.account.world.member('branch-a', 'standby');
+    op.account.world.applyFault(standby, 'stop');
+    await later(2);
+    await op.evaluate();
+    op.account.world.start(standby);
+    await later(10);
+    await op.evaluate();
+    const io = capture();
+    const json = capture();
+
+    await settle(op.account, () => runHistory('branch-a', { since: '1h' }, io, op.deps));
+    await settle(op.account, () => runHistory('branch-a', { since: '1h', json: true }, json, op.deps));
+
+    const out = text(io);
+    expect(out).toMatch(
+      /Z {2}alarm raised standby-unhealthy\n {4}standby-unhealthy: standby i-\w+, the member not carrying traffic, is unhealthy \(.*stopped.*\): no redundancy\n/,
+    );
+    expect(out).toMatch(/Z {2}alarm cleared standby-unhealthy\n?$/);
+    expect(out.indexOf('alarm raised')).toBeLessThan(out.indexOf('alarm cleared'));
+    const shown = JSON.parse(text(json)) as { entries: HistoryLine[] };
+    expect(shown.entries.map((e) => e.record)).toEqual([
+      {
+        event: 'alarm',
+        raised: [{ kind: 'standby-unhealthy', detail: expect.stringContaining('no redundancy') }],
+        cleared: [],
+      },
+      { event: 'alarm', raised: [], cleared: ['standby-unhealthy'] },
+    ]);
+  });
+
+  it('says which alarms a dry run raised and cleared in one line, each raised one with its detail below', () => {
+    const record = {
+      event: 'alarm',
+      raised: [{ kind: 'traffic-blackholed', detail: 'primary i-1 carries traffic and is lost' }],
+      cleared: ['paused'],
+      dryRun: true,
+    };
+
+    expect(describeRecord({ at: Date.parse('2026-12-01T10:00:00Z'), record })).toBe(
+      [
+        '2026-12-01T10:00:00.000Z  alarm raised traffic-blackholed; cleared paused (dry run)',
+        '    traffic-blackholed: primary i-1 carries traffic and is lost',
+      ].join('\n'),
+    );
   });
 
   it('--since leaves out what happened before the window', async () => {

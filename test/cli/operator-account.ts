@@ -14,6 +14,8 @@ import type { OperatorClients } from '../../shared/aws/clients.ts';
 import { configHash } from '../../shared/config/load.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
+import { runController } from '../../shared/controller/run.ts';
+import type { RunSummary } from '../../shared/controller/types.ts';
 import { silentLogger } from '../../shared/logger.ts';
 import { STACK_OUTPUTS } from '../../shared/telemetry-names.ts';
 import { createSimAccount, type SimAccount } from '../../sim/account.ts';
@@ -61,6 +63,8 @@ export interface OperatorAccount {
   readonly alarms: { AlarmName: string; StateValue: string; StateReason?: string }[];
   /** DescribeStacks' answer: the stack's outputs, or undefined for no stack */
   outputs: Record<string, string> | undefined;
+  /** one evaluation of every pair by the controller, as a scheduled invocation of the function makes it */
+  evaluate(): Promise<RunSummary>;
   close(): Promise<void>;
 }
 
@@ -85,6 +89,15 @@ export async function createOperatorAccount(config: Config): Promise<OperatorAcc
   const cloudformation = new CloudFormationClient({ region: 'eu-west-1' });
   const lambda = new LambdaClient({ region: 'eu-west-1' });
   const sts = new STSClient({ region: 'eu-west-1' });
+  const handlerDeps = {
+    clients: account.clients,
+    config,
+    tableName: account.tableName,
+    probeDocument: account.probeDocument,
+    clock: account.clock,
+    log: silentLogger,
+    metrics: createMetrics(),
+  };
   const self: OperatorAccount = {
     account,
     clients: { ...account.clients, cloudformation, lambda, sts },
@@ -93,6 +106,7 @@ export async function createOperatorAccount(config: Config): Promise<OperatorAcc
     rules: [...VPN_RULES],
     alarms: [],
     outputs: outputsFor(account, config),
+    evaluate: () => settle(account, () => runController(handlerDeps, { kind: 'schedule' })),
     close: () => account.close(),
   };
   (self as { deps: OperatorDeps }).deps = {
@@ -125,15 +139,6 @@ export async function createOperatorAccount(config: Config): Promise<OperatorAcc
       };
     });
   mockClient(sts).on(GetCallerIdentityCommand).resolves({ Arn: CALLER, Account: '123456789012' });
-  const handlerDeps = {
-    clients: account.clients,
-    config,
-    tableName: account.tableName,
-    probeDocument: account.probeDocument,
-    clock: account.clock,
-    log: silentLogger,
-    metrics: createMetrics(),
-  };
   mockClient(lambda)
     .on(InvokeCommand)
     .callsFake(async (input: { FunctionName?: string; Payload?: Uint8Array }) => {

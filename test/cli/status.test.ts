@@ -115,6 +115,46 @@ describe('vpn-failover status', () => {
     expect(out).toContain('BLACKHOLE');
   });
 
+  it("shows each member as the controller last decided it, its probe's daemon verdict included, beside what it reads now", async () => {
+    await op.evaluate();
+    const before = await statusJson();
+    const standby = op.account.world.member('branch-a', 'standby');
+    op.account.world.applyFault(standby, 'daemon-down');
+    await op.account.clock.runUntil(op.account.clock.now() + 60_000);
+    await op.evaluate();
+    const io = capture();
+
+    const report = await statusJson();
+    expect(await settle(op.account, () => runStatus('branch-a', options(), io, op.deps))).toBe(0);
+
+    expect(before.pairs[0]?.members.standby.decided).toEqual({
+      health: 'healthy',
+      signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'healthy' },
+    });
+    const [shown] = report.pairs;
+    // Read now: the daemon is not probed, so only the instance and tunnel signals are judged.
+    expect(Object.keys(shown?.members.standby.signals ?? {})).toEqual(['instance', 'tunnel']);
+    expect(shown?.members.standby.decided).toMatchObject({
+      health: 'unhealthy',
+      signals: { instance: 'healthy', daemon: 'unhealthy' },
+    });
+    expect(shown?.members.primary.decided?.health).toBe('healthy');
+    expect(shown?.alarms).toEqual(['standby-unhealthy']);
+    expect(text(io)).toMatch(
+      /standby i-0fedcba9876543210 .*\n(?: {12}.*\n)* {12}controller's last verdict: unhealthy \(instance healthy, daemon unhealthy, tunnel \w+\)\n/,
+    );
+    expect(text(io)).toContain('  alarms: standby-unhealthy\n');
+  });
+
+  it('before the controller has looked at a pair, says it has stored no verdict', async () => {
+    const io = capture();
+
+    expect(await settle(op.account, () => runStatus('branch-a', options(), io, op.deps))).toBe(0);
+
+    expect(text(io)).toContain("controller's last verdict: none stored yet");
+    expect((await statusJson()).pairs[0]?.members.primary.decided).toBeUndefined();
+  });
+
   it('says when the configuration file is not the one deployed', async () => {
     op.outputs = { ...(op.outputs as Record<string, string>), ConfigHash: '0000000000000000' };
 

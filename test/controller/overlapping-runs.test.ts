@@ -133,14 +133,17 @@ describe('overlapping invocations against the same pairs', () => {
         expect(tables.has(write.routeTableId), `invocation ${i} wrote to ${write.routeTableId}`).toBe(true);
       }
     }
-    // Each move started once, and recorded once.
+    // Each move started once, and recorded once; so is the alarm it leaves (the stopped primary, now the
+    // member not carrying traffic), however many runs saw it.
     const moves = everySummary.flatMap((s) => s.pairs.filter((p) => p.moveStarted).map((p) => p.pair));
     expect(moves.sort()).toEqual(['pair-0', 'pair-1']);
     for (const pair of ['pair-0', 'pair-1']) {
-      const history = await states().listHistory(pair);
-      expect(history.map((h) => [h.record.plan, h.record.from, h.record.to])).toEqual([
+      const history = (await states().listHistory(pair)).reverse();
+      expect(history.map((h) => [h.record.plan ?? h.record.event, h.record.from, h.record.to])).toEqual([
         ['failover', 'primary', 'standby'],
+        ['alarm', undefined, undefined],
       ]);
+      expect(history[1]?.record).toMatchObject({ raised: [{ kind: 'standby-unhealthy' }], cleared: [] });
     }
     expect(await states().listHistory('pair-2')).toEqual([]);
     expect(
@@ -187,7 +190,10 @@ describe('overlapping invocations against the same pairs', () => {
       ['pair-0', 'failover', true, undefined],
     ]);
     expect(targetsOf(f, 0)).toEqual(['standby', 'standby', 'standby', 'standby']);
-    expect((await states().listHistory('pair-0')).map((h) => h.record.plan)).toEqual(['failover']);
+    expect((await states().listHistory('pair-0')).map((h) => h.record.plan ?? h.record.event)).toEqual([
+      'alarm',
+      'failover',
+    ]);
   });
 
   it('an event that finds the writer lease held, and sees it let go just before it marks its pair, moves the pair itself', async () => {

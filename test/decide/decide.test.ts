@@ -905,7 +905,7 @@ describe('decide: dry run and memory', () => {
     expect(decision.memory.unhealthyStreak.primary.daemon).toBe(2);
   });
 
-  it('a dry run carries the same alarms a real run would, plus traffic-blackholed for the lost member it leaves traffic on', () => {
+  it('a dry run carries the alarms of where traffic really stays, plus traffic-blackholed for the lost member it leaves traffic on', () => {
     const input = withProbe(
       withRoute(stoppedPrimary(), RTB_B, DESTINATIONS[0], foreignRoute),
       'standby',
@@ -915,8 +915,11 @@ describe('decide: dry run and memory', () => {
     const dry = decide({ ...input, dryRun: true });
 
     expect(dry.plan).toEqual(real.plan);
+    // After the real move the lost primary is the spare (standby-unhealthy); in the dry run it still carries
+    // traffic, so it is traffic-blackholed, and the healthy standby is no cause for alarm.
+    expect(real.alarms.map((a) => a.kind)).toContain('standby-unhealthy');
     expect(dry.alarms).toEqual([
-      ...real.alarms.filter((a) => a.kind !== 'foreign-route'),
+      ...real.alarms.filter((a) => a.kind !== 'foreign-route' && a.kind !== 'standby-unhealthy'),
       {
         kind: 'traffic-blackholed',
         detail:
@@ -924,6 +927,24 @@ describe('decide: dry run and memory', () => {
       },
       ...real.alarms.filter((a) => a.kind === 'foreign-route'),
     ]);
+  });
+
+  it("remembers the alarm kinds it raises (none: absent) and each member's health, not the words that explain it", () => {
+    const healthy = decide(world());
+    const failing = decide(withProbe(world(), 'standby', 'failed', '0 IKE_SAs established'));
+    const reworded = decide(withProbe(world(), 'standby', 'failed', 'charon not responding'));
+
+    expect(healthy.memory).not.toHaveProperty('alarms');
+    expect(healthy.memory.verdicts).toEqual({
+      primary: { health: 'healthy', signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'healthy' } },
+      standby: { health: 'healthy', signals: { instance: 'healthy', daemon: 'healthy', tunnel: 'healthy' } },
+    });
+    expect(failing.memory.alarms).toEqual(['standby-unhealthy']);
+    expect(failing.memory.verdicts?.standby).toEqual({
+      health: 'unhealthy',
+      signals: { instance: 'healthy', daemon: 'unhealthy', tunnel: 'healthy' },
+    });
+    expect(reworded.memory).toEqual(failing.memory);
   });
 
   it('a steady, healthy pair keeps the same memory from tick to tick, so nothing is written', () => {

@@ -80,7 +80,8 @@ describe('controller handler', () => {
     const history = await new StateStore({ dynamo: local.dynamo, tableName: local.tableName }).listHistory(
       'pair-0',
     );
-    expect(history[0]?.record).toMatchObject({ plan: 'failover', from: 'primary', to: 'standby' });
+    expect(history.map((h) => h.record.plan ?? h.record.event)).toEqual(['alarm', 'failover']);
+    expect(history[1]?.record).toMatchObject({ plan: 'failover', from: 'primary', to: 'standby' });
   });
 
   it('on one primary stopping, looks at every pair and moves each whose primary is down in the same run', async () => {

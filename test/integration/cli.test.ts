@@ -121,7 +121,12 @@ describe('the operator command line against moto', () => {
       intended: 'standby',
       lastMove: { plan: 'failover', trigger: 'hard-loss', from: 'primary', to: 'standby' },
     });
-    expect(after.pairs[0]?.members.primary).toMatchObject({ state: 'stopped', health: 'unhealthy' });
+    expect(after.pairs[0]?.members.primary).toMatchObject({
+      state: 'stopped',
+      health: 'unhealthy',
+      decided: { health: 'unhealthy', signals: { instance: 'unhealthy' } },
+    });
+    expect(after.pairs[0]?.alarms).toEqual(['standby-unhealthy']);
     // moto keeps a route to a stopped instance's ENI "active" where EC2 reports "blackhole" (see
     // controller.test.ts), so no route reads blackhole here.
     expect(after.pairs[0]?.routes.every((r) => r.to === 'standby' && !r.blackhole)).toBe(true);
@@ -129,16 +134,19 @@ describe('the operator command line against moto', () => {
     expect(after.alarms).toEqual([]);
   });
 
-  it('history shows the failover with its reasons, read back from moto’s DynamoDB', async () => {
+  it('history shows the failover with its reasons and the alarm it left, read back from moto’s DynamoDB', async () => {
     await handleEvent(SCHEDULE, context, handlerDeps());
     await ec2.send(new StopInstancesCommand({ InstanceIds: [world.primary.instanceId] }));
     await handleEvent(SCHEDULE, context, handlerDeps());
+    await handleEvent(SCHEDULE, context, handlerDeps());
     const io = capture();
+    const json = capture();
 
-    expect(await runHistory(PAIR, { since: '1h', json: true }, io, deps)).toBe(0);
+    expect(await runHistory(PAIR, { since: '1h' }, io, deps)).toBe(0);
+    expect(await runHistory(PAIR, { since: '1h', json: true }, json, deps)).toBe(0);
 
-    const { entries } = JSON.parse(text(io)) as { entries: HistoryLine[] };
-    expect(entries).toHaveLength(1);
+    const { entries } = JSON.parse(text(json)) as { entries: HistoryLine[] };
+    expect(entries).toHaveLength(2);
     expect(entries[0]?.record).toMatchObject({
       plan: 'failover',
       trigger: 'hard-loss',
@@ -146,6 +154,19 @@ describe('the operator command line against moto', () => {
       to: 'standby',
     });
     expect(entries[0]?.record.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/primary/)]));
+    // The stopped primary, no longer carrying traffic, leaves the pair without redundancy: raised once, though
+    // the next evaluation still sees it.
+    expect(entries[1]?.record).toEqual({
+      event: 'alarm',
+      raised: [
+        {
+          kind: 'standby-unhealthy',
+          detail: expect.stringMatching(/^primary i-\w+, the member not carrying traffic, is unhealthy/),
+        },
+      ],
+      cleared: [],
+    });
+    expect(text(io)).toMatch(/Z {2}alarm raised standby-unhealthy\n {4}standby-unhealthy: primary i-/);
   });
 
   it('failover --to standby invokes the controller and every managed route moves to the standby', async () => {

@@ -162,7 +162,7 @@ describe('overlapping invocations in the simulated account', () => {
         for (const pair of config.pairs) {
           history.set(
             pair.name,
-            (await store.listHistory(pair.name)).map((h) => h.record.plan),
+            (await store.listHistory(pair.name)).flatMap((h) => h.record.plan ?? []),
           );
         }
       },

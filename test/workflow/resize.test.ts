@@ -57,7 +57,8 @@ describe('the resize workflow in the simulated account', () => {
     expect(run.notifications.map((n) => n.subject)).toEqual([
       `vpn-failover: resize of pair ${PAIR} to ${NEW_TYPE} succeeded`,
     ]);
-    expect(run.history.map((h) => h.record.event).filter(Boolean)).toEqual([
+    // The controller's alarm records (a member stopped for its resize) come between these.
+    expect(run.history.flatMap((h) => h.record.event ?? []).filter((e) => e !== 'alarm')).toEqual([
       'resize-started',
       'resize-traffic',
       'resize-traffic',
