@@ -3,7 +3,7 @@
  * translate AWS responses into these shapes, and the pure decision code reads only these.
  */
 import type { AgentReport } from './agent.ts';
-import type { AlarmKind } from './plan.ts';
+import type { AlarmKind } from './alarms.ts';
 
 /** A member of a pair, by its configured role. Which one carries traffic is a separate fact (`active`). */
 export type Role = 'primary' | 'standby';
