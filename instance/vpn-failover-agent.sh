@@ -9,7 +9,10 @@
 # invokes the controller, which confirms with its own probe before anything moves), and with no change
 # re-states its verdict every HEARTBEAT (kind "heartbeat"). A failed write is retried at the next check with
 # the newest state, so a change is never lost; repeated failures back off (2, 4, 8... checks, at most 30 s)
-# so a missing permission does not start the AWS CLI every second. Every METRIC_INTERVAL it publishes
+# so a missing permission does not call DynamoDB every second. The write is one HTTPS request signed by curl
+# (--aws-sigv4) with the instance role's credentials from IMDSv2: starting the AWS CLI takes 0.3-1.5 s on a
+# small instance, and a change report is on the failover's critical path. A curl without --aws-sigv4 (before
+# 7.75), or REPORT_WITH=cli, writes through the AWS CLI instead. Every METRIC_INTERVAL it publishes
 # TunnelUp (1 up, 0 down, nothing when the check cannot judge) to CloudWatch, in the background so the checks
 # never wait for it: the datapoint the controller's tunnel signal reads (none into an AWS/ namespace: that
 # metric comes from AWS). With REPORT_TABLE empty it only publishes the metric.
@@ -30,6 +33,7 @@
 #   METRIC_NAME         metric name                                       (default TunnelUp)
 #   STORAGE_RESOLUTION  60 (standard) or 1 (high resolution)              (default 60)
 #   REPORT_TABLE        the agent table; empty: publish the metric only   (default empty)
+#   REPORT_WITH         curl (signed by curl itself) | cli (the AWS CLI)   (default curl)
 #   CHECK_INTERVAL      seconds between checks                            (default 1)
 #   CHECK_TIMEOUT       seconds each daemon command may take              (default 2)
 #   DEBOUNCE            consecutive checks that must agree on a verdict   (default 2)
@@ -38,11 +42,13 @@
 #   CHECK               the daemon check                                  (default vpn-failover-check on PATH)
 #   AGENT_VERSION       written into every report, up to 64 characters    (default manual)
 #   AGENT_MAX_CHECKS    tests and diagnostics only: exit 0 after this many checks (default: run forever)
+#   DYNAMODB_ENDPOINT   tests only: DynamoDB endpoint URL, e.g. http://127.0.0.1:5000 (default: the Region's)
 # Seconds may have up to three decimals. A bad setting exits 78 (EX_CONFIG) with one line naming it.
 #
-# Needs bash, curl, coreutils (timeout, date, sleep), the AWS CLI v2, vpn-failover-check, IMDSv2 (instance
-# id, Region, account and partition) and an instance role with instance/agent-policy.json. Runs as root:
-# the IPsec control sockets are root-only.
+# Needs bash, curl (7.75 or later to sign the reports itself), coreutils (timeout, date, sleep), the AWS CLI
+# v2, vpn-failover-check, IMDSv2 (instance id, Region, account, partition and its domain, the role's
+# credentials) and an instance role with instance/agent-policy.json. Runs as root: the IPsec control sockets
+# are root-only.
 set -uo pipefail
 
 PROBE="${PROBE:-strongswan}"
@@ -53,6 +59,7 @@ NAMESPACE="${NAMESPACE:-VpnFailover/Tunnels}"
 METRIC_NAME="${METRIC_NAME:-TunnelUp}"
 STORAGE_RESOLUTION="${STORAGE_RESOLUTION:-60}"
 REPORT_TABLE="${REPORT_TABLE:-}"
+REPORT_WITH="${REPORT_WITH:-curl}"
 CHECK_INTERVAL="${CHECK_INTERVAL:-1}"
 CHECK_TIMEOUT="${CHECK_TIMEOUT:-2}"
 DEBOUNCE="${DEBOUNCE:-2}"
@@ -61,6 +68,7 @@ METRIC_INTERVAL="${METRIC_INTERVAL:-60}"
 CHECK="${CHECK:-vpn-failover-check}"
 AGENT_VERSION="${AGENT_VERSION:-manual}"
 AGENT_MAX_CHECKS="${AGENT_MAX_CHECKS:-}"
+DYNAMODB_ENDPOINT="${DYNAMODB_ENDPOINT:-}"
 
 readonly IMDS="http://169.254.169.254"
 readonly EX_CONFIG=78
@@ -70,6 +78,13 @@ readonly AWS_CONNECT_TIMEOUT=2
 readonly AWS_READ_TIMEOUT=3
 readonly AWS_CALL_LIMIT=10
 readonly RETRY_CAP_MS=30000
+# A report written by curl: 1 s to connect, 3 s in all.
+readonly PUT_CONNECT_TIMEOUT=1
+readonly PUT_LIMIT=3
+# The instance role's credentials are fetched again this long before they expire; IMDS offers new ones at
+# least 5 minutes before
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-metadata-security-credentials.html).
+readonly CREDENTIALS_MARGIN_S=300
 readonly REPORT_TTL_S=86400
 readonly DETAIL_MAX=400
 
@@ -113,6 +128,8 @@ read_settings() {
   require METRIC_NAME '^[A-Za-z0-9._/#:][A-Za-z0-9._/#: -]{0,254}$' 'a CloudWatch metric name'
   require STORAGE_RESOLUTION '^(1|60)$' '1 or 60'
   require REPORT_TABLE '^([A-Za-z0-9_.-]{3,255})?$' 'a DynamoDB table name'
+  require REPORT_WITH '^(curl|cli)$' 'curl or cli'
+  require DYNAMODB_ENDPOINT '^(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?$' 'an http(s)://host[:port] URL'
   require DEBOUNCE '^[1-9][0-9]?$' 'a whole number from 1 to 99'
   require AGENT_MAX_CHECKS '^([1-9][0-9]{0,8})?$' 'a positive whole number'
   # with the 400-character detail line, a report stays under 1 KB: one write unit
@@ -147,6 +164,7 @@ json_string() {
 
 INSTANCE_ID=''
 REGION=''
+DOMAIN=''
 MEMBER=''
 IMDS_PROBLEM=''
 IMDS_LOGGED=''
@@ -155,22 +173,26 @@ imds_get() {
   curl -sf --connect-timeout 1 -m 2 -H "X-aws-ec2-metadata-token: $1" "$IMDS/latest/$2"
 }
 
-# A string field of the instance identity document (flat JSON, one field a line).
+imds_token() {
+  curl -sf --connect-timeout 1 -m 2 -X PUT "$IMDS/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60'
+}
+
+# A string field of a flat JSON document from IMDS (one field a line): the identity document, credentials.
 document_field() {
   local pattern="\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\""
   [[ $2 =~ $pattern ]] && printf '%s' "${BASH_REMATCH[1]}"
 }
 
-# Read the instance id, Region, account and partition once; on failure say why in IMDS_PROBLEM (the loop
+# Read the instance id, Region, account, partition and its DNS domain once; on failure say why in IMDS_PROBLEM (the loop
 # tries again at the next check).
 identify() {
-  local token partition document id region account
-  token=$(curl -sf --connect-timeout 1 -m 2 -X PUT "$IMDS/latest/api/token" \
-    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') || {
+  local token partition domain document id region account
+  token=$(imds_token) || {
     IMDS_PROBLEM="no IMDSv2 token"
     return 1
   }
   if ! partition=$(imds_get "$token" meta-data/services/partition) ||
+    ! domain=$(imds_get "$token" meta-data/services/domain) ||
     ! document=$(imds_get "$token" dynamic/instance-identity/document) ||
     ! id=$(imds_get "$token" meta-data/instance-id); then
     IMDS_PROBLEM="IMDSv2 did not answer"
@@ -179,12 +201,13 @@ identify() {
   region=$(document_field region "$document")
   account=$(document_field accountId "$document")
   if [[ ! $partition =~ ^aws[a-z-]*$ || ! $region =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ||
-    ! $account =~ ^[0-9]{12}$ || ! $id =~ ^i-[0-9a-f]{8,17}$ ]]; then
-    IMDS_PROBLEM="unexpected identity from IMDSv2 (partition '$partition', Region '$region', account '$account', instance '$id')"
+    ! $account =~ ^[0-9]{12}$ || ! $id =~ ^i-[0-9a-f]{8,17}$ || ! $domain =~ ^[a-z0-9.-]+$ ]]; then
+    IMDS_PROBLEM="unexpected identity from IMDSv2 (partition '$partition', domain '$domain', Region '$region', account '$account', instance '$id')"
     return 1
   fi
   INSTANCE_ID=$id
   REGION=$region
+  DOMAIN=$domain
   MEMBER="arn:$partition:ec2:$region:$account:instance/$id"
 }
 
@@ -290,6 +313,105 @@ aws_call() {
   return "$rc"
 }
 
+# --- the report written by curl ---
+
+# How reports are written: curl (signed by curl, no process start beyond curl's) or cli; set once at start.
+WRITER=cli
+CREDENTIALS_KEY='' CREDENTIALS_SECRET='' CREDENTIALS_TOKEN='' CREDENTIALS_DUE=0
+
+choose_writer() {
+  [ -n "$REPORT_TABLE" ] && [ "$REPORT_WITH" = curl ] || return 0
+  local help
+  help=$(curl --help all 2>/dev/null)
+  if [[ $help == *--aws-sigv4* ]]; then
+    WRITER=curl
+  else
+    log "this curl cannot sign requests (no --aws-sigv4, added in 7.75): reports go through the AWS CLI"
+  fi
+}
+
+# The instance role's credentials from IMDSv2, kept until CREDENTIALS_MARGIN_S before they expire. They are
+# never logged and never put on a command line (ps shows those to every user).
+credentials() {
+  local now_s
+  now_s=$(date +%s)
+  [ -n "$CREDENTIALS_KEY" ] && ((now_s < CREDENTIALS_DUE)) && return 0
+  local token role document key secret session expiration expires
+  token=$(imds_token) || {
+    AWS_PROBLEM="no IMDSv2 token for the instance role's credentials"
+    return 1
+  }
+  role=$(imds_get "$token" meta-data/iam/security-credentials/)
+  role=${role%%$'\n'*}
+  if [[ ! $role =~ ^[A-Za-z0-9+=,.@_-]{1,128}$ ]]; then
+    AWS_PROBLEM="no instance role in IMDSv2 (meta-data/iam/security-credentials/)"
+    return 1
+  fi
+  document=$(imds_get "$token" "meta-data/iam/security-credentials/$role")
+  key=$(document_field AccessKeyId "$document")
+  secret=$(document_field SecretAccessKey "$document")
+  session=$(document_field Token "$document")
+  expiration=$(document_field Expiration "$document")
+  # base64-like values only: they go into curl's config between double quotes, unescaped
+  if [ "$(document_field Code "$document")" != Success ] || [[ ! $key =~ ^[A-Z0-9]{16,128}$ ]] ||
+    [[ ! $secret =~ ^[A-Za-z0-9/+=]+$ ]] || [[ ! $session =~ ^[A-Za-z0-9/+=]+$ ]] ||
+    [[ ! $expiration =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || ! expires=$(date -d "$expiration" +%s 2>/dev/null); then
+    AWS_PROBLEM="unexpected credentials of role $role from IMDSv2"
+    return 1
+  fi
+  CREDENTIALS_KEY=$key
+  CREDENTIALS_SECRET=$secret
+  CREDENTIALS_TOKEN=$session
+  CREDENTIALS_DUE=$((expires - CREDENTIALS_MARGIN_S))
+  # credentials already that close to expiring: use them, and ask again in a minute, not at every write
+  ((CREDENTIALS_DUE > now_s)) || CREDENTIALS_DUE=$((now_s + 60))
+}
+
+# PutItem of the item $1 through the DynamoDB JSON API
+# (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html), signed by curl. Success is
+# HTTP 200; otherwise AWS_PROBLEM says the status and DynamoDB's error type (its message is left out: a
+# signature error's message quotes the signed headers, the session token among them).
+curl_put_item() {
+  credentials || return 1
+  local endpoint=${DYNAMODB_ENDPOINT:-https://dynamodb.$REGION.$DOMAIN} out rc status type
+  # the credentials reach curl as a config on its stdin, not on its command line
+  out=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' \
+    "$CREDENTIALS_KEY" "$CREDENTIALS_SECRET" "$CREDENTIALS_TOKEN" |
+    curl -s -K - --connect-timeout "$PUT_CONNECT_TIMEOUT" --max-time "$PUT_LIMIT" \
+      --aws-sigv4 "aws:amz:$REGION:dynamodb" \
+      -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Target: DynamoDB_20120810.PutItem' \
+      --data-binary "{\"TableName\":$(json_string "$REPORT_TABLE"),\"Item\":$1}" \
+      -w '\n%{http_code}' "$endpoint/")
+  rc=$?
+  status=${out##*$'\n'}
+  case $rc in
+    0) ;;
+    28) AWS_PROBLEM="no answer from $endpoint within $PUT_LIMIT s" && return 1 ;;
+    *) AWS_PROBLEM="curl exit $rc reaching $endpoint" && return 1 ;;
+  esac
+  [ "$status" = 200 ] && return 0
+  local pattern='"__type"[[:space:]]*:[[:space:]]*"([^"]*)"'
+  [[ $out =~ $pattern ]] && type=${BASH_REMATCH[1]##*#}
+  AWS_PROBLEM="HTTP $status ${type:-without an error type}"
+  # expired, revoked or rotated credentials: fetch them again before the next write
+  case $status/${type:-} in
+    403/* | */*Token* | */*Signature* | */UnrecognizedClient* | */AccessDenied* | */*Authentication*)
+      CREDENTIALS_KEY=''
+      ;;
+  esac
+  return 1
+}
+
+put_item() {
+  if [ "$WRITER" = curl ]; then
+    curl_put_item "$1"
+  else
+    local endpoint=()
+    [ -z "$DYNAMODB_ENDPOINT" ] || endpoint=(--endpoint-url "$DYNAMODB_ENDPOINT")
+    aws_call dynamodb put-item --table-name "$REPORT_TABLE" --item "$1" "${endpoint[@]}"
+  fi
+}
+
 # The check at which to try again after the $1-th consecutive failure of an attempt made at check $2 (default
 # this one): the next one, then 2, 4, 8... checks later, at most RETRY_CAP_MS worth of checks.
 retry_check() {
@@ -327,7 +449,7 @@ report() {
     return 0
   fi
   ((CHECKS >= REPORT_RETRY_CHECK)) || return 0
-  if aws_call dynamodb put-item --table-name "$REPORT_TABLE" --item "$(report_item "$kind" "$now" "$(tunnel_up)")"; then
+  if put_item "$(report_item "$kind" "$now" "$(tunnel_up)")"; then
     REPORTS_SENT=$((REPORTS_SENT + 1))
     LAST_REPORT_AT=$now
     CHANGE_PENDING=0
@@ -394,9 +516,10 @@ publish() {
 main() {
   read_settings
   trap 'log "stopped"; exit 0' TERM INT
+  choose_writer
   local metric="$METRIC_NAME to $NAMESPACE every $METRIC_INTERVAL s"
   ((PUBLISH)) || metric="no $METRIC_NAME ($NAMESPACE is AWS's own)"
-  log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE, }$metric"
+  log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE through $WRITER, }$metric"
   local started wait
   while :; do
     started=$(now_ms)

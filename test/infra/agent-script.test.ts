@@ -19,29 +19,128 @@ const policy = JSON.parse(readFileSync(instanceFile('agent-policy.json'), 'utf8'
 const INSTANCE_ID = 'i-0123456789abcdef0';
 const MEMBER = agentMemberKey('arn:aws:ec2:eu-west-1:123456789012:instance/', INSTANCE_ID);
 
-/** IMDSv2: a token from PUT, then metadata only with that token, as the real service answers. */
-const IMDS = `case "$*" in
-  *"-X PUT http://169.254.169.254/latest/api/token"*) printf token-123 ;;
-  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/meta-data/services/partition") printf aws ;;
-  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/meta-data/instance-id") printf ${INSTANCE_ID} ;;
-  *"X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest/dynamic/instance-identity/document") cat <<'DOC'
+interface Imds {
+  readonly partition?: string;
+  readonly region?: string;
+  readonly domain?: string;
+  /** IMDSv2 refuses a token to this many requests first (it is not up yet) */
+  readonly downFor?: number;
+  /** the n-th fetch of the role's credentials gets credentialsOf(n), valid for `expiresIn[n - 1]` s (the last from then on) */
+  readonly expiresIn?: readonly number[];
+}
+
+/** The access key, secret key and session token of the n-th credentials IMDS hands out. */
+const credentialsOf = (n: number | '$n') => ({
+  key: `ASIAEXAMPLEKEY0000${n}`,
+  secret: `wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY${n}`,
+  token: `IQoJb3JpZ2luX2VjEXAMPLE${n}/session+token=`,
+});
+
+/** IMDSv2 (sh case arms): a token from PUT, then metadata only with that token, as the real service answers. */
+const imdsArms = ({
+  partition = 'aws',
+  region = 'eu-west-1',
+  domain = 'amazonaws.com',
+  downFor = 0,
+  expiresIn = [21_600],
+}: Imds) => {
+  const meta = 'X-aws-ec2-metadata-token: token-123 http://169.254.169.254/latest';
+  // $n: the fetch's number, counted by sequence()
+  const { key, secret, token } = credentialsOf('$n');
+  const credentials = expiresIn.map(
+    (seconds) => `cat <<DOC
+{
+  "Code" : "Success",
+  "LastUpdated" : "2026-12-01T08:00:00Z",
+  "Type" : "AWS-HMAC",
+  "AccessKeyId" : "${key}",
+  "SecretAccessKey" : "${secret}",
+  "Token" : "${token}",
+  "Expiration" : "$(date -u -d @$(( $(date +%s) + ${seconds} )) +%Y-%m-%dT%H:%M:%SZ)"
+}
+DOC`,
+  );
+  return `  *"-X PUT http://169.254.169.254/latest/api/token"*)
+${sequence('imds-token', [...Array.from({ length: downFor }, () => 'exit 7'), 'printf token-123'])}
+  ;;
+  *"${meta}/meta-data/services/partition") printf ${partition} ;;
+  *"${meta}/meta-data/services/domain") printf ${domain} ;;
+  *"${meta}/meta-data/instance-id") printf ${INSTANCE_ID} ;;
+  *"${meta}/meta-data/iam/security-credentials/") printf 'vpn-member-role\n' ;;
+  *"${meta}/meta-data/iam/security-credentials/vpn-member-role")
+${sequence('credentials', credentials)}
+  ;;
+  *"${meta}/dynamic/instance-identity/document") cat <<'DOC'
 {
   "accountId" : "123456789012",
   "architecture" : "x86_64",
-  "availabilityZone" : "eu-west-1a",
+  "availabilityZone" : "${region}a",
   "billingProducts" : null,
   "imageId" : "ami-0abcdef1234567890",
   "instanceId" : "${INSTANCE_ID}",
   "instanceType" : "t3.micro",
   "pendingTime" : "2026-11-30T08:12:45Z",
   "privateIp" : "10.0.1.10",
-  "region" : "eu-west-1",
+  "region" : "${region}",
   "version" : "2017-09-30"
 }
 DOC
+  ;;`;
+};
+
+/** What DynamoDB answers a PutItem (sh setting `status` and `answer`). */
+const ANSWER_OK = `status=200; answer='{}'`;
+const dynamodbError = (status: number, type: string, message: string) =>
+  `status=${status}; answer='{"__type":"${type}","message":"${message}"}'`;
+const HTTP_THROTTLED = dynamodbError(
+  400,
+  'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+  'Rate of requests exceeds the allowed throughput.',
+);
+const HTTP_EXPIRED = dynamodbError(
+  400,
+  'com.amazon.coral.service#ExpiredTokenException',
+  'The security token included in the request is expired',
+);
+
+const HELP_SIGV4 =
+  '     --aws-sigv4 <provider1[:provider2[:region[:service]]]> Use AWS V4 signature authentication';
+const HELP_OLD = '     --anyauth       Pick any authentication method';
+
+/**
+ * curl: IMDSv2 as `imds` says; `--help all` lists --aws-sigv4 unless `sigv4` is false; a DynamoDB PutItem
+ * (the X-Amz-Target header) keeps its body in $FAKES_DIR/requests, its stdin (curl's config) in
+ * $FAKES_DIR/configs, answers as `putItem` says in turn (HTTP 200 by default) the way `-w '\n%{http_code}'`
+ * prints it, and keeps the body of each one answered 200 in $FAKES_DIR/bodies.
+ */
+const curl = ({
+  imds = {},
+  putItem = [ANSWER_OK],
+  sigv4 = true,
+}: {
+  imds?: Imds;
+  putItem?: readonly string[];
+  sigv4?: boolean;
+} = {}) => `case "$*" in
+  "--help all") printf '%s\n' '${sigv4 ? HELP_SIGV4 : HELP_OLD}' ;;
+  *"X-Amz-Target: DynamoDB_20120810.PutItem"*)
+    cat >> "$FAKES_DIR/configs"
+    body=''
+    prev=''
+    for a in "$@"; do
+      [ "$prev" = --data-binary ] && body=$a
+      prev=$a
+    done
+    printf '%s\n' "$body" >> "$FAKES_DIR/requests"
+${sequence('put-item', putItem)}
+    [ "$status" = 200 ] && printf '%s\n' "$body" >> "$FAKES_DIR/bodies"
+    printf '%s\n%s' "$answer" "$status"
   ;;
+${imdsArms(imds)}
   *) exit 22 ;;
 esac`;
+
+const IMDS_ONLY = curl();
 
 /**
  * The AWS CLI: put-item calls behave as `putItem` says in turn (sh; the default succeeds) and the item of
@@ -59,8 +158,8 @@ case "$1 $2" in
 ${sequence('put-metric-data', putMetricData)}
   ;;
   "dynamodb put-item")
-${sequence('put-item', putItem)}
-printf '%s\\n' "$item" >> "$FAKES_DIR/items"
+${sequence('aws-put-item', putItem)}
+printf '%s\n' "$item" >> "$FAKES_DIR/items"
   ;;
 esac`;
 
@@ -84,25 +183,31 @@ const runAgent = (checks: number, fakes: Fakes, env: Record<string, string> = {}
   runWithFakesAsync(
     'bash',
     script,
-    { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, ...fakes },
+    { curl: IMDS_ONLY, aws: aws(), 'vpn-failover-check': CHECK, ...fakes },
     { ...FAST, AGENT_MAX_CHECKS: String(checks), ...env },
   );
 
 type Item = Record<string, { S?: string; N?: string }>;
 
-/** The reports the table received, in order. */
-const reports = (run: Run): Item[] =>
-  (run.files.items ?? '')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Item);
+const lines = (file: string | undefined) => (file ?? '').split('\n').filter(Boolean);
+
+/** The PutItem requests curl sent (answered or not), in order. */
+const requests = (run: Run) =>
+  lines(run.files.requests).map((line) => JSON.parse(line) as { TableName: string; Item: Item });
+
+/** The reports the table received, in order: through curl or through the AWS CLI. */
+const reports = (run: Run): Item[] => [
+  ...lines(run.files.bodies).map((line) => (JSON.parse(line) as { Item: Item }).Item),
+  ...lines(run.files.items).map((line) => JSON.parse(line) as Item),
+];
 
 const summary = (item: Item) => `${item.kind?.S} ${item.verdict?.S}`;
 
-/** What the daemon check ran, and what the AWS CLI was asked, in order: "check" or "put-item"/"put-metric-data". */
+/** What the daemon check ran, and what curl or the AWS CLI was asked, in order: "check" or "put-item"/"put-metric-data". */
 const timeline = (run: Run): string[] =>
   run.calls.flatMap((call) => {
     if (/^(swanctl|systemctl|ipsec) /.test(call)) return ['check'];
+    if (/^curl .*X-Amz-Target: DynamoDB_20120810\.PutItem/.test(call)) return ['put-item'];
     const aws = /^aws \S+ (put-item|put-metric-data) /.exec(call);
     return aws?.[1] ? [aws[1]] : [];
   });
@@ -159,10 +264,112 @@ describe.concurrent('member agent: what it reports', () => {
     expect(at).toBeGreaterThanOrEqual(since);
     expect(at).toBeLessThanOrEqual(after);
     expect(Number(item.expiresAt?.N)).toBe(Math.floor(at / 1000) + 86_400);
-    expect(run.calls).toContainEqual(
-      expect.stringMatching(/^aws dynamodb put-item --table-name vpn-failover-agent /),
+  });
+
+  it("writes the report with one curl request to the Region's DynamoDB, signed by curl, the item in its body", async () => {
+    const run = await runAgent(2, { swanctl: swanctl(1) });
+    const puts = run.calls.filter((call) => call.includes('X-Amz-Target: DynamoDB_20120810.PutItem'));
+    expect(puts).toEqual([
+      'curl -s -K - --connect-timeout 1 --max-time 3 --aws-sigv4 aws:amz:eu-west-1:dynamodb' +
+        ' -H Content-Type: application/x-amz-json-1.0 -H X-Amz-Target: DynamoDB_20120810.PutItem' +
+        ` --data-binary ${lines(run.files.requests)[0]} -w \\n%{http_code} https://dynamodb.eu-west-1.amazonaws.com/`,
+    ]);
+    const [request] = requests(run);
+    expect(request?.TableName).toBe('vpn-failover-agent');
+    expect(Object.keys(request?.Item ?? {}).sort()).toEqual(Object.values(AGENT_ITEM).sort());
+    expect(request?.Item).toMatchObject({
+      member: { S: MEMBER },
+      kind: { S: 'change' },
+      verdict: { S: 'healthy' },
+    });
+    expect(run.calls.filter((call) => call.startsWith('aws dynamodb'))).toEqual([]);
+    // whether curl can sign is asked once, at start
+    expect(run.calls.filter((call) => call === 'curl --help all')).toHaveLength(1);
+    expect(run.stdout).toContain('reports to vpn-failover-agent through curl');
+  });
+
+  it("signs with the instance role's credentials from IMDSv2, handed to curl on its stdin: never on a command line or in the log", async () => {
+    const run = await runAgent(3, { swanctl: swanctl(1) }, { HEARTBEAT: '0.1' });
+    const { key, secret, token } = credentialsOf(1);
+    const configs = lines(run.files.configs);
+    expect(configs.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(configs)).toEqual(
+      new Set([`user = "${key}:${secret}"`, `header = "x-amz-security-token: ${token}"`]),
     );
-    expect(run.calls.find((call) => call.startsWith('aws dynamodb'))).toMatch(/ --region eu-west-1 /);
+    for (const secretPart of [key, secret, token]) {
+      expect(run.calls.filter((call) => call.includes(secretPart))).toEqual([]);
+      expect(run.stdout).not.toContain(secretPart);
+      expect(run.stderr).not.toContain(secretPart);
+    }
+    expect(run.calls.filter((call) => /(^| )(--user|-u)( |$)/.test(call))).toEqual([]);
+    // fetched once, kept for the next writes
+    expect(run.files['credentials.count']?.trim()).toBe('1');
+  });
+
+  it("in another partition, writes to that partition's DynamoDB endpoint (the domain from IMDSv2)", async () => {
+    const run = await runAgent(2, {
+      swanctl: swanctl(1),
+      curl: curl({ imds: { partition: 'aws-cn', region: 'cn-north-1', domain: 'amazonaws.com.cn' } }),
+    });
+    const put = run.calls.find((call) => call.includes('DynamoDB_20120810.PutItem'));
+    expect(put).toMatch(/ --aws-sigv4 aws:amz:cn-north-1:dynamodb /);
+    expect(put).toMatch(/ https:\/\/dynamodb\.cn-north-1\.amazonaws\.com\.cn\/$/);
+    expect(reports(run)[0]?.member).toEqual({
+      S: `arn:aws-cn:ec2:cn-north-1:123456789012:instance/${INSTANCE_ID}`,
+    });
+  });
+
+  it('fetches the credentials again once they are within 5 minutes of expiring, and signs the next writes with the new ones', async () => {
+    // the first credentials expire 301 s after they are handed out: due again about a second later
+    const run = await runAgent(
+      30,
+      { swanctl: swanctl(1), curl: curl({ imds: { expiresIn: [301, 21_600] } }) },
+      { HEARTBEAT: '0.1' },
+    );
+    expect(run.files['credentials.count']?.trim()).toBe('2');
+    const users = lines(run.files.configs).filter((line) => line.startsWith('user = '));
+    expect(users[0]).toContain(credentialsOf(1).key);
+    expect(users.at(-1)).toContain(credentialsOf(2).key);
+    expect(reports(run).length).toBe(users.length);
+  });
+
+  it('a write refused for expired credentials fetches them again, and the report arrives at the next check', async () => {
+    const run = await runAgent(4, {
+      swanctl: swanctl(1),
+      curl: curl({ putItem: [HTTP_EXPIRED, ANSWER_OK] }),
+    });
+    expect(run.files['credentials.count']?.trim()).toBe('2');
+    expect(lines(run.files.configs).filter((line) => line.startsWith('user = '))).toEqual([
+      `user = "${credentialsOf(1).key}:${credentialsOf(1).secret}"`,
+      `user = "${credentialsOf(2).key}:${credentialsOf(2).secret}"`,
+    ]);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(run.stdout).toContain(
+      'report change not written (HTTP 400 ExpiredTokenException), trying again in 1 check(s)',
+    );
+    expect(run.stdout).not.toContain('The security token included in the request is expired');
+  });
+
+  it('with REPORT_WITH=cli, writes the report through the AWS CLI', async () => {
+    const run = await runAgent(2, { swanctl: swanctl(1) }, { REPORT_WITH: 'cli' });
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(lines(run.files.requests)).toEqual([]);
+    expect(run.calls).toContainEqual(
+      expect.stringMatching(
+        /^aws dynamodb put-item --table-name vpn-failover-agent --item \{.* --region eu-west-1 /,
+      ),
+    );
+    expect(run.calls).not.toContain('curl --help all');
+  });
+
+  it('with a curl that cannot sign (no --aws-sigv4), writes the report through the AWS CLI', async () => {
+    const run = await runAgent(3, { swanctl: swanctl(1), curl: curl({ sigv4: false }) });
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(lines(run.files.requests)).toEqual([]);
+    expect(run.calls.filter((call) => call.startsWith('aws dynamodb put-item'))).toHaveLength(1);
+    expect(run.stdout).toContain(
+      'this curl cannot sign requests (no --aws-sigv4, added in 7.75): reports go through the AWS CLI',
+    );
   });
 
   it('a daemon that is down (charon not running) is reported unhealthy after two checks agree', async () => {
@@ -255,8 +462,12 @@ describe.concurrent('member agent: what it reports', () => {
     }
   });
 
-  it('a failed report write is retried at the next check, and the change still arrives', async () => {
-    const run = await runAgent(4, { swanctl: swanctl(1), aws: aws([THROTTLED, '']) }, { HEARTBEAT: '60' });
+  it('a report write answered HTTP 400 is retried at the next check, and the change still arrives', async () => {
+    const run = await runAgent(
+      4,
+      { swanctl: swanctl(1), curl: curl({ putItem: [HTTP_THROTTLED, ANSWER_OK] }) },
+      { HEARTBEAT: '60' },
+    );
     expect(timeline(run).filter((step) => step !== 'put-metric-data')).toEqual([
       'check',
       'check',
@@ -267,12 +478,28 @@ describe.concurrent('member agent: what it reports', () => {
     ]);
     expect(reports(run).map((item) => [summary(item), item.seq?.N])).toEqual([['change healthy', '1']]);
     expect(run.stdout).toContain(
+      'report change not written (HTTP 400 ThrottlingException), trying again in 1 check(s)',
+    );
+    expect(run.stdout).not.toContain('Rate of requests');
+  });
+
+  it('through the AWS CLI too, a failed report write is retried at the next check', async () => {
+    const run = await runAgent(
+      4,
+      { swanctl: swanctl(1), aws: aws([THROTTLED, '']) },
+      { HEARTBEAT: '60', REPORT_WITH: 'cli' },
+    );
+    expect(timeline(run).filter((step) => step !== 'put-metric-data')).toEqual([
+      ...['check', 'check', 'put-item', 'check', 'put-item', 'check'],
+    ]);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(run.stdout).toContain(
       'report change not written (exit 254: An error occurred (ThrottlingException)',
     );
   });
 
-  it('keeps failing writes from starting the AWS CLI at every check: retries back off', async () => {
-    const run = await runAgent(12, { swanctl: swanctl(1), aws: aws([THROTTLED]) });
+  it('keeps failing writes from calling DynamoDB at every check: retries back off', async () => {
+    const run = await runAgent(12, { swanctl: swanctl(1), curl: curl({ putItem: [HTTP_THROTTLED] }) });
     // attempts at checks 2, 3, 5 and 9: the next check, then 2 and 4 checks later (the next would be 17)
     expect(timeline(run).filter((step) => step === 'put-item')).toHaveLength(4);
     expect(reports(run)).toEqual([]);
@@ -282,7 +509,7 @@ describe.concurrent('member agent: what it reports', () => {
     const good = swanctl(1);
     const run = await runAgent(8, {
       swanctl: noting(sequence('swanctl', [good, good, CHARON_DOWN, CHARON_DOWN, CHARON_DOWN, swanctl(0)])),
-      aws: aws(['', THROTTLED, THROTTLED, '']),
+      curl: curl({ putItem: [ANSWER_OK, HTTP_THROTTLED, HTTP_THROTTLED, ANSWER_OK] }),
     });
     // written at check 2; the change seen at check 4 fails there and at 5, and arrives at 7
     expect(timeline(run).filter((step) => step !== 'put-metric-data')).toEqual([
@@ -321,7 +548,7 @@ describe.concurrent('member agent: what it reports', () => {
   it('waits for IMDSv2, checking meanwhile, and then reports the change it saw', async () => {
     const run = await runAgent(5, {
       swanctl: swanctl(1),
-      curl: sequence('curl', ['exit 7', 'exit 7', IMDS]),
+      curl: curl({ imds: { downFor: 2 } }),
     });
     expect(reports(run).map(summary)).toEqual(['change healthy']);
     expect(timeline(run).slice(0, 4)).toEqual(['check', 'check', 'check', 'put-item']);
@@ -386,6 +613,7 @@ describe.concurrent('member agent: the TunnelUp metric', () => {
   it('with REPORT_TABLE empty, publishes the metric and writes no report', async () => {
     const run = await runAgent(3, { swanctl: swanctl(1) }, { REPORT_TABLE: '' });
     expect(run.calls.filter((call) => call.startsWith('aws dynamodb'))).toEqual([]);
+    expect(lines(run.files.requests)).toEqual([]);
     expect(metricCalls(run)).toHaveLength(1);
     expect(metricCalls(run)[0]).toContain(`--dimensions InstanceId=${INSTANCE_ID} --value 1 `);
   });
@@ -436,6 +664,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
       ['PING_TARGET', '-f'],
       ['DEBOUNCE', '0'],
       ['AGENT_VERSION', 'v'.repeat(65)],
+      ['REPORT_WITH', 'aws'],
     ] as const) {
       const run = await runAgent(1, { swanctl: swanctl(1) }, { [name]: value });
       expect(run.status, name).toBe(78);
@@ -453,7 +682,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
     const listed = Object.fromEntries(
       [...settingsFile.matchAll(/^#? ?([A-Z_]+)=(.*)$/gm)].map((m) => [m[1], m[2]]),
     );
-    const { AGENT_MAX_CHECKS: _testOnly, ...settings } = defaults;
+    const { AGENT_MAX_CHECKS: _testOnly, DYNAMODB_ENDPOINT: _testEndpoint, ...settings } = defaults;
     expect(Object.keys(settings).sort()).toEqual(
       [
         'PROBE',
@@ -464,6 +693,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
         'METRIC_NAME',
         'STORAGE_RESOLUTION',
         'REPORT_TABLE',
+        'REPORT_WITH',
         'CHECK_INTERVAL',
         'CHECK_TIMEOUT',
         'DEBOUNCE',
@@ -483,7 +713,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
     const run = await runWithFakesAsync(
       'bash',
       script,
-      { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
+      { curl: IMDS_ONLY, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
       { ...listed, REPORT_TABLE: 'vpn-failover-agent', AGENT_MAX_CHECKS: '2' },
     );
     expect(run.status).toBe(0);
@@ -507,7 +737,7 @@ describe.concurrent('member agent: settings, unit and policy', () => {
     const run = await runWithFakesAsync(
       'bash',
       `bash "$AGENT" & pid=$!\nsleep 0.5\nkill -TERM "$pid"\nwait "$pid"`,
-      { curl: IMDS, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
+      { curl: IMDS_ONLY, aws: aws(), 'vpn-failover-check': CHECK, swanctl: swanctl(1) },
       { ...FAST, AGENT: instanceFile('vpn-failover-agent.sh').pathname },
     );
     expect(run.status).toBe(0);
