@@ -483,6 +483,15 @@ describe.concurrent('member agent: what it reports', () => {
     expect(run.stdout).not.toContain('Rate of requests');
   });
 
+  it('a report write DynamoDB does not answer (curl times out) is retried at the next check', async () => {
+    const run = await runAgent(4, { swanctl: swanctl(1), curl: curl({ putItem: ['exit 28', ANSWER_OK] }) });
+    expect(timeline(run).filter((step) => step === 'put-item')).toHaveLength(2);
+    expect(reports(run).map(summary)).toEqual(['change healthy']);
+    expect(run.stdout).toContain(
+      'report change not written (no answer from https://dynamodb.eu-west-1.amazonaws.com within 3 s)',
+    );
+  });
+
   it('through the AWS CLI too, a failed report write is retried at the next check', async () => {
     const run = await runAgent(
       4,
