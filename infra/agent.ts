@@ -94,6 +94,7 @@ export const AGENT_PARAMETERS = {
   CheckTimeout: { key: 'CHECK_TIMEOUT', pattern: SECONDS, default: '2' },
   Debounce: { key: 'DEBOUNCE', pattern: '^[1-9][0-9]?$', default: '2' },
   Heartbeat: { key: 'HEARTBEAT', pattern: SECONDS, default: String(AGENT_HEARTBEAT_MS / 1000) },
+  ReportWith: { key: 'REPORT_WITH', pattern: '^$|^(curl|cli)$', default: 'curl' },
   AgentVersion: { key: 'AGENT_VERSION', pattern: '^[A-Za-z0-9._+-]{0,64}$', default: '' },
 } as const satisfies Record<string, { key: string | undefined; pattern: string; default: string }>;
 

@@ -64,6 +64,13 @@ export function probeDocumentContent(): Record<string, unknown> {
         default: '1',
         allowedPattern: PROBE_PARAMETER_PATTERNS.minSas,
       },
+      [PROBE_PARAMETERS.commandTimeout]: {
+        ...envVar,
+        description:
+          'Seconds each daemon command may take before the daemon counts as not responding (1 when confirming a member agent report).',
+        default: '2',
+        allowedPattern: PROBE_PARAMETER_PATTERNS.commandTimeout,
+      },
       [PROBE_PARAMETERS.peerAddresses]: {
         ...envVar,
         description:

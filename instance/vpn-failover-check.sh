@@ -11,7 +11,9 @@
 #   SSM_Unit                    the unit the systemd kind checks                       (default strongswan)
 #   SSM_MinSas                  installed CHILD SAs the strongswan/libreswan kinds need (default 1)
 #   SSM_PeerAddresses           pairs probed together, "a-b,c-d" by IPv4 address: ping my partner  (default none)
-#   VPN_FAILOVER_CHECK_TIMEOUT  seconds each daemon command may take                  (default 2)
+#   SSM_CommandTimeout          seconds each daemon command may take; the controller asks for 1 when it confirms
+#                               a member agent's report (the agent has already waited its own timeout)
+#   VPN_FAILOVER_CHECK_TIMEOUT  the same, when SSM_CommandTimeout is not set (the agent sets it)  (default 2)
 #
 # Tunnels are counted as installed CHILD (IPsec) SAs, not IKE SAs: an IKE SA without a CHILD SA carries no
 # traffic. Every daemon command runs under its own timeout, so a hung daemon is reported, not waited for: a
@@ -28,7 +30,7 @@ kind="${SSM_ProbeKind:-}"
 unit="${SSM_Unit:-strongswan}"
 min_sas="${SSM_MinSas:-1}"
 peers="${SSM_PeerAddresses:-}"
-limit="${VPN_FAILOVER_CHECK_TIMEOUT:-2}"
+limit="${SSM_CommandTimeout:-${VPN_FAILOVER_CHECK_TIMEOUT:-2}}"
 
 # This instance's own IPv4 addresses, one a line (none when ip is missing or does not answer in time).
 own_addresses() {
@@ -36,7 +38,8 @@ own_addresses() {
 }
 
 # Find this member's pair in $peers ("a-b,c-d,...": the members of each pair probed together), ping the
-# partner (two echo requests, one second each to answer, under the command timeout) and print one line. ping
+# partner (two echo requests 0.2 s apart, one second for a reply, under a 3 s timeout of its own: a short
+# daemon-command timeout must not silence the peer line) and print one line. ping
 # exits 0 when a reply came and 1 when none did; anything else (no ping, the timeout) says nothing.
 check_peers() {
   [ -n "$peers" ] || return 0
@@ -61,7 +64,7 @@ check_peers() {
   esac
   answer=unknown
   if command -v ping >/dev/null 2>&1; then
-    timeout -k 1 "$limit" ping -n -c 2 -W 1 "$partner" >/dev/null 2>&1
+    timeout -k 1 3 ping -n -c 2 -i 0.2 -W 1 "$partner" >/dev/null 2>&1
     case $? in
       0) answer=reachable ;;
       1) answer=unreachable ;;

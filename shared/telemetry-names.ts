@@ -58,6 +58,8 @@ export const PROBE_PARAMETERS = {
   unit: 'Unit',
   minSas: 'MinSas',
   peerAddresses: 'PeerAddresses',
+  /** seconds each daemon command may take (instance/vpn-failover-check.sh SSM_CommandTimeout) */
+  commandTimeout: 'CommandTimeout',
 } as const;
 
 /**
@@ -90,6 +92,7 @@ export const PROBE_PARAMETER_PATTERNS = {
   minSas: '^[0-9]{1,4}$',
   /** empty, or up to 25 pairs (one SendCommand of 50 instances) of dotted IPv4 addresses: "a-b,c-d" */
   peerAddresses: `^$|^${IPV4}-${IPV4}(,${IPV4}-${IPV4}){0,24}$`,
+  commandTimeout: '^[1-9]$',
 } as const;
 
 /** The probe document's one step, named by GetCommandInvocation's PluginName. */

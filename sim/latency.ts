@@ -71,9 +71,9 @@ export interface SsmTiming {
    */
   readonly probeCommandTimeoutMs: number;
   /**
-   * The probe's ping of the partner (instance/vpn-failover-check.sh: `ping -n -c 2 -W 1`): two echo requests a
-   * second apart, so about 1 s when the partner answers and 2 s (the second request's 1 s wait) when it does not
-   * (ping(8), iputils).
+   * The probe's ping of the partner (instance/vpn-failover-check.sh: `ping -n -c 2 -i 0.2 -W 1`): two echo
+   * requests 0.2 s apart, so about 0.2 s when the partner answers (the second reply, within a VPC's sub-millisecond
+   * round trip) and 1.2 s (the second request's 1 s wait) when it does not (ping(8), iputils).
    */
   readonly peerPingAnswered: number;
   readonly peerPingUnanswered: number;
@@ -122,9 +122,10 @@ export interface AgentTiming {
   /** CHECK_TIMEOUT: a hung daemon's check ends after this (exit 4, "not responding"). Agent default 2 s. */
   readonly checkTimeout: number;
   /**
-   * A report write: the AWS CLI starting (Python, a few hundred ms on a small instance) plus one DynamoDB
-   * PutItem round trip in the Region. Assumption: 300 ms to 1.2 s. The metric's PutMetricData costs the same
-   * but runs on its own schedule here.
+   * A report write: one curl request signed by curl itself (REPORT_WITH=curl, the default): curl's start, a TLS
+   * handshake with the Regional DynamoDB endpoint and the PutItem round trip. Measured at 26 ms (22-35) against a
+   * local emulator, where the AWS CLI took 935 ms; the network to a real endpoint adds tens of ms. Assumption:
+   * 50 to 300 ms. The metric's PutMetricData still goes through the AWS CLI, off this path, on its own schedule.
    */
   readonly reportWrite: Range;
   /**
@@ -212,8 +213,8 @@ export const DEFAULT_LATENCY: LatencyModel = {
     executionTimeoutMs: 15 * SECOND,
     agentConnectionLost: [5 * MINUTE, 10 * MINUTE],
     probeCommandTimeoutMs: 2 * SECOND,
-    peerPingAnswered: 1 * SECOND,
-    peerPingUnanswered: 2 * SECOND,
+    peerPingAnswered: 0.2 * SECOND,
+    peerPingUnanswered: 1.2 * SECOND,
   },
   metrics: {
     publishInterval: MINUTE,
@@ -230,7 +231,7 @@ export const DEFAULT_LATENCY: LatencyModel = {
     checkInterval: 1 * SECOND,
     checkCommand: [20, 200],
     checkTimeout: 2 * SECOND,
-    reportWrite: [300, 1200],
+    reportWrite: [50, 300],
     stream: [200, 1000],
   },
   consistency: {

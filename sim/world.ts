@@ -1013,10 +1013,12 @@ export class World {
         waitedMs: 0,
       };
     }
+    // The script's SSM_CommandTimeout when the command sets it (the controller confirming an agent's report).
+    const commandTimeout = Number(param(PROBE_PARAMETERS.commandTimeout));
     const verdict = this.daemonCheck(
       instance,
       { kind, unit: param(PROBE_PARAMETERS.unit), minSas: param(PROBE_PARAMETERS.minSas) },
-      this.latency.ssm.probeCommandTimeoutMs,
+      commandTimeout > 0 ? commandTimeout * 1000 : this.latency.ssm.probeCommandTimeoutMs,
     );
     const peer = this.#pingPartner(instance, param(PROBE_PARAMETERS.peerAddresses));
     return {

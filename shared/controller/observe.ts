@@ -24,6 +24,7 @@ import type {
   TunnelObservation,
 } from '../domain/types.ts';
 import { NO_ADDRESS, ROLES } from '../domain/types.ts';
+import { PROBE_PARAMETERS } from '../telemetry-names.ts';
 import type { ControllerDeps } from './types.ts';
 
 /**
@@ -50,6 +51,13 @@ export const PARTNER_GRACE_MS = 5_000;
  */
 export const PROBE_POLL_MS = { urgent: 250, routine: 1000 } as const;
 
+/**
+ * The probe's per-command timeout, in seconds, when it confirms a member agent's report: the agent has just
+ * waited its own timeout (2 s) for the daemon, so the controller's second look need wait only 1 s more; a
+ * hung daemon is then confirmed a second sooner. Other runs use the document's default (2 s).
+ */
+export const CONFIRMING_COMMAND_TIMEOUT_S = 1;
+
 /** How long the agent table is asked again for reports it left unprocessed (it answers in milliseconds). */
 export const AGENT_READ_WAIT_MS = 2_000;
 
@@ -69,7 +77,11 @@ export async function observePairs(
   deps: ControllerDeps,
   pairs: readonly PairConfig[],
   memories: ReadonlyMap<string, PairMemory>,
-  options: { readonly urgent?: boolean } = {},
+  options: {
+    readonly urgent?: boolean;
+    /** the run confirms a member agent's report: probes use CONFIRMING_COMMAND_TIMEOUT_S */
+    readonly confirming?: boolean;
+  } = {},
 ): Promise<Map<string, PairObservation>> {
   const { clients } = deps;
   const pollIntervalMs = options.urgent === true ? PROBE_POLL_MS.urgent : PROBE_POLL_MS.routine;
@@ -151,14 +163,14 @@ export async function observePairs(
     // for only SURVIVOR_PROBE_WAIT_MS (an unanswered survivor may still take traffic off a certain loss).
     const survivors = probed
       .filter(lost)
-      .flatMap((p) => probeTargets(p, knownAddresses))
+      .flatMap((p) => probeTargets(p, knownAddresses, options.confirming === true))
       .filter((t) => !down(t.instanceId));
     const hurried = probe(survivors, Math.min(deadlineMs, startedAt + SURVIVOR_PROBE_WAIT_MS));
     const steady = probed.filter((p) => !lost(p));
     const answers = await Promise.all([
       hurried,
       probe(
-        steady.flatMap((p) => probeTargets(p, knownAddresses)),
+        steady.flatMap((p) => probeTargets(p, knownAddresses, options.confirming === true)),
         deadlineMs,
       ),
     ]);
@@ -293,12 +305,20 @@ function tunnelQuery(pair: PairConfig, role: Role) {
  * The probe targets of a pair: both members in one group (one SendCommand, so their answers can be compared),
  * each with its address when known, so that each can ping the other.
  */
-function probeTargets(pair: PairConfig, addresses: ReadonlyMap<string, string>): ProbeTarget[] {
+function probeTargets(
+  pair: PairConfig,
+  addresses: ReadonlyMap<string, string>,
+  confirming: boolean,
+): ProbeTarget[] {
+  const parameters = {
+    ...probeParameters(pair.probe),
+    ...(confirming && { [PROBE_PARAMETERS.commandTimeout]: String(CONFIRMING_COMMAND_TIMEOUT_S) }),
+  };
   return ROLES.map((role) => {
     const address = addresses.get(pair[role].instanceId);
     return {
       instanceId: pair[role].instanceId,
-      parameters: probeParameters(pair.probe),
+      parameters,
       group: pair.name,
       ...(address !== undefined && address !== NO_ADDRESS && { address }),
     };

@@ -417,6 +417,7 @@ async function reconcilePairs(
       ? observed
       : await observePairs(deps, pairs, memories, {
           urgent: trigger.kind === 'agent-report' || trigger.kind === 'instance-state-change',
+          confirming: trigger.kind === 'agent-report',
         });
   const now = deps.clock.now();
   const command = commandOf(trigger);

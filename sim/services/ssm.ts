@@ -29,6 +29,7 @@ const PARAMETER_PATTERNS: Readonly<Record<string, RegExp>> = {
   [PROBE_PARAMETERS.unit]: new RegExp(PROBE_PARAMETER_PATTERNS.unit),
   [PROBE_PARAMETERS.minSas]: new RegExp(PROBE_PARAMETER_PATTERNS.minSas),
   [PROBE_PARAMETERS.peerAddresses]: new RegExp(PROBE_PARAMETER_PATTERNS.peerAddresses),
+  [PROBE_PARAMETERS.commandTimeout]: new RegExp(PROBE_PARAMETER_PATTERNS.commandTimeout),
 };
 
 function validateParameters(parameters: Readonly<Record<string, readonly string[]>>): void {

@@ -5,8 +5,9 @@ import { type HandlerDeps, handleEvent } from '../../functions/controller/handle
 import { StateStore } from '../../shared/aws/state-store.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
-import { PROBE_POLL_MS } from '../../shared/controller/observe.ts';
+import { CONFIRMING_COMMAND_TIMEOUT_S, PROBE_POLL_MS } from '../../shared/controller/observe.ts';
 import { AGENT_SILENT_AFTER_MS, agentMemberKey } from '../../shared/domain/agent.ts';
+import { PROBE_PARAMETERS } from '../../shared/telemetry-names.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
   eniId,
@@ -230,6 +231,17 @@ describe('an agent report triggers the controller, which confirms with its own p
     // Both members answer at the first look: the run takes exactly one poll interval on the stepping clock.
     expect(scheduled.durationMs).toBe(PROBE_POLL_MS.routine);
     expect(triggered.durationMs).toBe(PROBE_POLL_MS.urgent);
+  });
+
+  it("confirms an agent's report with a 1 s per-command timeout, where scheduled runs leave the document's default", async () => {
+    await handleEvent(SCHEDULE, context, deps);
+    const written = await report(PRIMARY, { verdict: 'unhealthy' });
+    await handleEvent(streamEvent(written), context, deps);
+
+    expect(
+      fleet.world.probeParameters.map((parameters) => parameters[PROBE_PARAMETERS.commandTimeout]),
+    ).toEqual([undefined, [String(CONFIRMING_COMMAND_TIMEOUT_S)]]);
+    expect(CONFIRMING_COMMAND_TIMEOUT_S).toBe(1);
   });
 });
 

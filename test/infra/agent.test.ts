@@ -490,6 +490,7 @@ describe.each(['bash', 'sh'] as const)('the installer document run by %s', (shel
       'CHECK_TIMEOUT=2',
       'DEBOUNCE=2',
       'HEARTBEAT=60',
+      'REPORT_WITH=curl',
       `AGENT_VERSION=${agent.version}`,
     ]);
     expect(run.calls).toEqual([

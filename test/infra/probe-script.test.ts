@@ -267,7 +267,7 @@ describe('daemon probe script: the peer check', () => {
         'healthy: 1 installed CHILD SAs (at least 1 required)',
         `peer ${PEER} unreachable`,
       ]);
-      expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([`ping -n -c 2 -W 1 ${PEER}`]);
+      expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([`ping -n -c 2 -i 0.2 -W 1 ${PEER}`]);
     });
   }
 
@@ -322,7 +322,7 @@ describe('daemon probe script: the peer check', () => {
     expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unknown`]);
   });
 
-  it('a ping that hangs says unknown within the command timeout', () => {
+  it('a ping that hangs says unknown within its own 3 s timeout', () => {
     const started = Date.now();
     const run = runWithFakes(
       'sh',
@@ -331,7 +331,32 @@ describe('daemon probe script: the peer check', () => {
       WITH_PEERS,
     );
     expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unknown`]);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(4_500);
+  });
+
+  it("keeps the ping's own timeout when the daemon commands get 1 s (a confirmation of an agent's report)", () => {
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: swanctl(1), ip: ipShowing(SELF), ping: `sleep 1.5; exit 1` },
+      { ...WITH_PEERS, SSM_CommandTimeout: '1' },
+    );
+    expect(lines(run.stdout)).toEqual([
+      'healthy: 1 installed CHILD SAs (at least 1 required)',
+      `peer ${PEER} unreachable`,
+    ]);
+  });
+
+  it('gives each daemon command the SSM_CommandTimeout the controller asks for: a hung daemon is not responding after 1 s', () => {
+    const started = Date.now();
+    const run = runWithFakes(
+      'sh',
+      shipped,
+      { swanctl: HANGING },
+      { SSM_ProbeKind: 'strongswan', SSM_CommandTimeout: '1' },
+    );
+    expect(run.status).toBe(4);
+    expect(Date.now() - started).toBeLessThan(1_900);
   });
 
   it('pings nothing when none of its addresses is in a listed pair, or ip cannot say which are its own', () => {

@@ -51,6 +51,8 @@ export interface FleetWorld {
   readonly states: Map<string, string>;
   /** instance id → daemon probe exit code (default 0) */
   readonly probeExit: Map<string, number>;
+  /** the Parameters of every SendCommand so far, in order */
+  readonly probeParameters: Record<string, string[]>[];
   /** route writes to fail (with InternalError) after this many succeeded; undefined: never */
   failRouteWritesAfter?: number;
 }
@@ -83,6 +85,7 @@ export function mockFleet(
     ),
     states: new Map(),
     probeExit: new Map(),
+    probeParameters: [],
   };
   const commands = new Map<string, string[]>();
   let routeWrites = 0;
@@ -160,6 +163,7 @@ export function mockFleet(
     }
     const commandId = `cmd-${commands.size + 1}`;
     commands.set(commandId, ids);
+    world.probeParameters.push(input.Parameters ?? {});
     return { Command: { CommandId: commandId, Status: 'Pending' } };
   });
   ssm.on(ListCommandInvocationsCommand).callsFake((input) => ({
