@@ -133,12 +133,13 @@ const STILL_CASES: readonly StillCase[] = [
   {
     // Under the example's strongSwan probe even a one-second daemon restart leaves the CHILD SAs down until
     // they are re-established (5-20 s, sim/latency.ts world.tunnelEstablish), which the agent rightly reports;
-    // the unit probe sees only the unit, down for half a second: fewer checks than the debounce.
-    name: 'daemon blip < debounce (systemd probe, unit 0.5 s)',
+    // the unit probe sees only the unit, down for 0.4 s: shorter than the agent's confirming re-check (0.5 s),
+    // so no two checks in a row can see it.
+    name: 'daemon blip < debounce (systemd probe, unit 0.4 s)',
     probe: { kind: 'systemd', unit: 'strongswan' },
     faults: (pair, at) => [
       { at, target: { pair, role: 'primary' }, fault: 'daemon-down' },
-      { at: at + 0.5, target: { pair, role: 'primary' }, fault: 'daemon-up' },
+      { at: at + 0.4, target: { pair, role: 'primary' }, fault: 'daemon-up' },
     ],
   },
 ];

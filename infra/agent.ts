@@ -91,7 +91,7 @@ export const AGENT_PARAMETERS = {
   StorageResolution: { key: 'STORAGE_RESOLUTION', pattern: '^(1|60)$', default: '60' },
   MetricInterval: { key: 'METRIC_INTERVAL', pattern: SECONDS, default: '60' },
   CheckInterval: { key: 'CHECK_INTERVAL', pattern: SECONDS, default: '1' },
-  CheckTimeout: { key: 'CHECK_TIMEOUT', pattern: SECONDS, default: '2' },
+  CheckTimeout: { key: 'CHECK_TIMEOUT', pattern: SECONDS, default: '1' },
   Debounce: { key: 'DEBOUNCE', pattern: '^[1-9][0-9]?$', default: '2' },
   Heartbeat: { key: 'HEARTBEAT', pattern: SECONDS, default: String(AGENT_HEARTBEAT_MS / 1000) },
   ReportWith: { key: 'REPORT_WITH', pattern: '^$|^(curl|cli)$', default: 'curl' },

@@ -35,7 +35,7 @@
 #   REPORT_TABLE        the agent table; empty: publish the metric only   (default empty)
 #   REPORT_WITH         curl (signed by curl itself) | cli (the AWS CLI)   (default curl)
 #   CHECK_INTERVAL      seconds between checks                            (default 1)
-#   CHECK_TIMEOUT       seconds each daemon command may take              (default 2)
+#   CHECK_TIMEOUT       seconds each daemon command may take              (default 1)
 #   DEBOUNCE            consecutive checks that must agree on a verdict   (default 2)
 #   HEARTBEAT           seconds between reports when nothing changes      (default 60)
 #   METRIC_INTERVAL     seconds between TunnelUp datapoints               (default 60)
@@ -61,7 +61,10 @@ STORAGE_RESOLUTION="${STORAGE_RESOLUTION:-60}"
 REPORT_TABLE="${REPORT_TABLE:-}"
 REPORT_WITH="${REPORT_WITH:-curl}"
 CHECK_INTERVAL="${CHECK_INTERVAL:-1}"
-CHECK_TIMEOUT="${CHECK_TIMEOUT:-2}"
+CHECK_TIMEOUT="${CHECK_TIMEOUT:-1}"
+# How soon a check that disagrees with the reported verdict is followed by the next (ms), when that is sooner
+# than CHECK_INTERVAL.
+RECHECK_MS=500
 DEBOUNCE="${DEBOUNCE:-2}"
 HEARTBEAT="${HEARTBEAT:-60}"
 METRIC_INTERVAL="${METRIC_INTERVAL:-60}"
@@ -520,7 +523,7 @@ main() {
   local metric="$METRIC_NAME to $NAMESPACE every $METRIC_INTERVAL s"
   ((PUBLISH)) || metric="no $METRIC_NAME ($NAMESPACE is AWS's own)"
   log "started (version $AGENT_VERSION): $PROBE check every $CHECK_INTERVAL s, ${REPORT_TABLE:+reports to $REPORT_TABLE through $WRITER, }$metric"
-  local started wait
+  local started wait interval
   while :; do
     started=$(now_ms)
     CHECKS=$((CHECKS + 1))
@@ -543,7 +546,13 @@ main() {
       collect_metric wait
       return 0
     fi
-    wait=$((started + INTERVAL_MS - $(now_ms)))
+    interval=$INTERVAL_MS
+    # A verdict that differs from the reported one is looked at again sooner: the debounce still wants
+    # DEBOUNCE agreeing checks, but a change need not wait whole intervals to be confirmed.
+    if [ "$CANDIDATE" != "$CURRENT" ] && ((AGREEING < DEBOUNCE && RECHECK_MS < interval)); then
+      interval=$RECHECK_MS
+    fi
+    wait=$((started + interval - $(now_ms)))
     ((wait <= 0)) || sleep "$(seconds "$wait")"
   done
 }

@@ -226,7 +226,16 @@ export class MemberAgents {
     const { clock } = world;
     const timing = world.latency.agent;
     const startedAt = clock.now();
-    const again = () => this.#at(startedAt + timing.checkInterval, () => this.#tick(pair, instance, process));
+    // A check that disagrees with the reported verdict is followed sooner (RECHECK_MS in the script).
+    const again = () => {
+      const candidate = process.candidate;
+      const confirming =
+        candidate !== undefined &&
+        candidate.verdict !== process.reported?.verdict &&
+        candidate.count < AGENT_DEBOUNCE;
+      const interval = confirming ? Math.min(timing.recheck, timing.checkInterval) : timing.checkInterval;
+      this.#at(startedAt + interval, () => this.#tick(pair, instance, process));
+    };
     if (!world.memberAgentRunning(instance)) {
       // The process is gone (or never started since boot): the next one starts from nothing.
       Object.assign(process, { seq: 0, lastReportAt: 0 });
@@ -260,7 +269,7 @@ export class MemberAgents {
         again();
         return;
       }
-      // The write (the AWS CLI's start and its PutItem) holds up the loop, as the agent's bash loop does.
+      // The write (curl's signed PutItem) holds up the loop, as the agent's bash loop does.
       const writing = this.#draw(`agent write ${instance.id} ${now}`, timing.reportWrite);
       this.#at(now + writing, () => {
         if (!world.memberAgentRunning(instance)) {

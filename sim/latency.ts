@@ -119,8 +119,13 @@ export interface AgentTiming {
    * the bash and process starts, tens of ms, up to a couple of hundred on a busy instance.
    */
   readonly checkCommand: Range;
-  /** CHECK_TIMEOUT: a hung daemon's check ends after this (exit 4, "not responding"). Agent default 2 s. */
+  /** CHECK_TIMEOUT: a hung daemon's check ends after this (exit 4, "not responding"). Agent default 1 s. */
   readonly checkTimeout: number;
+  /**
+   * How soon a check that disagrees with the reported verdict is followed by the next, to confirm it
+   * (instance/vpn-failover-agent.sh RECHECK_MS): 500 ms, so an outage shorter than that is never reported.
+   */
+  readonly recheck: number;
   /**
    * A report write: one curl request signed by curl itself (REPORT_WITH=curl, the default): curl's start, a TLS
    * handshake with the Regional DynamoDB endpoint and the PutItem round trip. Measured at 26 ms (22-35) against a
@@ -230,7 +235,8 @@ export const DEFAULT_LATENCY: LatencyModel = {
   agent: {
     checkInterval: 1 * SECOND,
     checkCommand: [20, 200],
-    checkTimeout: 2 * SECOND,
+    checkTimeout: 1 * SECOND,
+    recheck: 500,
     reportWrite: [50, 300],
     stream: [200, 1000],
   },

@@ -238,6 +238,18 @@ describe.concurrent('member agent: what it reports', () => {
     expect(timeline(run).slice(0, 3)).toEqual(['check', 'check', 'put-item']);
   });
 
+  it('looks again 0.5 s after a check that disagrees with the reported verdict, not a whole interval later', async () => {
+    // CHECK_INTERVAL 3 s: at start nothing is reported yet, so the first check disagrees and the second,
+    // which confirms it, follows half a second later; the third waits the whole interval.
+    const run = await runAgent(3, { swanctl: noting(swanctl(1)) }, { CHECK_INTERVAL: '3' });
+    const [first = 0, second = 0, third = 0] = asked(run);
+    expect(asked(run)).toHaveLength(3);
+    expect(second - first).toBeGreaterThanOrEqual(450);
+    expect(second - first).toBeLessThan(1500);
+    expect(third - second).toBeGreaterThanOrEqual(2900);
+    expect(timeline(run).slice(0, 3)).toEqual(['check', 'check', 'put-item']);
+  });
+
   it('the report is keyed by this instance ARN from IMDSv2, and every attribute is what the controller reads', async () => {
     const before = Date.now();
     const run = await runAgent(2, { swanctl: swanctl(1) });

@@ -487,7 +487,7 @@ describe.each(['bash', 'sh'] as const)('the installer document run by %s', (shel
       'STORAGE_RESOLUTION=1',
       'METRIC_INTERVAL=10',
       'CHECK_INTERVAL=1',
-      'CHECK_TIMEOUT=2',
+      'CHECK_TIMEOUT=1',
       'DEBOUNCE=2',
       'HEARTBEAT=60',
       'REPORT_WITH=curl',
