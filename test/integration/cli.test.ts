@@ -8,7 +8,7 @@ import {
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runFailover } from '../../cli/control.ts';
+import { runFailover, runPause, runResume } from '../../cli/control.ts';
 import { type Check, runDoctor } from '../../cli/doctor.ts';
 import { type HistoryLine, runHistory } from '../../cli/history.ts';
 import { DEFAULT_STACK, type OperatorDeps } from '../../cli/operator.ts';
@@ -179,6 +179,30 @@ describe('the operator command line against moto', () => {
       `${PAIR}: traffic moved primary -> standby (4 routes changed, Elastic IP moved)`,
     );
     expect(await routeTargets()).toEqual(allOn('standby'));
+  });
+
+  it('pause holds the move off a stopped primary (status shows the pause, history records it); resume lets it move', async () => {
+    await handleEvent(SCHEDULE, context, handlerDeps());
+    const paused = capture();
+
+    expect(await runPause(PAIR, { for: '2h', reason: 'planned maintenance' }, paused, deps)).toBe(0);
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [world.primary.instanceId] }));
+    await handleEvent(SCHEDULE, context, handlerDeps());
+    const held = await status();
+    const whilePaused = await routeTargets();
+    expect(await runResume(PAIR, {}, capture(), deps)).toBe(0);
+    const history = capture();
+    expect(await runHistory(PAIR, { since: '1h', json: true }, history, deps)).toBe(0);
+
+    expect(text(paused)).toContain(`${PAIR}: paused until`);
+    expect(whilePaused).toEqual(allOn('primary'));
+    expect(held.pairs[0]?.pause).toMatchObject({ reason: 'planned maintenance' });
+    expect(held.pairs[0]?.alarms).toEqual(expect.arrayContaining(['paused', 'traffic-blackholed']));
+    // The resume's own run sees the stopped primary and moves at once.
+    expect(await routeTargets()).toEqual(allOn('standby'));
+    const { entries } = JSON.parse(text(history)) as { entries: HistoryLine[] };
+    const events = entries.map((e) => (e.record as { event?: string; plan?: string }).event ?? e.record.plan);
+    expect(events).toEqual(expect.arrayContaining(['pause', 'resume', 'failover']));
   });
 
   it('doctor flags the member ENI with source/destination check on, and passes the one with it off', async () => {
