@@ -14,7 +14,7 @@ import { callerIdentity } from '../shared/aws/sts.ts';
 import type { Clock } from '../shared/clock.ts';
 import { configHash, loadConfigFile } from '../shared/config/load.ts';
 import { agentEnabled, type Config, type PairConfig } from '../shared/config/schema.ts';
-import { observePairs } from '../shared/controller/observe.ts';
+import { observePairs, tunnelQuery } from '../shared/controller/observe.ts';
 import { analyseRoutes } from '../shared/decide/routes.ts';
 import {
   AGENT_SILENT_AFTER_MS,
@@ -266,16 +266,7 @@ async function readFacts(
     metered.length === 0
       ? undefined
       : readTunnelMetrics(clients.cloudwatch, {
-          queries: metered.flatMap(({ pair, tunnel }) =>
-            ROLES.map((role) => ({
-              key: `${pair.name}/${role}`,
-              namespace: tunnel.namespace,
-              metricName: tunnel.metricName,
-              dimensions: tunnel.dimensions?.[role] ?? { InstanceId: pair[role].instanceId },
-              statistic: tunnel.statistic,
-              period: tunnel.period,
-            })),
-          ),
+          queries: metered.flatMap(({ pair }) => ROLES.map((role) => tunnelQuery(pair, role))),
           now,
           datapoints: 1,
         }),

@@ -288,7 +288,7 @@ function agentObservation(
 }
 
 /** The tunnel metric query of one member; dimensions default to the member's instance id. */
-function tunnelQuery(pair: PairConfig, role: Role) {
+export function tunnelQuery(pair: PairConfig, role: Role) {
   const tunnel = pair.tunnel;
   if (!tunnel) throw new Error(`pair ${pair.name} has no tunnel metric`);
   return {
