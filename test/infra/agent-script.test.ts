@@ -301,7 +301,7 @@ describe.concurrent('member agent: what it reports', () => {
   });
 
   it("signs with the instance role's credentials from IMDSv2, handed to curl on its stdin: never on a command line or in the log", async () => {
-    const run = await runAgent(3, { swanctl: swanctl(1) }, { HEARTBEAT: '0.1' });
+    const run = await runAgent(6, { swanctl: swanctl(1) }, { HEARTBEAT: '0.1' });
     const { key, secret, token } = credentialsOf(1);
     const configs = lines(run.files.configs);
     expect(configs.length).toBeGreaterThanOrEqual(4);
