@@ -5,7 +5,7 @@ import { awsErrorName } from '../shared/aws/errors.ts';
 import { type Clock, systemClock } from '../shared/clock.ts';
 import { DEFAULT_CONFIG_PATH } from '../shared/config/load.ts';
 import type { Config, PairConfig } from '../shared/config/schema.ts';
-import { InputError } from '../shared/errors.ts';
+import { InputError, NamedError } from '../shared/errors.ts';
 import { STACK_OUTPUTS } from '../shared/telemetry-names.ts';
 import type { CliIo } from './simulate.ts';
 
@@ -64,11 +64,11 @@ export interface OperatorDeps {
 }
 
 /** A failure to report on one line, with the exit status it means. */
-export class CliError extends Error {
+export class CliError extends NamedError {
+  static override readonly NAME = 'CliError';
   readonly exitCode: number;
-  constructor(message: string, exitCode: number = OPERATOR_EXIT.failed) {
-    super(message);
-    this.name = 'CliError';
+  constructor(message: string, exitCode: number = OPERATOR_EXIT.failed, options?: ErrorOptions) {
+    super(message, options);
     this.exitCode = exitCode;
   }
 }

@@ -13,7 +13,7 @@ import { type Clock, systemClock } from '../shared/clock.ts';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
 import { formatSeconds } from '../shared/duration.ts';
-import { InputError, ThrottledError } from '../shared/errors.ts';
+import { InputError, NamedError, ThrottledError } from '../shared/errors.ts';
 import { silentLogger } from '../shared/logger.ts';
 import { RESIZE_ROLLED_BACK } from '../shared/resize/errors.ts';
 import { causeMessage } from '../shared/resize/outcome.ts';
@@ -72,11 +72,8 @@ export interface ResizeOptions {
 }
 
 /** A failure the user must fix before anything starts. */
-class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+export class UsageError extends NamedError {
+  static override readonly NAME = 'UsageError';
 }
 
 /** Run the command; resolves to the exit status. */
@@ -185,7 +182,7 @@ async function checkTypeExists(clients: AwsClients, instanceType: string, io: Cl
   } catch (error) {
     if (error instanceof UsageError) throw error;
     if (error instanceof InvalidInstanceTypeError)
-      throw new UsageError(`EC2 does not know instance type ${instanceType}`);
+      throw new UsageError(`EC2 does not know instance type ${instanceType}`, { cause: error });
     io.stderr(
       `note: could not check instance type ${instanceType} (${(error as Error).message}); the preflight will\n`,
     );

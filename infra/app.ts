@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { type App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadConfigFile } from '../shared/config/load.ts';
-import { InputError } from '../shared/errors.ts';
+import { InputError, NamedError } from '../shared/errors.ts';
 import { VpnFailoverStack } from './stack.ts';
 
 /** The stack name when no `-c stackName=NAME` is given. */
@@ -50,12 +50,13 @@ export const EXAMPLE_CONFIG_PATH = 'examples/pairs.yaml';
  * Synth without `-c config=FILE`: nothing is synthesized, so no deployment of the example pairs happens by
  * accident.
  */
-export class ConfigNotNamedError extends Error {
-  constructor() {
+export class ConfigNotNamedError extends NamedError {
+  static override readonly NAME = 'ConfigNotNamedError';
+  constructor(options?: ErrorOptions) {
     super(
       `no configuration named: pass -c config=FILE (e.g. npx cdk deploy -c config=my-pairs.yaml); ${EXAMPLE_CONFIG_PATH} is there to try with`,
+      options,
     );
-    this.name = 'ConfigNotNamedError';
   }
 }
 

@@ -1,3 +1,5 @@
+import { NamedError } from '../shared/errors.ts';
+
 /**
  * Fault kinds a scenario can inject (the README's scenario file description) and the service errors the simulated account
  * answers with.
@@ -59,13 +61,13 @@ export type MemberFault = Exclude<FaultKind, CallFault | RouteFault>;
  * response, so the SDK's own deserializer builds the exception callers see (EC2ServiceException with the EC2
  * code as its name, SSM's modeled InvalidInstanceId...), exactly as against AWS.
  */
-export class ServiceFault extends Error {
+export class ServiceFault extends NamedError {
+  static override readonly NAME = 'ServiceFault';
   /** the AWS error code, e.g. InvalidRoute.NotFound */
   readonly code: string;
   readonly httpStatus: number;
-  constructor(code: string, message: string, httpStatus = 400) {
-    super(message);
-    this.name = 'ServiceFault';
+  constructor(code: string, message: string, httpStatus = 400, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.httpStatus = httpStatus;
   }

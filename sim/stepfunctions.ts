@@ -262,8 +262,10 @@ export class LocalStepFunctions {
     let parsedInput: unknown;
     try {
       parsedInput = JSON.parse(input);
-    } catch {
-      throw new ServiceFault('InvalidExecutionInput', 'Invalid execution input: not JSON');
+    } catch (error) {
+      throw new ServiceFault('InvalidExecutionInput', 'Invalid execution input: not JSON', 400, {
+        cause: error,
+      });
     }
     const machineName = stateMachineArn.split(':').pop() ?? 'machine';
     const executionArn = `arn:aws:states:${this.#region}:${this.#account}:execution:${machineName}:${name}`;

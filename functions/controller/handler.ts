@@ -1,5 +1,4 @@
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
@@ -47,7 +46,9 @@ export async function handleEvent(
 /** Module scope holds clients, config and the metrics emitter only (style: no other state between runs). */
 const metrics = createMetrics();
 
-/** The Lambda entry point. */
-export const handler = middy<unknown, RunSummary>().handler((event, context) =>
-  handleEvent(event, context, { ...depsFromEnvironment(), metrics }),
-);
+/**
+ * The Lambda entry point. A plain async handler: parsing and error reporting are handleEvent's, and nothing
+ * answers for the run before it ends (an early answer would leave the run writing in the frozen environment).
+ */
+export const handler = async (event: unknown, context: Context): Promise<RunSummary & { runs?: number }> =>
+  handleEvent(event, context, { ...depsFromEnvironment(), metrics });

@@ -1,4 +1,3 @@
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type ResizeDeps, runStep, type StepResult } from '../../shared/resize/steps.ts';
 import { parseStepEvent } from '../../shared/resize/types.ts';
@@ -28,7 +27,9 @@ export async function handleStep(
   }
 }
 
-/** The Lambda entry point. */
-export const handler = middy<unknown, StepResult>().handler((event, context) =>
-  handleStep(event, context, depsFromEnvironment()),
-);
+/**
+ * The Lambda entry point. A plain async handler: parsing and error reporting are handleStep's, and nothing
+ * answers for the step before it ends (an early answer would leave the step working in the frozen environment).
+ */
+export const handler = async (event: unknown, context: Context): Promise<StepResult> =>
+  handleStep(event, context, depsFromEnvironment());

@@ -57,40 +57,27 @@ export function describeAwsError(err: unknown): string {
 
 /** An AWS call failed for a reason no more specific error class covers. `code` is the AWS error code. */
 export class AwsError extends ControllerError {
-  static readonly NAME = 'AwsError';
+  static override readonly NAME = 'AwsError';
   readonly code: string | undefined;
   constructor(message: string, code: string | undefined, options?: ErrorOptions) {
     super(message, options);
-    this.name = AwsError.NAME;
     this.code = code;
   }
 }
 
 /** EC2 has no capacity for the instance type in that AZ right now (InsufficientInstanceCapacity on start). */
 export class InsufficientCapacityError extends ControllerError {
-  static readonly NAME = 'InsufficientCapacityError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = InsufficientCapacityError.NAME;
-  }
+  static override readonly NAME = 'InsufficientCapacityError';
 }
 
 /** The instance is not in a state that allows the action (IncorrectInstanceState), e.g. modifying a running one. */
 export class IncorrectInstanceStateError extends ControllerError {
-  static readonly NAME = 'IncorrectInstanceStateError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = IncorrectInstanceStateError.NAME;
-  }
+  static override readonly NAME = 'IncorrectInstanceStateError';
 }
 
 /** The instance type does not exist or cannot be applied to this instance (InvalidInstanceAttributeValue...). */
 export class InvalidInstanceTypeError extends ControllerError {
-  static readonly NAME = 'InvalidInstanceTypeError';
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = InvalidInstanceTypeError.NAME;
-  }
+  static override readonly NAME = 'InvalidInstanceTypeError';
 }
 
 /** EC2 codes with their own error class, so Step Functions Retry/Catch can tell them apart (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). */

@@ -615,7 +615,9 @@ export class StateStore {
         // been released or expired, try again rather than report a holder that no longer exists.
         const held = (await this.loadPair(pair)).memory.lease;
         if (held !== undefined && held.until >= now && held.owner !== request.owner) {
-          throw new LeaseHeldError(`maintenance lease of pair ${pair} is held by ${describeLease(held)}`);
+          throw new LeaseHeldError(`maintenance lease of pair ${pair} is held by ${describeLease(held)}`, {
+            cause: error,
+          });
         }
         if (attempt >= LEASE_ATTEMPTS) {
           throw new ConflictError(`maintenance lease of pair ${pair} kept changing while being taken`, {
@@ -660,7 +662,9 @@ export class StateStore {
           : held.owner === owner
             ? `expired at ${new Date(held.until).toISOString()}`
             : `held by ${describeLease(held)}`;
-      throw new LeaseHeldError(`cannot renew ${owner}'s maintenance lease of pair ${pair}: it is ${state}`);
+      throw new LeaseHeldError(`cannot renew ${owner}'s maintenance lease of pair ${pair}: it is ${state}`, {
+        cause: error,
+      });
     }
   }
 
@@ -691,6 +695,7 @@ export class StateStore {
       if (held === undefined) return stored;
       throw new LeaseHeldError(
         `${owner} cannot release the maintenance lease of pair ${pair}: held by ${describeLease(held)}`,
+        { cause: error },
       );
     }
   }

@@ -4,7 +4,7 @@ import { handler } from '../../functions/resize/handler.ts';
 import { BadEventError } from '../../shared/errors.ts';
 import { ENV } from '../../shared/telemetry-names.ts';
 
-/** The deployed entry point: middy around handleStep, dependencies from the environment the CDK app sets. */
+/** The deployed entry point: handleStep with its dependencies from the environment the CDK app sets. */
 
 const context = {
   awsRequestId: 'req-1',
