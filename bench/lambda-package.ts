@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { App, Stack } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { VpnFailoverStack } from '../infra/stack.ts';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SAMPLES = 7;

@@ -1,6 +1,6 @@
 import { createClients } from '../shared/aws/clients.ts';
 import { systemClock } from '../shared/clock.ts';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { loadDeployedConfig } from '../shared/config/load.ts';
 import type { ControllerDeps } from '../shared/controller/types.ts';
 import { agentMemberKey, instanceIdOfMemberKey } from '../shared/domain/agent.ts';
 import { rootLogger } from '../shared/logger.ts';
@@ -20,7 +20,7 @@ export function depsFromEnvironment(): ControllerDeps {
   };
   coldStart ??= {
     clients: createClients(),
-    config: loadConfigFile(required(ENV.configPath)),
+    config: loadDeployedConfig(required(ENV.configPath)),
     tableName: required(ENV.tableName),
     probeDocument: required(ENV.probeDocument),
     clock: systemClock,
