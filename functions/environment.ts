@@ -1,4 +1,4 @@
-import { createClients } from '../shared/aws/clients.ts';
+import { createLambdaClients } from '../shared/aws/clients.ts';
 import { systemClock } from '../shared/clock.ts';
 import { loadDeployedConfig } from '../shared/config/load.ts';
 import type { ControllerDeps } from '../shared/controller/types.ts';
@@ -19,7 +19,7 @@ export function depsFromEnvironment(): ControllerDeps {
     return value;
   };
   coldStart ??= {
-    clients: createClients(),
+    clients: createLambdaClients(),
     config: loadDeployedConfig(required(ENV.configPath)),
     tableName: required(ENV.tableName),
     probeDocument: required(ENV.probeDocument),

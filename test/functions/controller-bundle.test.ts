@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -32,9 +32,18 @@ async function bundledPackages(entry: string): Promise<Set<string>> {
 }
 
 describe('the controller Lambda bundle', () => {
-  it('carries no YAML parser: the Lambda reads the deployed configuration as JSON', async () => {
-    const packages = await bundledPackages('functions/controller/handler.ts');
+  let packages: Set<string>;
+  beforeAll(async () => {
+    packages = await bundledPackages('functions/controller/handler.ts');
+  });
+
+  it('carries no YAML parser: the Lambda reads the deployed configuration as JSON', () => {
     expect(packages).toContain('@aws-sdk/client-ec2');
     expect(packages).not.toContain('yaml');
+  });
+
+  it('carries no Step Functions client: the controller never calls Step Functions', () => {
+    expect(packages).toContain('@aws-sdk/client-ec2');
+    expect(packages).not.toContain('@aws-sdk/client-sfn');
   });
 });
