@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
 import type { Config } from '../shared/config/schema.ts';
 import type { SimAccount } from '../sim/account.ts';
 import type { MemberFault } from '../sim/faults.ts';

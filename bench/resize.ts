@@ -1,4 +1,5 @@
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
+import { DEFAULT_CONFIG_PATH } from '../shared/config/load.ts';
 import { benchmarkResize } from '../sim/resize.ts';
 
 /**

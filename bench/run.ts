@@ -1,5 +1,6 @@
 import { benchAgentFailoverLatency } from './agent-latency.ts';
 import { benchFailoverLatency } from './failover-latency.ts';
+import { benchLambdaPackage } from './lambda-package.ts';
 import { benchResize } from './resize.ts';
 import { benchSimTick } from './sim-tick.ts';
 import { benchSteadyTick } from './steady-tick.ts';
@@ -16,6 +17,7 @@ const sections: Array<[string, () => Promise<string>]> = [
   ['failover latency with the member agent', () => benchAgentFailoverLatency()],
   ['zone-wide loss', () => benchZoneLoss()],
   ['resize', () => benchResize()],
+  ['lambda package', () => benchLambdaPackage()],
 ];
 
 console.log(

@@ -10,7 +10,8 @@ import {
   startExecution,
 } from '../shared/aws/sfn.ts';
 import { type Clock, systemClock } from '../shared/clock.ts';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
+import { DEFAULT_CONFIG_PATH } from '../shared/config/load.ts';
 import type { Config } from '../shared/config/schema.ts';
 import { formatSeconds } from '../shared/duration.ts';
 import { InputError, NamedError, ThrottledError } from '../shared/errors.ts';

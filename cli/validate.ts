@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { DEFAULT_CONFIG_PATH, loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
+import { DEFAULT_CONFIG_PATH } from '../shared/config/load.ts';
 import { InputError } from '../shared/errors.ts';
 import { countOf } from '../shared/plural.ts';
 import { type CliIo, EXIT_INVALID_INPUT } from './simulate.ts';

@@ -1,6 +1,6 @@
-import { createClients } from '../shared/aws/clients.ts';
+import { createLambdaClients } from '../shared/aws/clients.ts';
 import { systemClock } from '../shared/clock.ts';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { loadDeployedConfig } from '../shared/config/load.ts';
 import type { ControllerDeps } from '../shared/controller/types.ts';
 import { agentMemberKey, instanceIdOfMemberKey } from '../shared/domain/agent.ts';
 import { rootLogger } from '../shared/logger.ts';
@@ -19,8 +19,8 @@ export function depsFromEnvironment(): ControllerDeps {
     return value;
   };
   coldStart ??= {
-    clients: createClients(),
-    config: loadConfigFile(required(ENV.configPath)),
+    clients: createLambdaClients(),
+    config: loadDeployedConfig(required(ENV.configPath)),
     tableName: required(ENV.tableName),
     probeDocument: required(ENV.probeDocument),
     clock: systemClock,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { type App, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { loadConfigFile } from '../shared/config/load.ts';
+import { loadConfigFile } from '../shared/config/file.ts';
 import { InputError, NamedError } from '../shared/errors.ts';
 import { VpnFailoverStack } from './stack.ts';
 

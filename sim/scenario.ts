@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { didYouMean, formatPath, parseInput, readDocumentFile } from '../shared/config/load.ts';
+import { readDocumentFile } from '../shared/config/file.ts';
+import { didYouMean, formatPath, parseInput } from '../shared/config/load.ts';
 import { type Config, configSchema, durationText, shown, toSeconds } from '../shared/config/schema.ts';
 import { PAUSE_MIN_SECONDS, pauseDuration, pauseReason } from '../shared/controller/events.ts';
 import type { Role } from '../shared/domain/types.ts';

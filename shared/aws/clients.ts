@@ -8,12 +8,19 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-/** The SDK clients the product uses. Only shared/aws/ imports SDK clients. */
-export interface AwsClients {
+/**
+ * The SDK clients the Lambdas use (the controller and the resize steps): no more, because every client a Lambda
+ * creates is bundled into it and loaded at each cold start. Only shared/aws/ imports SDK clients.
+ */
+export interface LambdaClients {
   readonly ec2: EC2Client;
   readonly ssm: SSMClient;
   readonly cloudwatch: CloudWatchClient;
   readonly dynamo: DynamoDBDocumentClient;
+}
+
+/** The product's clients: the Lambdas', plus Step Functions to start and follow a resize (CLI, simulator). */
+export interface AwsClients extends LambdaClients {
   readonly sfn: SFNClient;
 }
 
@@ -51,37 +58,50 @@ const baseConfig = (options: ClientOptions) => ({
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** Apply `customize` to clients just created. */
+function customized<T extends Partial<OperatorClients>>(options: ClientOptions, clients: T): T {
+  if (options.customize) {
+    for (const client of Object.values(clients))
+      options.customize(client as OperatorClients[keyof OperatorClients]);
+  }
+  return clients;
+}
+
 /**
- * Create the product's clients. Standard retry mode with the SDK's defaults; the failover path relies on the
+ * Create the Lambdas' clients. Standard retry mode with the SDK's defaults; the failover path relies on the
  * SDK to retry RequestLimitExceeded with backoff (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html) rather than on hand-rolled retries.
  */
-export function createClients(options: ClientOptions = {}): AwsClients {
+export function createLambdaClients(options: ClientOptions = {}): LambdaClients {
   const base = baseConfig(options);
   // A local DynamoDB checks no signature, but the SDK still needs credentials to sign with.
   const dynamoBase = options.dynamoEndpoint
     ? { ...base, endpoint: options.dynamoEndpoint, credentials: options.credentials ?? LOCAL_CREDENTIALS }
     : base;
-  const clients: AwsClients = {
+  return customized(options, {
     ec2: new EC2Client(base),
     ssm: new SSMClient(base),
     cloudwatch: new CloudWatchClient(base),
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(dynamoBase), {
       marshallOptions: { removeUndefinedValues: true },
     }),
-    sfn: new SFNClient(base),
+  });
+}
+
+/** The product's clients: createLambdaClients' plus Step Functions, with the same options. */
+export function createClients(options: ClientOptions = {}): AwsClients {
+  return {
+    ...createLambdaClients(options),
+    ...customized(options, { sfn: new SFNClient(baseConfig(options)) }),
   };
-  if (options.customize) for (const client of Object.values(clients)) options.customize(client);
-  return clients;
 }
 
 /** The operator CLI's clients: createClients' plus CloudFormation, Lambda and STS, with the same options. */
 export function createOperatorClients(options: ClientOptions = {}): OperatorClients {
   const base = baseConfig(options);
-  const extra = {
+  const extra = customized(options, {
     cloudformation: new CloudFormationClient(base),
     lambda: new LambdaClient(base),
     sts: new STSClient(base),
-  };
-  if (options.customize) for (const client of Object.values(extra)) options.customize(client);
+  });
   return { ...createClients(options), ...extra };
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type * as z from 'zod';
 import { InputError, type InputProblem } from '../errors.ts';
 import { type Config, configSchema } from './schema.ts';
@@ -130,33 +129,17 @@ export function parseConfig(document: unknown, what = 'configuration'): Config {
   return result.data;
 }
 
-/** A problem with a file as a whole (missing, empty, not YAML), as one line rather than a list. */
-function fileError(what: string, message: string): InputError {
+/** A problem with a file as a whole (missing, empty, not parseable), as one line rather than a list. */
+export function fileError(what: string, message: string): InputError {
   const error = new InputError(what, [{ path: '', message }]);
   error.message = `invalid ${what}: ${message}`;
   return error;
 }
 
-/** Parse JSON or YAML text (YAML is a superset of JSON); an empty document is refused as such. */
-export function parseDocument(text: string, what: string): unknown {
-  let document: unknown;
+/** Read a text file; a missing or unreadable file is one line naming the file. */
+export function readTextFile(path: string, what: string): string {
   try {
-    document = parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    throw new InputError(what, [
-      { path: '', message: `not valid YAML or JSON: ${(error as Error).message}` },
-    ]);
-  }
-  // YAML reads an empty file, or one of only comments, as null.
-  if (document === null || document === undefined) throw fileError(what, 'the file is empty');
-  return document;
-}
-
-/** Read and parse a JSON or YAML file; a missing or unreadable file is one line naming the file. */
-export function readDocumentFile(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const message =
@@ -169,11 +152,21 @@ export function readDocumentFile(path: string, what: string): unknown {
             : (error as Error).message;
     throw fileError(what, message);
   }
-  return parseDocument(text, what);
 }
 
-/** Read, parse and validate a configuration file. */
-export function loadConfigFile(path: string): Config {
-  const what = `configuration ${path}`;
-  return parseConfig(readDocumentFile(path, what), what);
+/**
+ * Read and validate the configuration a Lambda bundle carries ({@link deployedConfigJson}). JSON only: the
+ * Lambdas never read YAML, so the YAML parser stays out of their bundles (shared/config/file.ts reads user files).
+ */
+export function loadDeployedConfig(path: string): Config {
+  const what = `deployed configuration ${path}`;
+  const text = readTextFile(path, what);
+  let document: unknown;
+  try {
+    document = JSON.parse(text);
+  } catch (error) {
+    // V8 quotes the offending text, newlines included; the error stays one line.
+    throw fileError(what, `not valid JSON: ${(error as Error).message.replace(/\s+/g, ' ')}`);
+  }
+  return parseConfig(document, what);
 }

@@ -1,4 +1,4 @@
-import type { AwsClients } from '../aws/clients.ts';
+import type { LambdaClients } from '../aws/clients.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Alarm, MoveTrigger, PlanKind } from '../domain/plan.ts';
@@ -7,7 +7,7 @@ import type { Log } from '../logger.ts';
 
 /** What the controller needs from its environment (Lambda, the simulator, tests). */
 export interface ControllerDeps {
-  readonly clients: AwsClients;
+  readonly clients: LambdaClients;
   readonly config: Config;
   readonly tableName: string;
   /** name of the SSM Command document that probes the VPN daemon */

@@ -5,7 +5,7 @@ import { type CommandOutcome, runFailover, runPause, runResume } from '../../cli
 import { OPERATOR_EXIT } from '../../cli/operator.ts';
 import { runStatus, type StatusReport } from '../../cli/status.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import {
   CALLER,
   capture,

@@ -6,7 +6,7 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Check, runDoctor } from '../../cli/doctor.ts';
 import { OPERATOR_EXIT } from '../../cli/operator.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { AGENT_SILENT_AFTER_MS } from '../../shared/domain/agent.ts';
 import { STACK_OUTPUTS } from '../../shared/telemetry-names.ts';
 import { capture, createOperatorAccount, type OperatorAccount, settle, text } from './operator-account.ts';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runFailover, runPause } from '../../cli/control.ts';
 import { describeRecord, type HistoryLine, runHistory } from '../../cli/history.ts';
 import { OPERATOR_EXIT } from '../../cli/operator.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import {
   capture,
   createOperatorAccount,

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runFailover } from '../../cli/control.ts';
 import { OPERATOR_EXIT } from '../../cli/operator.ts';
 import { runStatus, type StatusOptions, type StatusReport } from '../../cli/status.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import {
   capture,
   createOperatorAccount,

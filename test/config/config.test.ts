@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfig } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
+import { parseConfig } from '../../shared/config/load.ts';
 import { destinationKind } from '../../shared/config/schema.ts';
 import { InputError } from '../../shared/errors.ts';
 

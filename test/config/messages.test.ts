@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { closest, loadConfigFile, parseConfig } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
+import { closest, parseConfig } from '../../shared/config/load.ts';
 import { InputError } from '../../shared/errors.ts';
 import { loadScenarioFile, parseScenario } from '../../sim/scenario.ts';
 

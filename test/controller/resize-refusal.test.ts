@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { handleStep } from '../../functions/resize/handler.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { UnhealthyTargetError } from '../../shared/errors.ts';
 import type { ResizeContext } from '../../shared/resize/types.ts';
 import { createSimAccount, type SimAccount } from '../../sim/account.ts';

@@ -8,7 +8,8 @@ import type { Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { VpnFailoverController } from '../../infra/controller.ts';
 import { PROBE_PARAMETER_PATTERNS, probeDocumentContent } from '../../infra/probe-document.ts';
-import { loadConfigFile, parseConfig } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
+import { parseConfig } from '../../shared/config/load.ts';
 import { parseEvent, SCHEDULE_INPUT } from '../../shared/controller/events.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { ALARM_KINDS } from '../../shared/domain/plan.ts';
@@ -151,7 +152,8 @@ describe('controller Lambda', () => {
           [ENV.tableName]: { Ref: logicalIdOf(stack, stack.controller.table) },
           [ENV.probeDocument]: { Ref: Match.stringLikeRegexp('ProbeDocument') },
           [ENV.topicArn]: topicRef,
-          NODE_OPTIONS: '--enable-source-maps',
+          // No --enable-source-maps: no map ships (stack traces read from the kept identifiers).
+          NODE_OPTIONS: Match.absent(),
         }),
       },
     });
@@ -169,9 +171,10 @@ describe('controller Lambda', () => {
     // What the Lambda does at cold start: the shipped file validates to the same configuration.
     expect(parseConfig(shipped)).toEqual(shipped);
     expect(readFileSync(join(dir, 'index.mjs'), 'utf8')).toContain('createRequire');
+    expect(readdirSync(dir)).not.toContain('index.mjs.map');
   });
 
-  it('the bundle starts under Node 24 as an ES module, reads its bundled configuration and rejects an unknown event', () => {
+  it('the bundle starts under Node 24 as an ES module, reads its bundled configuration and rejects an unknown event with a stack trace naming the functions as written', () => {
     const dir = readdirSync(example.app.outdir)
       .map((name) => join(example.app.outdir, name))
       .find((path) => path.includes('asset.') && readdirSync(path).includes('index.mjs')) as string;
@@ -180,7 +183,7 @@ describe('controller Lambda', () => {
     const script = `
       const { handler } = await import('./index.mjs');
       try { await handler({ hello: 'world' }, { awsRequestId: 'r-1', getRemainingTimeInMillis: () => 60000 }); }
-      catch (error) { console.log(error.name); }`;
+      catch (error) { console.log(error.stack); }`;
     const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,
       encoding: 'utf8',
@@ -193,7 +196,8 @@ describe('controller Lambda', () => {
       },
     });
     expect(result.stderr).toBe('');
-    expect(result.stdout.trim()).toBe('BadEventError');
+    expect(result.stdout).toMatch(/^BadEventError: /);
+    expect(result.stdout).toMatch(/\n {4}at parseEvent \(file:.*\/index\.mjs:\d+:\d+\)\n {4}at handleEvent /);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import { expect, it } from 'vitest';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { actionsOf, logicalIdOf, policyStatements, resourcesOf, synthStack } from './test-app.ts';
 
 /**

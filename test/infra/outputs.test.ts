@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../infra/app.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { STACK_OUTPUTS } from '../../shared/telemetry-names.ts';
 import { configOf, EXAMPLE_PAIR, SKIP_BUNDLING, synthStack, testApp } from './test-app.ts';
 

@@ -1,7 +1,7 @@
 import type { Role } from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
 import { LAMBDA_THROTTLED, RESIZE_STEP_ALIAS } from '../../infra/resize-workflow.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import {
   actionsOf,
   logicalIdOf,

@@ -9,7 +9,7 @@ import {
 } from '../../cli/resize.ts';
 import type { CliIo } from '../../cli/simulate.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { createSimAccount, type SimAccount } from '../../sim/account.ts';
 import { installResizeWorkflow, type SimResizeWorkflow } from '../../sim/resize.ts';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handleStep } from '../../functions/resize/handler.ts';
 import { StateStore } from '../../shared/aws/state-store.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import { BadEventError, LeaseHeldError } from '../../shared/errors.ts';
 import {
   MemberCarriesTrafficError,

@@ -1,5 +1,5 @@
 import { type HistoryEntry, StateStore } from '../../shared/aws/state-store.ts';
-import { loadConfigFile } from '../../shared/config/load.ts';
+import { loadConfigFile } from '../../shared/config/file.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import type { Lease } from '../../shared/domain/types.ts';
 import type { SimAccount } from '../../sim/account.ts';
