@@ -14,9 +14,11 @@ export function parseDocument(text: string, what: string): unknown {
   try {
     document = parseYaml(text, { prettyErrors: true });
   } catch (error) {
-    throw new InputError(what, [
-      { path: '', message: `not valid YAML or JSON: ${(error as Error).message}` },
-    ]);
+    throw new InputError(
+      what,
+      [{ path: '', message: `not valid YAML or JSON: ${(error as Error).message}` }],
+      { cause: error },
+    );
   }
   // YAML reads an empty file, or one of only comments, as null.
   if (document === null || document === undefined) throw fileError(what, 'the file is empty');

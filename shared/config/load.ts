@@ -130,8 +130,8 @@ export function parseConfig(document: unknown, what = 'configuration'): Config {
 }
 
 /** A problem with a file as a whole (missing, empty, not parseable), as one line rather than a list. */
-export function fileError(what: string, message: string): InputError {
-  const error = new InputError(what, [{ path: '', message }]);
+export function fileError(what: string, message: string, options?: ErrorOptions): InputError {
+  const error = new InputError(what, [{ path: '', message }], options);
   error.message = `invalid ${what}: ${message}`;
   return error;
 }
@@ -150,7 +150,7 @@ export function readTextFile(path: string, what: string): string {
           : code === 'EACCES'
             ? 'permission denied'
             : (error as Error).message;
-    throw fileError(what, message);
+    throw fileError(what, message, { cause: error });
   }
 }
 
@@ -166,7 +166,9 @@ export function loadDeployedConfig(path: string): Config {
     document = JSON.parse(text);
   } catch (error) {
     // V8 quotes the offending text, newlines included; the error stays one line.
-    throw fileError(what, `not valid JSON: ${(error as Error).message.replace(/\s+/g, ' ')}`);
+    throw fileError(what, `not valid JSON: ${(error as Error).message.replace(/\s+/g, ' ')}`, {
+      cause: error,
+    });
   }
   return parseConfig(document, what);
 }
