@@ -1,20 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as controllerHandler } from '../../functions/controller/handler.ts';
 import { handler as resizeHandler } from '../../functions/resize/handler.ts';
-import { loadConfigFile } from '../../shared/config/file.ts';
-import { deployedConfigJson } from '../../shared/config/load.ts';
 import { runController } from '../../shared/controller/run.ts';
 import type { RunSummary } from '../../shared/controller/types.ts';
 import { runStep, type StepResult } from '../../shared/resize/steps.ts';
 import { ENV } from '../../shared/telemetry-names.ts';
-
-/** The example configuration as a Lambda bundle carries it: validated JSON. */
-const DEPLOYED_CONFIG = join(mkdtempSync(join(tmpdir(), 'vpn-failover-entry-')), 'config.json');
-writeFileSync(DEPLOYED_CONFIG, deployedConfigJson(loadConfigFile('examples/pairs.yaml')));
+import { DEPLOYED_EXAMPLE_CONFIG } from '../support/deployed-config.ts';
 
 /**
  * The deployed entry points answer for a run or a step only once it has ended. Were they to answer early (a
@@ -44,7 +36,7 @@ const resolvesAfter = <T>(ms: number, value: T) =>
   new Promise<T>((resolve) => setTimeout(() => resolve(value), ms));
 
 beforeEach(() => {
-  vi.stubEnv(ENV.configPath, DEPLOYED_CONFIG);
+  vi.stubEnv(ENV.configPath, DEPLOYED_EXAMPLE_CONFIG);
   vi.stubEnv(ENV.tableName, 'vpn-failover-state');
   vi.stubEnv(ENV.probeDocument, 'VpnFailover-DaemonProbe');
 });

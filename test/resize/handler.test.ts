@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../functions/resize/handler.ts';
 import { BadEventError } from '../../shared/errors.ts';
 import { ENV } from '../../shared/telemetry-names.ts';
+import { DEPLOYED_EXAMPLE_CONFIG } from '../support/deployed-config.ts';
 
 /** The deployed entry point: handleStep with its dependencies from the environment the CDK app sets. */
 
@@ -17,7 +18,7 @@ afterEach(() => {
 
 describe('the resize Lambda entry point', () => {
   it('rejects a malformed step event with BadEventError, naming the problem, before any AWS call', async () => {
-    vi.stubEnv(ENV.configPath, 'examples/pairs.yaml');
+    vi.stubEnv(ENV.configPath, DEPLOYED_EXAMPLE_CONFIG);
     vi.stubEnv(ENV.tableName, 'vpn-failover-state');
     vi.stubEnv(ENV.probeDocument, 'VpnFailover-DaemonProbe');
 
