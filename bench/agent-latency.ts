@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../shared/config/file.ts';
-import type { Config } from '../shared/config/schema.ts';
+import { type Config, DEFAULT_CONTROLLER } from '../shared/config/schema.ts';
 import type { SimAccount } from '../sim/account.ts';
 import type { MemberFault } from '../sim/faults.ts';
 import { DEFAULT_LATENCY } from '../sim/latency.ts';
@@ -35,11 +35,8 @@ const AGENT_FAULTS: readonly { readonly name: string; readonly fault: MemberFaul
 const TARGET_P50 = 6;
 const TARGET_P95 = 10;
 
-const ECONOMY: Config['controller'] = {
-  schedule: 60,
-  fastMode: { enabled: false, interval: 10 },
-  probeTimeout: 20,
-};
+/** Economy mode: the controller's defaults. */
+const ECONOMY: Config['controller'] = DEFAULT_CONTROLLER;
 
 /** Where one run's time went, in seconds, when the move followed the agent's report. */
 interface Stages {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadConfigFile } from '../shared/config/file.ts';
-import type { Config } from '../shared/config/schema.ts';
+import { type Config, DEFAULT_CONTROLLER } from '../shared/config/schema.ts';
 import type { SimAccount } from '../sim/account.ts';
 import type { MemberFault } from '../sim/faults.ts';
 import { DEFAULT_LATENCY } from '../sim/latency.ts';
@@ -100,7 +100,7 @@ interface Mode {
 const MODES: readonly Mode[] = [
   {
     name: 'economy (schedule 1m)',
-    controller: { schedule: 60, fastMode: { enabled: false, interval: 10 }, probeTimeout: 20 },
+    controller: DEFAULT_CONTROLLER,
   },
   {
     name: 'fast mode (schedule 1m, every 10s)',

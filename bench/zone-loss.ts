@@ -1,4 +1,4 @@
-import type { Config } from '../shared/config/schema.ts';
+import { type Config, DEFAULT_CONTROLLER } from '../shared/config/schema.ts';
 import { EC2_WRITE_BUCKET } from '../shared/controller/act.ts';
 import { DEFAULT_LATENCY } from '../sim/latency.ts';
 import { startLocalDynamo } from '../sim/local-dynamo.ts';
@@ -19,11 +19,8 @@ import { fleetConfig } from '../test/support/mock-fleet.ts';
 /** The fault falls after two scheduled runs have stored every pair's state, mid-period. */
 const FAULT_AT_SECONDS = 150;
 
-const ECONOMY: Config['controller'] = {
-  schedule: 60,
-  fastMode: { enabled: false, interval: 10 },
-  probeTimeout: 20,
-};
+/** Economy mode: the controller's defaults. */
+const ECONOMY: Config['controller'] = DEFAULT_CONTROLLER;
 
 /** What one run measured, in seconds after the fault. */
 interface ZoneLossFigures {

@@ -248,6 +248,13 @@ const pair = z
     });
   });
 
+/** The controller's defaults: economy mode (the 1-minute schedule alone), a 20 s probe deadline. */
+export const DEFAULT_CONTROLLER = {
+  schedule: 60,
+  fastMode: { enabled: false, interval: 10 },
+  probeTimeout: 20,
+} as const;
+
 const controller = z
   .strictObject({
     /** How often EventBridge Scheduler runs the controller. Minimum 1m (Scheduler's rate unit). Default 1m. */
@@ -264,7 +271,7 @@ const controller = z
     /** Deadline for the SSM daemon probe to answer in one evaluation. Default 20s. */
     probeTimeout: duration('20s').refine((s) => s >= 2 && s <= 60, { error: 'expected between 2s and 60s' }),
   })
-  .default({ schedule: 60, fastMode: { enabled: false, interval: 10 }, probeTimeout: 20 });
+  .default(DEFAULT_CONTROLLER);
 
 const notifications = z
   .strictObject({
