@@ -93,7 +93,7 @@ export function addSimulateCommand(program: Command, io: CliIo): void {
     .description('run a scenario file against the simulated AWS account (no AWS account needed)')
     .requiredOption(
       '--scenario <file>',
-      'scenario file (YAML or JSON), see examples/scenarios and the README',
+      'scenario file (YAML or JSON), see examples/scenarios and docs/simulator.md',
     )
     .option('--json', 'print one JSON document (events and final state) instead of a timeline')
     .option('--seed <n>', "seed for the simulated latencies and throttling (default: the scenario's, else 1)")

@@ -140,7 +140,7 @@ export class ControllerAlarms extends Construct {
     for (const kind of ALARM_KINDS) {
       kinds[kind] = new Alarm(this, `Kind-${kind}`, {
         alarmName: alarmName.kind(deployment, kind),
-        alarmDescription: `Some pair raises "${kind}" (see the README's alarm runbook; the controller's decision log names the pairs).`,
+        alarmDescription: `Some pair raises "${kind}" (see the alarm runbook in docs/operations.md; the controller's decision log names the pairs).`,
         metric: controllerMetric(METRIC.alarmRaised, {
           service,
           dimensions: { [DIMENSION.kind]: kind },

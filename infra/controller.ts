@@ -50,7 +50,8 @@ export const INSTANCE_IDS_PER_RULE = 50;
 
 /**
  * Events older than this are dropped rather than delivered late, and none is retried: every trigger only means
- * "look now", and the next schedule looks anyway (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html, §7 "Schedules").
+ * "look now", and the next schedule looks anyway
+ * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
  */
 export const MAX_EVENT_AGE = Duration.seconds(60);
 
@@ -69,7 +70,7 @@ const maxAlarmWindowSeconds = (period: number): number => (period < 3600 ? 86_40
 
 /** Props of {@link VpnFailoverController}. */
 export interface VpnFailoverControllerProps {
-  /** The configuration (the README's Configuration section), e.g. from `loadConfigFile`. Validated again here. */
+  /** The configuration (docs/configuration.md), e.g. from `loadConfigFile`. Validated again here. */
   readonly config: Config;
   /**
    * Names the alarms (`<name>.…`) and the dashboard; unique per account and Region. [A-Za-z][A-Za-z0-9-], at

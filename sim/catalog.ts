@@ -3,7 +3,8 @@ import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 /**
  * The instance types the simulated account knows: the network-optimised and general-purpose families VPN pairs
  * run on, x86_64 and arm64. Figures are the published specifications of these types; the simulator only uses
- * them to answer DescribeInstanceTypes and to validate ModifyInstanceAttribute (aws-facts §6).
+ * them to answer DescribeInstanceTypes and to validate ModifyInstanceAttribute
+ * (docs/aws-behaviour.md#stopping-starting-and-resizing-instances).
  */
 
 /** One known type. */

@@ -1,11 +1,11 @@
 import { NamedError } from '../shared/errors.ts';
 
 /**
- * Fault kinds a scenario can inject (the README's scenario file description) and the service errors the simulated account
+ * Fault kinds a scenario can inject (docs/simulator.md#scenario-files) and the service errors the simulated account
  * answers with.
  */
 
-/** Every fault kind of the README's scenario file description, in its order. */
+/** Every fault kind a scenario file may name (docs/simulator.md#scenario-files). */
 export const FAULT_KINDS = [
   'stop',
   'start',

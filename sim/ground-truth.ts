@@ -33,7 +33,10 @@ export interface MemberState {
   readonly tunnelReadyAt: number;
   /** virtual ms since the start until which the status checks read `initializing` */
   readonly initializingUntil: number;
-  /** the status checks as EC2 last evaluated them (they lag the real condition, aws-facts §1) */
+  /**
+   * the status checks as EC2 last evaluated them (they lag the real condition,
+   * docs/aws-behaviour.md#instance-status-and-scheduled-events)
+   */
   readonly systemCheck: 'ok' | 'impaired';
   readonly instanceCheck: 'ok' | 'impaired';
   /** a scheduled retirement is announced and not completed yet */

@@ -1,7 +1,6 @@
 /**
  * The simulated account's timing and throttling defaults, each with its source: a section of
- * the project's AWS fact sheet (quoted as "aws-facts §N"; the AWS pages it draws on are linked where the code
- * depends on a fact), the project's own
+ * docs/aws-behaviour.md (which links the AWS documentation page for each behaviour), the project's own
  * infrastructure code, or "assumption" where nothing public pins the number down. Ranges are [min, max] in
  * milliseconds; each draw is uniform within its range (sim/random.ts).
  */
@@ -25,19 +24,31 @@ export interface ApiLatency {
 
 /** How long the world takes to react. */
 export interface WorldTiming {
-  /** EC2 runs status checks every minute (aws-facts §1); a change shows at the check after next: 1-2 min. */
+  /**
+   * EC2 runs status checks every minute (docs/aws-behaviour.md#instance-status-and-scheduled-events); a change
+   * shows at the check after next: 1-2 min.
+   */
   readonly statusCheckInterval: number;
-  /** After boot, checks read `initializing` this long before `ok` (aws-facts §6, unverified: 1-3 min). */
+  /**
+   * After boot, checks read `initializing` this long before `ok`
+   * (docs/aws-behaviour.md#stopping-starting-and-resizing-instances; not documented: 1-3 min).
+   */
   readonly statusInitializing: Range;
-  /** running -> stopping -> stopped (aws-facts §6, unverified: 30-90 s for Linux). */
+  /**
+   * running -> stopping -> stopped (docs/aws-behaviour.md#stopping-starting-and-resizing-instances; not documented:
+   * 30-90 s for Linux).
+   */
   readonly stop: Range;
-  /** stopped -> pending -> running (aws-facts §6, unverified: 15-60 s). */
+  /**
+   * stopped -> pending -> running (docs/aws-behaviour.md#stopping-starting-and-resizing-instances; not documented:
+   * 15-60 s).
+   */
   readonly startToRunning: Range;
   /** shutting-down -> terminated. Assumption. */
   readonly terminate: Range;
   /** A terminated instance stays visible to Describe calls this long. Assumption (about an hour). */
   readonly terminatedVisibleFor: number;
-  /** SSM agent Online after the instance is running (aws-facts §6: "shortly after boot"). Assumption. */
+  /** SSM agent Online after the instance is running ("shortly after boot"). Assumption. */
   readonly agentBoot: Range;
   /** The VPN daemon active after the instance is running. Assumption. */
   readonly daemonBoot: Range;
@@ -47,7 +58,9 @@ export interface WorldTiming {
   readonly retirementNotice: number;
 }
 
-/** The Run Command probe's phases (aws-facts §4 "Latency" is unverified: a few seconds end to end). */
+/**
+ * The Run Command probe's phases (not documented, docs/aws-behaviour.md#ssm-run-command: a few seconds end to end).
+ */
 export interface SsmTiming {
   /** SendCommand -> the invocation is visible to List/GetCommandInvocation (InvocationDoesNotExist before). Assumption. */
   readonly invocationVisible: Range;
@@ -83,7 +96,10 @@ export interface SsmTiming {
 export interface MetricTiming {
   /** The shipped publisher puts one datapoint a minute (standard resolution). Assumption. */
   readonly publishInterval: number;
-  /** A datapoint becomes visible to GetMetricData this long after it is put (aws-facts §5, unverified: about a minute). */
+  /**
+   * A datapoint becomes visible to GetMetricData this long after it is put
+   * (docs/aws-behaviour.md#cloudwatch-metrics; not documented: about a minute).
+   */
   readonly visibility: Range;
   /** History the account starts with, so the first run sees a steady state. */
   readonly history: number;
@@ -102,7 +118,10 @@ export interface ControlTiming {
    * controllerTimeoutSeconds in shared/controller/run.ts).
    */
   readonly lambdaTimeout?: number;
-  /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */
+  /**
+   * Async events older than this are dropped, not run (MaximumEventAgeInSeconds 60,
+   * docs/aws-behaviour.md#lambda-asynchronous-invocation).
+   */
   readonly maxEventAge: number;
 }
 
@@ -144,7 +163,10 @@ export interface AgentTiming {
 
 /** Eventual consistency of route reads. */
 export interface ConsistencyTiming {
-  /** After ReplaceRoute, DescribeRouteTables may still show the old target this long (aws-facts §3; size: assumption). */
+  /**
+   * After ReplaceRoute, DescribeRouteTables may still show the old target this long
+   * (docs/aws-behaviour.md#eventual-consistency-of-ec2-reads; size: assumption).
+   */
   readonly routeReadLag: Range;
 }
 
@@ -156,20 +178,26 @@ export interface Bucket {
 
 /** Request-rate limits of the simulated account. */
 export interface Throttling {
-  /** EC2 non-mutating actions (Describe*...), per action: 100 / 20 (aws-facts §3, verified). */
+  /**
+   * EC2 non-mutating actions (Describe*...), per action: 100 / 20 (docs/aws-behaviour.md#ec2-request-throttling).
+   */
   readonly ec2NonMutating: Bucket;
   /**
-   * EC2 unfiltered and unpaginated DescribeInstances / DescribeInstanceStatus...: 50 / 10 (aws-facts §3). The docs
-   * do not say whether InstanceIds counts as a filter; the simulator assumes it does (calls with ids use 100 / 20).
+   * EC2 unfiltered and unpaginated DescribeInstances / DescribeInstanceStatus...: 50 / 10
+   * (docs/aws-behaviour.md#ec2-request-throttling). The docs do not say whether InstanceIds counts as a filter; the
+   * simulator assumes it does (calls with ids use 100 / 20).
    */
   readonly ec2UnfilteredDescribe: Bucket;
-  /** EC2 mutating actions, per action: 50 / 5 (aws-facts §3, verified). */
+  /** EC2 mutating actions, per action: 50 / 5 (docs/aws-behaviour.md#ec2-request-throttling). */
   readonly ec2Mutating: Bucket;
-  /** EC2 actions with their own request bucket (aws-facts §3, verified): StartInstances 5 / 2... */
+  /**
+   * EC2 actions with their own request bucket (docs/aws-behaviour.md#ec2-request-throttling): StartInstances 5 /
+   * 2...
+   */
   readonly ec2Specific: Readonly<Record<string, Bucket>>;
-  /** EC2 resource-token buckets, one token per instance (aws-facts §3, verified). */
+  /** EC2 resource-token buckets, one token per instance (docs/aws-behaviour.md#ec2-request-throttling). */
   readonly ec2ResourceTokens: Readonly<Record<string, Bucket>>;
-  /** SSM, per action. Assumption (aws-facts has no SSM request rates). */
+  /** SSM, per action. Assumption (the SSM documentation gives no request rates here). */
   readonly ssm: Bucket;
   /** CloudWatch, per action. Assumption (GetMetricData's quota is commonly 50 per second). */
   readonly cloudwatch: Bucket;

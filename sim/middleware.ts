@@ -200,9 +200,10 @@ async function answer(
 
 /**
  * A retry strategy with the SDK's own standard policy (attempts, retry quota, which errors are retryable,
- * exponential backoff with jitter, aws-facts §3) whose backoff elapses on the virtual clock. The SDK strategy
- * is given a backoff that reports 0 ms (so its own real-time wait is a zero timeout) and records the delay it
- * would have used; this wrapper then sleeps that delay on the clock. Jitter comes from the seeded dice.
+ * exponential backoff with jitter, docs/aws-behaviour.md#sdk-retries) whose backoff elapses on the virtual clock.
+ * The SDK strategy is given a backoff that reports 0 ms (so its own real-time wait is a zero timeout) and records
+ * the delay it would have used; this wrapper then sleeps that delay on the clock. Jitter comes from the seeded
+ * dice.
  */
 export function virtualRetryStrategy(clock: VirtualClock, dice: Dice, maxAttempts: number): RetryStrategyV2 {
   const pending: number[] = [];

@@ -5,8 +5,8 @@ import type { InstanceState, Role } from '../shared/domain/types.ts';
 import type { FaultKind } from './faults.ts';
 
 /**
- * The output of a scenario run: the README's simulate output description (`vpn-failover simulate --json`). Fields and event
- * types listed there are public; the extra event types and fields below extend it.
+ * The output of a scenario run: docs/simulator.md#simulate-output (`vpn-failover simulate --json`). Fields and
+ * event types listed there are public; the extra event types and fields below extend it.
  */
 
 /** Where a route points, in the pair's terms. */
@@ -150,7 +150,10 @@ export type SimEvent = At &
         readonly routeWrites?: number;
       }
     | {
-        /** an event older than the maximum event age was dropped instead of run (aws-facts §9) */
+        /**
+         * an event older than the maximum event age was dropped instead of run,
+         * docs/aws-behaviour.md#lambda-asynchronous-invocation
+         */
         readonly type: 'event-dropped';
         readonly trigger: Trigger['kind'];
         readonly ageSeconds: number;

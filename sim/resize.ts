@@ -32,7 +32,8 @@ import { ACCOUNT_ID } from './world.ts';
  * The resize workflow in the simulated account: the state machine the CDK app synthesizes (the product's stack,
  * not a copy), run by the local Step Functions of sim/stepfunctions.ts behind the account's SFN client, its
  * Lambda steps run as invocations of the real handler (functions/resize/handler.ts) against the account, and
- * its SNS notifications kept. The scenario command `resize` (the README's scenario file description) starts it like the CLI does.
+ * its SNS notifications kept. The scenario command `resize` (docs/simulator.md#scenario-files) starts it like the
+ * CLI does.
  */
 
 /** cdk.json's feature flags: `new App()` ignores cdk.json (the CDK reads cdk.json only in the CLI). */
@@ -307,8 +308,8 @@ export interface ResizeFigures {
 }
 
 /**
- * Measure a resize from a scenario's event log (the README's simulate output description): every managed route starts on the
- * primary with both members running, as the simulated account is built; `until` is the scenario's end.
+ * Measure a resize from a scenario's event log (docs/simulator.md#simulate-output): every managed route starts on
+ * the primary with both members running, as the simulated account is built; `until` is the scenario's end.
  */
 export function resizeFigures(events: readonly SimEvent[], pair: PairConfig, until: number): ResizeFigures {
   const owners = new Map<string, RouteOwner>();

@@ -21,15 +21,15 @@ import { ACCOUNT_ID, type RouteTarget } from './world.ts';
 /**
  * Run a scenario: build the simulated account, let the real controller run on its triggers (the schedule,
  * EC2 state-change events through EventBridge, operator commands) while the scenario's faults happen, all in
- * virtual time, and report the event log and the final state (the README's simulate output description).
+ * virtual time, and report the event log and the final state (docs/simulator.md#simulate-output).
  *
  * The Lambda around the controller is modelled too: concurrency (by default unreserved, as deployed: every
  * invocation starts at once, overlapping the others; with a reservation, invocations beyond it queue), a
- * maximum event age (older schedule and state-change events are dropped, aws-facts §9), the function's
- * timeout, and the scheduled invocation's evaluations (fast mode: every interval until the next schedule takes
- * over) with their quick re-checks.
- * CloudWatch alarm triggers are not simulated: the deployed alarms watch the controller's own metrics, so
- * they only ask it to look again at what it has just seen.
+ * maximum event age (older schedule and state-change events are dropped,
+ * docs/aws-behaviour.md#lambda-asynchronous-invocation), the function's timeout, and the scheduled invocation's
+ * evaluations (fast mode: every interval until the next schedule takes over) with their quick re-checks. CloudWatch
+ * alarm triggers are not simulated: the deployed alarms watch the controller's own metrics, so they only ask it to
+ * look again at what it has just seen.
  */
 
 /** Options of a scenario run. */
@@ -252,7 +252,8 @@ class ScenarioRun {
             from: event.from,
             to: event.to,
           });
-          // EventBridge delivers "EC2 Instance State-change Notification" a little later (aws-facts §7).
+          // EventBridge delivers "EC2 Instance State-change Notification" a little later
+          // (docs/aws-behaviour.md#eventbridge-events-and-scheduler).
           const at = clock.now();
           clock.after(
             this.#draw(`eventbridge ${event.instanceId}`, this.#account.latency.control.eventBridge),

@@ -9,8 +9,8 @@ import { InputError, type InputProblem } from '../shared/errors.ts';
 import { FAULT_KINDS, type FaultKind, type RouteFault } from './faults.ts';
 
 /**
- * The scenario file of `vpn-failover simulate` (the README's scenario file description): a configuration (inline or a file
- * relative to the scenario), a virtual duration, faults at given times and operator commands. Every problem is
+ * The scenario file of `vpn-failover simulate` (docs/simulator.md#scenario-files): a configuration (inline or a
+ * file relative to the scenario), a virtual duration, faults at given times and operator commands. Every problem is
  * reported with its path; nested configuration problems are prefixed `config.`.
  */
 

@@ -4,9 +4,10 @@ import type { Dice } from './random.ts';
 
 /**
  * Request-rate limits of the simulated account: EC2's per-action token buckets and resource-token buckets
- * (aws-facts §3), per-action buckets for SSM and CloudWatch, and the scenario's `api-throttling` faults, which
- * throttle a share of calls for a while. A throttled call fails with the service's throttling code, which the
- * SDK classifies as throttling and retries with backoff (aws-facts §3, "Errors always retried as throttling").
+ * (docs/aws-behaviour.md#ec2-request-throttling), per-action buckets for SSM and CloudWatch, and the scenario's
+ * `api-throttling` faults, which throttle a share of calls for a while. A throttled call fails with the service's
+ * throttling code, which the SDK classifies as throttling and retries with backoff
+ * (docs/aws-behaviour.md#sdk-retries).
  */
 
 /** An `api-throttling` fault in force. */
@@ -29,8 +30,9 @@ const THROTTLE_ERRORS: Readonly<Record<string, { code: string; message: string; 
 };
 
 /**
- * DescribeInstances and friends use the smaller bucket when called without filters or pagination (aws-facts
- * §3). The simulator counts ids as a filter (the docs do not say; assumption).
+ * DescribeInstances and friends use the smaller bucket when called without filters or pagination
+ * (docs/aws-behaviour.md#ec2-request-throttling). The simulator counts ids as a filter (the docs do not say;
+ * assumption).
  */
 const UNFILTERED_DESCRIBES = new Set([
   'DescribeInstances',

@@ -3,7 +3,7 @@ import { parseDurationSeconds } from '../duration.ts';
 import { TUNNEL_NAMESPACE } from '../telemetry-names.ts';
 
 /**
- * The configuration file (the README's Configuration section). One file drives cdk synth/deploy, the Lambda, the CLI
+ * The configuration file (docs/configuration.md). One file drives cdk synth/deploy, the Lambda, the CLI
  * and the simulator. Every field below the route list is optional; defaults are written beside each one.
  */
 

@@ -20,8 +20,8 @@ export const SOFT_SIGNALS: readonly SoftSignal[] = ['daemon', 'tunnel'];
 const SIGNAL_ORDER: readonly SignalName[] = ['instance', ...SOFT_SIGNALS];
 
 /**
- * Scheduled-event codes that take the instance away (aws-facts §1 "Scheduled events"). All of them stop,
- * reboot or retire the instance, so traffic should leave before the event starts.
+ * Scheduled-event codes that take the instance away (docs/aws-behaviour.md#instance-status-and-scheduled-events).
+ * All of them stop, reboot or retire the instance, so traffic should leave before the event starts.
  */
 const DISRUPTIVE_EVENTS: ReadonlySet<string> = new Set([
   'instance-stop',
@@ -43,12 +43,14 @@ function statusProblem(
   required: boolean,
 ): { severity: 'hard' | 'unknown'; text: string } | undefined {
   if (status === 'impaired') return { severity: 'hard', text: `${label} impaired` };
-  // aws-facts §11.3: a single insufficient-data or initializing reading must not fail a member over.
+  // A single insufficient-data or initializing reading must not fail a member over
+  // (docs/aws-behaviour.md#instance-status-and-scheduled-events).
   if (status === 'initializing' || status === 'insufficient-data') {
     return { severity: 'unknown', text: `${label} ${status}` };
   }
-  // System and instance checks always report on a running instance (aws-facts §1), so their absence means
-  // the read failed. EBS status is legitimately not-applicable (no EBS volumes), so its absence is fine.
+  // System and instance checks always report on a running instance
+  // (docs/aws-behaviour.md#instance-status-and-scheduled-events), so their absence means the read failed. EBS
+  // status is legitimately not-applicable (no EBS volumes), so its absence is fine.
   if (required && (status === undefined || status === 'not-applicable')) {
     return { severity: 'unknown', text: `${label} not reported` };
   }
@@ -66,10 +68,10 @@ function statusProblem(
 export const TUNNEL_PUBLICATION_LAG_S = 60;
 
 /**
- * The instance signal: EC2's view of the member (aws-facts §1). Not found, not running (pending too),
- * impaired checks, a blackholed route to its ENI or a lost OS (`osLost`, from differential
- * silence) are hard losses; a pending disruptive scheduled event is unhealthy and flagged `scheduled`; checks
- * still settling are unknown.
+ * The instance signal: EC2's view of the member (docs/aws-behaviour.md#instance-status-and-scheduled-events). Not
+ * found, not running (pending too), impaired checks, a blackholed route to its ENI or a lost OS (`osLost`, from
+ * differential silence) are hard losses; a pending disruptive scheduled event is unhealthy and flagged `scheduled`;
+ * checks still settling are unknown.
  */
 function instanceSignal(
   instance: InstanceObservation,

@@ -16,7 +16,7 @@ export interface RouteStatus {
    * can be checked then.
    */
   readonly onEni: boolean;
-  /** EC2 reports the route as blackhole: its target is not available (aws-facts §2 "The Route object") */
+  /** EC2 reports the route as blackhole: its target is not available (docs/aws-behaviour.md#route-state) */
   readonly blackhole: boolean;
   /** what the route points at, for reasons and alarms ("eni-…", "i-…", "igw-…", "no route") */
   readonly via: string;
@@ -31,8 +31,9 @@ export function classifyRoute(route: ObservedRoute, observation: PairObservation
   if (!route.present) return { ...base, target: 'missing', onEni: false, blackhole: false, via: 'no route' };
   const blackhole = route.state === 'blackhole';
   const via = route.networkInterfaceId ?? route.instanceId ?? route.otherTarget ?? 'no target';
-  // Route targets are ENIs (aws-facts §2 CreateRoute: instance-id targets fail on multi-ENI instances), so
-  // an ENI match is the exact one; an instance-id match only says which member the route reaches.
+  // Route targets are ENIs (instance-id targets fail on multi-ENI instances,
+  // docs/aws-behaviour.md#route-targets-are-network-interfaces), so an ENI match is the exact one; an instance-id
+  // match only says which member the route reaches.
   const byEni = ROLES.find((role) => {
     const eni = observation.enis[role];
     return eni !== undefined && route.networkInterfaceId === eni;
@@ -53,8 +54,8 @@ export function classifyRoute(route: ObservedRoute, observation: PairObservation
 /**
  * Every managed (route table, destination) of the pair, classified, in configuration order; undefined when
  * the route tables could not be read. A managed route the observation does not mention counts as missing:
- * creating it is safe, because CreateRoute never overwrites an existing route (aws-facts §2 CreateRoute,
- * RouteAlreadyExists).
+ * creating it is safe, because CreateRoute never overwrites an existing route (RouteAlreadyExists,
+ * docs/aws-behaviour.md#replacing-and-creating-routes).
  */
 export function analyseRoutes(
   pair: PairConfig,

@@ -1,8 +1,9 @@
 /**
  * Every condition the controller raises for a person, in one list: the decision's alarms, the simulator's
- * `alarm` events, the CloudWatch alarms (`<deployment>.alarm.<kind>`) and the README's runbook all use these
- * names. Positively unhealthy and unknown (could not be read) are always different kinds: an unknown says
- * "look at SSM or CloudWatch", an unhealthy says "look at the member or the far end".
+ * `alarm` events, the CloudWatch alarms (`<deployment>.alarm.<kind>`) and the alarm runbook
+ * (docs/operations.md#alarm-runbook) all use these names. Positively unhealthy and unknown (could not be read) are
+ * always different kinds: an unknown says "look at SSM or CloudWatch", an unhealthy says "look at the member or the
+ * far end".
  */
 export const ALARM_KINDS = [
   /** traffic ought to move (or be put back) but no member can take it */

@@ -4,9 +4,10 @@ import { type Datapoint, metricKey, type World } from '../world.ts';
 import type { ServiceHandlers } from './common.ts';
 
 /**
- * CloudWatch GetMetricData over the datapoints the simulated instances publish (aws-facts §5): per-period
- * aggregation with the requested statistic, StartTime rounded to the period, EndTime exclusive, newest first
- * unless ScanBy asks otherwise. A datapoint counts only once it is visible (the publication delay).
+ * CloudWatch GetMetricData over the datapoints the simulated instances publish
+ * (docs/aws-behaviour.md#cloudwatch-metrics): per-period aggregation with the requested statistic, StartTime
+ * rounded to the period, EndTime exclusive, newest first unless ScanBy asks otherwise. A datapoint counts only once
+ * it is visible (the publication delay).
  */
 
 const MAX_QUERIES = 500;

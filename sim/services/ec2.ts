@@ -51,7 +51,7 @@ import { applyFilters, notFoundMessage, paginate, type ServiceHandlers } from '.
 
 /**
  * EC2 as the controller and the resize workflow use it, answered from the World with the real response shapes
- * and error codes (aws-facts §1, §2, §6). Unknown ids, wrong states and missing routes fail exactly as EC2
+ * and error codes (docs/aws-behaviour.md). Unknown ids, wrong states and missing routes fail exactly as EC2
  * does, so the adapters' fallbacks (CreateRoute after ReplaceRoute finds no route...) run for real.
  */
 
@@ -105,7 +105,7 @@ function instanceStatus(world: World, instance: SimInstance): InstanceStatus {
     SystemStatus: summary(status.system, instance.checks.impairedSince),
     InstanceStatus: summary(status.instance, instance.checks.impairedSince),
     AttachedEbsStatus: summary(status.ebs),
-    // Completed events stay listed for up to a week (aws-facts §1).
+    // Completed events stay listed for up to a week (docs/aws-behaviour.md#instance-status-and-scheduled-events).
     Events: instance.events
       .filter((e) => !e.description.startsWith('[') || e.notBefore > weekAgo)
       .map((e) => ({
@@ -125,7 +125,7 @@ function describeInstanceStatus(
   const ids = input.InstanceIds ?? [];
   checkIdCount(ids, 'instance IDs');
   if (ids.length > 0 && input.MaxResults !== undefined) {
-    // aws-facts §1: MaxResults cannot be combined with InstanceIds.
+    // MaxResults cannot be combined with InstanceIds (docs/aws-behaviour.md#instance-status-and-scheduled-events).
     throw serviceFault(
       'InvalidParameterCombination',
       'The parameter instancesSet cannot be used with the parameter maxResults',
@@ -135,7 +135,8 @@ function describeInstanceStatus(
     ids.length > 0
       ? instancesNamed(world, ids)
       : [...world.instances.values()].filter((i) => world.visibleInstance(i.id));
-  // Without IncludeAllInstances only running instances are returned (aws-facts §1).
+  // Without IncludeAllInstances only running instances are returned
+  // (docs/aws-behaviour.md#instance-status-and-scheduled-events).
   const scoped =
     input.IncludeAllInstances === true ? candidates : candidates.filter((i) => i.state === 'running');
   const filtered = applyFilters(scoped, input.Filters, {
@@ -259,7 +260,8 @@ function routeShape(world: World, route: SimRoute): Route {
       case 'gateway':
         return { [target.field]: target.id };
       case 'eni': {
-        // The route names the instance too while the ENI is attached (aws-facts §2, "The Route object").
+        // The route names the instance too while the ENI is attached
+        // (docs/aws-behaviour.md#route-targets-are-network-interfaces).
         const eni = world.enis.get(target.eni);
         const instanceId = eni && !eni.deleted ? eni.instanceId : undefined;
         return {
@@ -309,7 +311,7 @@ function describeRouteTables(world: World, input: DescribeRouteTablesRequest): D
       ? ids.map((id) => world.routeTables.get(id) as SimRouteTable)
       : [...world.routeTables.values()];
   const routes = (t: SimRouteTable) => [...t.routes.values()].map((r) => routeShape(world, r));
-  // A table matches a route filter when any of its routes does (aws-facts §2, "DescribeRouteTables filters").
+  // A table matches a route filter when any of its routes does (docs/aws-behaviour.md#route-table-filters).
   const filtered = applyFilters(tables, input.Filters, {
     'route-table-id': (t) => [t.id],
     'vpc-id': (t) => [t.vpcId],
@@ -320,7 +322,7 @@ function describeRouteTables(world: World, input: DescribeRouteTablesRequest): D
     'route.destination-prefix-list-id': (t) => routes(t).map((r) => r.DestinationPrefixListId),
     'route.gateway-id': (t) => routes(t).map((r) => r.GatewayId),
     'route.instance-id': (t) => routes(t).map((r) => r.InstanceId),
-    // Not in the documented list, but EC2 accepts it (aws-facts §2).
+    // Not in the documented list, but EC2 accepts it (docs/aws-behaviour.md#route-table-filters).
     'route.network-interface-id': (t) => routes(t).map((r) => r.NetworkInterfaceId),
     'route.origin': (t) => routes(t).map((r) => r.Origin),
     'route.state': (t) => routes(t).map((r) => r.State),
@@ -370,7 +372,10 @@ function destinationOf(input: CreateRouteRequest | ReplaceRouteRequest): Destina
   return { value: input.DestinationPrefixListId as string, kind: 'prefix-list' };
 }
 
-/** The ENI of an instance named as a target, which must have exactly one (aws-facts §2). */
+/**
+ * The ENI of an instance named as a target, which must have exactly one
+ * (docs/aws-behaviour.md#route-targets-are-network-interfaces).
+ */
 function onlyEniOf(world: World, instanceId: string): string {
   const [instance] = instancesNamed(world, [instanceId]);
   const [eni, ...more] = instance?.enis ?? [];
@@ -403,7 +408,8 @@ function targetOf(world: World, input: CreateRouteRequest | ReplaceRouteRequest)
     named.push({ kind: 'eni', eni: eni.id });
   }
   if (input.InstanceId !== undefined) {
-    // aws-facts §2: an instance target fails unless exactly one network interface is attached.
+    // An instance target fails unless exactly one network interface is attached
+    // (docs/aws-behaviour.md#route-targets-are-network-interfaces).
     named.push({ kind: 'eni', eni: onlyEniOf(world, input.InstanceId) });
   }
   for (const field of GATEWAY_FIELDS) {
@@ -514,7 +520,8 @@ function associateAddress(world: World, input: AssociateAddressRequest): Associa
     throw serviceFault('InvalidAllocationID.NotFound', notFoundMessage('allocation', [input.AllocationId]));
   let eniId = input.NetworkInterfaceId;
   if (eniId === undefined && input.InstanceId !== undefined) {
-    // aws-facts §2: with InstanceId the instance must have exactly one ENI.
+    // With InstanceId the instance must have exactly one ENI
+    // (docs/aws-behaviour.md#route-targets-are-network-interfaces).
     eniId = onlyEniOf(world, input.InstanceId);
   }
   if (eniId === undefined)
@@ -568,7 +575,7 @@ function startInstances(world: World, input: StartInstancesRequest): StartInstan
     const previous = stateOf(instance);
     if (world.start(instance) === 'InsufficientInstanceCapacity') {
       // Answered as a client error so the SDK does not retry it: the fault fails exactly one StartInstances
-      // call (EC2's own status for this code is not pinned down in aws-facts; assumption).
+      // call (EC2's documentation does not pin down its status for this code; assumption).
       const others = ['a', 'b', 'c']
         .map((z) => `${world.region}${z}`)
         .filter((z) => z !== instance.availabilityZone);
@@ -589,7 +596,7 @@ function modifyInstanceAttribute(world: World, input: ModifyInstanceAttributeReq
     (k) =>
       k !== 'InstanceId' && k !== 'DryRun' && (input as unknown as Record<string, unknown>)[k] !== undefined,
   );
-  // aws-facts §2: one attribute per call.
+  // One attribute per call (docs/aws-behaviour.md#sourcedestination-check).
   if (given.length !== 1) {
     throw serviceFault(
       'InvalidParameterCombination',
@@ -607,7 +614,7 @@ function modifyInstanceAttribute(world: World, input: ModifyInstanceAttributeReq
       `The simulated account does not model the attribute ${given[0]}`,
     );
   }
-  // aws-facts §6: the type changes only while stopped.
+  // The type changes only while stopped (docs/aws-behaviour.md#stopping-starting-and-resizing-instances).
   if (instance.state !== 'stopped') {
     throw serviceFault(
       'IncorrectInstanceState',

@@ -13,13 +13,14 @@ import { ACCOUNT_ID, type SimCommand, type SimInvocation, type World } from '../
 import { paginate, type ServiceHandlers } from './common.ts';
 
 /**
- * SSM Run Command as the daemon probe uses it (aws-facts §4): SendCommand refuses instances that SSM does not
- * count as online managed nodes (InvalidInstanceId), invocations become visible after a short delay
- * (InvocationDoesNotExist before), go Pending -> InProgress -> Success/Failed, and an invocation the agent never
- * takes up (it fell silent, and SSM has not noticed yet) stays Pending until it ends TimedOut, Delivery Timed Out.
+ * SSM Run Command as the daemon probe uses it (docs/aws-behaviour.md#ssm-run-command): SendCommand refuses
+ * instances that SSM does not count as online managed nodes (InvalidInstanceId), invocations become visible after a
+ * short delay (InvocationDoesNotExist before), go Pending -> InProgress -> Success/Failed, and an invocation the
+ * agent never takes up (it fell silent, and SSM has not noticed yet) stays Pending until it ends TimedOut, Delivery
+ * Timed Out.
  */
 
-/** SendCommand takes at most 50 InstanceIds (aws-facts §4). */
+/** SendCommand takes at most 50 InstanceIds (docs/aws-behaviour.md#ssm-run-command). */
 const MAX_INSTANCES = 50;
 const MIN_TIMEOUT_SECONDS = 30;
 
@@ -159,7 +160,8 @@ function invocationShape(
             ...(invocation.endedAt !== undefined
               ? { ResponseFinishDateTime: new Date(invocation.endedAt) }
               : {}),
-            // ListCommandInvocations keeps 2,500 characters of plugin output (aws-facts §4).
+            // ListCommandInvocations keeps 2,500 characters of plugin output
+            // (docs/aws-behaviour.md#ssm-run-command).
             Output: invocation.output.slice(0, 2500),
             StandardOutputUrl: '',
             StandardErrorUrl: '',
@@ -208,7 +210,7 @@ function listCommandInvocations(
 function getCommandInvocation(world: World, input: GetCommandInvocationRequest): GetCommandInvocationResult {
   const command = input.CommandId === undefined ? undefined : world.commands.get(input.CommandId);
   const invocation = input.InstanceId === undefined ? undefined : command?.invocations.get(input.InstanceId);
-  // Eventually consistent right after SendCommand (aws-facts §4, "InvocationDoesNotExist race").
+  // Eventually consistent right after SendCommand: InvocationDoesNotExist (docs/aws-behaviour.md#ssm-run-command).
   if (!command || !invocation || invocation.visibleAt > world.clock.now()) {
     throw serviceFault('InvocationDoesNotExist', '');
   }
@@ -235,7 +237,8 @@ function getCommandInvocation(world: World, input: GetCommandInvocationRequest):
     ExecutionElapsedTime: `PT${(elapsed / 1000).toFixed(3)}S`,
     Status: invocation.status,
     StatusDetails: invocation.statusDetails,
-    // GetCommandInvocation keeps the first 24,000 characters of stdout, empty until done (aws-facts §4).
+    // GetCommandInvocation keeps the first 24,000 characters of stdout, empty until done
+    // (docs/aws-behaviour.md#ssm-run-command).
     StandardOutputContent: finished ? invocation.output.slice(0, 24000) : '',
     StandardOutputUrl: '',
     StandardErrorContent: '',

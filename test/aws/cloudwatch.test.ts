@@ -69,7 +69,7 @@ describe('readTunnelMetrics', () => {
     expect(valuesOf(result, 'branch-b/primary')).toEqual([]);
   });
 
-  it('asks for the metric by namespace, name, dimensions, statistic and period over the last periods (aws-facts §5)', async () => {
+  it('asks for the metric by namespace, name, dimensions, statistic and period over the last periods', async () => {
     // Prepare
     cloudwatchMock
       .on(GetMetricDataCommand)

@@ -71,7 +71,7 @@ beforeEach(() => {
 });
 
 describe('readInstanceStatuses', () => {
-  it('reads state, status checks and pending scheduled events, and drops completed events (aws-facts §1)', async () => {
+  it('reads state, status checks and pending scheduled events, and drops completed events', async () => {
     // Prepare
     ec2Mock
       .on(DescribeInstanceStatusCommand)
@@ -133,7 +133,8 @@ describe('readInstanceStatuses', () => {
     expect(sizes.sort((a, b) => b - a)).toEqual([100, 100, 50]);
     for (const call of ec2Mock.commandCalls(DescribeInstanceStatusCommand)) {
       expect(call.args[0].input.IncludeAllInstances).toBe(true);
-      // MaxResults cannot be combined with InstanceIds (aws-facts §1).
+      // MaxResults cannot be combined with InstanceIds
+      // (docs/aws-behaviour.md#instance-status-and-scheduled-events).
       expect(call.args[0].input.MaxResults).toBeUndefined();
     }
     expect(result.values.size).toBe(250);
@@ -222,7 +223,7 @@ describe('readInstanceStatuses', () => {
 describe('readRouteTargets', () => {
   const describeFixture = () => fixture<DescribeInstancesCommandOutput>('describe-instances.json');
 
-  it('targets the primary ENI (device index 0) of a multi-ENI instance by default (aws-facts §2)', async () => {
+  it('targets the primary ENI (device index 0) of a multi-ENI instance by default', async () => {
     // Prepare
     ec2Mock.on(DescribeInstancesCommand).resolves(describeFixture());
 
@@ -507,7 +508,7 @@ describe('writeRoute', () => {
   const eni = 'eni-0c0c0c0c0c0c0c0c0';
   const table = 'rtb-0a1b2c3d4e5f60718';
 
-  it('replaces an IPv4 route with the ENI as target, never the instance id (aws-facts §2)', async () => {
+  it('replaces an IPv4 route with the ENI as target, never the instance id', async () => {
     // Prepare
     ec2Mock.on(ReplaceRouteCommand).resolves({});
 
@@ -652,7 +653,7 @@ describe('writeRoute', () => {
     expect(ec2Mock).toHaveReceivedCommandTimes(ReplaceRouteCommand, 1);
   });
 
-  it('raises ThrottledError when EC2 still throttles after the SDK retries (aws-facts §3)', async () => {
+  it('raises ThrottledError when EC2 still throttles after the SDK retries', async () => {
     // Prepare
     const throttled = awsError('RequestLimitExceeded', 'Request limit exceeded.');
     ec2Mock.on(ReplaceRouteCommand).rejects(throttled);
@@ -748,7 +749,7 @@ describe('Elastic IPs', () => {
     expect(result.errors).toEqual(['Elastic IP eipalloc-0999999999999999f does not exist']);
   });
 
-  it('moves the Elastic IP to the ENI, allowing reassociation (aws-facts §6)', async () => {
+  it('moves the Elastic IP to the ENI, allowing reassociation', async () => {
     // Prepare
     ec2Mock.on(AssociateAddressCommand).resolves({ AssociationId: 'eipassoc-0fedcba9876543210' });
 
@@ -810,7 +811,7 @@ describe('resize calls', () => {
     });
   });
 
-  it('raises InsufficientCapacityError when a start finds no capacity (aws-facts §6)', async () => {
+  it('raises InsufficientCapacityError when a start finds no capacity', async () => {
     // Prepare
     ec2Mock
       .on(StartInstancesCommand)

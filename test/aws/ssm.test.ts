@@ -211,7 +211,7 @@ describe('probeDaemons', () => {
     });
   });
 
-  it('keeps polling through InvocationDoesNotExist until the invocation succeeds (aws-facts §4)', async () => {
+  it('keeps polling through InvocationDoesNotExist until the invocation succeeds', async () => {
     // Prepare
     const id = instanceId(1);
     ssmMock.on(SendCommandCommand).resolves({ Command: { CommandId: 'cmd-1' } });

@@ -23,7 +23,7 @@ const verdictOf = (input: DecideInput, role: Role = 'primary'): Verdict =>
 
 const DAY = 86_400_000;
 
-describe('instance signal (aws-facts §1 DescribeInstanceStatus, §2 route state)', () => {
+describe('instance signal (EC2 instance status and route state)', () => {
   const rows: [string, Partial<InstanceObservation>, Partial<Signal>][] = [
     ['a running instance with every check ok is healthy', {}, { health: 'healthy' }],
     ['an instance EC2 does not know is a hard loss', { found: false }, { health: 'unhealthy', hard: true }],
@@ -48,7 +48,7 @@ describe('instance signal (aws-facts §1 DescribeInstanceStatus, §2 route state
       { health: 'unknown' },
     ],
     [
-      'a single insufficient-data reading is unknown, not unhealthy (aws-facts §11.3)',
+      'a single insufficient-data reading is unknown, not unhealthy',
       { systemStatus: 'insufficient-data' },
       { health: 'unknown' },
     ],
@@ -115,7 +115,7 @@ describe('instance signal (aws-facts §1 DescribeInstanceStatus, §2 route state
   });
 });
 
-describe('daemon signal (SSM probe, aws-facts §4)', () => {
+describe('daemon signal (SSM probe)', () => {
   it.each([
     ['succeeded', 'healthy'],
     ['failed', 'unhealthy'],
@@ -143,7 +143,7 @@ describe('daemon signal (SSM probe, aws-facts §4)', () => {
   });
 });
 
-describe('tunnel signal (CloudWatch metric, aws-facts §5)', () => {
+describe('tunnel signal (CloudWatch metric)', () => {
   const rows: [string, readonly number[] | undefined, Signal['health']][] = [
     ['an unreadable metric is unknown', undefined, 'unknown'],
     ['no datapoints yet is unknown', [], 'unknown'],

@@ -41,7 +41,7 @@ export const EXAMPLE_PAIR = {
 
 /**
  * `count` pairs shaped like EXAMPLE_PAIR (probe, tunnel) with distinct members and `routeTables` distinct route
- * tables each: the shape whose limits the README states.
+ * tables each: the shape whose limits docs/operations.md#limits states.
  */
 export function manyPairs(count: number, routeTables = 1): ConfigInput['pairs'] {
   return Array.from({ length: count }, (_, i) => ({

@@ -63,8 +63,9 @@ const HEALS: Readonly<Partial<Record<MemberFault, MemberFault>>> = {
 };
 
 /**
- * Every member fault kind of the README's scenario file description (api-throttling has its own windows), weighted towards the
- * soft failures (daemon, tunnel) that the streak and cooldown rules are about, then the hard losses.
+ * Every member fault kind of a scenario file (docs/simulator.md#scenario-files) (api-throttling has its own
+ * windows), weighted towards the soft failures (daemon, tunnel) that the streak and cooldown rules are about, then
+ * the hard losses.
  */
 const MEMBER_FAULTS: readonly (readonly [MemberFault, number])[] = [
   ['daemon-down', 5],

@@ -146,7 +146,7 @@ describe('the simulated account', () => {
     expect(routes.find((r) => r.GatewayId === 'local')?.Origin).toBe('CreateRouteTable');
   });
 
-  it('turns routes to a terminated member blackhole, keeping the ENI id but no instance id (aws-facts §2)', async () => {
+  it('turns routes to a terminated member blackhole, keeping the ENI id but no instance id', async () => {
     const account = await accountWith();
     account.world.applyFault(account.world.member('branch-a', 'primary'), 'terminate');
 
@@ -157,7 +157,7 @@ describe('the simulated account', () => {
     expect(route?.InstanceId).toBeUndefined();
   });
 
-  it('reads routes to a stopped member blackhole and active again once it runs (assumption beside aws-facts §2)', async () => {
+  it('reads routes to a stopped member blackhole and active again once it runs (an assumption)', async () => {
     const account = await accountWith();
     await settle(account, account.clients.ec2.send(new StopInstancesCommand({ InstanceIds: [PRIMARY] })));
     await advance(account, 2 * 60_000);
@@ -192,7 +192,7 @@ describe('the simulated account', () => {
     expect(create.name).toBe('RouteAlreadyExists');
   });
 
-  it('moves a route with ReplaceRoute, though reads may show the old target for a moment (aws-facts §3)', async () => {
+  it('moves a route with ReplaceRoute, though reads may show the old target for a moment', async () => {
     const account = await accountWith();
 
     await settle(
@@ -263,7 +263,7 @@ describe('the simulated account', () => {
     expect(error.message).toBe("The instance IDs 'i-00000000000000001, i-00000000000000002' do not exist");
   });
 
-  it('reports a system impairment in the status checks one to two minutes later, not at once (aws-facts §1)', async () => {
+  it('reports a system impairment in the status checks one to two minutes later, not at once', async () => {
     const account = await accountWith();
     const statusOf = async () => {
       const out = await settle(
@@ -522,7 +522,7 @@ describe('the simulated account', () => {
     expect(invocation?.CommandPlugins?.[0]?.Output).toMatch(/^unhealthy: 0 installed CHILD SAs/);
   });
 
-  it('shows a tunnel going down in GetMetricData only after the next datapoint is published and visible (aws-facts §5)', async () => {
+  it('shows a tunnel going down in GetMetricData only after the next datapoint is published and visible', async () => {
     const account = await accountWith();
     const newest = async () => {
       const now = account.clock.now();
@@ -577,7 +577,7 @@ describe('the simulated account', () => {
     expect(second.StartingInstances?.[0]?.CurrentState?.Name).toBe('pending');
   });
 
-  it('changes the instance type only while the instance is stopped (aws-facts §6)', async () => {
+  it('changes the instance type only while the instance is stopped', async () => {
     const account = await accountWith();
     const modify = () =>
       account.clients.ec2.send(
@@ -611,7 +611,7 @@ describe('the simulated account', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
-  it('throttles a burst of route writes beyond EC2 mutating bucket of 50 (aws-facts §3)', async () => {
+  it('throttles a burst of route writes beyond the EC2 mutating bucket of 50', async () => {
     const account = await accountWith();
     const writes = Array.from({ length: 60 }, (_, i) =>
       account.clients.ec2

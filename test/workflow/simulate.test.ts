@@ -5,7 +5,7 @@ import { PAIR } from './harness.ts';
 
 describe('vpn-failover simulate with a resize command', () => {
   it('runs the resize workflow and reports its stages in the event log', async () => {
-    // Prepare: a scenario file as a user writes it (the README's scenario file description).
+    // Prepare: a scenario file as a user writes it (docs/simulator.md#scenario-files).
     const scenario = parseScenario(
       {
         name: 'resize the example pair',
