@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type AwsClients, createClients } from '../shared/aws/clients.ts';
-import { describeInstanceTypes } from '../shared/aws/ec2.ts';
+import { describeInstanceTypes } from '../shared/aws/ec2-resize.ts';
 import { InvalidInstanceTypeError } from '../shared/aws/errors.ts';
 import {
   describeExecution,

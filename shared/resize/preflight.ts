@@ -1,4 +1,4 @@
-import type { InstanceDescription, InstanceTypeDescription } from '../aws/ec2.ts';
+import type { InstanceDescription, InstanceTypeDescription } from '../aws/ec2-resize.ts';
 import type { PairConfig } from '../config/schema.ts';
 import { type RouteStatus, routesConverged } from '../decide/routes.ts';
 import type { Verdict } from '../domain/plan.ts';

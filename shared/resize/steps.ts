@@ -7,7 +7,7 @@ import {
   modifyInstanceType,
   startInstance,
   stopInstance,
-} from '../aws/ec2.ts';
+} from '../aws/ec2-resize.ts';
 import { AwsError, IncorrectInstanceStateError, InvalidInstanceTypeError } from '../aws/errors.ts';
 import { StateStore } from '../aws/state-store.ts';
 import type { PairConfig } from '../config/schema.ts';
