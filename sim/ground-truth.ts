@@ -5,7 +5,8 @@ import type { LatencyModel } from './latency.ts';
 import type { SimulateOutput } from './output.ts';
 import { type RunScenarioOptions, runScenario } from './run-scenario.ts';
 import type { Scenario } from './scenario.ts';
-import type { RouteTarget, SimInstance, World } from './world.ts';
+import type { World } from './world.ts';
+import type { RouteTarget, SimInstance } from './world-model.ts';
 
 /**
  * What really happened in a scenario run, beside what the controller logged: each member's state in the model

@@ -16,7 +16,7 @@ import type { LatencyModel } from './latency.ts';
 import { currentInvocation } from './middleware.ts';
 import type { FinalPair, FinalRoute, RouteOwner, SimEvent, SimulateOutput } from './output.ts';
 import { EVERY_PAIR, type Scenario, type ScenarioCommand, type ScenarioFault } from './scenario.ts';
-import { ACCOUNT_ID, type RouteTarget } from './world.ts';
+import { ACCOUNT_ID, type RouteTarget } from './world-model.ts';
 
 /**
  * Run a scenario: build the simulated account, let the real controller run on its triggers (the schedule,
