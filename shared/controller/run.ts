@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type LoadedPair, type PendingHistory, pendingHistories, StateStore } from '../aws/state-store.ts';
+import type { LoadedPair, PendingHistory } from '../aws/state-item.ts';
+import { pendingHistories, StateStore } from '../aws/state-store.ts';
 import { TokenBucket } from '../concurrency.ts';
 import type { Config, PairConfig } from '../config/schema.ts';
 import { decide, inferActive, type OperatorCommand, pausedAlarm, pauseInForce } from '../decide/decide.ts';
