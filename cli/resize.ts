@@ -21,7 +21,7 @@ import { causeMessage } from '../shared/resize/outcome.ts';
 import { describeResizePlan } from '../shared/resize/plan.ts';
 import { resizeContext } from '../shared/resize/preflight.ts';
 import { END_STATES, progressStep, RESIZE_STATES, type StageRoles } from '../shared/resize/states.ts';
-import { dryRunPreflight } from '../shared/resize/steps.ts';
+import { dryRunPreflight } from '../shared/resize/step-preflight.ts';
 import { executionName, parseResizeRequest, type ResizeRequest } from '../shared/resize/types.ts';
 import { interruptOnSigint, sleepUnless } from './operator.ts';
 import type { CliIo } from './simulate.ts';
