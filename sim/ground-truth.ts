@@ -11,7 +11,7 @@ import type { RouteTarget, SimInstance } from './world-model.ts';
 /**
  * What really happened in a scenario run, beside what the controller logged: each member's state in the model
  * over time (the faults' real conditions, the instants its guest services come up, the status checks as EC2
- * shows them) and the routes no pair manages. The invariants of sim/invariants.ts judge the event log against
+ * shows them) and the routes no pair manages. The invariants of test/support/invariants.ts judge the event log against
  * it. Recorded by watching the virtual clock: whenever the clock has settled at an instant, every member whose
  * state changed gets a new entry, so each entry holds from its `at` until the next one.
  */
