@@ -1,5 +1,7 @@
 import { parseEvent, SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { controllerTimeoutSeconds, runController, runScheduled } from '../shared/controller/run.ts';
+import { runController } from '../shared/controller/run.ts';
+import { runScheduled } from '../shared/controller/scheduled.ts';
+import { controllerTimeoutSeconds } from '../shared/controller/timing.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/types.ts';
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';

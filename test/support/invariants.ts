@@ -1,6 +1,7 @@
 import type { Config, PairConfig } from '../../shared/config/schema.ts';
 import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../../shared/controller/act.ts';
-import { controllerTimeoutSeconds, evaluationSlots, WRITER_LEASE_MS } from '../../shared/controller/run.ts';
+import { controllerTimeoutSeconds, evaluationSlots } from '../../shared/controller/timing.ts';
+import { WRITER_LEASE_MS } from '../../shared/controller/writer-lease.ts';
 import { ALARM_KINDS, type AlarmKind } from '../../shared/domain/plan.ts';
 import type { Role } from '../../shared/domain/types.ts';
 import { otherRole, ROLES } from '../../shared/domain/types.ts';
