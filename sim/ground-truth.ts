@@ -20,7 +20,7 @@ import type { RouteTarget, SimInstance } from './world-model.ts';
 export interface MemberState {
   readonly at: number;
   readonly state: InstanceState;
-  /** the real conditions faults set (sim/world.ts SimInstance) */
+  /** the real conditions faults set (SimInstance in sim/world-model.ts) */
   readonly systemFault: boolean;
   readonly instanceFault: boolean;
   readonly agentFault: boolean;

@@ -99,7 +99,7 @@ export interface ControlTiming {
   readonly lambdaStart: Range;
   /**
    * The controller function's timeout; undefined means as the CDK app sets it (infra/controller.ts
-   * controllerTimeoutSeconds in shared/controller/run.ts).
+   * controllerTimeoutSeconds in shared/controller/timing.ts).
    */
   readonly lambdaTimeout?: number;
   /** Async events older than this are dropped, not run (aws-facts §9: MaximumEventAgeInSeconds 60). */

@@ -9,7 +9,7 @@ import type { ResizeContext, ResizeRequest } from './types.ts';
 
 /**
  * The resize preflight as a pure function of what was read: every check the issue lists, each reported with a
- * reason, and nothing stopped unless all pass. The shell (steps.ts) gathers the facts; the CLI's --dry-run
+ * reason, and nothing stopped unless all pass. The shell (step-preflight.ts) gathers the facts; the CLI's --dry-run
  * prints the same checks.
  */
 
