@@ -11,7 +11,7 @@ import type { SimAddress, SimEni, SimInstance, SimRouteTable, WorldOptions } fro
  */
 
 /** The resources of a new simulated account. */
-export interface Account {
+export interface AccountResources {
   readonly vpcId: string;
   readonly instances: Map<string, SimInstance>;
   readonly enis: Map<string, SimEni>;
@@ -20,8 +20,8 @@ export interface Account {
 }
 
 /** Build the account the configuration describes. */
-export function buildAccount(options: WorldOptions): Account {
-  const account: Account = {
+export function buildAccount(options: WorldOptions): AccountResources {
+  const account: AccountResources = {
     vpcId: `vpc-0${options.dice.hex('vpc', 16)}`,
     instances: new Map(),
     enis: new Map(),
@@ -47,7 +47,12 @@ function localCidr(config: Config): string {
 }
 
 /** A pair's two members with their ENIs, and its Elastic IP on the primary. */
-function buildPair(options: WorldOptions, account: Account, pair: PairConfig, privateIp: () => string): void {
+function buildPair(
+  options: WorldOptions,
+  account: AccountResources,
+  pair: PairConfig,
+  privateIp: () => string,
+): void {
   ROLES.forEach((role, index) => {
     const member = pair[role];
     const zone = `${options.region}${'abc'[index] ?? 'a'}`;
@@ -137,7 +142,7 @@ function uniqueEniId(options: WorldOptions, candidate: string, instanceId: strin
 }
 
 /** The pairs' route tables, each with its local route, the managed routes on the primary and a default route. */
-function buildRouteTables(options: WorldOptions, account: Account): void {
+function buildRouteTables(options: WorldOptions, account: AccountResources): void {
   const local = localCidr(options.config);
   const ensure = (id: string): SimRouteTable => {
     const existing = account.routeTables.get(id);
