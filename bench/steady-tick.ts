@@ -1,6 +1,7 @@
 import { createClients } from '../shared/aws/clients.ts';
 import { runController } from '../shared/controller/run.ts';
-import { createStateTable, startLocalDynamo } from '../sim/local-dynamo.ts';
+import { startLocalDynamo } from '../sim/local-dynamo.ts';
+import { createStateTable } from '../sim/state-table.ts';
 import { fleetConfig, mockFleet, steppingClock } from '../test/support/mock-fleet.ts';
 
 /**

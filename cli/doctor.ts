@@ -7,7 +7,7 @@ import {
   type InterfaceDescription,
   readIngressRules,
   readInterfaces,
-} from '../shared/aws/ec2.ts';
+} from '../shared/aws/ec2-checks.ts';
 import type { ReadResult } from '../shared/aws/read-result.ts';
 import { type AgentPing, readAgentPings } from '../shared/aws/ssm.ts';
 import { callerIdentity } from '../shared/aws/sts.ts';

@@ -15,7 +15,7 @@ import { chunk } from '../shared/concurrency.ts';
 import { parseConfig } from '../shared/config/load.ts';
 import { agentEnabled, type Config } from '../shared/config/schema.ts';
 import { SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { controllerTimeoutSeconds } from '../shared/controller/run.ts';
+import { controllerTimeoutSeconds } from '../shared/controller/timing.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
 import { MemberAgent } from './agent.ts';

@@ -4,7 +4,7 @@ import type { Config } from '../shared/config/schema.ts';
 import { MemberAgents } from './agent.ts';
 import { VirtualClock } from './clock.ts';
 import { DEFAULT_LATENCY, type LatencyModel } from './latency.ts';
-import { createStateTable, startLocalDynamo } from './local-dynamo.ts';
+import { startLocalDynamo } from './local-dynamo.ts';
 import {
   type ApiStats,
   type CustomizableClient,
@@ -20,6 +20,7 @@ import { cloudwatchHandlers } from './services/cloudwatch.ts';
 import type { Handler, ServiceHandlers } from './services/common.ts';
 import { ec2Handlers } from './services/ec2.ts';
 import { ssmHandlers } from './services/ssm.ts';
+import { createStateTable } from './state-table.ts';
 import { Throttle } from './throttle.ts';
 import { World } from './world.ts';
 

@@ -13,11 +13,13 @@ import type { Role } from '../shared/domain/types.ts';
 import { ROLES } from '../shared/domain/types.ts';
 import { PROBE_EXIT_NOT_RESPONDING } from '../shared/telemetry-names.ts';
 import type { Range } from './latency.ts';
-import { ACCOUNT_ID, type SimInstance, type World } from './world.ts';
+import { daemonCheck } from './probe-script.ts';
+import type { World } from './world.ts';
+import { ACCOUNT_ID, type SimInstance } from './world-model.ts';
 
 /**
  * The member agent (instance/vpn-failover-agent.sh) on each member of a pair with the agent enabled: a loop
- * that runs the daemon check (the SSM probe's script, World.daemonCheck) with the pair's probe settings,
+ * that runs the daemon check (the SSM probe's script, sim/probe-script.ts) with the pair's probe settings,
  * debounces its verdict, writes a report item into the agent table on a change and as a heartbeat, and the
  * table's stream that hands `kind: change` records to the controller as the Lambda event source mapping would.
  * The TunnelUp metric it also publishes is modelled by the World (it stops with the agent). Timing from
@@ -206,7 +208,8 @@ export class MemberAgents {
 
   #check(pair: PairConfig, instance: SimInstance) {
     const probe = pair.probe;
-    return this.#world.daemonCheck(
+    return daemonCheck(
+      this.#world,
       instance,
       {
         kind: probe.kind,

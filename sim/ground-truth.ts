@@ -5,12 +5,13 @@ import type { LatencyModel } from './latency.ts';
 import type { SimulateOutput } from './output.ts';
 import { type RunScenarioOptions, runScenario } from './run-scenario.ts';
 import type { Scenario } from './scenario.ts';
-import type { RouteTarget, SimInstance, World } from './world.ts';
+import type { World } from './world.ts';
+import type { RouteTarget, SimInstance } from './world-model.ts';
 
 /**
  * What really happened in a scenario run, beside what the controller logged: each member's state in the model
  * over time (the faults' real conditions, the instants its guest services come up, the status checks as EC2
- * shows them) and the routes no pair manages. The invariants of sim/invariants.ts judge the event log against
+ * shows them) and the routes no pair manages. The invariants of test/support/invariants.ts judge the event log against
  * it. Recorded by watching the virtual clock: whenever the clock has settled at an instant, every member whose
  * state changed gets a new entry, so each entry holds from its `at` until the next one.
  */
@@ -19,7 +20,7 @@ import type { RouteTarget, SimInstance, World } from './world.ts';
 export interface MemberState {
   readonly at: number;
   readonly state: InstanceState;
-  /** the real conditions faults set (sim/world.ts SimInstance) */
+  /** the real conditions faults set (SimInstance in sim/world-model.ts) */
   readonly systemFault: boolean;
   readonly instanceFault: boolean;
   readonly agentFault: boolean;

@@ -115,7 +115,7 @@ export interface ControlTiming {
   readonly lambdaStart: Range;
   /**
    * The controller function's timeout; undefined means as the CDK app sets it (infra/controller.ts
-   * controllerTimeoutSeconds in shared/controller/run.ts).
+   * controllerTimeoutSeconds in shared/controller/timing.ts).
    */
   readonly lambdaTimeout?: number;
   /**

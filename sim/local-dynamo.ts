@@ -7,9 +7,6 @@
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 
-/** Re-exported so the simulator sets up its table from one place; the CreateTable call lives in shared/aws. */
-export { createStateTable } from '../shared/aws/state-store.ts';
-
 /** A running local DynamoDB. */
 export interface LocalDynamo {
   /** http://127.0.0.1:PORT, for createClients({ dynamoEndpoint }) */

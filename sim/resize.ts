@@ -26,7 +26,7 @@ import {
   type Template,
   type TemplateEnvironment,
 } from './stepfunctions.ts';
-import { ACCOUNT_ID } from './world.ts';
+import { ACCOUNT_ID } from './world-model.ts';
 
 /**
  * The resize workflow in the simulated account: the state machine the CDK app synthesizes (the product's stack,

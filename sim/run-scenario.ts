@@ -1,5 +1,7 @@
 import { parseEvent, SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { controllerTimeoutSeconds, runController, runScheduled } from '../shared/controller/run.ts';
+import { runController } from '../shared/controller/run.ts';
+import { runScheduled } from '../shared/controller/scheduled.ts';
+import { controllerTimeoutSeconds } from '../shared/controller/timing.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/types.ts';
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
@@ -16,7 +18,7 @@ import type { LatencyModel } from './latency.ts';
 import { currentInvocation } from './middleware.ts';
 import type { FinalPair, FinalRoute, RouteOwner, SimEvent, SimulateOutput } from './output.ts';
 import { EVERY_PAIR, type Scenario, type ScenarioCommand, type ScenarioFault } from './scenario.ts';
-import { ACCOUNT_ID, type RouteTarget } from './world.ts';
+import { ACCOUNT_ID, type RouteTarget } from './world-model.ts';
 
 /**
  * Run a scenario: build the simulated account, let the real controller run on its triggers (the schedule,

@@ -2,264 +2,37 @@ import type { Config, PairConfig } from '../shared/config/schema.ts';
 import { destinationKind } from '../shared/config/schema.ts';
 import type { InstanceState, Role, StatusSummary } from '../shared/domain/types.ts';
 import { ROLES } from '../shared/domain/types.ts';
-import {
-  PROBE_EXIT_NOT_RESPONDING,
-  PROBE_EXIT_UNKNOWN,
-  PROBE_PARAMETERS,
-} from '../shared/telemetry-names.ts';
-import { DEFAULT_INSTANCE_TYPE, INSTANCE_TYPES } from './catalog.ts';
 import type { VirtualClock } from './clock.ts';
 import type { MemberFault } from './faults.ts';
 import type { LatencyModel, Range } from './latency.ts';
+import { runProbe } from './probe-script.ts';
 import type { Dice } from './random.ts';
+import { buildAccount } from './world-build.ts';
+import {
+  type Datapoint,
+  metricKey,
+  type RouteTarget,
+  type SimAddress,
+  type SimCommand,
+  type SimEni,
+  type SimInstance,
+  type SimInvocation,
+  type SimRoute,
+  type SimRouteTable,
+  type SimScheduledEvent,
+  sameTarget,
+  type WorldEvent,
+  type WorldOptions,
+} from './world-model.ts';
 
 /**
  * The simulated account's state and how it changes over time: instances and their ENIs, status checks and
  * scheduled events, route tables, Elastic IPs, the SSM agent, the VPN daemon and the member agent on each
- * instance, its tunnel and the tunnel metric the member agent publishes (sim/agent.ts models its reports). SDK calls read and change it through sim/services/*; faults change it
+ * instance, its tunnel and the tunnel metric the member agent publishes (sim/agent.ts models its reports). What
+ * the account is made of is in sim/world-model.ts, how it starts in sim/world-build.ts, what the probe script
+ * answers in sim/probe-script.ts. SDK calls read and change it through sim/services/*; faults change it
  * directly. Every delay comes from the LatencyModel (sim/latency.ts) through keyed dice, so a seed fixes a run.
  */
-
-/** The account id every simulated resource belongs to. */
-export const ACCOUNT_ID = '123456789012';
-
-/** EC2 instance state codes (the low byte of State.Code). */
-export const STATE_CODES: Readonly<Record<InstanceState, number>> = {
-  pending: 0,
-  running: 16,
-  'shutting-down': 32,
-  terminated: 48,
-  stopping: 64,
-  stopped: 80,
-};
-
-/** Route target fields other than an ENI or instance (ReplaceRoute/CreateRoute parameters, Route fields). */
-export const GATEWAY_FIELDS = [
-  'GatewayId',
-  'NatGatewayId',
-  'TransitGatewayId',
-  'VpcPeeringConnectionId',
-  'EgressOnlyInternetGatewayId',
-  'LocalGatewayId',
-  'CarrierGatewayId',
-  'CoreNetworkArn',
-] as const;
-
-/** One of GATEWAY_FIELDS. */
-export type GatewayField = (typeof GATEWAY_FIELDS)[number];
-
-/** Where a route sends traffic. */
-export type RouteTarget =
-  | { readonly kind: 'eni'; readonly eni: string }
-  | { readonly kind: 'gateway'; readonly field: GatewayField; readonly id: string }
-  | { readonly kind: 'local' };
-
-/** One route of a simulated table. */
-export interface SimRoute {
-  /** as EC2 shows it: IPv4/IPv6 CIDR (IPv6 lower-cased) or pl-… */
-  readonly destination: string;
-  readonly destinationKind: 'ipv4' | 'ipv6' | 'prefix-list';
-  target: RouteTarget;
-  readonly origin: 'CreateRouteTable' | 'CreateRoute';
-  /** what reads still show until `until` (eventual consistency after a write, aws-facts §3) */
-  stale?: { readonly target: RouteTarget; readonly until: number };
-}
-
-/** A simulated route table. */
-export interface SimRouteTable {
-  readonly id: string;
-  readonly vpcId: string;
-  /** by lower-cased destination */
-  readonly routes: Map<string, SimRoute>;
-}
-
-/** A network interface. */
-export interface SimEni {
-  readonly id: string;
-  readonly subnetId: string;
-  readonly privateIp: string;
-  /** attached instance, if any */
-  instanceId?: string;
-  deviceIndex?: number;
-  readonly deleteOnTermination: boolean;
-  deleted: boolean;
-}
-
-/** An Elastic IP. */
-export interface SimAddress {
-  readonly allocationId: string;
-  readonly publicIp: string;
-  eni?: string;
-  associationId?: string;
-}
-
-/** A scheduled event on an instance (DescribeInstanceStatus Events). */
-export interface SimScheduledEvent {
-  readonly id: string;
-  readonly code: 'instance-retirement';
-  description: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-}
-
-/** The status checks as EC2 last evaluated them (they lag the real condition, aws-facts §1). */
-export interface CheckReading {
-  readonly system: 'ok' | 'impaired';
-  readonly instance: 'ok' | 'impaired';
-  readonly impairedSince?: number;
-}
-
-/** A simulated instance: one member of a pair. */
-export interface SimInstance {
-  readonly id: string;
-  readonly pair: string;
-  readonly role: Role;
-  readonly availabilityZone: string;
-  readonly subnetId: string;
-  readonly imageId: string;
-  readonly launchTime: number;
-  instanceType: string;
-  state: InstanceState;
-  stateSince: number;
-  stateReason?: string;
-  /** attached ENI ids in device-index order; [0] is the primary ENI */
-  enis: string[];
-  /** the ENI the pair's routes target (the configured one, or the primary ENI) */
-  readonly routeTargetEni: string;
-  /** the systemd unit the VPN daemon runs as */
-  readonly daemonUnit: string;
-  /** ms into each minute at which EC2 runs this instance's status checks */
-  readonly checkPhase: number;
-  /** off on routing instances (aws-facts §2 "Source/destination check"); ModifyInstanceAttribute changes it */
-  sourceDestCheck: boolean;
-  /** the real conditions faults set */
-  systemFault: boolean;
-  instanceFault: boolean;
-  /** ssm-agent-offline: the SSM agent (not the member agent) is silent */
-  agentFault: boolean;
-  /**
-   * agent-stop: the member agent's process (instance/vpn-failover-agent.sh) is gone until agent-start, or until
-   * the guest boots again (systemd starts the enabled service at boot).
-   */
-  memberAgentStopped: boolean;
-  daemonFault: boolean;
-  tunnelFault: boolean;
-  capacityFault: boolean;
-  /**
-   * daemon-hang: the daemon process is still there but neither carries traffic nor answers its control commands
-   * (daemonFault is set with it: the daemon does not do its job).
-   */
-  daemonHung: boolean;
-  /**
-   * os-hang: the guest OS has stopped (instanceFault is set with it: the real condition behind the instance
-   * status check), but EC2 still shows the instance running and SSM still shows its agent Online for a while.
-   */
-  osHung: boolean;
-  /**
-   * While the agent has fallen silent but SSM has not noticed yet: the instant its PingStatus turns
-   * ConnectionLost, after which SendCommand rejects the node. Meaningless while the agent talks; cleared when
-   * the instance boots anew.
-   */
-  agentLostAt?: number;
-  /** what the status checks last read */
-  checks: CheckReading;
-  /** checks read `initializing` until then (after a start) */
-  initializingUntil: number;
-  /** the guest's services are up from these instants (after boot or a fault clears) */
-  agentReadyAt: number;
-  daemonReadyAt: number;
-  tunnelReadyAt: number;
-  events: SimScheduledEvent[];
-  /** cancels the pending state transition (stopping -> stopped...) */
-  cancelTransition?: () => void;
-}
-
-/** An SSM Run Command invocation on one instance. */
-export interface SimInvocation {
-  readonly instanceId: string;
-  readonly visibleAt: number;
-  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut';
-  statusDetails: string;
-  responseCode: number;
-  output: string;
-  startedAt?: number;
-  endedAt?: number;
-}
-
-/** An SSM command (SendCommand). */
-export interface SimCommand {
-  readonly id: string;
-  readonly documentName: string;
-  readonly parameters: Readonly<Record<string, readonly string[]>>;
-  readonly instanceIds: readonly string[];
-  readonly requestedAt: number;
-  readonly timeoutSeconds: number;
-  readonly comment: string;
-  readonly invocations: Map<string, SimInvocation>;
-}
-
-/** One datapoint put to CloudWatch. */
-export interface Datapoint {
-  readonly at: number;
-  readonly value: number;
-  /** GetMetricData sees it from then on (publication delay, aws-facts §5) */
-  readonly visibleAt: number;
-}
-
-/** Something that happened in the world, for the scenario's event log and EventBridge. */
-export type WorldEvent =
-  | {
-      readonly kind: 'state-change';
-      readonly instanceId: string;
-      readonly pair: string;
-      readonly role: Role;
-      readonly from: InstanceState;
-      readonly to: InstanceState;
-      readonly reason?: string;
-    }
-  | {
-      readonly kind: 'route-change';
-      readonly routeTableId: string;
-      readonly destination: string;
-      readonly from: RouteTarget | undefined;
-      readonly to: RouteTarget;
-      readonly action: 'replaced' | 'created';
-    }
-  | { readonly kind: 'elastic-ip'; readonly allocationId: string; readonly eni: string | undefined }
-  | {
-      readonly kind: 'instance-type';
-      readonly instanceId: string;
-      readonly pair: string;
-      readonly role: Role;
-      readonly from: string;
-      readonly to: string;
-    }
-  | {
-      readonly kind: 'start-failed';
-      readonly instanceId: string;
-      readonly pair: string;
-      readonly role: Role;
-      readonly reason: string;
-    };
-
-/** What a World is built from. */
-export interface WorldOptions {
-  readonly config: Config;
-  readonly clock: VirtualClock;
-  readonly dice: Dice;
-  readonly latency: LatencyModel;
-  readonly region: string;
-  /** the SSM document the controller probes with; other documents are unknown to the account */
-  readonly probeDocument: string;
-}
-
-const hexOf = (id: string): string => id.slice(id.indexOf('-') + 1);
-
-/** A VPC CIDR that no configured destination equals, for the tables' local route. */
-function localCidr(config: Config): string {
-  const taken = new Set(config.pairs.flatMap((p) => p.destinations));
-  return ['10.0.0.0/16', '172.31.0.0/16', '100.64.0.0/16'].find((c) => !taken.has(c)) ?? '198.18.0.0/15';
-}
 
 /** The simulated account's state. */
 export class World {
@@ -270,15 +43,14 @@ export class World {
   readonly region: string;
   readonly probeDocument: string;
   readonly vpcId: string;
-  readonly instances = new Map<string, SimInstance>();
-  readonly enis = new Map<string, SimEni>();
-  readonly routeTables = new Map<string, SimRouteTable>();
-  readonly addresses = new Map<string, SimAddress>();
+  readonly instances: Map<string, SimInstance>;
+  readonly enis: Map<string, SimEni>;
+  readonly routeTables: Map<string, SimRouteTable>;
+  readonly addresses: Map<string, SimAddress>;
   readonly commands = new Map<string, SimCommand>();
   /** datapoints per metric key (metricKey) in time order */
   readonly metrics = new Map<string, Datapoint[]>();
   readonly #listeners: ((event: WorldEvent) => void)[] = [];
-  #ipCounter = 10;
 
   constructor(options: WorldOptions) {
     this.config = options.config;
@@ -287,9 +59,12 @@ export class World {
     this.latency = options.latency;
     this.region = options.region;
     this.probeDocument = options.probeDocument;
-    this.vpcId = `vpc-0${this.dice.hex('vpc', 16)}`;
-    for (const pair of this.config.pairs) this.#buildPair(pair);
-    this.#buildRouteTables();
+    const account = buildAccount(options);
+    this.vpcId = account.vpcId;
+    this.instances = account.instances;
+    this.enis = account.enis;
+    this.routeTables = account.routeTables;
+    this.addresses = account.addresses;
     for (const pair of this.config.pairs) this.#startPublishing(pair);
   }
 
@@ -304,144 +79,6 @@ export class World {
 
   #draw(key: string, range: Range): number {
     return Math.round(this.dice.between(key, range));
-  }
-
-  #privateIp(): string {
-    const n = this.#ipCounter++;
-    return `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`;
-  }
-
-  #buildPair(pair: PairConfig): void {
-    ROLES.forEach((role, index) => {
-      const member = pair[role];
-      const zone = `${this.region}${'abc'[index] ?? 'a'}`;
-      const subnetId = `subnet-0${this.dice.hex(`subnet ${zone}`, 16)}`;
-      const primaryEni = this.#uniqueEniId(`eni-${hexOf(member.instanceId)}`, member.instanceId);
-      const enis = [primaryEni];
-      this.enis.set(primaryEni, {
-        id: primaryEni,
-        subnetId,
-        privateIp: this.#privateIp(),
-        instanceId: member.instanceId,
-        deviceIndex: 0,
-        deleteOnTermination: true,
-        deleted: false,
-      });
-      if (member.networkInterfaceId !== undefined) {
-        // A dedicated routing ENI attached after launch: it outlives the instance (DeleteOnTermination false).
-        enis.push(member.networkInterfaceId);
-        this.enis.set(member.networkInterfaceId, {
-          id: member.networkInterfaceId,
-          subnetId,
-          privateIp: this.#privateIp(),
-          instanceId: member.instanceId,
-          deviceIndex: 1,
-          deleteOnTermination: false,
-          deleted: false,
-        });
-      }
-      const spec = INSTANCE_TYPES.get(DEFAULT_INSTANCE_TYPE);
-      const now = this.clock.now();
-      this.instances.set(member.instanceId, {
-        id: member.instanceId,
-        pair: pair.name,
-        role,
-        availabilityZone: zone,
-        subnetId,
-        imageId: `ami-0${this.dice.hex(`ami ${spec?.architecture ?? 'x86_64'}`, 16)}`,
-        launchTime: now - 30 * 24 * 3600 * 1000,
-        instanceType: DEFAULT_INSTANCE_TYPE,
-        state: 'running',
-        stateSince: now,
-        enis,
-        routeTargetEni: member.networkInterfaceId ?? primaryEni,
-        daemonUnit: pair.probe.kind === 'systemd' ? pair.probe.unit : pair.probe.kind,
-        checkPhase: Math.floor(
-          this.dice.between(`check phase ${member.instanceId}`, [0, this.latency.world.statusCheckInterval]),
-        ),
-        sourceDestCheck: false,
-        systemFault: false,
-        instanceFault: false,
-        agentFault: false,
-        memberAgentStopped: false,
-        daemonFault: false,
-        tunnelFault: false,
-        capacityFault: false,
-        daemonHung: false,
-        osHung: false,
-        checks: { system: 'ok', instance: 'ok' },
-        initializingUntil: now,
-        agentReadyAt: now,
-        daemonReadyAt: now,
-        tunnelReadyAt: now,
-        events: [],
-      });
-    });
-    if (pair.elasticIp) {
-      const n = this.addresses.size + 10;
-      const primary = this.instances.get(pair.primary.instanceId);
-      this.addresses.set(pair.elasticIp.allocationId, {
-        allocationId: pair.elasticIp.allocationId,
-        publicIp: `203.0.113.${n}`,
-        ...(primary ? { eni: primary.routeTargetEni } : {}),
-        associationId: `eipassoc-0${this.dice.hex(`assoc ${pair.elasticIp.allocationId} 0`, 16)}`,
-      });
-    }
-  }
-
-  /** The derived ENI id, unless a configured ENI already uses it. */
-  #uniqueEniId(candidate: string, instanceId: string): string {
-    const configured = new Set(
-      this.config.pairs.flatMap((p) => ROLES.flatMap((r) => p[r].networkInterfaceId ?? [])),
-    );
-    return configured.has(candidate) ? `eni-0${this.dice.hex(`eni ${instanceId}`, 16)}` : candidate;
-  }
-
-  #buildRouteTables(): void {
-    const local = localCidr(this.config);
-    const ensure = (id: string): SimRouteTable => {
-      const existing = this.routeTables.get(id);
-      if (existing) return existing;
-      const table: SimRouteTable = { id, vpcId: this.vpcId, routes: new Map() };
-      table.routes.set(local, {
-        destination: local,
-        destinationKind: 'ipv4',
-        target: { kind: 'local' },
-        origin: 'CreateRouteTable',
-      });
-      this.routeTables.set(id, table);
-      return table;
-    };
-    for (const pair of this.config.pairs) {
-      const primary = this.instances.get(pair.primary.instanceId);
-      if (!primary) continue;
-      for (const tableId of pair.routeTables) {
-        const table = ensure(tableId);
-        for (const destination of pair.destinations) {
-          const kind = destinationKind(destination) ?? 'ipv4';
-          const shown = kind === 'ipv6' ? destination.toLowerCase() : destination;
-          table.routes.set(shown.toLowerCase(), {
-            destination: shown,
-            destinationKind: kind,
-            target: { kind: 'eni', eni: primary.routeTargetEni },
-            origin: 'CreateRoute',
-          });
-        }
-      }
-    }
-    // An unmanaged default route in every table, which the controller must never touch.
-    const managed = new Set(this.config.pairs.flatMap((p) => p.destinations));
-    if (!managed.has('0.0.0.0/0')) {
-      const gateway = `igw-0${this.dice.hex('igw', 16)}`;
-      for (const table of this.routeTables.values()) {
-        table.routes.set('0.0.0.0/0', {
-          destination: '0.0.0.0/0',
-          destinationKind: 'ipv4',
-          target: { kind: 'gateway', field: 'GatewayId', id: gateway },
-          origin: 'CreateRoute',
-        });
-      }
-    }
   }
 
   // ---- members --------------------------------------------------------------------------------------------
@@ -567,7 +204,8 @@ export class World {
   }
 
   /**
-   * Re-read the status checks at the check after next (checks run every minute, aws-facts §1), so a fault
+   * Re-read the status checks at the check after next (checks run every minute,
+   * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html), so a fault
    * shows 1-2 minutes after it happens. The instance's check phase is fixed by the seed.
    */
   #scheduleCheck(instance: SimInstance): void {
@@ -652,7 +290,10 @@ export class World {
     this.#setState(instance, 'running');
   }
 
-  /** Begin terminating. When done the primary ENI is deleted and other ENIs are detached (aws-facts §2). */
+  /**
+   * Begin terminating. When done the ENIs marked DeleteOnTermination (the primary one) are deleted and the others
+   * detached (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NetworkInterfaceAttachment.html).
+   */
   terminate(instance: SimInstance): void {
     if (instance.state === 'terminated' || instance.state === 'shutting-down') return;
     instance.cancelTransition?.();
@@ -859,7 +500,10 @@ export class World {
     return this.instances.get(eni.instanceId)?.state === 'running' ? 'active' : 'blackhole';
   }
 
-  /** Point a route at a new target (ReplaceRoute or CreateRoute), with the read lag of aws-facts §3. */
+  /**
+   * Point a route at a new target (ReplaceRoute or CreateRoute); reads show the old target for a while
+   * (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+   */
   writeRoute(
     table: SimRouteTable,
     route: SimRoute | undefined,
@@ -978,7 +622,7 @@ export class World {
     invocation.status = 'InProgress';
     invocation.statusDetails = 'In Progress';
     invocation.startedAt = this.clock.now();
-    const result = this.#runProbe(command, instance);
+    const result = runProbe(this, command, instance);
     const took =
       this.#draw(`ssm execution ${command.id} ${instance.id}`, this.latency.ssm.execution) + result.waitedMs;
     this.clock.after(Math.min(took, this.latency.ssm.executionTimeoutMs), () => {
@@ -989,131 +633,6 @@ export class World {
       invocation.endedAt = this.clock.now();
     });
   }
-
-  /**
-   * What the probe document's script (instance/vpn-failover-check.sh) prints and exits with on this instance
-   * right now, and how long it waits on the way: systemd checks the unit, strongSwan (swanctl) and Libreswan
-   * count installed CHILD SAs (one per destination of the pair while the tunnel is up). A hung daemon leaves its
-   * control command to the script's command timeout (exit PROBE_EXIT_NOT_RESPONDING); `systemctl is-active`
-   * still answers `active` for it, since systemd only sees that the process is running (the shipped strongSwan
-   * and Libreswan units set no WatchdogSec=, https://www.freedesktop.org/software/systemd/man/latest/systemd.service.html).
-   * With PeerAddresses, the verdict line is followed by the partner's ping result.
-   */
-  #runProbe(
-    command: SimCommand,
-    instance: SimInstance,
-  ): { exitCode: number; output: string; waitedMs: number } {
-    const param = (name: string) => command.parameters[name]?.[0] ?? '';
-    const kind = param(PROBE_PARAMETERS.kind);
-    if (kind === '') {
-      return {
-        exitCode: PROBE_EXIT_UNKNOWN,
-        output:
-          'unknown: SSM_ProbeKind is not set (parameters as environment variables need SSM Agent 3.3.2746.0 or later)',
-        waitedMs: 0,
-      };
-    }
-    // The script's SSM_CommandTimeout when the command sets it (the controller confirming an agent's report).
-    const commandTimeout = Number(param(PROBE_PARAMETERS.commandTimeout));
-    const verdict = this.daemonCheck(
-      instance,
-      { kind, unit: param(PROBE_PARAMETERS.unit), minSas: param(PROBE_PARAMETERS.minSas) },
-      commandTimeout > 0 ? commandTimeout * 1000 : this.latency.ssm.probeCommandTimeoutMs,
-    );
-    const peer = this.#pingPartner(instance, param(PROBE_PARAMETERS.peerAddresses));
-    return {
-      exitCode: verdict.exitCode,
-      output: peer === undefined ? verdict.line : `${verdict.line}\n${peer.line}`,
-      waitedMs: verdict.waitedMs + (peer?.waitedMs ?? 0),
-    };
-  }
-
-  /**
-   * What instance/vpn-failover-check.sh prints and exits with on this instance right now, with the probe settings
-   * it gets (SSM_ProbeKind, SSM_Unit, SSM_MinSas) and the per-command timeout it runs under: the SSM probe and
-   * the member agent run the very same script.
-   */
-  daemonCheck(
-    instance: SimInstance,
-    settings: { readonly kind: string; readonly unit: string; readonly minSas: string },
-    timeout: number,
-  ): { exitCode: number; line: string; waitedMs: number } {
-    const { kind } = settings;
-    const hung = (commandLine: string) => ({
-      exitCode: PROBE_EXIT_NOT_RESPONDING,
-      line: `unhealthy: daemon not responding: '${commandLine}' did not answer within ${timeout / 1000} s`,
-      waitedMs: timeout,
-    });
-    if (kind === 'systemd') {
-      const unit = settings.unit;
-      const known = unit === instance.daemonUnit;
-      const active = known && (this.daemonActive(instance) || instance.daemonHung);
-      return active
-        ? { exitCode: 0, line: `healthy: ${unit} is active`, waitedMs: 0 }
-        : {
-            exitCode: 1,
-            line: `unhealthy: ${unit} is ${known ? 'inactive' : 'not known to systemd'}`,
-            waitedMs: 0,
-          };
-    }
-    if (kind === 'strongswan' || kind === 'libreswan') {
-      if (instance.daemonHung)
-        return hung(kind === 'strongswan' ? 'swanctl --list-sas' : 'ipsec trafficstatus');
-      const minSas = Number(settings.minSas || '1');
-      const pair = this.config.pairs.find((p) => p.name === instance.pair);
-      const sas = this.tunnelUp(instance) ? (pair?.destinations.length ?? 1) : 0;
-      if (sas >= minSas) {
-        return {
-          exitCode: 0,
-          line: `healthy: ${sas} installed CHILD SAs (at least ${minSas} required)`,
-          waitedMs: 0,
-        };
-      }
-      // swanctl also counts IKE SAs: the simulated tunnel has one while its CHILD SAs are installed.
-      const ike = kind === 'strongswan' ? `, ${sas > 0 ? 1 : 0} IKE SAs established` : '';
-      return {
-        exitCode: 1,
-        line: `unhealthy: ${sas} installed CHILD SAs${ike} (at least ${minSas} required)`,
-        waitedMs: 0,
-      };
-    }
-    return {
-      exitCode: PROBE_EXIT_UNKNOWN,
-      line: `unknown: probe kind ${kind} is not supported`,
-      waitedMs: 0,
-    };
-  }
-
-  /**
-   * The script's peer check: find this instance's pair in PeerAddresses ("a-b,c-d") by its own addresses, ping
-   * the partner, print "peer ADDRESS reachable|unreachable" (PROBE_PEER_LINE). The partner answers while its
-   * guest OS runs with its network (guestUp); a stopped, hung or impaired partner, or an address no attached ENI
-   * holds, does not.
-   */
-  #pingPartner(instance: SimInstance, peers: string): { line: string; waitedMs: number } | undefined {
-    if (peers === '') return undefined;
-    const own = new Set(
-      instance.enis.flatMap((id) => {
-        const eni = this.enis.get(id);
-        return eni && !eni.deleted ? [eni.privateIp] : [];
-      }),
-    );
-    let partner: string | undefined;
-    for (const entry of peers.split(',')) {
-      const [first = '', second = ''] = entry.split('-');
-      if (own.has(first)) partner = second;
-      else if (own.has(second)) partner = first;
-    }
-    if (partner === undefined) return undefined;
-    const eni = [...this.enis.values()].find((e) => e.privateIp === partner && !e.deleted);
-    const host = eni?.instanceId === undefined ? undefined : this.instances.get(eni.instanceId);
-    const answers = host !== undefined && this.guestUp(host);
-    const s = this.latency.ssm;
-    return answers
-      ? { line: `peer ${partner} reachable`, waitedMs: s.peerPingAnswered }
-      : { line: `peer ${partner} unreachable`, waitedMs: s.peerPingUnanswered };
-  }
-
   // ---- tunnel metrics -------------------------------------------------------------------------------------
 
   /**
@@ -1154,25 +673,4 @@ export class World {
       tick(first);
     }
   }
-}
-
-/** Two targets are the same. */
-export function sameTarget(a: RouteTarget | undefined, b: RouteTarget | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  if (a.kind === 'eni' && b.kind === 'eni') return a.eni === b.eni;
-  if (a.kind === 'gateway' && b.kind === 'gateway') return a.field === b.field && a.id === b.id;
-  return a.kind === 'local' && b.kind === 'local';
-}
-
-/** The store key of a metric: namespace, name and dimensions in name order. */
-export function metricKey(
-  namespace: string,
-  metricName: string,
-  dimensions: Readonly<Record<string, string>>,
-): string {
-  const dims = Object.entries(dimensions)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
-  return `${namespace}|${metricName}|${dims}`;
 }

@@ -2,7 +2,8 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { parseEvent } from '../../shared/controller/events.ts';
 import { createMetrics, publishRunMetrics } from '../../shared/controller/metrics.ts';
-import { runController, runScheduled } from '../../shared/controller/run.ts';
+import { runController } from '../../shared/controller/run.ts';
+import { runScheduled } from '../../shared/controller/scheduled.ts';
 import type { ControllerDeps, RunSummary } from '../../shared/controller/types.ts';
 import { depsFromEnvironment } from '../environment.ts';
 

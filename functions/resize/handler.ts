@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
-import { type ResizeDeps, runStep, type StepResult } from '../../shared/resize/steps.ts';
+import type { ResizeDeps } from '../../shared/resize/step-reads.ts';
+import { runStep, type StepResult } from '../../shared/resize/steps.ts';
 import { parseStepEvent } from '../../shared/resize/types.ts';
 import { depsFromEnvironment } from '../environment.ts';
 

@@ -1,5 +1,4 @@
 import {
-  type _InstanceType,
   type Address,
   AssociateAddressCommand,
   CreateRouteCommand,
@@ -8,43 +7,39 @@ import {
   type EC2Client,
   type Instance,
   type InstanceStatus,
-  type InstanceTypeInfo,
-  ModifyInstanceAttributeCommand,
   paginateDescribeInstanceStatus,
-  paginateDescribeInstances,
-  paginateDescribeInstanceTypeOfferings,
-  paginateDescribeInstanceTypes,
   paginateDescribeRouteTables,
-  paginateDescribeSecurityGroups,
   ReplaceRouteCommand,
   type Route,
   type RouteTable,
-  type SecurityGroup,
-  StartInstancesCommand,
-  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { chunk } from '../concurrency.ts';
 import { canonicalIpv6, destinationKind } from '../config/schema.ts';
 import type { RouteWrite } from '../domain/plan.ts';
 import {
   type InstanceObservation,
-  type InstanceState,
   NO_ADDRESS,
   type ScheduledEvent,
   type StatusSummary,
 } from '../domain/types.ts';
 import { ControllerError } from '../errors.ts';
-import { awsErrorName, describeAwsError, toControllerError } from './errors.ts';
+import {
+  IDS_PER_CALL,
+  instanceState,
+  readDroppingMissing,
+  readInstances,
+  send,
+  unique,
+} from './ec2-calls.ts';
+import { awsErrorName, toControllerError } from './errors.ts';
 import { collector, type ReadResult } from './read-result.ts';
 
 /**
- * The EC2 gateway: instance status, route tables, route-target ENIs, Elastic IPs and the resize calls, in the
+ * The EC2 gateway of failover: instance status, route tables, route-target ENIs and Elastic IPs, in the
  * domain's shapes. Reads batch and paginate and never throw (a failed chunk is reported, its keys left out);
- * writes throw typed errors from ./errors.ts.
+ * writes throw typed errors from ./errors.ts. The resize workflow's calls are in ./ec2-resize.ts, the
+ * operator's checks in ./ec2-checks.ts.
  */
-
-/** InstanceIds, RouteTableIds and InstanceTypes take at most 100 ids a call (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceStatus.html). */
-const IDS_PER_CALL = 100;
 
 /** A route as the table shows it, whatever its target. */
 export interface TableRoute {
@@ -77,44 +72,6 @@ export interface ElasticIpAssociation {
   readonly publicIp?: string;
 }
 
-/** What the resize workflow needs to know about an instance. */
-export interface InstanceDescription {
-  readonly instanceId: string;
-  readonly state?: InstanceState;
-  readonly instanceType?: string;
-  readonly availabilityZone?: string;
-  /** i386, x86_64, arm64, x86_64_mac, arm64_mac */
-  readonly architecture?: string;
-  readonly enaSupport?: boolean;
-  /** legacy-bios, uefi or uefi-preferred, as the instance was launched */
-  readonly bootMode?: string;
-  /** an instance with hibernation configured cannot change type (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html) */
-  readonly hibernationConfigured: boolean;
-}
-
-/** What an instance type supports, for the resize preflight (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html, DescribeInstanceTypes). */
-export interface InstanceTypeDescription {
-  readonly instanceType: string;
-  readonly architectures: readonly string[];
-  /** unsupported, supported or required */
-  readonly enaSupport: string;
-  /** unsupported, supported or required */
-  readonly nvmeSupport: string;
-  /** legacy-bios and/or uefi */
-  readonly bootModes: readonly string[];
-  /** nitro or xen */
-  readonly hypervisor?: string;
-  readonly maxNetworkInterfaces: number;
-}
-
-const INSTANCE_STATES: ReadonlySet<string> = new Set<InstanceState>([
-  'pending',
-  'running',
-  'stopping',
-  'stopped',
-  'shutting-down',
-  'terminated',
-]);
 const STATUS_SUMMARIES: ReadonlySet<string> = new Set<StatusSummary>([
   'ok',
   'impaired',
@@ -123,53 +80,8 @@ const STATUS_SUMMARIES: ReadonlySet<string> = new Set<StatusSummary>([
   'initializing',
 ]);
 
-const instanceState = (name: string | undefined): InstanceState | undefined =>
-  name !== undefined && INSTANCE_STATES.has(name) ? (name as InstanceState) : undefined;
 const statusSummary = (status: string | undefined): StatusSummary | undefined =>
   status !== undefined && STATUS_SUMMARIES.has(status) ? (status as StatusSummary) : undefined;
-
-const unique = (ids: readonly string[]): string[] => [...new Set(ids)];
-
-/** The outcome of reading one chunk of ids. */
-interface ChunkRead<T> {
-  readonly result?: T;
-  /** ids EC2 said do not exist */
-  readonly missing: readonly string[];
-  /** ids still unread when the chunk failed */
-  readonly unread: readonly string[];
-  readonly error?: string;
-}
-
-/**
- * Read one chunk; when EC2 answers `notFoundCode` naming some of the ids ("The instance IDs 'i-1, i-2' do not
- * exist"), read the rest again without them, so one stale id does not make its neighbours unknown too.
- */
-async function readDroppingMissing<T>(
-  ids: readonly string[],
-  notFoundCode: string,
-  read: (ids: string[]) => Promise<T>,
-): Promise<ChunkRead<T>> {
-  let remaining = [...ids];
-  const missing: string[] = [];
-  while (remaining.length > 0) {
-    try {
-      return { result: await read(remaining), missing, unread: [] };
-    } catch (err) {
-      const named = awsErrorName(err) === notFoundCode ? idsNamedIn(err, remaining) : [];
-      if (named.length === 0) return { missing, unread: remaining, error: describeAwsError(err) };
-      missing.push(...named);
-      remaining = remaining.filter((id) => !named.includes(id));
-    }
-  }
-  return { missing, unread: [] };
-}
-
-/** The ids among `candidates` that an error message names. */
-function idsNamedIn(err: unknown, candidates: readonly string[]): string[] {
-  const message = err instanceof Error ? err.message : String(err);
-  const tokens = new Set(message.split(/[^A-Za-z0-9-]+/));
-  return candidates.filter((id) => tokens.has(id));
-}
 
 /**
  * Status checks, state and scheduled events of instances: DescribeInstanceStatus with IncludeAllInstances (so
@@ -308,91 +220,6 @@ export async function readDeletedEnis(ec2: EC2Client, eniIds: readonly string[])
   return deleted;
 }
 
-/** What the operator's checks need to know about a network interface. */
-export interface InterfaceDescription {
-  /** true: EC2 drops traffic not addressed to the interface itself, so it cannot forward (route) traffic */
-  readonly sourceDestCheck: boolean;
-  /** the security groups attached to the interface */
-  readonly groupIds: readonly string[];
-}
-
-/**
- * Source/destination check and security groups of network interfaces (DescribeNetworkInterfaces, 100 ids a
- * call). An interface EC2 does not know is named in `errors`, the others still read.
- */
-export async function readInterfaces(
-  ec2: EC2Client,
-  eniIds: readonly string[],
-): Promise<ReadResult<string, InterfaceDescription>> {
-  const out = collector<string, InterfaceDescription>();
-  await Promise.all(
-    chunk(unique(eniIds), IDS_PER_CALL).map(async (ids) => {
-      const read = await readDroppingMissing(ids, 'InvalidNetworkInterfaceID.NotFound', (remaining) =>
-        ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: remaining })),
-      );
-      for (const id of read.missing) out.errors.push(`network interface ${id} does not exist`);
-      if (read.error !== undefined) {
-        out.errors.push(`DescribeNetworkInterfaces ${read.unread.join(', ')}: ${read.error}`);
-        return;
-      }
-      for (const ni of read.result?.NetworkInterfaces ?? []) {
-        if (ni.NetworkInterfaceId === undefined || !ids.includes(ni.NetworkInterfaceId)) continue;
-        out.values.set(ni.NetworkInterfaceId, {
-          // EC2 enables the check on every new interface (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_NAT_Instance.html#EIP_Disable_SrcDestCheck).
-          sourceDestCheck: ni.SourceDestCheck ?? true,
-          groupIds: (ni.Groups ?? []).flatMap((g) => (g.GroupId ? [g.GroupId] : [])),
-        });
-      }
-    }),
-  );
-  return out;
-}
-
-/** One inbound rule of a security group, as far as protocols and ports go. */
-export interface IngressRule {
-  /** "udp", "tcp", "icmp", "-1" (all traffic) or a protocol number such as "50" (ESP) */
-  readonly protocol: string;
-  /** absent for protocols without ports and for all traffic */
-  readonly fromPort?: number;
-  readonly toPort?: number;
-}
-
-/** The inbound rules of security groups (DescribeSecurityGroups, 100 ids a call, every page), by group id. */
-export async function readIngressRules(
-  ec2: EC2Client,
-  groupIds: readonly string[],
-): Promise<ReadResult<string, IngressRule[]>> {
-  const out = collector<string, IngressRule[]>();
-  await Promise.all(
-    chunk(unique(groupIds), IDS_PER_CALL).map(async (ids) => {
-      const read = await readDroppingMissing(ids, 'InvalidGroup.NotFound', async (remaining) => {
-        const groups: SecurityGroup[] = [];
-        for await (const page of paginateDescribeSecurityGroups({ client: ec2 }, { GroupIds: remaining })) {
-          groups.push(...(page.SecurityGroups ?? []));
-        }
-        return groups;
-      });
-      for (const id of read.missing) out.errors.push(`security group ${id} does not exist`);
-      if (read.error !== undefined) {
-        out.errors.push(`DescribeSecurityGroups ${read.unread.join(', ')}: ${read.error}`);
-        return;
-      }
-      for (const group of read.result ?? []) {
-        if (group.GroupId === undefined) continue;
-        out.values.set(
-          group.GroupId,
-          (group.IpPermissions ?? []).map((permission) => ({
-            protocol: permission.IpProtocol ?? '-1',
-            ...(permission.FromPort !== undefined ? { fromPort: permission.FromPort } : {}),
-            ...(permission.ToPort !== undefined ? { toPort: permission.ToPort } : {}),
-          })),
-        );
-      }
-    }),
-  );
-  return out;
-}
-
 function routeTargetEni(instance: Instance, member: RouteTargetMember): { eni: string } | { error: string } {
   const interfaces = instance.NetworkInterfaces ?? [];
   if (member.networkInterfaceId !== undefined) {
@@ -407,15 +234,6 @@ function routeTargetEni(instance: Instance, member: RouteTargetMember): { eni: s
   return primary?.NetworkInterfaceId !== undefined
     ? { eni: primary.NetworkInterfaceId }
     : { error: `${member.instanceId} has no network interface at device index 0` };
-}
-
-/** DescribeInstances for at most 100 ids, every page; MaxResults is not allowed together with InstanceIds. */
-async function readInstances(ec2: EC2Client, ids: readonly string[]): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  for await (const page of paginateDescribeInstances({ client: ec2 }, { InstanceIds: [...ids] })) {
-    for (const reservation of page.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
-  }
-  return instances;
 }
 
 /**
@@ -557,15 +375,6 @@ export async function writeRoute(ec2: EC2Client, write: RouteWrite): Promise<'re
   return action === 'replace' ? 'replaced' : 'created';
 }
 
-/** Run one AWS call, turning its failure into a typed error that names the action. */
-async function send<T>(call: () => Promise<T>, action: string): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    throw toControllerError(err, action);
-  }
-}
-
 /**
  * Where Elastic IPs are associated, by allocation id, in one DescribeAddresses call. Allocation ids EC2 does not
  * know are reported as errors and the others still read.
@@ -620,151 +429,4 @@ export async function associateElasticIp(
       ),
     `AssociateAddress ${allocationId} -> ${networkInterfaceId}`,
   );
-}
-
-/**
- * Type, placement, architecture and state of instances, for the resize workflow; in input order, 100 ids a call.
- * Throws typed errors (AwsError with code InvalidInstanceID.NotFound for an unknown id).
- */
-export async function describeInstances(
-  ec2: EC2Client,
-  instanceIds: readonly string[],
-): Promise<InstanceDescription[]> {
-  const ids = unique(instanceIds);
-  const chunks = await Promise.all(
-    chunk(ids, IDS_PER_CALL).map((part) =>
-      send(() => readInstances(ec2, part), `DescribeInstances ${part.join(', ')}`),
-    ),
-  );
-  const byId = new Map(chunks.flat().map((instance) => [instance.InstanceId, instance]));
-  return ids.flatMap((id) => {
-    const instance = byId.get(id);
-    return instance ? [instanceDescription(id, instance)] : [];
-  });
-}
-
-function instanceDescription(instanceId: string, instance: Instance): InstanceDescription {
-  const state = instanceState(instance.State?.Name);
-  return {
-    instanceId,
-    ...(state ? { state } : {}),
-    ...(instance.InstanceType ? { instanceType: instance.InstanceType } : {}),
-    ...(instance.Placement?.AvailabilityZone
-      ? { availabilityZone: instance.Placement.AvailabilityZone }
-      : {}),
-    ...(instance.Architecture ? { architecture: instance.Architecture } : {}),
-    ...(instance.EnaSupport !== undefined ? { enaSupport: instance.EnaSupport } : {}),
-    ...(instance.BootMode ? { bootMode: instance.BootMode } : {}),
-    hibernationConfigured: instance.HibernationOptions?.Configured === true,
-  };
-}
-
-/** Stop an instance (graceful OS shutdown). Throws IncorrectInstanceStateError, ThrottledError or AwsError. */
-export async function stopInstance(ec2: EC2Client, instanceId: string): Promise<void> {
-  await send(
-    () => ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] })),
-    `StopInstances ${instanceId}`,
-  );
-}
-
-/**
- * Start a stopped instance. Throws InsufficientCapacityError when the AZ has no capacity for its type
- * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html), IncorrectInstanceStateError, ThrottledError or AwsError.
- */
-export async function startInstance(ec2: EC2Client, instanceId: string): Promise<void> {
-  await send(
-    () => ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] })),
-    `StartInstances ${instanceId}`,
-  );
-}
-
-/**
- * Change a stopped instance's type. Throws IncorrectInstanceStateError when it is not stopped and
- * InvalidInstanceTypeError when the type is invalid for it (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html), else ThrottledError/AwsError.
- */
-export async function modifyInstanceType(
-  ec2: EC2Client,
-  instanceId: string,
-  instanceType: string,
-): Promise<void> {
-  await send(
-    () =>
-      ec2.send(
-        new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: instanceType } }),
-      ),
-    `ModifyInstanceAttribute ${instanceId} InstanceType=${instanceType}`,
-  );
-}
-
-/**
- * Capabilities of instance types for the resize preflight, 100 types a call. Throws InvalidInstanceTypeError
- * when EC2 does not know a type.
- */
-export async function describeInstanceTypes(
-  ec2: EC2Client,
-  instanceTypes: readonly string[],
-): Promise<InstanceTypeDescription[]> {
-  const chunks = await Promise.all(
-    chunk(unique(instanceTypes), IDS_PER_CALL).map((part) =>
-      send(
-        async () => {
-          const infos: InstanceTypeInfo[] = [];
-          // EC2 validates the name; the SDK's closed list of type names lags behind new instance families.
-          const input = { InstanceTypes: part as _InstanceType[] };
-          for await (const page of paginateDescribeInstanceTypes({ client: ec2 }, input)) {
-            infos.push(...(page.InstanceTypes ?? []));
-          }
-          return infos;
-        },
-        `DescribeInstanceTypes ${part.join(', ')}`,
-      ),
-    ),
-  );
-  return chunks
-    .flat()
-    .flatMap((info) => (info.InstanceType ? [instanceTypeDescription(info.InstanceType, info)] : []));
-}
-
-function instanceTypeDescription(instanceType: string, info: InstanceTypeInfo): InstanceTypeDescription {
-  return {
-    instanceType,
-    architectures: info.ProcessorInfo?.SupportedArchitectures ?? [],
-    enaSupport: info.NetworkInfo?.EnaSupport ?? 'unsupported',
-    nvmeSupport: info.EbsInfo?.NvmeSupport ?? 'unsupported',
-    bootModes: info.SupportedBootModes ?? [],
-    ...(info.Hypervisor ? { hypervisor: info.Hypervisor } : {}),
-    maxNetworkInterfaces: info.NetworkInfo?.MaximumNetworkInterfaces ?? 0,
-  };
-}
-
-/**
- * The availability zones, among those given, where the instance type is offered (DescribeInstanceTypeOfferings
- * by availability-zone). An offering does not guarantee capacity (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-resize.html).
- */
-export async function instanceTypeOfferedIn(
-  ec2: EC2Client,
-  instanceType: string,
-  availabilityZones: readonly string[],
-): Promise<Set<string>> {
-  const offered = new Set<string>();
-  if (availabilityZones.length === 0) return offered;
-  await send(async () => {
-    const pages = paginateDescribeInstanceTypeOfferings(
-      { client: ec2 },
-      {
-        LocationType: 'availability-zone',
-        Filters: [
-          { Name: 'instance-type', Values: [instanceType] },
-          { Name: 'location', Values: unique(availabilityZones) },
-        ],
-      },
-    );
-    for await (const page of pages) {
-      for (const offering of page.InstanceTypeOfferings ?? []) {
-        if (offering.Location !== undefined && offering.InstanceType === instanceType)
-          offered.add(offering.Location);
-      }
-    }
-  }, `DescribeInstanceTypeOfferings ${instanceType}`);
-  return offered;
 }

@@ -1,46 +1,37 @@
 /**
- * The DynamoDB state store (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html): one table, one item per pair holding the controller's
- * memory and the maintenance lease under a version number for optimistic locking, plus history items that
- * expire through TTL.
- *
- * Item layout (keys from TABLE_KEYS):
- * - pair item: pk "pair#<name>", sk "state"; `version` and the PairMemory fields as top-level attributes.
- * - history item: pk "pair#<name>", sk "history#<ISO time>#<6 digits>"; `at` (epoch ms), `record`, and
- *   `expiresAt` (epoch seconds, the table's TTL attribute).
- * - writer lease: pk "run#writer", sk "lease"; `owner`, `until` (epoch ms), `pending` (a string set of pair
- *   names other runs want moved) and `budget` (the write budget's level as the last holder left it): one
- *   controller run at a time spends the account's EC2 write budget.
- * - `unrecordedHistory` on the pair item: history records written together with the intent they describe,
- *   keyed by the sort key of the history item they are copied to (recordHistory), so a route change is on
- *   record from the moment the controller claims the right to make it, whatever fails afterwards.
- *
- * Every write to the pair item bumps `version`, so a version names one snapshot of memory and lease. The
- * controller writes memory (savePair) and never the lease; the resize workflow writes the lease and never
- * memory. Lease expiry is enforced in condition expressions, never by TTL, whose deletions lag by days.
+ * The DynamoDB state store: the controller's memory of each pair on the pair's item, under a version number for
+ * optimistic locking
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html), and
+ * the pair's history items, which expire through TTL. The item layout is in ./state-item.ts; the maintenance and
+ * writer leases, on the same items, in ./lease-store.ts. Every write to the pair item bumps `version`, so a
+ * version names one snapshot of memory and lease. The controller writes memory (savePair) and never the lease;
+ * the resize workflow writes the lease and never memory.
  */
 
 import { randomInt } from 'node:crypto';
-import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import { BatchGetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Clock, systemClock } from '../clock.ts';
-import { type BucketLevel, chunk, mapLimit } from '../concurrency.ts';
-import { ALARM_KINDS } from '../domain/plan.ts';
-import { initialMemory, type Lease, type PairMemory, type Role, type StoredPair } from '../domain/types.ts';
-import { ConflictError, ControllerError, LeaseHeldError, ThrottledError } from '../errors.ts';
-import { TABLE_KEYS } from '../telemetry-names.ts';
-
-const { partitionKey: PK, sortKey: SK, ttlAttribute: TTL } = TABLE_KEYS;
-const PAIR_PREFIX = 'pair#';
-const STATE_SK = 'state';
-const HISTORY_PREFIX = 'history#';
+import { chunk, mapLimit } from '../concurrency.ts';
+import type { PairMemory, StoredPair } from '../domain/types.ts';
+import { ConflictError, ControllerError, ThrottledError } from '../errors.ts';
+import { LeaseStore, type LeaseStoreOptions } from './lease-store.ts';
+import {
+  HISTORY_PREFIX,
+  historyItemSchema,
+  isConditionFailure,
+  type LoadedPair,
+  loaded,
+  neverWritten,
+  PAIR_PREFIX,
+  type PendingHistory,
+  PK,
+  pairKey,
+  SK,
+  TTL,
+  toStoredPair,
+  translated,
+  UNRECORDED,
+} from './state-item.ts';
 
 /** BatchGetItem accepts at most 100 keys per call (dynalite enforces the same limit). */
 const BATCH_GET_KEYS = 100;
@@ -52,84 +43,7 @@ const BATCH_GET_BACKOFF_MS = 25;
 const BATCH_GET_PARALLELISM = 4;
 /** Attempts at a history sort key before giving up on random-suffix collisions. */
 const HISTORY_PUT_ATTEMPTS = 3;
-/** Attempts at taking a lease while the holder we read back keeps turning out to be free. */
-const LEASE_ATTEMPTS = 3;
 const DAY_SECONDS = 86_400;
-
-/** The SDK's throttling error codes (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html) that can reach us after its own retries. */
-const THROTTLING_ERRORS = new Set([
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-  'TransactionInProgressException',
-]);
-
-const roleSchema = z.enum(['primary', 'standby']);
-const count = z.number().int().nonnegative();
-const softStreaksSchema = z.object({ daemon: count, tunnel: count });
-const leaseSchema = z.object({ owner: z.string().min(1), until: z.number(), member: roleSchema.optional() });
-
-const unknownAlarmSchema = z.object({ raised: z.boolean(), streak: count, since: z.number().optional() });
-const healthSchema = z.enum(['healthy', 'unhealthy', 'unknown']);
-const memberHealthSchema = z.object({
-  health: healthSchema,
-  signals: z.object({
-    instance: healthSchema.optional(),
-    daemon: healthSchema.optional(),
-    tunnel: healthSchema.optional(),
-  }),
-});
-
-/** A stored pair item as read back; unknown attributes (the keys) are dropped. */
-const pairItemSchema = z.object({
-  version: count,
-  active: roleSchema,
-  unhealthyStreak: z.object({ primary: softStreaksSchema, standby: softStreaksSchema }),
-  healthyStreak: z.object({ primary: count, standby: count }),
-  unknownStreak: count,
-  unknownAlarms: z
-    .object({
-      'signal-unknown': unknownAlarmSchema.optional(),
-      'standby-unknown': unknownAlarmSchema.optional(),
-      'routes-unreadable': unknownAlarmSchema.optional(),
-    })
-    .optional(),
-  lastFailoverAt: z.number().optional(),
-  primaryFailures: z.object({ count: z.number().int().positive(), lastAt: z.number() }).optional(),
-  // Keyed by member instance id. Items written before were keyed by role ("primary", "standby"): those
-  // entries match no instance id, so the ENIs are read afresh and the next save drops them.
-  enis: z.record(z.string(), z.string()).optional(),
-  addresses: z.record(z.string(), z.string()).optional(),
-  peerReached: z.array(z.string()).optional(),
-  silenceStreak: z.object({ primary: count, standby: count }).optional(),
-  agentCounted: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
-  runningSince: z.object({ primary: z.number().optional(), standby: z.number().optional() }).optional(),
-  lease: leaseSchema.optional(),
-  pause: z
-    .object({ until: z.number(), reason: z.string(), by: z.string().optional(), at: z.number() })
-    .optional(),
-  alarms: z.array(z.enum(ALARM_KINDS)).optional(),
-  verdicts: z.object({ primary: memberHealthSchema, standby: memberHealthSchema }).optional(),
-});
-
-const bucketLevelSchema = z.object({ tokens: z.number(), at: z.number() });
-
-const historyItemSchema = z.object({ at: z.number(), record: z.record(z.string(), z.unknown()) });
-
-/** The pair item's attribute holding history records not yet copied to their own items. */
-const UNRECORDED = 'unrecordedHistory';
-const unrecordedSchema = z.record(z.string().startsWith(HISTORY_PREFIX), historyItemSchema);
-
-/** What the resize workflow asks for when it takes a pair's maintenance lease. */
-export interface LeaseRequest {
-  /** who holds it (the Step Functions execution name, an operator...) */
-  readonly owner: string;
-  /** the member under maintenance, to which the controller must not move traffic */
-  readonly member?: Role;
-  /** epoch ms after which the lease no longer holds */
-  readonly until: number;
-}
 
 /** One history record of a pair, as listed. */
 export interface HistoryEntry {
@@ -138,121 +52,12 @@ export interface HistoryEntry {
   readonly record: Record<string, unknown>;
 }
 
-/** A history record that is to be (or is being) copied to its own history item under `sk`. */
-export interface PendingHistory {
-  /** the history item's sort key, fixed when the record is made, so copying it twice writes one item */
-  readonly sk: string;
-  /** epoch ms */
-  readonly at: number;
-  readonly record: Record<string, unknown>;
-}
-
-/** A pair as loaded: its state, and the history records its item holds that are not yet copied out (if any). */
-export interface LoadedPair extends StoredPair {
-  readonly unrecorded?: readonly PendingHistory[];
-}
-
 /** What a StateStore needs. */
-export interface StateStoreOptions {
-  readonly dynamo: DynamoDBDocumentClient;
-  readonly tableName: string;
+export interface StateStoreOptions extends LeaseStoreOptions {
   /** how long history items live before TTL removes them. @default 90 */
   readonly historyRetentionDays?: number;
   /** paces the retries of unprocessed BatchGetItem keys. @default systemClock */
   readonly clock?: Clock;
-}
-
-const pairKey = (pair: string) => ({ [PK]: `${PAIR_PREFIX}${pair}`, [SK]: STATE_SK });
-/** The run-wide writer lease and the pairs marked for its holder (takeWriterLease). */
-const WRITER_KEY = { [PK]: 'run#writer', [SK]: 'lease' };
-
-const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
-
-const isConditionFailure = (error: unknown): boolean =>
-  errorName(error) === 'ConditionalCheckFailedException';
-
-/** Throttling that outlasted the SDK's retries becomes the retryable ThrottledError; anything else passes. */
-function translated(error: unknown, what: string): unknown {
-  const name = errorName(error);
-  if (name !== undefined && THROTTLING_ERRORS.has(name)) {
-    return new ThrottledError(`DynamoDB throttled ${what}: ${name}`, { cause: error });
-  }
-  return error;
-}
-
-const describeLease = (lease: Lease): string =>
-  `${lease.owner} until ${new Date(lease.until).toISOString()}${lease.member ? ` (${lease.member} under maintenance)` : ''}`;
-
-/** Parse a pair item read from the table; a malformed item is an error, never silently reset. */
-function toStoredPair(pair: string, item: Record<string, unknown>): StoredPair {
-  const parsed = pairItemSchema.safeParse(item);
-  if (!parsed.success) {
-    throw new ControllerError(`stored state of pair ${pair} is malformed: ${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  const {
-    version,
-    active,
-    unhealthyStreak,
-    healthyStreak,
-    unknownStreak,
-    unknownAlarms,
-    lastFailoverAt,
-    primaryFailures,
-    enis,
-    addresses,
-    peerReached,
-    silenceStreak,
-    agentCounted,
-    runningSince,
-    lease,
-    pause,
-    alarms,
-    verdicts,
-  } = parsed.data;
-  const memory: PairMemory = {
-    active,
-    unhealthyStreak,
-    healthyStreak,
-    unknownStreak,
-    ...(unknownAlarms !== undefined ? { unknownAlarms } : {}),
-    ...(lastFailoverAt !== undefined ? { lastFailoverAt } : {}),
-    ...(primaryFailures !== undefined ? { primaryFailures } : {}),
-    ...(enis !== undefined ? { enis } : {}),
-    ...(addresses !== undefined ? { addresses } : {}),
-    ...(peerReached !== undefined ? { peerReached } : {}),
-    ...(silenceStreak !== undefined ? { silenceStreak } : {}),
-    ...(agentCounted !== undefined ? { agentCounted } : {}),
-    ...(runningSince !== undefined ? { runningSince } : {}),
-    ...(lease !== undefined ? { lease } : {}),
-    ...(pause !== undefined ? { pause } : {}),
-    ...(alarms !== undefined ? { alarms } : {}),
-    ...(verdicts !== undefined ? { verdicts } : {}),
-  };
-  return { pair, version, memory };
-}
-
-const neverWritten = (pair: string): LoadedPair => ({ pair, version: 0, memory: initialMemory() });
-
-/** The history records a pair item holds that are not yet copied to their own items, oldest first. */
-function unrecordedOf(pair: string, item: Record<string, unknown>): PendingHistory[] {
-  if (item[UNRECORDED] === undefined) return [];
-  const parsed = unrecordedSchema.safeParse(item[UNRECORDED]);
-  if (!parsed.success) {
-    throw new ControllerError(
-      `unrecorded history of pair ${pair} is malformed: ${z.prettifyError(parsed.error)}`,
-      { cause: parsed.error },
-    );
-  }
-  return Object.entries(parsed.data)
-    .map(([sk, entry]) => ({ sk, at: entry.at, record: entry.record }))
-    .sort((a, b) => a.sk.localeCompare(b.sk));
-}
-
-function loaded(pair: string, item: Record<string, unknown>): LoadedPair {
-  const unrecorded = unrecordedOf(pair, item);
-  return { ...toStoredPair(pair, item), ...(unrecorded.length > 0 ? { unrecorded } : {}) };
 }
 
 /**
@@ -280,18 +85,15 @@ const historyKey = (at: number, suffix = randomInt(HISTORY_SUFFIXES)): string =>
   `${HISTORY_PREFIX}${new Date(at).toISOString()}#${String(suffix).padStart(6, '0')}`;
 
 /**
- * Pair state, history and the maintenance lease in one DynamoDB table. All reads of the pair item are
+ * Pair state and history in one DynamoDB table, with the leases of LeaseStore. All reads of the pair item are
  * strongly consistent: a decision must see the latest version, or its conditional write fails anyway.
  */
-export class StateStore {
-  readonly #dynamo: DynamoDBDocumentClient;
-  readonly #tableName: string;
+export class StateStore extends LeaseStore {
   readonly #retentionSeconds: number;
   readonly #clock: Clock;
 
   constructor(options: StateStoreOptions) {
-    this.#dynamo = options.dynamo;
-    this.#tableName = options.tableName;
+    super(options);
     this.#retentionSeconds = (options.historyRetentionDays ?? 90) * DAY_SECONDS;
     this.#clock = options.clock ?? systemClock;
   }
@@ -314,12 +116,6 @@ export class StateStore {
       }
     }
     return new Map(unique.map((pair) => [pair, found.get(pair) ?? neverWritten(pair)]));
-  }
-
-  /** Load one pair (consistent read); version 0 with initial memory when never written. */
-  async loadPair(pair: string): Promise<LoadedPair> {
-    const item = await this.#getItem(pair);
-    return item ? loaded(pair, item) : neverWritten(pair);
   }
 
   /**
@@ -415,9 +211,9 @@ export class StateStore {
     }
 
     try {
-      const result = await this.#dynamo.send(
+      const result = await this.dynamo.send(
         new UpdateCommand({
-          TableName: this.#tableName,
+          TableName: this.tableName,
           Key: pairKey(pair),
           UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
           ConditionExpression: condition,
@@ -482,9 +278,9 @@ export class StateStore {
     const failed = await mapLimit(entries, BATCH_GET_PARALLELISM, async (entry) => {
       try {
         await this.#putHistory(pair, entry.sk, entry.at, entry.record);
-        await this.#dynamo.send(
+        await this.dynamo.send(
           new UpdateCommand({
-            TableName: this.#tableName,
+            TableName: this.tableName,
             Key: pairKey(pair),
             UpdateExpression: 'REMOVE #unrecorded.#sk',
             ConditionExpression: 'attribute_exists(#unrecorded.#sk)',
@@ -507,9 +303,9 @@ export class StateStore {
     record: Record<string, unknown>,
     condition?: Pick<PutCommand['input'], 'ConditionExpression' | 'ExpressionAttributeNames'>,
   ): Promise<void> {
-    await this.#dynamo.send(
+    await this.dynamo.send(
       new PutCommand({
-        TableName: this.#tableName,
+        TableName: this.tableName,
         Item: {
           [PK]: `${PAIR_PREFIX}${pair}`,
           [SK]: sk,
@@ -527,10 +323,10 @@ export class StateStore {
     const entries: HistoryEntry[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const page = await this.#dynamo
+      const page = await this.dynamo
         .send(
           new QueryCommand({
-            TableName: this.#tableName,
+            TableName: this.tableName,
             KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
             ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
             ExpressionAttributeValues: { ':pk': `${PAIR_PREFIX}${pair}`, ':prefix': HISTORY_PREFIX },
@@ -557,267 +353,6 @@ export class StateStore {
     return entries;
   }
 
-  /**
-   * Take the pair's maintenance lease, or extend it when `request.owner` already holds it. Succeeds when no
-   * lease is held, the held one expired before `now`, or it is the owner's own. Creates the pair item (with
-   * initial memory) when it was never written, and bumps the version, so a controller that decided
-   * without seeing the lease cannot save over it.
-   * @param now epoch ms, compared with the held lease's `until`
-   * @throws LeaseHeldError naming the current holder and expiry
-   */
-  async acquireLease(pair: string, request: LeaseRequest, now: number): Promise<StoredPair> {
-    const initial = initialMemory();
-    const lease: Lease = { owner: request.owner, until: request.until, member: request.member };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await this.#dynamo.send(
-          new UpdateCommand({
-            TableName: this.#tableName,
-            Key: pairKey(pair),
-            UpdateExpression: [
-              'SET #lease = :lease',
-              '#version = if_not_exists(#version, :zero) + :one',
-              '#active = if_not_exists(#active, :active)',
-              '#unhealthyStreak = if_not_exists(#unhealthyStreak, :unhealthyStreak)',
-              '#healthyStreak = if_not_exists(#healthyStreak, :healthyStreak)',
-              '#unknownStreak = if_not_exists(#unknownStreak, :unknownStreak)',
-            ].join(', '),
-            ConditionExpression:
-              'attribute_not_exists(#lease) OR #lease.#until < :now OR #lease.#owner = :owner',
-            ExpressionAttributeNames: {
-              '#lease': 'lease',
-              '#until': 'until',
-              '#owner': 'owner',
-              '#version': 'version',
-              '#active': 'active',
-              '#unhealthyStreak': 'unhealthyStreak',
-              '#healthyStreak': 'healthyStreak',
-              '#unknownStreak': 'unknownStreak',
-            },
-            ExpressionAttributeValues: {
-              ':lease': lease,
-              ':now': now,
-              ':owner': request.owner,
-              ':zero': 0,
-              ':one': 1,
-              ':active': initial.active,
-              ':unhealthyStreak': initial.unhealthyStreak,
-              ':healthyStreak': initial.healthyStreak,
-              ':unknownStreak': initial.unknownStreak,
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return toStoredPair(pair, result.Attributes ?? {});
-      } catch (error) {
-        if (!isConditionFailure(error)) throw translated(error, `taking the lease of pair ${pair}`);
-        // dynalite has no ReturnValuesOnConditionCheckFailure, so read the holder back; if it has meanwhile
-        // been released or expired, try again rather than report a holder that no longer exists.
-        const held = (await this.loadPair(pair)).memory.lease;
-        if (held !== undefined && held.until >= now && held.owner !== request.owner) {
-          throw new LeaseHeldError(`maintenance lease of pair ${pair} is held by ${describeLease(held)}`, {
-            cause: error,
-          });
-        }
-        if (attempt >= LEASE_ATTEMPTS) {
-          throw new ConflictError(`maintenance lease of pair ${pair} kept changing while being taken`, {
-            cause: error,
-          });
-        }
-      }
-    }
-  }
-
-  /**
-   * Extend a lease the owner still holds. A lease that has expired is not renewed, even if nobody took it
-   * over: the controller may have acted on its expiry in the meantime.
-   * @throws LeaseHeldError when `owner` does not hold an unexpired lease at `now`
-   */
-  async renewLease(pair: string, owner: string, until: number, now: number): Promise<StoredPair> {
-    try {
-      const result = await this.#dynamo.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: pairKey(pair),
-          UpdateExpression: 'SET #lease.#until = :until, #version = #version + :one',
-          ConditionExpression:
-            'attribute_exists(#lease) AND #lease.#owner = :owner AND #lease.#until >= :now',
-          ExpressionAttributeNames: {
-            '#lease': 'lease',
-            '#until': 'until',
-            '#owner': 'owner',
-            '#version': 'version',
-          },
-          ExpressionAttributeValues: { ':until': until, ':owner': owner, ':now': now, ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toStoredPair(pair, result.Attributes ?? {});
-    } catch (error) {
-      if (!isConditionFailure(error)) throw translated(error, `renewing the lease of pair ${pair}`);
-      const held = (await this.loadPair(pair)).memory.lease;
-      const state =
-        held === undefined
-          ? 'not held by anyone'
-          : held.owner === owner
-            ? `expired at ${new Date(held.until).toISOString()}`
-            : `held by ${describeLease(held)}`;
-      throw new LeaseHeldError(`cannot renew ${owner}'s maintenance lease of pair ${pair}: it is ${state}`, {
-        cause: error,
-      });
-    }
-  }
-
-  /**
-   * Give the lease back. Releasing when no lease is held is a no-op; an expired lease may still be released
-   * by its owner.
-   * @returns the pair as stored afterwards
-   * @throws LeaseHeldError when someone else holds the lease
-   */
-  async releaseLease(pair: string, owner: string): Promise<StoredPair> {
-    try {
-      const result = await this.#dynamo.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: pairKey(pair),
-          UpdateExpression: 'REMOVE #lease SET #version = #version + :one',
-          ConditionExpression: 'attribute_exists(#lease) AND #lease.#owner = :owner',
-          ExpressionAttributeNames: { '#lease': 'lease', '#owner': 'owner', '#version': 'version' },
-          ExpressionAttributeValues: { ':owner': owner, ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toStoredPair(pair, result.Attributes ?? {});
-    } catch (error) {
-      if (!isConditionFailure(error)) throw translated(error, `releasing the lease of pair ${pair}`);
-      const stored = await this.loadPair(pair);
-      const held = stored.memory.lease;
-      if (held === undefined) return stored;
-      throw new LeaseHeldError(
-        `${owner} cannot release the maintenance lease of pair ${pair}: held by ${describeLease(held)}`,
-        { cause: error },
-      );
-    }
-  }
-
-  /**
-   * Take the run-wide writer lease: the right to spend the account's EC2 write budget, held by one controller
-   * run at a time so that overlapping invocations do not each spend it. Succeeds when nobody holds it, the
-   * holder's lease ran out before `now`, or `owner` holds it already.
-   * @param until epoch ms: the holder's own deadline, after which another run may take over
-   * @returns undefined when someone else holds the lease; else the write budget's level as the last holder
-   *   left it (undefined `level` if none was left)
-   */
-  async takeWriterLease(
-    owner: string,
-    until: number,
-    now: number,
-  ): Promise<{ readonly level?: BucketLevel } | undefined> {
-    try {
-      const result = await this.#dynamo.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: WRITER_KEY,
-          UpdateExpression: 'SET #owner = :owner, #until = :until',
-          ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner', '#until': 'until' },
-          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      const level = bucketLevelSchema.safeParse(result.Attributes?.budget);
-      return level.success ? { level: level.data } : {};
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw translated(error, 'taking the writer lease');
-    }
-  }
-
-  /** Ask the writer lease's holder to look at these pairs before it lets go (another run wanted to move them). */
-  async markPairs(pairs: readonly string[]): Promise<void> {
-    if (pairs.length === 0) return;
-    await this.#dynamo
-      .send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: WRITER_KEY,
-          UpdateExpression: 'ADD #pending :pairs',
-          ExpressionAttributeNames: { '#pending': 'pending' },
-          ExpressionAttributeValues: { ':pairs': new Set(pairs) },
-        }),
-      )
-      .catch((error: unknown) => {
-        throw translated(error, 'marking pairs for the writer');
-      });
-  }
-
-  /**
-   * For the writer lease's holder: the pairs other runs marked, removed from the lease item in the same write.
-   * @returns undefined when `owner` no longer holds the lease
-   */
-  async takeMarkedPairs(owner: string): Promise<string[] | undefined> {
-    try {
-      const result = await this.#dynamo.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: WRITER_KEY,
-          UpdateExpression: 'REMOVE #pending',
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#pending': 'pending', '#owner': 'owner' },
-          ExpressionAttributeValues: { ':owner': owner },
-          ReturnValues: 'UPDATED_OLD',
-        }),
-      );
-      const pending = result.Attributes?.pending;
-      return pending instanceof Set ? [...pending].map(String).sort() : [];
-    } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw translated(error, 'taking the marked pairs');
-    }
-  }
-
-  /**
-   * Let go of the writer lease, unless pairs were marked meanwhile (then the holder must look at them first) or
-   * someone else holds it.
-   * @param level the write budget's level, which the next holder starts from (the account's bucket is shared)
-   * @returns true when released (or not held by `owner` any more), false when marks are waiting
-   */
-  async releaseWriterLease(owner: string, level: BucketLevel): Promise<boolean> {
-    try {
-      await this.#dynamo.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: WRITER_KEY,
-          UpdateExpression: 'REMOVE #owner, #until SET #budget = :budget',
-          ConditionExpression: '#owner = :owner AND attribute_not_exists(#pending)',
-          ExpressionAttributeNames: {
-            '#owner': 'owner',
-            '#until': 'until',
-            '#pending': 'pending',
-            '#budget': 'budget',
-          },
-          ExpressionAttributeValues: { ':owner': owner, ':budget': { tokens: level.tokens, at: level.at } },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw translated(error, 'releasing the writer lease');
-      const { Item } = await this.#dynamo.send(
-        new GetCommand({ TableName: this.#tableName, Key: WRITER_KEY, ConsistentRead: true }),
-      );
-      return Item?.owner !== owner;
-    }
-  }
-
-  async #getItem(pair: string): Promise<Record<string, unknown> | undefined> {
-    const result = await this.#dynamo
-      .send(new GetCommand({ TableName: this.#tableName, Key: pairKey(pair), ConsistentRead: true }))
-      .catch((error: unknown) => {
-        throw translated(error, `reading pair ${pair}`);
-      });
-    return result.Item;
-  }
-
   async #batchGet(pairs: readonly string[]): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let keys: Record<string, unknown>[] = pairs.map(pairKey);
@@ -828,57 +363,16 @@ export class StateStore {
         );
       }
       if (attempt > 1) await this.#clock.sleep(BATCH_GET_BACKOFF_MS * 2 ** (attempt - 2));
-      const result = await this.#dynamo
+      const result = await this.dynamo
         .send(
-          new BatchGetCommand({ RequestItems: { [this.#tableName]: { Keys: keys, ConsistentRead: true } } }),
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
         )
         .catch((error: unknown) => {
           throw translated(error, 'loading pairs');
         });
-      items.push(...(result.Responses?.[this.#tableName] ?? []));
-      keys = result.UnprocessedKeys?.[this.#tableName]?.Keys ?? [];
+      items.push(...(result.Responses?.[this.tableName] ?? []));
+      keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
     return items;
-  }
-}
-
-/**
- * Create the state table as the CDK app does (pk S + sk S, on demand) and wait until it is ACTIVE. For the
- * local table of tests and the simulator; an existing table is accepted. TTL on `expiresAt` is not set here:
- * dynalite has no UpdateTimeToLive, and nothing local needs items to expire.
- * @param options.timeoutMs how long to wait for ACTIVE. @default 10000
- */
-export async function createStateTable(
-  dynamo: DynamoDBDocumentClient,
-  tableName: string,
-  options: { readonly clock?: Clock; readonly timeoutMs?: number } = {},
-): Promise<void> {
-  const clock = options.clock ?? systemClock;
-  try {
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        AttributeDefinitions: [
-          { AttributeName: PK, AttributeType: 'S' },
-          { AttributeName: SK, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: PK, KeyType: 'HASH' },
-          { AttributeName: SK, KeyType: 'RANGE' },
-        ],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-  } catch (error) {
-    if (errorName(error) !== 'ResourceInUseException') throw error;
-  }
-  const deadline = clock.now() + (options.timeoutMs ?? 10_000);
-  for (;;) {
-    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    if (clock.now() >= deadline) {
-      throw new ControllerError(`table ${tableName} is still ${Table?.TableStatus ?? 'unknown'}, not ACTIVE`);
-    }
-    await clock.sleep(50);
   }
 }

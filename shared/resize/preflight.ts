@@ -1,4 +1,4 @@
-import type { InstanceDescription, InstanceTypeDescription } from '../aws/ec2.ts';
+import type { InstanceDescription, InstanceTypeDescription } from '../aws/ec2-resize.ts';
 import type { PairConfig } from '../config/schema.ts';
 import { type RouteStatus, routesConverged } from '../decide/routes.ts';
 import type { Verdict } from '../domain/plan.ts';
@@ -9,7 +9,7 @@ import type { ResizeContext, ResizeRequest } from './types.ts';
 
 /**
  * The resize preflight as a pure function of what was read: every check the issue lists, each reported with a
- * reason, and nothing stopped unless all pass. The shell (steps.ts) gathers the facts; the CLI's --dry-run
+ * reason, and nothing stopped unless all pass. The shell (step-preflight.ts) gathers the facts; the CLI's --dry-run
  * prints the same checks.
  */
 

@@ -1,6 +1,7 @@
 import type { GetMetricDataInput, GetMetricDataOutput, MetricDataResult } from '@aws-sdk/client-cloudwatch';
 import { serviceFault } from '../faults.ts';
-import { type Datapoint, metricKey, type World } from '../world.ts';
+import type { World } from '../world.ts';
+import { type Datapoint, metricKey } from '../world-model.ts';
 import type { ServiceHandlers } from './common.ts';
 
 /**

@@ -36,6 +36,7 @@ import { canonicalIpv4, canonicalIpv6 } from '../../shared/config/schema.ts';
 import type { StatusSummary } from '../../shared/domain/types.ts';
 import { INSTANCE_TYPES, instanceTypeInfo } from '../catalog.ts';
 import { serviceFault } from '../faults.ts';
+import type { World } from '../world.ts';
 import {
   ACCOUNT_ID,
   GATEWAY_FIELDS,
@@ -45,8 +46,7 @@ import {
   type SimRoute,
   type SimRouteTable,
   STATE_CODES,
-  type World,
-} from '../world.ts';
+} from '../world-model.ts';
 import { applyFilters, notFoundMessage, paginate, type ServiceHandlers } from './common.ts';
 
 /**

@@ -9,7 +9,8 @@ import type {
 } from '@aws-sdk/client-ssm';
 import { PROBE_PARAMETER_PATTERNS, PROBE_PARAMETERS, PROBE_STEP_NAME } from '../../shared/telemetry-names.ts';
 import { serviceFault } from '../faults.ts';
-import { ACCOUNT_ID, type SimCommand, type SimInvocation, type World } from '../world.ts';
+import type { World } from '../world.ts';
+import { ACCOUNT_ID, type SimCommand, type SimInvocation } from '../world-model.ts';
 import { paginate, type ServiceHandlers } from './common.ts';
 
 /**

@@ -22,19 +22,21 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   associateElasticIp,
-  describeInstances,
-  describeInstanceTypes,
-  instanceTypeOfferedIn,
-  modifyInstanceType,
   readDeletedEnis,
   readElasticIps,
   readInstanceStatuses,
   readRouteTables,
   readRouteTargets,
-  startInstance,
-  stopInstance,
   writeRoute,
 } from '../../shared/aws/ec2.ts';
+import {
+  describeInstances,
+  describeInstanceTypes,
+  instanceTypeOfferedIn,
+  modifyInstanceType,
+  startInstance,
+  stopInstance,
+} from '../../shared/aws/ec2-resize.ts';
 import {
   AwsError,
   IncorrectInstanceStateError,

@@ -4,8 +4,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
 import { TokenBucket } from '../../shared/concurrency.ts';
 import { parseConfig } from '../../shared/config/load.ts';
-import { controllerTimeoutSeconds, runController, WRITER_LEASE_MS } from '../../shared/controller/run.ts';
+import { runController } from '../../shared/controller/run.ts';
+import { controllerTimeoutSeconds } from '../../shared/controller/timing.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
+import { WRITER_LEASE_MS } from '../../shared/controller/writer-lease.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {
   eniId,

@@ -7,7 +7,8 @@ import {
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StateStore } from '../../shared/aws/state-store.ts';
-import { runController, runScheduled } from '../../shared/controller/run.ts';
+import { runController } from '../../shared/controller/run.ts';
+import { runScheduled } from '../../shared/controller/scheduled.ts';
 import type { ControllerDeps, RunSummary, Trigger } from '../../shared/controller/types.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import {

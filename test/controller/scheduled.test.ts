@@ -1,7 +1,8 @@
 import { DescribeInstanceStatusCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../shared/config/load.ts';
-import { controllerTimeoutSeconds, evaluationSlots, runScheduled } from '../../shared/controller/run.ts';
+import { runScheduled } from '../../shared/controller/scheduled.ts';
+import { controllerTimeoutSeconds, evaluationSlots } from '../../shared/controller/timing.ts';
 import type { ControllerDeps } from '../../shared/controller/types.ts';
 import { useLocalStateTable } from '../support/dynamo.ts';
 import { fleetConfig, instanceId, type MockFleet, mockFleet, steppingClock } from '../support/mock-fleet.ts';

@@ -16,11 +16,11 @@ import type { InitializeMiddleware, MiddlewareStack } from '@smithy/types';
 import { inject } from 'vitest';
 import type { HandlerDeps } from '../../functions/controller/handler.ts';
 import { type AwsClients, createClients } from '../../shared/aws/clients.ts';
-import { createStateTable } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { ConfigInput } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { rootLogger } from '../../shared/logger.ts';
+import { createStateTable } from '../../sim/state-table.ts';
 import { steppingClock } from '../support/mock-fleet.ts';
 
 /**

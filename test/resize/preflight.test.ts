@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InstanceDescription, InstanceTypeDescription } from '../../shared/aws/ec2.ts';
+import type { InstanceDescription, InstanceTypeDescription } from '../../shared/aws/ec2-resize.ts';
 import type { RouteStatus } from '../../shared/decide/routes.ts';
 import type { Verdict } from '../../shared/domain/plan.ts';
 import type { Role } from '../../shared/domain/types.ts';

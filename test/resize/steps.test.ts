@@ -10,7 +10,8 @@ import {
   StopTimeoutError,
 } from '../../shared/resize/errors.ts';
 import { HEALTHY_POLL, STOP_POLL } from '../../shared/resize/policy.ts';
-import { dryRunPreflight, runStep } from '../../shared/resize/steps.ts';
+import { dryRunPreflight } from '../../shared/resize/step-preflight.ts';
+import { runStep } from '../../shared/resize/steps.ts';
 import type { ResizeContext } from '../../shared/resize/types.ts';
 import { createSimAccount, type SimAccount } from '../../sim/account.ts';
 import { stepDepsOf } from '../../sim/resize.ts';

@@ -5,7 +5,7 @@ import type { Role } from '../../shared/domain/types.ts';
 import type { SimAccount } from '../../sim/account.ts';
 import type { StreamEvent, WrittenReport } from '../../sim/agent.ts';
 import type { MemberFault } from '../../sim/faults.ts';
-import { metricKey } from '../../sim/world.ts';
+import { metricKey } from '../../sim/world-model.ts';
 import { advance, pairConfig, settle, useAccounts } from './helpers.ts';
 
 const PRIMARY = 'i-0123456789abcdef0';

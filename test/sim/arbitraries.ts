@@ -266,7 +266,7 @@ function documentOf(shape: CaseShape): ScenarioDocument {
           healAfter: zoneLoss.healAfter,
           lead: 0,
         }));
-  // systemctl still reads a hung daemon `active` (sim/world.ts), but the ground truth records the hang only as a
+  // systemctl still reads a hung daemon `active` (sim/probe-script.ts), but the ground truth records the hang only as a
   // daemon fault, which the invariants take the systemd probe to see: under that probe the daemon goes down instead.
   const kindOf = (f: { pair: number; fault: MemberFault }): MemberFault =>
     f.fault === 'daemon-hang' && shape.pairs[f.pair % pairs]?.probe === 'systemd' ? 'daemon-down' : f.fault;

@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ROUTE_WRITE_CONCURRENCY } from '../../shared/controller/act.ts';
 import type { MemberState, RecordedRun } from '../../sim/ground-truth.ts';
 import { runRecorded } from '../../sim/ground-truth.ts';
+import { DEFAULT_LATENCY } from '../../sim/latency.ts';
+import type { SimEvent } from '../../sim/output.ts';
 import {
   checkAlarmWithoutTarget,
   checkConvergence,
@@ -15,9 +17,7 @@ import {
   checkRouteOwnership,
   checkUnknownNeverMoves,
   timingOf,
-} from '../../sim/invariants.ts';
-import { DEFAULT_LATENCY } from '../../sim/latency.ts';
-import type { SimEvent } from '../../sim/output.ts';
+} from '../support/invariants.ts';
 import { pairConfig, scenarioOf } from './helpers.ts';
 
 /**

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DecideInput } from '../../shared/decide/decide.ts';
 import type { Decision } from '../../shared/domain/plan.ts';
 import { runRecorded } from '../../sim/ground-truth.ts';
-import { checkInvariants, INVARIANTS, type InvariantNumber, type Violation } from '../../sim/invariants.ts';
 import { type LocalDynamo, startLocalDynamo } from '../../sim/local-dynamo.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
+import { checkInvariants, INVARIANTS, type InvariantNumber, type Violation } from '../support/invariants.ts';
 import { agentOnlyCase, type ChaosCase, chaosCase } from './arbitraries.ts';
 
 /**
- * The controller's invariants (sim/invariants.ts) under random fault schedules (./arbitraries.ts), each run in
+ * The controller's invariants (test/support/invariants.ts) under random fault schedules (./arbitraries.ts), each run in
  * the simulated account. `npm test` runs CHAOS_RUNS (default 100) schedules, each rich in faults, throttling,
  * state-table errors, crashes, operator commands and overlapping invocations; `npm run chaos` runs 10,000.
  * CHAOS_SEED replays a fast-check seed. A failure prints the shrunk schedule as a scenario file for

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type RecordedRun, runRecorded } from '../../sim/ground-truth.ts';
-import { checkInvariants } from '../../sim/invariants.ts';
 import type { SimEvent } from '../../sim/output.ts';
 import { parseScenario } from '../../sim/scenario.ts';
+import { checkInvariants } from '../support/invariants.ts';
 import { pairConfig, scenarioOf } from './helpers.ts';
 
 /**

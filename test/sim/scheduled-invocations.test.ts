@@ -3,11 +3,11 @@ import { StateStore } from '../../shared/aws/state-store.ts';
 import { parseConfig } from '../../shared/config/load.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { runRecorded } from '../../sim/ground-truth.ts';
-import { checkInvariants } from '../../sim/invariants.ts';
 import type { ObservedCall } from '../../sim/middleware.ts';
 import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { EVERY_PAIR, type Scenario } from '../../sim/scenario.ts';
+import { checkInvariants } from '../support/invariants.ts';
 import { fleetConfig } from '../support/mock-fleet.ts';
 import { POLL_ONLY, pairConfig, scenarioOf } from './helpers.ts';
 

@@ -1,7 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { createClients } from '../../shared/aws/clients.ts';
-import { createStateTable, type LocalDynamo, startLocalDynamo } from '../../sim/local-dynamo.ts';
+import { type LocalDynamo, startLocalDynamo } from '../../sim/local-dynamo.ts';
+import { createStateTable } from '../../sim/state-table.ts';
 
 /** The local DynamoDB of one test file, and the fresh state table of the current test. */
 export interface LocalStateTable {

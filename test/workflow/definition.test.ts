@@ -6,7 +6,7 @@ import { ThrottledError } from '../../shared/errors.ts';
 import { HEALTHY_POLL, SOAK_POLL_SECONDS, STOP_POLL } from '../../shared/resize/policy.ts';
 import { synthesizeResizeStateMachine } from '../../sim/resize.ts';
 import { type SynthesizedStateMachine, stateMachinesOf } from '../../sim/stepfunctions.ts';
-import { ACCOUNT_ID } from '../../sim/world.ts';
+import { ACCOUNT_ID } from '../../sim/world-model.ts';
 import { actionsOf, policyStatements, resourcesOf, SKIP_BUNDLING, testApp } from '../infra/test-app.ts';
 import { exampleConfig } from './harness.ts';
 

@@ -1,14 +1,15 @@
-import type { Config, PairConfig } from '../shared/config/schema.ts';
-import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../shared/controller/act.ts';
-import { controllerTimeoutSeconds, evaluationSlots, WRITER_LEASE_MS } from '../shared/controller/run.ts';
-import { ALARM_KINDS, type AlarmKind } from '../shared/domain/plan.ts';
-import type { Role } from '../shared/domain/types.ts';
-import { otherRole, ROLES } from '../shared/domain/types.ts';
-import { CALL_FAULTS, type CallFault, type FaultKind } from './faults.ts';
-import type { GroundTruth, MemberState, RecordedRun } from './ground-truth.ts';
-import type { LatencyModel } from './latency.ts';
-import type { RouteOwner, SimEvent, SimulateOutput } from './output.ts';
-import type { Scenario } from './scenario.ts';
+import type { Config, PairConfig } from '../../shared/config/schema.ts';
+import { CONFIRM_DELAYS_MS, ROUTE_WRITE_CONCURRENCY } from '../../shared/controller/act.ts';
+import { controllerTimeoutSeconds, evaluationSlots } from '../../shared/controller/timing.ts';
+import { WRITER_LEASE_MS } from '../../shared/controller/writer-lease.ts';
+import { ALARM_KINDS, type AlarmKind } from '../../shared/domain/plan.ts';
+import type { Role } from '../../shared/domain/types.ts';
+import { otherRole, ROLES } from '../../shared/domain/types.ts';
+import { CALL_FAULTS, type CallFault, type FaultKind } from '../../sim/faults.ts';
+import type { GroundTruth, MemberState, RecordedRun } from '../../sim/ground-truth.ts';
+import type { LatencyModel } from '../../sim/latency.ts';
+import type { RouteOwner, SimEvent, SimulateOutput } from '../../sim/output.ts';
+import type { Scenario } from '../../sim/scenario.ts';
 
 /**
  * The controller's safety and liveness invariants, judged on one recorded scenario run (sim/ground-truth.ts):
@@ -17,10 +18,14 @@ import type { Scenario } from './scenario.ts';
  *
  * "Healthy" is defined as the controller could know it, signal by signal, from the model:
  * - instance: the state EC2 reports (running) and the status checks as EC2 shows them (ok, not initializing;
- *   they lag the real fault by one to two minutes, aws-facts §1), and no scheduled retirement pending;
+ *   they run every minute and lag the real fault by one to two minutes,
+ *   https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html), and no
+ *   scheduled retirement pending;
  * - daemon probe: what the probe script reports when it runs (systemd: the daemon unit active;
- *   strongswan/libreswan: the tunnel's SAs established), which needs the SSM agent online (aws-facts §4);
- * - tunnel metric: the tunnel state the instance published, seen after the publication delay (aws-facts §5).
+ *   strongswan/libreswan: the tunnel's SAs established), which needs the SSM agent online
+ *   (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_InstanceInformation.html, PingStatus);
+ * - tunnel metric: the tunnel state the instance published, seen after the publication delay
+ *   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/publishingMetrics.html).
  * A member is "observably healthy" once all of that has held for long enough that every configured signal
  * reads healthy (`settling` below), and "observably hard-down" while EC2 shows it not running or with an
  * impaired status check. The model's history starts before the scenario does (sim/ground-truth.ts), since
@@ -39,7 +44,8 @@ import type { Scenario } from './scenario.ts';
  * - evaluation = max(gap, run): the next evaluation starts at most this long after any instant (one may be in
  *   progress, and the one queued behind it starts when it ends; reserved concurrency 1);
  * - a throttling window that overlaps a bound extends it by the overlap plus one run and 15 s of SDK retries
- *   (standard mode: 3 attempts, throttling backoff up to 1 s then 2 s, aws-facts §3); a controller crash or
+ *   (standard mode: 3 attempts, throttling backoff up to 1 s then 2 s,
+ *   https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html); a controller crash or
  *   Lambda timeout extends it by one evaluation, or the writer lease the dead invocation may have held
  *   (WRITER_LEASE_MS, whichever is longer), plus one run.
  * For the example pair (4 routes, probeTimeout 20 s) on the 1-minute schedule: observe 21.75 s, act 0.7 s,
@@ -97,7 +103,10 @@ const EVENT_ROUNDING = 0.051;
 const STORE_RETRIES = 8;
 /** Pauses of the read-back after writing, in seconds. */
 const CONFIRM_PAUSES = CONFIRM_DELAYS_MS.map((ms) => ms / 1000);
-/** SDK standard-mode retries of one call under throttling: backoff up to 1 s then 2 s, plus latency (aws-facts §3). */
+/**
+ * SDK standard-mode retries of one call under throttling: backoff up to 1 s then 2 s, plus latency
+ * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+ */
 const RETRY_SLACK = 15;
 /** The longest an SSM command takes to reach an agent (sim/latency.ts ssm.invocationVisible + delivery), rounded up. */
 const DELIVERY_SLACK = 3;
@@ -264,7 +273,8 @@ function fullyHealthy(pair: PairConfig): Condition {
 
 /**
  * How long a fully healthy member takes to read healthy on every signal: one observation (the probe runs
- * during it), and with a tunnel metric, datapointsToBreach fresh datapoints published and visible (aws-facts §5).
+ * during it), and with a tunnel metric, datapointsToBreach fresh datapoints published and visible
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/publishingMetrics.html).
  */
 function settling(pair: PairConfig, timing: Timing, latency: LatencyModel): number {
   return Math.max(timing.observe, metricSettling(pair, latency));
@@ -659,7 +669,7 @@ function steadyVerdict(pair: PairConfig, state: MemberState): 'healthy' | 'unhea
 /**
  * The instant after which a member's history has no more changes: its last entry, the readiness instants it
  * awaits, and, while the status checks still disagree with the real condition, EC2's re-evaluation (the check
- * after next, aws-facts §1).
+ * after next, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-system-instance-status-check.html).
  */
 function quietFrom(states: readonly MemberState[], latency: LatencyModel): number {
   const last = states[states.length - 1] as MemberState;
