@@ -15,7 +15,7 @@ import { chunk } from '../shared/concurrency.ts';
 import { parseConfig } from '../shared/config/load.ts';
 import { agentEnabled, type Config } from '../shared/config/schema.ts';
 import { SCHEDULE_INPUT } from '../shared/controller/events.ts';
-import { controllerTimeoutSeconds } from '../shared/controller/timing.ts';
+import { controllerTimeoutSeconds, LAMBDA_MAX_TIMEOUT_SECONDS } from '../shared/controller/timing.ts';
 import { InputError, type InputProblem } from '../shared/errors.ts';
 import { ENV, METRICS_NAMESPACE, TABLE_KEYS } from '../shared/telemetry-names.ts';
 import { MemberAgent } from './agent.ts';
@@ -63,8 +63,6 @@ const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
  */
 export const STACK_RESOURCE_LIMIT = 500;
 
-/** Lambda's documented maximum timeout (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html). */
-const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 /** CloudWatch: Period × EvaluationPeriods ≤ 1 day below 1-hour periods, ≤ 7 days otherwise (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html). */
 const maxAlarmWindowSeconds = (period: number): number => (period < 3600 ? 86_400 : 604_800);
 
