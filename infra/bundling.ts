@@ -80,6 +80,7 @@ export function lambdaBuildOptions(entry: string, outdir: string): BuildOptions 
     minify: true,
     keepNames: true,
     sourcemap: false,
+    alias: { '@aws-sdk/credential-provider-node': './functions/lambda-credentials.ts' },
     plugins: [schemaKeys],
     metafile: true,
     logLevel: 'warning',

@@ -51,6 +51,20 @@ describe('the controller Lambda bundle', () => {
     expect(bundledPackages()).not.toContain('@aws-sdk/client-sfn');
   });
 
+  it('carries only the environment credentials Lambda provides, not the SSO, STS, profile and IMDS chain', () => {
+    const packages = bundledPackages();
+    expect(packages).toContain('@aws-sdk/credential-provider-env');
+    for (const chain of [
+      '@aws-sdk/credential-provider-node',
+      '@aws-sdk/credential-provider-ini',
+      '@aws-sdk/credential-provider-sso',
+      '@aws-sdk/credential-provider-web-identity',
+      '@aws-sdk/nested-clients',
+    ]) {
+      expect(packages).not.toContain(chain);
+    }
+  });
+
   it('carries the EC2 schemas of the commands the controller sends, and none of the other operations', () => {
     const sent = new Set(
       [...bundledInputs().keys()].flatMap(
