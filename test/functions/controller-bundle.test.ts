@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -6,6 +7,8 @@ import { build, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleLambda, literalSchemaKeys, PROJECT_ROOT, SCHEMA_MODULE } from '../../infra/bundling.ts';
 import { CONTROLLER_ENTRY } from '../../infra/controller.ts';
+import { ENV } from '../../shared/telemetry-names.ts';
+import { DEPLOYED_EXAMPLE_CONFIG } from '../support/deployed-config.ts';
 
 /** The controller's bundle, built as the CDK app builds it (infra/bundling.ts), once for this file. */
 const outdir = mkdtempSync(join(tmpdir(), 'vpn-failover-bundle-'));
@@ -93,6 +96,19 @@ describe('the controller Lambda bundle', () => {
       expect(Object.keys(literal), path).toEqual(Object.keys(original));
       expect(sameSchemas(original, literal, new Map()), path).toBe(true);
     }
+  });
+
+  // Importing node:http as an ES module reads every export, and its WebSocket getters load undici (tens of ms of
+  // each cold start); the default chain's IMDS provider imported it, the SDK's HTTP handler only needs https.
+  it('starts without loading Node’s bundled fetch (undici), which the default chain’s node:http import did', () => {
+    const script = `await import('./index.mjs'); console.log(process.moduleLoadList.filter((m) => /undici/.test(m)).length);`;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: outdir,
+      encoding: 'utf8',
+      env: { ...process.env, [ENV.configPath]: DEPLOYED_EXAMPLE_CONFIG },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('0');
   });
 });
 
