@@ -80,6 +80,8 @@ export function lambdaBuildOptions(entry: string, outdir: string): BuildOptions 
     minify: true,
     keepNames: true,
     sourcemap: false,
+    // Lambda always provides the role's credentials in the environment: the default chain's SSO, STS and IMDS
+    // providers (and their nested clients) would only be loaded at each cold start (functions/lambda-credentials.ts).
     alias: { '@aws-sdk/credential-provider-node': './functions/lambda-credentials.ts' },
     plugins: [schemaKeys],
     metafile: true,
