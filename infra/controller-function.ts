@@ -69,7 +69,7 @@ export interface ControllerFunctionProps {
 /**
  * A Lambda function with the house defaults: nodejs24.x on arm64; bundled by the local esbuild (never Docker)
  * as one minified ESM file with function and class names kept for readable stack traces and no source map
- * ({@link lambdaBuildOptions}); the AWS SDK bundled so its version (and retry behaviour) is pinned by our lock
+ * (infra/bundling.ts); the AWS SDK bundled so its version (and retry behaviour) is pinned by our lock
  * file; the validated configuration copied into the bundle as `config.json` (no 4 KB environment ceiling) and
  * located by ENV.configPath; an explicit log group with retention; and its own role holding only write access
  * to that log group (no AWSLambdaBasicExecutionRole) to which callers add what the function needs. The log group
