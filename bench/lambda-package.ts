@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { App, Stack } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { bundleLambda } from '../infra/bundling.ts';
+import { CONTROLLER_ENTRY } from '../infra/controller.ts';
 import { VpnFailoverStack } from '../infra/stack.ts';
 import { loadConfigFile } from '../shared/config/file.ts';
 
@@ -25,6 +27,35 @@ const BASELINE_IMPORT = [
   .join(' ');
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
+
+/** Packages (or the project's own folders) shown in the bundle's breakdown, largest first. */
+const BREAKDOWN_ENTRIES = 6;
+
+/**
+ * What the controller bundle is made of: bytes in the output by package (node_modules) or top-level folder of
+ * the project, from esbuild's metafile of the same build (infra/bundling.ts), largest first.
+ */
+async function bundleBreakdown(): Promise<string> {
+  const outdir = mkdtempSync(join(tmpdir(), 'vpn-failover-bench-meta-'));
+  try {
+    const metafile = await bundleLambda(CONTROLLER_ENTRY, outdir);
+    const bytes = new Map<string, number>();
+    for (const output of Object.values(metafile.outputs)) {
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+        const name =
+          /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? `${input.split('/')[0] as string}/`;
+        bytes.set(name, (bytes.get(name) ?? 0) + bytesInOutput);
+      }
+    }
+    return [...bytes]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, BREAKDOWN_ENTRIES)
+      .map(([name, size]) => `${name} ${kb(size)}`)
+      .join(', ');
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
 
 const median = (values: number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -102,7 +133,7 @@ function synthController(outdir: string): { assetDir: string; handlerFile: strin
 }
 
 /**
- * The controller Lambda's package as `cdk synth` builds it: bundle and source map sizes, cold import time of
+ * The controller Lambda's package as `cdk synth` builds it: bundle and source map sizes, its largest parts, cold import time of
  * the bundle with the NODE_OPTIONS the function sets, resident memory after it, against importing the four SDK
  * clients the controller uses unbundled (same Node, same run).
  */
@@ -125,6 +156,7 @@ export async function benchLambdaPackage(): Promise<string> {
     return [
       `lambda package: the controller bundle as synthesized (examples/pairs.yaml); cold imports are the median of ${SAMPLES} fresh node processes each, bundle and baseline alternating`,
       `${`bundle ${bundleName}`.padEnd(35)}${kb(bundle.length)} (${kb(gzipSync(bundle).length)} gzipped); target <= ${TARGET_BUNDLE_KB} KB: ${mark(bundle.length <= TARGET_BUNDLE_KB * 1024)}`,
+      `largest parts                      ${await bundleBreakdown()}`,
       `source map                         ${mapBytes === 0 ? 'none' : kb(mapBytes)}`,
       `cold import as deployed            ${deployed.ms.toFixed(0)} ms (NODE_OPTIONS=${JSON.stringify(nodeOptions)}), RSS after ${deployed.rssMb.toFixed(0)} MB`,
       `baseline: 4 SDK clients unbundled  ${baseline.ms.toFixed(0)} ms (EC2, SSM, CloudWatch, DynamoDB from node_modules), RSS after ${baseline.rssMb.toFixed(0)} MB`,

@@ -175,9 +175,9 @@ describe('controller Lambda', () => {
   });
 
   it('the bundle starts under Node 24 as an ES module, reads its bundled configuration and rejects an unknown event with a stack trace naming the functions as written', () => {
-    // The controller's own asset (the resize step's bundle sits beside it): asset.<hash> of its Code's S3Key.
-    const code = template.toJSON().Resources[fnId].Properties.Code as { S3Key: string };
-    const dir = join(example.app.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+    // The controller's own asset (the resize step's is bundled too): named by the hash its code's S3 key carries.
+    const { S3Key } = template.toJSON().Resources[fnId].Properties.Code as { S3Key: string };
+    const dir = join(example.app.outdir, `asset.${S3Key.replace(/\.zip$/, '')}`);
     // What Lambda does: import index.mjs, call handler(event, context). An unknown event is rejected after the
     // cold start has loaded config.json through ENV.configPath, and before any AWS call.
     const script = `
