@@ -1,8 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import type { AlarmKind } from '../shared/domain/plan.ts';
 import type { Role } from '../shared/domain/types.ts';
-import { DIMENSION, type METRIC, METRICS_NAMESPACE } from '../shared/telemetry-names.ts';
+import { type METRIC, METRICS_NAMESPACE } from '../shared/telemetry-names.ts';
 
 /**
  * How the stack finds the controller's metrics and names its alarms.
@@ -11,7 +11,8 @@ import { DIMENSION, type METRIC, METRICS_NAMESPACE } from '../shared/telemetry-n
  * a `service` dimension. CloudWatch identifies a metric by its exact dimension set, so every alarm and graph
  * carries the same `service` dimension as the controller's records (a test reads it from the controller's own
  * metrics emitter). The deployment-wide metrics (heartbeat, RunErrors, the total of Failover) have only that
- * dimension; AlarmRaised adds Kind; pair metrics add Pair; SignalHealth adds Role and Signal.
+ * dimension; AlarmRaised adds Kind. No metric is per pair (the dashboard reads pairs from the controller's
+ * pair-state log lines).
  */
 
 /** Powertools' default dimension name. */
@@ -70,21 +71,5 @@ export function controllerMetric(
     statistic: options.statistic,
     period: options.period,
     ...(options.label ? { label: options.label } : {}),
-  });
-}
-
-/** A per-pair metric at one-minute resolution. */
-export function pairMetric(
-  name: (typeof METRIC)[keyof typeof METRIC],
-  service: string,
-  pair: string,
-  statistic: ControllerMetricOptions['statistic'],
-  extra: Record<string, string> = {},
-): Metric {
-  return controllerMetric(name, {
-    service,
-    dimensions: { [DIMENSION.pair]: pair, ...extra },
-    statistic,
-    period: Duration.minutes(1),
   });
 }

@@ -13,15 +13,8 @@ export const TUNNEL_NAMESPACE = 'VpnFailover/Tunnels';
 export const METRIC = {
   /** 1 per controller run (no dimensions). The heartbeat alarm treats missing data as breaching. */
   heartbeat: 'ControllerHeartbeat',
-  /**
-   * Traffic moves (failover or failback) whose writes began: per pair (dimension Pair, 1 or 0), and per run
-   * for the whole deployment (service dimension only), which the traffic-moved alarm reads.
-   */
+  /** Per run, for the whole deployment: traffic moves (failover or failback) whose writes began. */
   failover: 'Failover',
-  /** 0 = primary carries traffic, 1 = standby, dimension Pair. */
-  activeMember: 'ActiveMember',
-  /** per member and signal: 1 healthy, 0 unhealthy, -1 unknown; dimensions Pair, Role, Signal. */
-  signalHealth: 'SignalHealth',
   /**
    * Per run: the number of pairs whose run failed in part or whole (a route write denied, a conflict, an
    * unreadable state item). No dimensions besides service. The run-errors alarm fires on it.
@@ -34,7 +27,26 @@ export const METRIC = {
   alarmRaised: 'AlarmRaised',
 } as const;
 
-export const DIMENSION = { pair: 'Pair', role: 'Role', signal: 'Signal', kind: 'Kind' } as const;
+export const DIMENSION = { kind: 'Kind' } as const;
+
+/**
+ * The controller's pair-state log line (shared/controller/metrics.ts pairStateLine): one per pair per
+ * evaluation, the message and its fields, which the dashboard's per-pair Logs Insights queries filter and plot.
+ * Member signals are nested: `signals.primary.daemon`.
+ */
+export const PAIR_STATE = {
+  /** the log line's message (pino's `msg`) */
+  message: 'pair state',
+  pair: 'pair',
+  /** primary | standby: the member carrying traffic after the evaluation */
+  active: 'active',
+  /** 0 = primary carries traffic, 1 = standby */
+  activeMember: 'activeMember',
+  /** 1 when the evaluation began moving traffic (failover or failback), else 0 */
+  moved: 'moved',
+  /** per member and signal: 1 healthy, 0 unhealthy, -1 unknown */
+  signals: 'signals',
+} as const;
 
 /** The DynamoDB table's key schema (shared by the state store, the simulator's local table and the CDK table). */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;

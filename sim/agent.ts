@@ -22,7 +22,9 @@ import { ACCOUNT_ID, type SimInstance } from './world-model.ts';
  * that runs the daemon check (the SSM probe's script, sim/probe-script.ts) with the pair's probe settings,
  * debounces its verdict, writes a report item into the agent table on a change and as a heartbeat, and the
  * table's stream that hands `kind: change` records to the controller as the Lambda event source mapping would.
- * The TunnelUp metric it also publishes is modelled by the World (it stops with the agent). Timing from
+ * A TunnelUp that changes while the verdict holds is written at once too (as a heartbeat: the stream does not
+ * invoke the controller), so a report's TunnelUp is never older than the write. The TunnelUp metric it also
+ * publishes is modelled by the World with sim/tunnel-publisher.ts (it stops with the agent). Timing from
  * LatencyModel.agent (sim/latency.ts).
  */
 
@@ -92,6 +94,8 @@ interface Process {
   lastReportAt: number;
   /** a report still to write: set on a change or a heartbeat, cleared by a successful write */
   pending?: AgentReportKind;
+  /** the TunnelUp of the last report written (undefined: not judged, or nothing written yet) */
+  tunnelUp?: 0 | 1;
 }
 
 /** Options of the agents of a simulated account. */
@@ -245,6 +249,7 @@ export class MemberAgents {
       delete process.reported;
       delete process.candidate;
       delete process.pending;
+      delete process.tunnelUp;
       again();
       return;
     }
@@ -263,7 +268,8 @@ export class MemberAgents {
       if (
         process.pending === undefined &&
         process.reported &&
-        now - process.lastReportAt >= AGENT_HEARTBEAT_MS
+        (now - process.lastReportAt >= AGENT_HEARTBEAT_MS ||
+          this.#tunnelUp(instance, process.reported) !== process.tunnelUp)
       )
         process.pending = 'heartbeat';
       const kind = process.pending;
@@ -319,6 +325,7 @@ export class MemberAgents {
     await this.#world.clock.track(() => putAgentItem(this.#dynamo, this.tableName, item));
     process.seq = seq;
     process.lastReportAt = at;
+    process.tunnelUp = this.#tunnelUp(instance, held);
     delete process.pending;
     const report: WrittenReport = {
       pair: pair.name,
@@ -339,15 +346,20 @@ export class MemberAgents {
     if (kind === 'change') this.#stream(key, item, inserted);
   }
 
+  /**
+   * TunnelUp as the agent publishes it: 0 while its verdict is unhealthy, not judged while unknown, and while
+   * healthy the tunnel's real state (as World's metric model: the check's CHILD SAs or its PING_TARGET).
+   */
+  #tunnelUp(instance: SimInstance, held: Held): 0 | 1 | undefined {
+    if (held.verdict === 'unknown') return undefined;
+    return held.verdict === 'healthy' && this.#world.tunnelUp(instance) ? 1 : 0;
+  }
+
   /** The item exactly as the agent's put-item sends it (agent-protocol: attributes of AGENT_ITEM). */
   #item(instance: SimInstance, kind: AgentReportKind, at: number, seq: number, held: Held): AgentItem {
     const n = (value: number) => ({ N: String(value) });
-    // TunnelUp as the agent publishes it: 0 while its verdict is unhealthy, not judged while unknown, and while
-    // healthy the tunnel's real state (as World's metric model: the check's CHILD SAs or its PING_TARGET).
-    const tunnelUp: AgentItem =
-      held.verdict === 'unknown'
-        ? {}
-        : { [AGENT_ITEM.tunnelUp]: n(held.verdict === 'healthy' && this.#world.tunnelUp(instance) ? 1 : 0) };
+    const up = this.#tunnelUp(instance, held);
+    const tunnelUp: AgentItem = up === undefined ? {} : { [AGENT_ITEM.tunnelUp]: n(up) };
     return {
       [AGENT_ITEM.member]: { S: agentMemberKey(this.memberKeyPrefix, instance.id) },
       [AGENT_ITEM.instanceId]: { S: instance.id },

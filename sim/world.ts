@@ -1,5 +1,6 @@
 import type { Config, PairConfig } from '../shared/config/schema.ts';
-import { destinationKind } from '../shared/config/schema.ts';
+import { agentEnabled, destinationKind } from '../shared/config/schema.ts';
+import { agentPublishesTunnelMetric } from '../shared/decide/tunnel-source.ts';
 import type { InstanceState, Role, StatusSummary } from '../shared/domain/types.ts';
 import { ROLES } from '../shared/domain/types.ts';
 import type { VirtualClock } from './clock.ts';
@@ -7,6 +8,7 @@ import type { MemberFault } from './faults.ts';
 import type { LatencyModel, Range } from './latency.ts';
 import { runProbe } from './probe-script.ts';
 import type { Dice } from './random.ts';
+import { TUNNEL_UP_BATCH, TunnelUpPublisher } from './tunnel-publisher.ts';
 import { buildAccount } from './world-build.ts';
 import {
   type Datapoint,
@@ -636,8 +638,9 @@ export class World {
   // ---- tunnel metrics -------------------------------------------------------------------------------------
 
   /**
-   * Each member's agent publishes its tunnel state once a period (TunnelUp, as the publisher it replaced did);
-   * the account starts with some history. The value is the tunnel's real state: the installed CHILD SAs the
+   * Each member's agent takes its tunnel state once a period (TunnelUp, as the publisher it replaced did) and
+   * puts it as sim/tunnel-publisher.ts says (an up tunnel's datapoints in batches); the account starts with some
+   * history. The value is the tunnel's real state: the installed CHILD SAs the
    * agent's check counts (strongswan, libreswan), or the PING_TARGET across the tunnel it may be given.
    */
   #startPublishing(pair: PairConfig): void {
@@ -659,13 +662,21 @@ export class World {
       for (let at = first - interval; at >= this.clock.now() - this.latency.metrics.history; at -= interval) {
         series.unshift({ at, value: 1, visibleAt: at });
       }
+      // The agent batches an up tunnel's datapoints only while its reports stand for them.
+      const publisher = new TunnelUpPublisher(
+        agentEnabled(this.config, pair) && agentPublishesTunnelMetric(pair) ? TUNNEL_UP_BATCH : 1,
+      );
       const tick = (at: number) => {
         this.clock.schedule(at, () => {
           // The agent runs on the instance: nothing is put while the guest is down or booting, or the agent stopped.
           if (this.memberAgentRunning(instance)) {
             const now = this.clock.now();
             const delay = this.#draw(`metric visible ${key}`, this.latency.metrics.visibility);
-            series.push({ at: now, value: this.tunnelUp(instance) ? 1 : 0, visibleAt: now + delay });
+            for (const point of publisher.take(now, this.tunnelUp(instance) ? 1 : 0)) {
+              series.push({ ...point, visibleAt: now + delay });
+            }
+          } else {
+            publisher.stop();
           }
           tick(at + interval);
         });

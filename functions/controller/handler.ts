@@ -13,7 +13,7 @@ export type HandlerDeps = ControllerDeps & { readonly metrics: Metrics };
 /**
  * Handle one invocation: parse the event into a trigger (or reject it, writing nothing), run the controller
  * (a scheduled invocation evaluates at each of its slots and re-checks what asks for it, until the next
- * schedule), publish each run's metrics as it finishes, return the last summary.
+ * schedule), publish each run's metrics and pair-state lines as it finishes, return the last summary.
  */
 export async function handleEvent(
   event: unknown,
@@ -35,12 +35,14 @@ export async function handleEvent(
     deadline: deps.clock.now() + context.getRemainingTimeInMillis(),
   };
   if (trigger.kind === 'schedule') {
-    const runs = await runScheduled(controller, { onRun: (run) => publishRunMetrics(deps.metrics, run) });
+    const runs = await runScheduled(controller, {
+      onRun: (run) => publishRunMetrics(deps.metrics, run, log),
+    });
     const last = runs[runs.length - 1] as RunSummary;
     return { ...last, runs: runs.length };
   }
   const summary = await runController(controller, trigger);
-  publishRunMetrics(deps.metrics, summary);
+  publishRunMetrics(deps.metrics, summary, log);
   return summary;
 }
 

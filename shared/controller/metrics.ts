@@ -1,21 +1,65 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ALARM_KINDS } from '../domain/plan.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../telemetry-names.ts';
+import { type Health, ROLES, type Role, type SignalName } from '../domain/types.ts';
+import type { Log } from '../logger.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE, PAIR_STATE } from '../telemetry-names.ts';
 import type { PairSummary, RunSummary } from './types.ts';
 
 const count = (pairs: readonly PairSummary[], test: (pair: PairSummary) => boolean): number =>
   pairs.filter(test).length;
 
+/** A signal's health as the dashboard plots it: 1 healthy, 0 unhealthy, -1 unknown. */
+const plotted = (health: Health): number => (health === 'healthy' ? 1 : health === 'unhealthy' ? 0 : -1);
+
 /**
- * Publish a run's metrics in CloudWatch embedded metric format (log lines CloudWatch turns into metrics:
- * no PutMetricData call, no extra latency). The CDK app alarms on exactly these names:
- * - deployment-wide (service dimension only): the heartbeat (the controller ran), RunErrors (pairs whose run
- *   failed: it ran and failed), Failover (moves started in this run; an alarm cannot sum over Pair);
- * - per alarm kind (Kind): AlarmRaised, the number of pairs raising it, every kind every run, 0 included, so
- *   each kind's alarm has data to return to OK on;
- * - per pair (Pair): Failover and ActiveMember; per member and signal: SignalHealth (the dashboard).
+ * One pair's state after one evaluation, as the controller logs it (PAIR_STATE.message) and the dashboard's
+ * per-pair Logs Insights widgets read it: the member carrying traffic (0 primary, 1 standby), whether a move
+ * began (1 or 0), and each member's signals (1 healthy, 0 unhealthy, -1 unknown; a signal the pair does not
+ * configure is absent).
  */
-export function publishRunMetrics(metrics: Metrics, summary: RunSummary): void {
+export interface PairStateLine {
+  readonly [PAIR_STATE.pair]: string;
+  readonly [PAIR_STATE.active]: Role;
+  readonly [PAIR_STATE.activeMember]: 0 | 1;
+  readonly [PAIR_STATE.moved]: 0 | 1;
+  readonly [PAIR_STATE.signals]: Partial<Record<Role, Partial<Record<SignalName, number>>>>;
+}
+
+/** The pair-state line of one pair's summary. */
+export function pairStateLine(pair: PairSummary): PairStateLine {
+  const signals: Partial<Record<Role, Partial<Record<SignalName, number>>>> = {};
+  for (const role of ROLES) {
+    const member = pair.members?.[role];
+    if (member === undefined) continue;
+    const shown: Partial<Record<SignalName, number>> = {};
+    for (const [signal, health] of Object.entries(member.signals) as [SignalName, Health][]) {
+      shown[signal] = plotted(health);
+    }
+    signals[role] = shown;
+  }
+  return {
+    [PAIR_STATE.pair]: pair.pair,
+    [PAIR_STATE.active]: pair.active,
+    [PAIR_STATE.activeMember]: pair.active === 'primary' ? 0 : 1,
+    [PAIR_STATE.moved]: pair.moveStarted === true ? 1 : 0,
+    [PAIR_STATE.signals]: signals,
+  };
+}
+
+/**
+ * Publish a run's telemetry. The deployment-wide metrics go out in CloudWatch embedded metric format (log
+ * lines CloudWatch turns into metrics: no PutMetricData call, no extra latency), and the CDK app alarms on
+ * exactly these names:
+ * - the heartbeat (the controller ran), RunErrors (pairs whose run failed: it ran and failed), Failover (moves
+ *   started in this run), with the service dimension only;
+ * - AlarmRaised per alarm kind (Kind): the number of pairs raising it, every kind every run, 0 included, so
+ *   each kind's alarm has data to return to OK on.
+ * Nothing is a metric per pair: each custom metric costs the same every month
+ * (https://aws.amazon.com/cloudwatch/pricing/), so per-pair series would make every further pair cost more
+ * than the rest of its telemetry together. Instead each pair gets one pair-state log line per evaluation
+ * (pairStateLine), which the dashboard's per-pair widgets query with CloudWatch Logs Insights.
+ */
+export function publishRunMetrics(metrics: Metrics, summary: RunSummary, log: Log): void {
   const { pairs } = summary;
   metrics.addMetric(METRIC.heartbeat, MetricUnit.Count, 1);
   metrics.addMetric(
@@ -38,27 +82,7 @@ export function publishRunMetrics(metrics: Metrics, summary: RunSummary): void {
     );
     metrics.publishStoredMetrics();
   }
-  for (const pair of pairs) {
-    metrics.addDimension(DIMENSION.pair, pair.pair);
-    metrics.addMetric(METRIC.failover, MetricUnit.Count, pair.moveStarted === true ? 1 : 0);
-    metrics.addMetric(METRIC.activeMember, MetricUnit.NoUnit, pair.active === 'primary' ? 0 : 1);
-    metrics.publishStoredMetrics();
-    for (const [role, member] of Object.entries(pair.members ?? {})) {
-      for (const [signal, health] of Object.entries(member.signals)) {
-        metrics.addDimensions({
-          [DIMENSION.pair]: pair.pair,
-          [DIMENSION.role]: role,
-          [DIMENSION.signal]: signal,
-        });
-        metrics.addMetric(
-          METRIC.signalHealth,
-          MetricUnit.NoUnit,
-          health === 'healthy' ? 1 : health === 'unhealthy' ? 0 : -1,
-        );
-        metrics.publishStoredMetrics();
-      }
-    }
-  }
+  for (const pair of pairs) log.info(pairStateLine(pair), PAIR_STATE.message);
 }
 
 /** The controller's metrics emitter. */

@@ -11,6 +11,7 @@ import {
 import type { ReadResult } from '../aws/read-result.ts';
 import { type ProbeTarget, probeDaemons, probeParameters } from '../aws/ssm.ts';
 import { agentEnabled, type PairConfig } from '../config/schema.ts';
+import { reportedTunnel } from '../decide/tunnel-source.ts';
 import type { AgentReport } from '../domain/agent.ts';
 import type {
   AgentObservation,
@@ -20,6 +21,7 @@ import type {
   PairMemory,
   PairObservation,
   ProbeObservation,
+  ReportedTunnel,
   Role,
   TunnelObservation,
 } from '../domain/types.ts';
@@ -63,9 +65,11 @@ export const AGENT_READ_WAIT_MS = 2_000;
 
 /**
  * Observe every given pair with as few AWS calls as the APIs allow: one batched read per kind of fact for all
- * pairs together (instance status, route tables, daemon probes, tunnel metrics, Elastic IPs), in parallel,
- * except that the probes wait for the instance status: a member EC2 already reports not running (stopped,
- * terminated, gone) is not probed, so a hard loss is decided without waiting out a probe that cannot answer.
+ * pairs together (instance status, route tables, daemon probes, agent reports, tunnel metrics, Elastic IPs), in
+ * parallel, except that the tunnel metrics wait for the agent reports (a member whose fresh report says its
+ * tunnel is up has no metric read, shared/decide/tunnel-source.ts) and the probes for the instance status: a
+ * member EC2 already reports not running (stopped, terminated, gone) is not probed, so a hard loss is decided
+ * without waiting out a probe that cannot answer.
  * Route-target ENIs come from the pair's memory when known, so a steady tick makes no DescribeInstances call:
  * a member's default target is its primary ENI (device index 0), which EC2 never lets anyone detach, so it
  * cannot change while the instance id stays the same; the memory is keyed by instance id, so a member
@@ -179,18 +183,7 @@ export async function observePairs(
 
   const agentTable = agentTableOf(deps);
   const reporting = agentTable === undefined ? [] : pairs.filter((p) => agentEnabled(deps.config, p));
-  const [statuses, tables, probes, tunnels, addresses, reports] = await Promise.all([
-    statusRead,
-    readRouteTables(clients.ec2, tableIds),
-    probesRead,
-    metered.length === 0
-      ? Promise.resolve<ReadResult<string, Datapoint[]>>({ values: new Map(), errors: [] })
-      : readTunnelMetrics(clients.cloudwatch, {
-          queries: metered.flatMap((p) => ROLES.map((r) => tunnelQuery(p, r))),
-          now: deps.clock.now(),
-          datapoints: Math.max(...metered.map((p) => p.tunnel?.datapointsToBreach ?? 1)),
-        }),
-    allocationIds.length === 0 ? Promise.resolve(undefined) : readElasticIps(clients.ec2, allocationIds),
+  const reportsRead =
     agentTable === undefined || reporting.length === 0
       ? Promise.resolve<ReadResult<string, AgentReport | undefined>>({ values: new Map(), errors: [] })
       : readAgentReports(clients.dynamo, {
@@ -199,7 +192,49 @@ export async function observePairs(
           deadlineMs: startedAt + AGENT_READ_WAIT_MS,
           clock: deps.clock,
           log: deps.log,
-        }),
+        });
+  const agentsRead = reportsRead.then(
+    (reports) =>
+      new Map(
+        reporting.map((p) => [
+          p.name,
+          {
+            primary: agentObservation(deps, p, 'primary', reports),
+            standby: agentObservation(deps, p, 'standby', reports),
+          },
+        ]),
+      ),
+  );
+  // The tunnel metric is read only for members whose agent report cannot stand for it (reportedTunnel): the
+  // reports come first (DynamoDB answers in milliseconds, while the probes take seconds alongside).
+  const tunnelsRead = agentsRead.then(async (agents) => {
+    const reported = new Map<string, ReportedTunnel>();
+    const queries = metered.flatMap((p) => {
+      const agent = agents.get(p.name);
+      return ROLES.flatMap((r) => {
+        const fromReport = reportedTunnel(p, agent?.[r], deps.clock.now());
+        if (fromReport === undefined) return [tunnelQuery(p, r)];
+        reported.set(`${p.name}/${r}`, fromReport);
+        return [];
+      });
+    });
+    const read =
+      queries.length === 0
+        ? { values: new Map<string, Datapoint[]>(), errors: [] }
+        : await readTunnelMetrics(clients.cloudwatch, {
+            queries,
+            now: deps.clock.now(),
+            datapoints: Math.max(...metered.map((p) => p.tunnel?.datapointsToBreach ?? 1)),
+          });
+    return { ...read, reported };
+  });
+  const [statuses, tables, probes, tunnels, addresses, agents] = await Promise.all([
+    statusRead,
+    readRouteTables(clients.ec2, tableIds),
+    probesRead,
+    tunnelsRead,
+    allocationIds.length === 0 ? Promise.resolve(undefined) : readElasticIps(clients.ec2, allocationIds),
+    agentsRead,
   ]);
   const deletedEnis = await deletedRouteTargets(deps, pairs, tables.values, new Set(knownEnis.values()));
 
@@ -232,20 +267,15 @@ export async function observePairs(
         ? {}
         : {
             tunnels: {
-              primary: tunnelObservation(p, 'primary', tunnels.values, tunnels.errors),
-              standby: tunnelObservation(p, 'standby', tunnels.values, tunnels.errors),
+              primary: tunnelObservation(p, 'primary', tunnels),
+              standby: tunnelObservation(p, 'standby', tunnels),
             },
           }),
       ...(tableFailed ? {} : { routes: managedRoutes(p, tables.values, deletedEnis) }),
       ...(allocation === undefined || addresses === undefined || !addresses.values.has(allocation)
         ? {}
         : { elasticIpOn: elasticIpHolder(addresses.values.get(allocation)?.networkInterfaceId, eniOf) }),
-      ...(reporting.includes(p) && {
-        agent: {
-          primary: agentObservation(deps, p, 'primary', reports),
-          standby: agentObservation(deps, p, 'standby', reports),
-        },
-      }),
+      ...(agents.has(p.name) && { agent: agents.get(p.name) }),
     };
     observations.set(p.name, observation);
   }
@@ -325,20 +355,23 @@ function probeTargets(
   });
 }
 
+/** A member's tunnel reading: from its agent's report, else from the metric (or why the metric was unreadable). */
 function tunnelObservation(
   pair: PairConfig,
   role: Role,
-  values: ReadonlyMap<string, Datapoint[]>,
-  errors: readonly string[],
+  read: ReadResult<string, Datapoint[]> & { readonly reported: ReadonlyMap<string, ReportedTunnel> },
 ): TunnelObservation {
   const key = `${pair.name}/${role}`;
-  const series = values.get(key);
+  const instanceId = pair[role].instanceId;
+  const reported = read.reported.get(key);
+  if (reported !== undefined) return { instanceId, reported };
+  const series = read.values.get(key);
   return series === undefined
     ? {
-        instanceId: pair[role].instanceId,
-        detail: errors.find((e) => e.startsWith(key)) ?? errors[0] ?? 'metric not readable',
+        instanceId,
+        detail: read.errors.find((e) => e.startsWith(key)) ?? read.errors[0] ?? 'metric not readable',
       }
-    : { instanceId: pair[role].instanceId, datapoints: series };
+    : { instanceId, datapoints: series };
 }
 
 /**

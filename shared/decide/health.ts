@@ -151,7 +151,8 @@ function daemonSignal(
  * of M, as a CloudWatch alarm counts datapoints to alarm); too few datapoints, or an unreadable metric, is
  * unknown. Only fresh datapoints count: one whose period ended longer ago than the signal's window (period
  * times datapointsToBreach) plus TUNNEL_PUBLICATION_LAG_S is stale, so a publisher that stopped reads unknown,
- * not healthy on its last words.
+ * not healthy on its last words. A reading taken from the member agent's report (shared/decide/tunnel-source.ts)
+ * reads healthy, named as the report's, when its value does not breach.
  */
 function tunnelSignal(
   pair: PairConfig,
@@ -162,6 +163,17 @@ function tunnelSignal(
   const tunnel = pair.tunnel;
   if (tunnel === undefined) return undefined;
   const metric = observation.tunnels?.[role];
+  const operator = tunnel.comparison === 'lessThan' ? '<' : '>';
+  const breaches = (value: number): boolean =>
+    tunnel.comparison === 'lessThan' ? value < tunnel.threshold : value > tunnel.threshold;
+  const reported = metric?.reported;
+  // Only a value that does not breach stands for the metric: a breach is judged on M datapoints, never one.
+  if (reported !== undefined && !breaches(reported.value)) {
+    return {
+      health: 'healthy',
+      reason: `${tunnel.metricName} ${reported.value} in the agent's report sent at ${iso(reported.at)} (metric not read)`,
+    };
+  }
   if (metric?.datapoints === undefined) {
     return {
       health: 'unknown',
@@ -185,9 +197,6 @@ function tunnelSignal(
     };
   }
   const newest = fresh.slice(0, needed).map((p) => p.value);
-  const operator = tunnel.comparison === 'lessThan' ? '<' : '>';
-  const breaches = (value: number): boolean =>
-    tunnel.comparison === 'lessThan' ? value < tunnel.threshold : value > tunnel.threshold;
   const shown = newest.join(', ');
   return newest.every(breaches)
     ? {

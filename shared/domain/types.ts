@@ -82,11 +82,23 @@ export interface Datapoint {
   readonly value: number;
 }
 
-/** The recent datapoints of one member's tunnel metric, newest first. */
+/** A member's TunnelUp as its member agent's report carries it, taken instead of reading the metric. */
+export interface ReportedTunnel {
+  /** epoch ms the report was sent */
+  readonly at: number;
+  readonly value: number;
+}
+
+/**
+ * One member's tunnel reading: the recent datapoints of its tunnel metric, newest first, or the value its
+ * member agent's report carries (shared/decide/tunnel-source.ts says when), never both.
+ */
 export interface TunnelObservation {
   readonly instanceId: string;
-  /** undefined when the metric could not be read at all (API error) */
+  /** undefined when the metric was not read (`reported`) or could not be read at all (API error) */
   readonly datapoints?: readonly Datapoint[];
+  /** the reading taken from the agent's report; the metric was not read */
+  readonly reported?: ReportedTunnel;
   readonly detail?: string;
 }
 

@@ -3,6 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { publishRunMetrics } from '../../shared/controller/metrics.ts';
 import type { PairSummary, RunSummary } from '../../shared/controller/types.ts';
 import { ALARM_KINDS } from '../../shared/domain/plan.ts';
+import { type Log, silentLogger } from '../../shared/logger.ts';
+import { PAIR_STATE } from '../../shared/telemetry-names.ts';
+
+/** Records each info line the controller logs: its fields and message. */
+function lines() {
+  const logged: Array<{ fields: Record<string, unknown>; message?: string }> = [];
+  const log: Log = {
+    ...silentLogger,
+    info: (fields: object, message?: string) => {
+      logged.push({ fields: fields as Record<string, unknown>, message });
+    },
+  };
+  return { log, logged };
+}
 
 /** Records each published metric set: its dimensions and values. */
 function recorder() {
@@ -59,21 +73,57 @@ const raisedByKind = (published: ReturnType<typeof recorder>['published']) =>
     .map((p) => [p.dimensions.Kind, p.values.AlarmRaised]);
 
 describe('controller metrics', () => {
-  it('publish the heartbeat with the run errors and moves of the whole deployment, then per pair what the dashboard reads', () => {
+  it('publish the heartbeat with the run errors and moves of the whole deployment, and no metric per pair', () => {
     const { metrics, published } = recorder();
-    publishRunMetrics(metrics, run([pair({})]));
+    publishRunMetrics(metrics, run([pair({ pair: 'a' }), pair({ pair: 'b' })]), silentLogger);
 
     expect(published[0]).toEqual({
       dimensions: {},
       values: { ControllerHeartbeat: 1, RunErrors: 0, Failover: 0 },
     });
-    expect(published.find((p) => p.dimensions.Pair === 'branch-a' && !p.dimensions.Signal)).toEqual({
-      dimensions: { Pair: 'branch-a' },
-      values: { Failover: 0, ActiveMember: 0 },
-    });
-    expect(published.map((p) => [p.dimensions, p.values.SignalHealth])).toContainEqual([
-      { Pair: 'branch-a', Role: 'standby', Signal: 'daemon' },
-      -1,
+    // every other set is one alarm kind's count: nothing carries a pair
+    expect(published.slice(1).map((p) => Object.keys(p.dimensions))).toEqual(ALARM_KINDS.map(() => ['Kind']));
+  });
+
+  it('log one pair-state line per pair per evaluation with the active member, each signal and whether traffic moved', () => {
+    const { log, logged } = lines();
+    publishRunMetrics(
+      recorder().metrics,
+      run([
+        pair({ pair: 'a' }),
+        pair({
+          pair: 'b',
+          plan: 'failover',
+          active: 'standby',
+          moveStarted: true,
+          members: {
+            primary: {
+              health: 'unhealthy',
+              reason: '',
+              signals: { instance: 'healthy', daemon: 'unhealthy', tunnel: 'unknown' },
+            },
+            standby: { health: 'healthy', reason: '', signals: { instance: 'healthy', daemon: 'healthy' } },
+          },
+        }),
+      ]),
+      log,
+    );
+
+    expect(logged.filter((l) => l.message === PAIR_STATE.message).map((l) => l.fields)).toEqual([
+      {
+        pair: 'a',
+        active: 'primary',
+        activeMember: 0,
+        moved: 0,
+        signals: { primary: { instance: 1, daemon: 1 }, standby: { instance: 1, daemon: -1 } },
+      },
+      {
+        pair: 'b',
+        active: 'standby',
+        activeMember: 1,
+        moved: 1,
+        signals: { primary: { instance: 1, daemon: 0, tunnel: -1 }, standby: { instance: 1, daemon: 1 } },
+      },
     ]);
   });
 
@@ -92,6 +142,7 @@ describe('controller metrics', () => {
         }),
         pair({ pair: 'c' }),
       ]),
+      silentLogger,
     );
 
     expect(raisedByKind(published)).toEqual(
@@ -104,6 +155,7 @@ describe('controller metrics', () => {
     publishRunMetrics(
       metrics,
       run([pair({ pair: 'a', error: 'AccessDenied' }), pair({ pair: 'b', error: 'conflict' }), pair({})]),
+      silentLogger,
     );
 
     expect(deploymentWide(published)?.values).toMatchObject({ ControllerHeartbeat: 1, RunErrors: 2 });
@@ -111,6 +163,7 @@ describe('controller metrics', () => {
 
   it('count every move whose writes began, even when some writes failed, and no dry run or refused move', () => {
     const { metrics, published } = recorder();
+    const { log, logged } = lines();
     publishRunMetrics(
       metrics,
       run([
@@ -119,14 +172,13 @@ describe('controller metrics', () => {
         pair({ pair: 'dry', plan: 'failover', dryRun: true }),
         pair({ pair: 'not-started', plan: 'failback', error: 'conflict' }),
       ]),
+      log,
     );
 
     expect(deploymentWide(published)?.values.Failover).toBe(2);
-    const perPair = Object.fromEntries(
-      published
-        .filter((p) => p.dimensions.Pair && p.values.Failover !== undefined)
-        .map((p) => [p.dimensions.Pair, p.values.Failover]),
+    const moved = Object.fromEntries(
+      logged.filter((l) => l.message === PAIR_STATE.message).map((l) => [l.fields.pair, l.fields.moved]),
     );
-    expect(perPair).toEqual({ moved: 1, partly: 1, dry: 0, 'not-started': 0 });
+    expect(moved).toEqual({ moved: 1, partly: 1, dry: 0, 'not-started': 0 });
   });
 });
