@@ -224,8 +224,8 @@ export class LocalStepFunctions {
 
   /** Make a state machine startable; `runTask` answers every Task state. */
   register(stateMachineArn: string, definition: StateMachineDefinition, runTask: TaskRunner): void {
-    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution.
-    new StateMachine(definition);
+    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution; on a copy, as runs do.
+    new StateMachine(structuredClone(definition));
     this.#machines.set(stateMachineArn, { definition, runTask });
   }
 
@@ -407,7 +407,8 @@ export class LocalStepFunctions {
         ]),
     );
 
-    const engine = new StateMachine(machine.definition);
+    // A copy: the engine rewrites the definition it is given, and the synthesized one is shared by every run.
+    const engine = new StateMachine(structuredClone(machine.definition));
     const run = engine.run(start.parsedInput as never, {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       context: {

@@ -1,5 +1,6 @@
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import {
+  DescribeAddressesCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeRouteTablesCommand,
@@ -406,5 +407,83 @@ describe('observe across runs: what differential silence needs is remembered in 
       plans.push((await runController(deps(clock), { kind: 'schedule' })).pairs[0]?.plan);
     }
     expect(plans.every((plan) => plan === 'noop')).toBe(true);
+  });
+});
+
+const awsError = (name: string, message: string) =>
+  Object.assign(new Error(message), { name, $metadata: {} });
+
+describe('observe: what it could not read is unknown, with the reason', () => {
+  it("leaves each member's tunnel metric without datapoints, naming CloudWatch's error, when GetMetricData fails", async () => {
+    cloudwatch.on(GetMetricDataCommand).rejects(awsError('AccessDenied', 'not allowed to read metrics'));
+
+    const seen = (await observePairs(deps(), [pair], learnt())).get('branch-a');
+
+    for (const role of ['primary', 'standby'] as const) {
+      expect(seen?.tunnels?.[role]).toEqual({
+        instanceId: pair[role].instanceId,
+        detail: expect.stringMatching(/^GetMetricData .*not allowed to read metrics/),
+      });
+    }
+    // The other signals are still read.
+    expect(seen?.probes?.primary.outcome).toBe('succeeded');
+  });
+
+  it('reports no routes at all, rather than routes missing, when the route table cannot be read', async () => {
+    ec2.on(DescribeRouteTablesCommand).rejects(awsError('UnauthorizedOperation', 'not authorized'));
+
+    const seen = (await observePairs(deps(), [pair], learnt())).get('branch-a');
+
+    expect(seen?.routes).toBeUndefined();
+    expect(seen?.instances.primary.found).toBe(true);
+  });
+
+  it("reports the agent's reports unreadable on both members, with the reason, when the agent table cannot be read", async () => {
+    const withAgent = {
+      ...deps(),
+      agentTableName: 'no-such-table',
+      agentMemberKeyPrefix: 'arn:aws:ec2:eu-west-1:123456789012:instance/',
+    };
+
+    const seen = (await observePairs(withAgent, [pair], learnt())).get('branch-a');
+
+    for (const role of ['primary', 'standby'] as const) {
+      expect(seen?.agent?.[role]).toEqual({
+        readable: false,
+        detail: expect.stringMatching(/no-such-table|not found|ResourceNotFound/i),
+      });
+    }
+  });
+});
+
+describe('observe: where the Elastic IP is', () => {
+  const ALLOCATION = 'eipalloc-0123456789abcdef0';
+  const withIp = { ...pair, elasticIp: { allocationId: ALLOCATION } };
+  const heldBy = (eni: string | undefined) =>
+    ec2.on(DescribeAddressesCommand).resolves({
+      Addresses: [
+        { AllocationId: ALLOCATION, PublicIp: '198.51.100.7', ...(eni ? { NetworkInterfaceId: eni } : {}) },
+      ],
+    });
+
+  it.each([
+    ['the standby', 'standby', ENI[STANDBY]],
+    ['an interface of neither member', 'other', 'eni-0999999999999999f'],
+    ['nothing', 'none', undefined],
+  ] as const)('on %s reads %s', async (_, holder, eni) => {
+    heldBy(eni);
+
+    const seen = (await observePairs(deps(), [withIp], learnt())).get('branch-a');
+
+    expect(seen?.elasticIpOn).toBe(holder);
+  });
+
+  it('is left unknown, not "none", when DescribeAddresses fails', async () => {
+    ec2.on(DescribeAddressesCommand).rejects(awsError('UnauthorizedOperation', 'not authorized'));
+
+    const seen = (await observePairs(deps(), [withIp], learnt())).get('branch-a');
+
+    expect(seen).toBeDefined();
+    expect(seen?.elasticIpOn).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,27 +23,44 @@ writeFileSync(
 `,
 );
 
-/** Run the app the way `cdk synth` does: the CLI passes context and the output directory as environment. */
+/** How a run of the app ended. */
+interface AppRun {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Run the app the way `cdk synth` does: the CLI passes context and the output directory as environment. Not
+ * blocking, so that the runs (each loads the CDK afresh) overlap.
+ */
 function runApp(
   context: Record<string, unknown>,
   outdir = mkdtempSync(join(scratch, 'out-')),
   env: Record<string, string | undefined> = {},
-) {
+): Promise<AppRun> {
   const merged: Record<string, string | undefined> = { ...process.env, ...env };
   for (const [key, value] of Object.entries(merged)) if (value === undefined) delete merged[key];
-  return spawnSync(process.execPath, ['infra/bin/app.ts'], {
-    encoding: 'utf8',
-    env: { ...merged, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir },
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['infra/bin/app.ts'],
+      { encoding: 'utf8', env: { ...merged, CDK_CONTEXT_JSON: JSON.stringify(context), CDK_OUTDIR: outdir } },
+      (error, stdout, stderr) => {
+        const status = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        resolve({ status, stdout, stderr });
+      },
+    );
   });
 }
 
 /** The example configuration, which tests name explicitly as a user must. */
 const EXAMPLE = 'examples/pairs.yaml';
 
-describe('the CDK app', () => {
-  it('refuses to synth without -c config=FILE, in one line naming what to pass and the example, writing no template', () => {
+describe.concurrent('the CDK app, run as the CDK CLI runs it', () => {
+  it('refuses to synth without -c config=FILE, in one line naming what to pass and the example, writing no template', async () => {
     const outdir = mkdtempSync(join(scratch, 'out-'));
-    const result = runApp({}, outdir);
+    const result = await runApp({}, outdir);
     expect(result.status).toBe(1);
     expect(result.stderr).toBe(
       'no configuration named: pass -c config=FILE (e.g. npx cdk deploy -c config=my-pairs.yaml); examples/pairs.yaml is there to try with\n',
@@ -51,15 +68,9 @@ describe('the CDK app', () => {
     expect(readdirSync(outdir)).toEqual([]);
   });
 
-  it('refuses to build the stack in process without a configuration', () => {
-    const app = testApp({ ...SKIP_BUNDLING, nag: 'false' });
-    expect(() => buildApp(app)).toThrow(ConfigNotNamedError);
-    expect(app.node.children).toEqual([]);
-  });
-
-  it('synthesizes a named configuration without AWS credentials', () => {
+  it('synthesizes a named configuration without AWS credentials', async () => {
     const outdir = mkdtempSync(join(scratch, 'out-'));
-    const result = runApp({ ...SKIP_BUNDLING, nag: 'false', config: EXAMPLE }, outdir, {
+    const result = await runApp({ ...SKIP_BUNDLING, nag: 'false', config: EXAMPLE }, outdir, {
       AWS_ACCESS_KEY_ID: undefined,
       AWS_SECRET_ACCESS_KEY: undefined,
       AWS_SESSION_TOKEN: undefined,
@@ -76,8 +87,8 @@ describe('the CDK app', () => {
     expect(template.Outputs.DeploymentName.Value).toBe('VpnFailover');
   });
 
-  it('fails synth on an invalid configuration, listing every problem by its path, before bundling anything', () => {
-    const result = runApp({ config: invalidConfig });
+  it('fails synth on an invalid configuration, listing every problem by its path, before bundling anything', async () => {
+    const result = await runApp({ config: invalidConfig });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`invalid configuration ${invalidConfig}`);
     expect(result.stderr).toContain('pairs[0].standby.instanceId: expected i-… (got "not-an-instance")');
@@ -85,7 +96,7 @@ describe('the CDK app', () => {
     expect(result.stderr).not.toContain('Bundling');
   });
 
-  it('fails synth when recovery alarms for every member would not fit in one stack, saying what to change', () => {
+  it('fails synth when recovery alarms for every member would not fit in one stack, saying what to change', async () => {
     const tooMany = join(scratch, 'recover-250.json');
     const pairs = Array.from({ length: 250 }, (_, i) => ({
       name: `pair-${i}`,
@@ -95,7 +106,7 @@ describe('the CDK app', () => {
       destinations: ['10.50.0.0/16'],
     }));
     writeFileSync(tooMany, JSON.stringify({ pairs }));
-    const result = runApp({ config: tooMany, recoverMembers: 'true' });
+    const result = await runApp({ config: tooMany, recoverMembers: 'true' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(
       'recoverMembers: recoverMembers with 250 pairs needs 500 alarms, so the stack would hold',
@@ -103,10 +114,18 @@ describe('the CDK app', () => {
     expect(result.stderr).toContain("above CloudFormation's limit of 500");
   });
 
-  it('fails synth on a configuration file that does not exist', () => {
-    const result = runApp({ config: join(scratch, 'missing.yaml') });
+  it('fails synth on a configuration file that does not exist', async () => {
+    const result = await runApp({ config: join(scratch, 'missing.yaml') });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('missing.yaml');
+  });
+});
+
+describe('the CDK app, built in process', () => {
+  it('refuses to build the stack in process without a configuration', () => {
+    const app = testApp({ ...SKIP_BUNDLING, nag: 'false' });
+    expect(() => buildApp(app)).toThrow(ConfigNotNamedError);
+    expect(app.node.children).toEqual([]);
   });
 
   it('reports the configuration problems as an InputError when built in process', () => {

@@ -41,6 +41,11 @@ const { template, stack } = example;
 const controllerFn = stack.controller.controller;
 const fnId = logicalIdOf(stack, controllerFn);
 const topicRef = { Ref: logicalIdOf(stack, stack.controller.topic) };
+/** The controller's bundle directory in the cloud assembly: the asset its Code names (the resize step has its own). */
+const controllerBundle = join(
+  example.app.outdir,
+  `asset.${String(template.toJSON().Resources[fnId].Properties.Code.S3Key).replace(/\.zip$/, '')}`,
+);
 
 // A deployment using every option: Elastic IPs (one pair with configured ENIs, one without), a pair without a
 // daemon probe, fast mode, an email, recovery alarms and a destroyable table. Not bundled.
@@ -161,12 +166,7 @@ describe('controller Lambda', () => {
   });
 
   it('ships the validated configuration as config.json inside an ESM bundle', () => {
-    const assets = readdirSync(example.app.outdir).filter((name) => name.startsWith('asset.'));
-    const bundle = assets
-      .map((name) => join(example.app.outdir, name))
-      .find((dir) => readdirSync(dir).includes('index.mjs'));
-    expect(bundle).toBeDefined();
-    const dir = bundle as string;
+    const dir = controllerBundle;
     const shipped = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(shipped).toEqual(loadConfigFile('examples/pairs.yaml'));
     // What the Lambda does at cold start: the shipped file validates to the same configuration.
@@ -176,9 +176,7 @@ describe('controller Lambda', () => {
   });
 
   it('the bundle starts under Node 24 as an ES module, reads its bundled configuration and rejects an unknown event with a stack trace naming the functions as written', () => {
-    // The controller's own asset (the resize step's is bundled too): named by the hash its code's S3 key carries.
-    const { S3Key } = template.toJSON().Resources[fnId].Properties.Code as { S3Key: string };
-    const dir = join(example.app.outdir, `asset.${S3Key.replace(/\.zip$/, '')}`);
+    const dir = controllerBundle;
     // What Lambda does: import index.mjs, call handler(event, context). An unknown event is rejected after the
     // cold start has loaded config.json through ENV.configPath, and before any AWS call.
     const script = `

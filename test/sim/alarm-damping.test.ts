@@ -35,22 +35,37 @@ const MODES: [string, Config][] = [
 /** Seeds chosen so that, in fast mode, every unknown alarm is raised in at least one run. */
 const SEEDS = [2, 4];
 
+/**
+ * Throttling from 1m to 11m, then 14 calm minutes for the raised alarms to clear: each (mode, seed) runs once,
+ * and the tests that look at the same run share it.
+ */
+const runs = new Map<string, Promise<SimulateOutput>>();
+function throttled(config: Config | undefined, seed: number): Promise<SimulateOutput> {
+  const key = `${JSON.stringify(config)} ${seed}`;
+  let run = runs.get(key);
+  if (run === undefined) {
+    run = runScenario(
+      scenarioOf(
+        {
+          duration: '25m',
+          faults: [{ at: '1m', target: '*', fault: 'api-throttling', rate: 0.5, for: '10m' }],
+        },
+        config,
+      ),
+      { seed },
+    );
+    runs.set(key, run);
+  }
+  return run;
+}
+
 describe('alarms while half the API calls are throttled', () => {
   it.each(MODES)(
     '%s: for 10 minutes of 50 % throttling, each alarm is raised at most once and cleared at most once, none says unhealthy, and no route moves',
     async (_mode, config) => {
       for (const seed of SEEDS) {
-        // Act: throttling from 1m to 11m, then 14 calm minutes for the raised alarms to clear.
-        const output = await runScenario(
-          scenarioOf(
-            {
-              duration: '25m',
-              faults: [{ at: '1m', target: '*', fault: 'api-throttling', rate: 0.5, for: '10m' }],
-            },
-            config,
-          ),
-          { seed },
-        );
+        // Act
+        const output = await throttled(config, seed);
 
         // Assess
         const changes = alarmChanges(output);
@@ -67,16 +82,7 @@ describe('alarms while half the API calls are throttled', () => {
   );
 
   it('fast mode: a persistent unknown is still reported, once, and cleared only after the throttling ends', async () => {
-    const output = await runScenario(
-      scenarioOf(
-        {
-          duration: '25m',
-          faults: [{ at: '1m', target: '*', fault: 'api-throttling', rate: 0.5, for: '10m' }],
-        },
-        MODES[1]?.[1],
-      ),
-      { seed: 4 },
-    );
+    const output = await throttled(MODES[1]?.[1], 4);
 
     const raised = of(output, 'alarm').map((a) => a.alarm);
     const cleared = of(output, 'alarm-cleared');

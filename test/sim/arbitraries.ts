@@ -166,7 +166,7 @@ const zoneLossShape = fc.record({
   healAfter: sometimes(0.5, fc.integer({ min: 30, max: 240 })),
 });
 
-const caseShape = fc.record({
+const caseFields = {
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   minutes: fc.integer({ min: 6, max: 12 }),
   pairs: fc.array(pairShape, { minLength: 1, maxLength: PAIR_NAMES.length }),
@@ -189,7 +189,9 @@ const caseShape = fc.record({
   // 1000: unreserved, as the stack deploys the controller; 1-3: an account that reserves concurrency for it.
   reservedConcurrency: fc.constantFrom(1, 2, 3, 1000, 1000),
   zoneLoss: sometimes(0.12, zoneLossShape),
-});
+};
+
+const caseShape = fc.record(caseFields);
 
 type CaseShape = typeof caseShape extends fc.Arbitrary<infer T> ? T : never;
 
@@ -355,6 +357,79 @@ export function chaosCaseOf(document: ScenarioDocument, reservedConcurrency = 1)
 export const chaosCase: fc.Arbitrary<ChaosCase> = caseShape.map((shape) =>
   chaosCaseOf(documentOf(shape), shape.reservedConcurrency),
 );
+
+/** A soft fault (the daemon or the tunnel) that heals: what the streak and failback rules are about. */
+const softFault = fc.record({
+  fault: fc.constantFrom<MemberFault>('daemon-down', 'tunnel-down'),
+  healAfter: fc.integer({ min: 20, max: 90 }),
+});
+
+/**
+ * Schedules aimed at the situations the random mix reaches least often, each still random around them:
+ * - a zone-wide loss of every primary (traffic must move in time, the Elastic IP with it);
+ * - both members of the first pair lost, one after the other (an alarm, and no move to a dead member);
+ * - the first pair's primary failing softly and recovering, with automatic failback (which waits for the
+ *   cooldown).
+ * The rest of the schedule (throttling, state-table errors, crashes, commands, concurrency) is drawn as usual.
+ */
+export const targetedCase: fc.Arbitrary<ChaosCase> = fc
+  .oneof(
+    fc.record({
+      ...caseFields,
+      zoneLoss: zoneLossShape.map((loss) => ({ ...loss, role: 'primary' as Role })),
+    }),
+    fc
+      .record({
+        ...caseFields,
+        lost: fc.record({
+          at: fc.integer({ min: 0, max: 500 }),
+          after: fc.integer({ min: 0, max: 400 }),
+          first: fc.constantFrom<Role>('primary', 'standby'),
+          fault: fc.constantFrom<MemberFault>('stop', 'terminate', 'system-impaired', 'daemon-down'),
+        }),
+      })
+      .map(({ lost, ...shape }) => ({
+        ...shape,
+        faults: [
+          ...shape.faults,
+          ...(['primary', 'standby'] as const).map((role) => ({
+            at: role === lost.first ? lost.at : lost.at + lost.after,
+            pair: 0,
+            role,
+            fault: lost.fault,
+            healAfter: undefined,
+            lead: 0,
+          })),
+        ],
+      })),
+    fc
+      .record({
+        ...caseFields,
+        flap: fc.record({ at: fc.integer({ min: 0, max: 600 }), fault: softFault }),
+        failbackAfter: fc.integer({ min: 1, max: 3 }),
+      })
+      .map(({ flap, failbackAfter, ...shape }) => ({
+        ...shape,
+        // The first pair's probe sees the daemon, and the fault lasts long enough for its streak to complete.
+        pairs: shape.pairs.map((pair, i) =>
+          i === 0 ? { ...pair, probe: 'strongswan' as const, large: false, failbackAfter } : pair,
+        ),
+        // Nothing else fails and no operator steps in, so that the move back is the automatic failback.
+        zoneLoss: undefined,
+        commands: [],
+        faults: [
+          {
+            fault: flap.fault.fault,
+            healAfter: flap.fault.healAfter + 70 * (shape.pairs[0]?.unhealthyThreshold ?? 1),
+            at: flap.at,
+            pair: 0,
+            role: 'primary' as Role,
+            lead: 0,
+          },
+        ],
+      })),
+  )
+  .map((shape) => chaosCaseOf(documentOf(shape), shape.reservedConcurrency));
 
 const agentFault = fc.constantFrom<MemberFault>('agent-stop', 'agent-stop', 'agent-start');
 

@@ -8,8 +8,28 @@ import { z } from 'zod';
 
 const run = promisify(execFile);
 
+/** How a run of the CLI ended. */
+interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs by their arguments: the simulation is deterministic, so tests that ask for the same run share it. */
+const runs = new Map<string, Promise<CliRun>>();
+
 /** Run the CLI as a user would (node cli/bin.ts ...), never throwing on a non-zero exit. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(...args: string[]): Promise<CliRun> {
+  const key = JSON.stringify(args);
+  let result = runs.get(key);
+  if (result === undefined) {
+    result = runCli(args);
+    runs.set(key, result);
+  }
+  return result;
+}
+
+async function runCli(args: readonly string[]): Promise<CliRun> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { cwd: process.cwd() });
     return { code: 0, stdout, stderr };
