@@ -94,6 +94,8 @@ export async function createOperatorAccount(config: Config): Promise<OperatorAcc
     config,
     tableName: account.tableName,
     probeDocument: account.probeDocument,
+    // The deployed function reads the member agents' reports (its agent-table environment), as here.
+    ...account.agents.controllerDeps(),
     clock: account.clock,
     log: silentLogger,
     metrics: createMetrics(),
