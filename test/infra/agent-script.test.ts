@@ -223,6 +223,17 @@ const asked = (run: Run): number[] => (run.files.asked ?? '').split('\n').filter
 const CHARON_DOWN = `echo "connecting to 'unix:///var/run/charon.vici' failed: No such file or directory" >&2; exit 1`;
 
 describe.concurrent('member agent: what it reports', () => {
+  /** Two checks of a healthy daemon, and the time around them: two tests read this one run. */
+  let healthy: Promise<{ run: Run; before: number; after: number }> | undefined;
+  const healthyRun = () => {
+    healthy ??= (async () => {
+      const before = Date.now();
+      const run = await runAgent(2, { swanctl: swanctl(1) });
+      return { run, before, after: Date.now() };
+    })();
+    return healthy;
+  };
+
   it('a daemon with 2 CHILD SAs is reported healthy once, as a change, then re-stated by heartbeats', async () => {
     const run = await runAgent(10, { swanctl: swanctl(2) }, { MIN_SAS: '2', HEARTBEAT: '0.3' });
     expect(run.status).toBe(0);
@@ -251,9 +262,7 @@ describe.concurrent('member agent: what it reports', () => {
   });
 
   it('the report is keyed by this instance ARN from IMDSv2, and every attribute is what the controller reads', async () => {
-    const before = Date.now();
-    const run = await runAgent(2, { swanctl: swanctl(1) });
-    const after = Date.now();
+    const { run, before, after } = await healthyRun();
     const [item] = reports(run);
     expect(item).toBeDefined();
     if (!item) return;
@@ -279,7 +288,7 @@ describe.concurrent('member agent: what it reports', () => {
   });
 
   it("writes the report with one curl request to the Region's DynamoDB, signed by curl, the item in its body", async () => {
-    const run = await runAgent(2, { swanctl: swanctl(1) });
+    const { run } = await healthyRun();
     const puts = run.calls.filter((call) => call.includes('X-Amz-Target: DynamoDB_20120810.PutItem'));
     expect(puts).toEqual([
       'curl -s -K - --connect-timeout 1 --max-time 3 --aws-sigv4 aws:amz:eu-west-1:dynamodb' +
@@ -659,7 +668,7 @@ describe.concurrent('member agent: the TunnelUp metric', () => {
 
 describe.concurrent('member agent: settings, unit and policy', () => {
   it('a bad setting stops the agent with one line naming it, before it checks or writes anything', async () => {
-    for (const [name, value] of [
+    const bad = [
       ['CHECK_INTERVAL', 'soon'],
       ['PROBE', 'openvpn'],
       ['REPORT_TABLE', 'x'],
@@ -667,8 +676,15 @@ describe.concurrent('member agent: settings, unit and policy', () => {
       ['DEBOUNCE', '0'],
       ['AGENT_VERSION', 'v'.repeat(65)],
       ['REPORT_WITH', 'aws'],
-    ] as const) {
-      const run = await runAgent(1, { swanctl: swanctl(1) }, { [name]: value });
+    ] as const;
+    // each stops at once: run them side by side
+    const runs = await Promise.all(
+      bad.map(async ([name, value]) => ({
+        name,
+        run: await runAgent(1, { swanctl: swanctl(1) }, { [name]: value }),
+      })),
+    );
+    for (const { name, run } of runs) {
       expect(run.status, name).toBe(78);
       expect(run.stdout.trim().split('\n'), name).toEqual([
         expect.stringMatching(new RegExp(`^vpn-failover-agent: bad setting: ${name}=`)),
