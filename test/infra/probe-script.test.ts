@@ -6,7 +6,7 @@ import {
   PROBE_PARAMETER_PATTERNS,
   PROBE_PEER_LINE,
 } from '../../shared/telemetry-names.ts';
-import { type Fakes, HANGING, printing, runWithFakes, swanctl } from './stubs.ts';
+import { type Fakes, HANGING, printing, runWithFakesAsync, swanctl } from './stubs.ts';
 
 /**
  * The exact script the probe document ships (SSM runs runCommand joined by newlines), run under bash and under
@@ -167,7 +167,8 @@ echo '#3: "office/0x1", type=ESP, add_time=1700000000, inBytes=0, outBytes=0'`,
   },
 ];
 
-describe('daemon probe script', () => {
+// The runs are independent and many wait on a timeout (a hung daemon, a silent ping), so they run side by side.
+describe.concurrent('daemon probe script', () => {
   it('is the file instance/vpn-failover-check.sh, which the document ships verbatim', () => {
     const file = readFileSync(new URL('../../instance/vpn-failover-check.sh', import.meta.url), 'utf8');
     expect(shipped).toBe(file.trimEnd());
@@ -177,8 +178,8 @@ describe('daemon probe script', () => {
   for (const interpreter of INTERPRETERS) {
     describe(`under ${interpreter}`, () => {
       for (const c of CASES) {
-        it(`${c.name} (exit ${c.status})`, () => {
-          const run = runWithFakes(interpreter, shipped, c.fakes, c.env);
+        it(`${c.name} (exit ${c.status})`, async () => {
+          const run = await runWithFakesAsync(interpreter, shipped, c.fakes, c.env);
           expect(run.status).toBe(c.status);
           const lines = run.stdout.split('\n').filter(Boolean);
           expect(lines).toHaveLength(1);
@@ -189,16 +190,16 @@ describe('daemon probe script', () => {
     });
   }
 
-  it('by default gives a hung daemon command 2 s, so a hung daemon is seen in seconds, far inside the SSM execution timeout', () => {
+  it('by default gives a hung daemon command 2 s, so a hung daemon is seen in seconds, far inside the SSM execution timeout', async () => {
     const started = Date.now();
-    const run = runWithFakes('sh', shipped, { swanctl: HANGING }, { SSM_ProbeKind: 'strongswan' });
+    const run = await runWithFakesAsync('sh', shipped, { swanctl: HANGING }, { SSM_ProbeKind: 'strongswan' });
     expect(run.status).toBe(PROBE_EXIT_NOT_RESPONDING);
     expect(run.stdout).toContain("'swanctl --list-sas' did not answer within 2 s");
     expect(Date.now() - started).toBeLessThan(3_500);
   });
 
-  it('never evaluates a parameter as shell, even if one got past the allowed pattern', () => {
-    const run = runWithFakes(
+  it('never evaluates a parameter as shell, even if one got past the allowed pattern', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { systemctl: 'echo inactive; exit 3', touch: '' },
@@ -211,14 +212,14 @@ describe('daemon probe script', () => {
     expect(run.calls).toEqual(['systemctl is-active -- $(touch pwned); `touch pwned`']);
   });
 
-  it('exits with its own status when the agent passed no parameters (agent older than 3.3.2746.0)', () => {
-    const run = runWithFakes('sh', shipped, {}, {});
+  it('exits with its own status when the agent passed no parameters (agent older than 3.3.2746.0)', async () => {
+    const run = await runWithFakesAsync('sh', shipped, {}, {});
     expect(run.status).toBe(PROBE_EXIT_NO_PARAMETERS);
     expect(run.stdout).toMatch(/^unknown: SSM_ProbeKind is not set/);
   });
 
-  it('prints one short line, well under the 2,500 characters ListCommandInvocations keeps', () => {
-    const run = runWithFakes(
+  it('prints one short line, well under the 2,500 characters ListCommandInvocations keeps', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { systemctl: 'echo inactive; exit 3' },
@@ -246,7 +247,8 @@ const ipShowing = (...addresses: string[]): string =>
     ].join('\n'),
   );
 
-describe('daemon probe script: the peer check', () => {
+// Side by side too: the ping and daemon timeouts below are waited for, not computed.
+describe.concurrent('daemon probe script: the peer check', () => {
   const SELF = '10.0.1.10';
   const PEER = '10.0.2.20';
   /** This pair and two others, probed by the same command. */
@@ -255,8 +257,8 @@ describe('daemon probe script: the peer check', () => {
   const lines = (stdout: string) => stdout.split('\n').filter(Boolean);
 
   for (const interpreter of INTERPRETERS) {
-    it(`under ${interpreter}, finds its own pair among those probed together and reports its partner unreachable after the verdict, which keeps its exit status`, () => {
-      const run = runWithFakes(
+    it(`under ${interpreter}, finds its own pair among those probed together and reports its partner unreachable after the verdict, which keeps its exit status`, async () => {
+      const run = await runWithFakesAsync(
         interpreter,
         shipped,
         { swanctl: swanctl(1), ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },
@@ -271,8 +273,8 @@ describe('daemon probe script: the peer check', () => {
     });
   }
 
-  it('the second member of a pair pings the first, and reports it reachable', () => {
-    const run = runWithFakes(
+  it('the second member of a pair pings the first, and reports it reachable', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing('172.31.0.9', PEER), ping: pingAnsweringExcept() },
@@ -284,8 +286,8 @@ describe('daemon probe script: the peer check', () => {
     ]);
   });
 
-  it('an unhealthy daemon still exits 1, with the peer line after its verdict', () => {
-    const run = runWithFakes(
+  it('an unhealthy daemon still exits 1, with the peer line after its verdict', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(0), ip: ipShowing(SELF), ping: pingAnsweringExcept() },
@@ -296,8 +298,8 @@ describe('daemon probe script: the peer check', () => {
     expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} reachable`]);
   });
 
-  it('a hung daemon still exits not responding, and the partner is still reported', () => {
-    const run = runWithFakes(
+  it('a hung daemon still exits not responding, and the partner is still reported', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: HANGING, ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },
@@ -307,8 +309,8 @@ describe('daemon probe script: the peer check', () => {
     expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unreachable`]);
   });
 
-  it('a ping that fails for another reason says unknown, not unreachable', () => {
-    const run = runWithFakes(
+  it('a ping that fails for another reason says unknown, not unreachable', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       {
@@ -322,9 +324,9 @@ describe('daemon probe script: the peer check', () => {
     expect(lines(run.stdout).slice(1)).toEqual([`peer ${PEER} unknown`]);
   });
 
-  it('a ping that hangs says unknown within its own 3 s timeout', () => {
+  it('a ping that hangs says unknown within its own 3 s timeout', async () => {
     const started = Date.now();
-    const run = runWithFakes(
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing(SELF), ping: HANGING },
@@ -334,8 +336,8 @@ describe('daemon probe script: the peer check', () => {
     expect(Date.now() - started).toBeLessThan(4_500);
   });
 
-  it("keeps the ping's own timeout when the daemon commands get 1 s (a confirmation of an agent's report)", () => {
-    const run = runWithFakes(
+  it("keeps the ping's own timeout when the daemon commands get 1 s (a confirmation of an agent's report)", async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing(SELF), ping: `sleep 1.5; exit 1` },
@@ -347,9 +349,9 @@ describe('daemon probe script: the peer check', () => {
     ]);
   });
 
-  it('gives each daemon command the SSM_CommandTimeout the controller asks for: a hung daemon is not responding after 1 s', () => {
+  it('gives each daemon command the SSM_CommandTimeout the controller asks for: a hung daemon is not responding after 1 s', async () => {
     const started = Date.now();
-    const run = runWithFakes(
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: HANGING },
@@ -359,17 +361,22 @@ describe('daemon probe script: the peer check', () => {
     expect(Date.now() - started).toBeLessThan(1_900);
   });
 
-  it('pings nothing when none of its addresses is in a listed pair, or ip cannot say which are its own', () => {
+  it('pings nothing when none of its addresses is in a listed pair, or ip cannot say which are its own', async () => {
     for (const ip of [ipShowing('192.168.7.7'), 'exit 1']) {
-      const run = runWithFakes('sh', shipped, { swanctl: swanctl(1), ip, ping: 'exit 0' }, WITH_PEERS);
+      const run = await runWithFakesAsync(
+        'sh',
+        shipped,
+        { swanctl: swanctl(1), ip, ping: 'exit 0' },
+        WITH_PEERS,
+      );
       expect(run.status).toBe(0);
       expect(lines(run.stdout)).toHaveLength(1);
       expect(run.calls.filter((c) => c.startsWith('ping'))).toEqual([]);
     }
   });
 
-  it('pings nothing and prints only the verdict when no pairs are given (the member agent runs it so)', () => {
-    const run = runWithFakes(
+  it('pings nothing and prints only the verdict when no pairs are given (the member agent runs it so)', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing(SELF), ping: 'exit 0' },
@@ -379,8 +386,8 @@ describe('daemon probe script: the peer check', () => {
     expect(run.calls).toEqual(['swanctl --list-sas']);
   });
 
-  it('never pings something that is not an address, even if it got past the allowed pattern', () => {
-    const run = runWithFakes(
+  it('never pings something that is not an address, even if it got past the allowed pattern', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing(SELF), ping: 'exit 0', touch: '' },
@@ -389,8 +396,8 @@ describe('daemon probe script: the peer check', () => {
     expect(run.calls.filter((c) => !c.startsWith('swanctl') && !c.startsWith('ip '))).toEqual([]);
   });
 
-  it('prints a peer line the SSM adapter parses', () => {
-    const run = runWithFakes(
+  it('prints a peer line the SSM adapter parses', async () => {
+    const run = await runWithFakesAsync(
       'sh',
       shipped,
       { swanctl: swanctl(1), ip: ipShowing(SELF), ping: pingAnsweringExcept(PEER) },

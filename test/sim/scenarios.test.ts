@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { SimEvent, SimulateOutput } from '../../sim/output.ts';
 import { runScenario } from '../../sim/run-scenario.ts';
 import { loadScenarioFile } from '../../sim/scenario.ts';
@@ -14,6 +14,27 @@ const everyRouteOn = (output: SimulateOutput, role: string) =>
   Object.values(output.final.pairs).every(
     (p) => p.active === role && p.routes.every((r) => r.to === role && r.state === 'active'),
   );
+
+/** The active primary terminated at 2 minutes: two describes assert on this one run. */
+const hardLoss = scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] });
+let hardLossRun: SimulateOutput;
+
+/**
+ * 30 % of API calls throttled while the primary daemon dies, with seed 1 (the default): its throttling draws make
+ * it the run that shows a seed fixes the output, so two tests share its first run.
+ */
+const throttled = scenarioOf({
+  faults: [
+    { at: '1m', target: '*', fault: 'api-throttling', rate: 0.3, for: '10m' },
+    { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
+  ],
+});
+let throttledRun: SimulateOutput;
+
+beforeAll(async () => {
+  hardLossRun = await runScenario(hardLoss);
+  throttledRun = await runScenario(throttled, { seed: 1 });
+});
 
 describe('a scenario run', () => {
   it('fails over when the primary daemon dies, within two schedule periods plus a probe, every route on the standby', async () => {
@@ -41,10 +62,8 @@ describe('a scenario run', () => {
     expect(everyRouteOn(output, 'standby')).toBe(true);
   });
 
-  it('moves traffic at once on hard loss: the active member terminated', async () => {
-    const output = await runScenario(
-      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
-    );
+  it('moves traffic at once on hard loss: the active member terminated', () => {
+    const output = hardLossRun;
 
     const [failover] = of(output, 'failover');
     expect(failover).toMatchObject({ from: 'primary', to: 'standby', trigger: 'hard-loss' });
@@ -112,15 +131,8 @@ describe('a scenario run', () => {
     expect(everyRouteOn(output, 'primary')).toBe(true);
   });
 
-  it('still converges when 30 % of API calls are throttled', async () => {
-    const output = await runScenario(
-      scenarioOf({
-        faults: [
-          { at: '1m', target: '*', fault: 'api-throttling', rate: 0.3, for: '10m' },
-          { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
-        ],
-      }),
-    );
+  it('still converges when 30 % of API calls are throttled', () => {
+    const output = throttledRun;
 
     expect(Object.values(output.stats.throttled).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(of(output, 'failover')[0]).toMatchObject({ from: 'primary', to: 'standby' });
@@ -147,12 +159,7 @@ describe('a scenario run', () => {
   });
 
   it('finishes a failover whose invocation crashed half way on the next trigger', async () => {
-    const output = await runScenario(
-      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
-      {
-        crashAfterReplaceRoutes: 2,
-      },
-    );
+    const output = await runScenario(hardLoss, { crashAfterReplaceRoutes: 2 });
 
     const [crash] = of(output, 'controller-crash');
     expect(crash).toMatchObject({ reason: 'crash-after-route-writes', routeWrites: 2 });
@@ -213,20 +220,12 @@ describe('a scenario run', () => {
   });
 
   it('gives the same output for the same seed, and runs 15 virtual minutes in a fraction of the time', async () => {
-    const scenario = scenarioOf({
-      faults: [
-        { at: '1m', target: '*', fault: 'api-throttling', rate: 0.2, for: '5m' },
-        { at: '2m', target: 'branch-a/primary', fault: 'daemon-down' },
-      ],
-    });
-    await runScenario(scenario, { seed: 7 });
-
+    // The shared run was the first (the code warm); this one is timed.
     const started = performance.now();
-    const first = await runScenario(scenario, { seed: 7 });
+    const again = await runScenario(throttled, { seed: 1 });
     const wall = performance.now() - started;
-    const second = await runScenario(scenario, { seed: 7 });
 
-    expect(second).toEqual(first);
+    expect(again).toEqual(throttledRun);
     // Typically about 0.3 s; the bound leaves room for a machine busy with the rest of the suite.
     expect(wall).toBeLessThan(3000);
   });
@@ -297,10 +296,8 @@ describe('the blackholed time of a pair', () => {
     expect(output.final.pairs['branch-a']?.blackholeSeconds).toBe(0);
   });
 
-  it('lasts from the loss of the active member until the last route is on the standby', async () => {
-    const output = await runScenario(
-      scenarioOf({ faults: [{ at: '2m', target: 'branch-a/primary', fault: 'terminate' }] }),
-    );
+  it('lasts from the loss of the active member until the last route is on the standby', () => {
+    const output = hardLossRun;
 
     const lastMoved = Math.max(...of(output, 'route-change').map((r) => r.t));
     const seconds = output.final.pairs['branch-a']?.blackholeSeconds ?? Infinity;
