@@ -227,9 +227,9 @@ export class LocalStepFunctions {
 
   /** Make a state machine startable; `runTask` answers every Task state. */
   register(stateMachineArn: string, definition: StateMachineDefinition, runTask: TaskRunner): void {
-    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution; on a copy, as runs do. Once
-    // per definition: the simulator registers the same synthesized one in every account, and each validation
-    // compiles the ASL schema anew (a fifth of a second).
+    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution; on a copy (the validator
+    // writes QueryLanguage into every state). Once per definition: the simulator registers the same synthesized
+    // one in every account, and each validation compiles the ASL schema anew (a fifth of a second).
     if (!validated.has(definition)) {
       new StateMachine(structuredClone(definition));
       validated.add(definition);
@@ -415,8 +415,8 @@ export class LocalStepFunctions {
         ]),
     );
 
-    // A copy: the engine rewrites the definition it is given, and the synthesized one is shared by every run.
-    // Not validated again: register did.
+    // A copy: the engine may rewrite the definition it is given (its validator does), and the synthesized one is
+    // shared by every run. Not validated again: register did.
     const engine = new StateMachine(structuredClone(machine.definition), {
       validationOptions: { noValidate: true },
     });
