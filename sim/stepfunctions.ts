@@ -207,6 +207,9 @@ interface Retrier {
   readonly MaxDelaySeconds?: number;
 }
 
+/** Definitions register has validated (the engine never changes them: it runs on copies). */
+const validated = new WeakSet<StateMachineDefinition>();
+
 /** Step Functions, locally: state machines registered by ARN, executions kept in memory. */
 export class LocalStepFunctions {
   readonly #clock: Clock;
@@ -224,8 +227,13 @@ export class LocalStepFunctions {
 
   /** Make a state machine startable; `runTask` answers every Task state. */
   register(stateMachineArn: string, definition: StateMachineDefinition, runTask: TaskRunner): void {
-    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution; on a copy, as runs do.
-    new StateMachine(structuredClone(definition));
+    // Validate now (ASL syntax, JSONPaths, ARNs), not at the first StartExecution; on a copy (the validator
+    // writes QueryLanguage into every state). Once per definition: the simulator registers the same synthesized
+    // one in every account, and each validation compiles the ASL schema anew (a fifth of a second).
+    if (!validated.has(definition)) {
+      new StateMachine(structuredClone(definition));
+      validated.add(definition);
+    }
     this.#machines.set(stateMachineArn, { definition, runTask });
   }
 
@@ -407,8 +415,11 @@ export class LocalStepFunctions {
         ]),
     );
 
-    // A copy: the engine rewrites the definition it is given, and the synthesized one is shared by every run.
-    const engine = new StateMachine(structuredClone(machine.definition));
+    // A copy: the engine may rewrite the definition it is given (its validator does), and the synthesized one is
+    // shared by every run. Not validated again: register did.
+    const engine = new StateMachine(structuredClone(machine.definition), {
+      validationOptions: { noValidate: true },
+    });
     const run = engine.run(start.parsedInput as never, {
       overrides: { taskResourceLocalHandlers, waitTimeOverrides, retryIntervalOverrides },
       context: {
