@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { buildApp, ConfigNotNamedError } from '../../infra/app.ts';
 import { CONTEXT, cliContext } from '../../infra/context.ts';
 import { InputError } from '../../shared/errors.ts';
+import { COMPILE_CACHE_ENV } from '../child-env.ts';
 import { SKIP_BUNDLING, testApp } from './test-app.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'vpn-failover-app-'));
@@ -60,6 +61,7 @@ function runApp(
           CDK_CONTEXT_JSON: JSON.stringify(context),
           CDK_OUTDIR: outdir,
           RECORD_MODULES: modules,
+          ...COMPILE_CACHE_ENV,
         },
       },
       (error, stdout, stderr) => {

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { addSimulateCommand } from '../../cli/simulate.ts';
+import { COMPILE_CACHE_ENV } from '../child-env.ts';
 
 const run = promisify(execFile);
 
@@ -37,7 +38,10 @@ function cli(...args: string[]): Promise<CliRun> {
 
 async function runCli(args: readonly string[]): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { cwd: process.cwd() });
+    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...process.env, ...COMPILE_CACHE_ENV },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
