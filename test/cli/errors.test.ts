@@ -3,9 +3,10 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STACK, describeError } from '../../cli/operator.ts';
 import { alarmKindPrefix } from '../../cli/status.ts';
-import { DEFAULT_STACK_NAME } from '../../infra/app.ts';
+import { DEFAULT_STACK_NAME } from '../../infra/context.ts';
 import { alarmName } from '../../infra/telemetry.ts';
 import { toControllerError } from '../../shared/aws/errors.ts';
+import { COMPILE_CACHE_ENV } from '../child-env.ts';
 
 /**
  * Errors of the command line are one line a person can act on and a non-zero exit, never a stack trace (unless
@@ -26,7 +27,10 @@ const NO_CREDENTIALS = {
 
 async function cli(args: readonly string[], env: Record<string, string> = NO_CREDENTIALS) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { env, timeout: 60_000 });
+    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], {
+      env: { ...env, ...COMPILE_CACHE_ENV },
+      timeout: 60_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -36,7 +40,8 @@ async function cli(args: readonly string[], env: Record<string, string> = NO_CRE
 
 const sdkError = (name: string, message: string) => Object.assign(new Error(message), { name });
 
-describe('one line per error', () => {
+// Concurrent: each subprocess test waits a second on a fresh Node, and they need not wait for each other.
+describe.concurrent('one line per error', () => {
   it('names missing credentials wherever they are found missing, however deep the cause', () => {
     const wrapped = toControllerError(
       sdkError('CredentialsProviderError', 'Could not load credentials from any providers'),
@@ -98,8 +103,10 @@ describe('one line per error', () => {
   });
 
   it('--debug (or VPN_FAILOVER_DEBUG=1) adds the stack trace', async () => {
-    const flag = await cli(['status', '--debug']);
-    const variable = await cli(['doctor'], { ...NO_CREDENTIALS, VPN_FAILOVER_DEBUG: '1' });
+    const [flag, variable] = await Promise.all([
+      cli(['status', '--debug']),
+      cli(['doctor'], { ...NO_CREDENTIALS, VPN_FAILOVER_DEBUG: '1' }),
+    ]);
 
     expect(flag.code).toBe(1);
     expect(flag.stderr).toMatch(/^vpn-failover status: no AWS credentials found.*\nAwsError: .*\n\s+at /);

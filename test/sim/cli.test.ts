@@ -3,8 +3,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { addSimulateCommand } from '../../cli/simulate.ts';
+import { COMPILE_CACHE_ENV } from '../child-env.ts';
 
 const run = promisify(execFile);
 
@@ -15,28 +18,60 @@ interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs by their arguments: the simulation is deterministic, so tests that ask for the same run share it. */
+/** Runs by how and with what arguments: the simulation is deterministic, so tests that ask for the same run share it. */
 const runs = new Map<string, Promise<CliRun>>();
 
-/** Run the CLI as a user would (node cli/bin.ts ...), never throwing on a non-zero exit. */
-function cli(...args: string[]): Promise<CliRun> {
-  const key = JSON.stringify(args);
+function shared(how: string, args: readonly string[], start: () => Promise<CliRun>): Promise<CliRun> {
+  const key = JSON.stringify([how, args]);
   let result = runs.get(key);
   if (result === undefined) {
-    result = runCli(args);
+    result = start();
     runs.set(key, result);
   }
   return result;
 }
 
+/** Run the CLI as a user would (node cli/bin.ts ...), never throwing on a non-zero exit. */
+function cli(...args: string[]): Promise<CliRun> {
+  return shared('process', args, () => runCli(args));
+}
+
 async function runCli(args: readonly string[]): Promise<CliRun> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { cwd: process.cwd() });
+    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...process.env, ...COMPILE_CACHE_ENV },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
     return { code: failed.code ?? -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
   }
+}
+
+/**
+ * Run `vpn-failover simulate ARGS` in this process: the command as cli/bin.ts registers it, parsing the same
+ * arguments and writing what it would print, without starting Node and loading the command line again (one run
+ * of the program itself stays below).
+ */
+function simulateInProcess(...args: string[]): Promise<CliRun> {
+  return shared('in process', args, async () => {
+    const out = { code: 0, stdout: '', stderr: '' };
+    const program = new Command('vpn-failover').exitOverride();
+    addSimulateCommand(program, {
+      stdout: (text) => {
+        out.stdout += text;
+      },
+      stderr: (text) => {
+        out.stderr += text;
+      },
+      setExitCode: (code) => {
+        out.code = code;
+      },
+    });
+    await program.parseAsync(['simulate', ...args], { from: 'user' });
+    return out;
+  });
 }
 
 /** The published shape of `simulate --json`, as scripts read it: the listed event types with their fields, any others. */
@@ -92,10 +127,18 @@ const contract = z.object({
 
 const DRY_RUN = 'examples/scenarios/dry-run.yaml';
 
+/** The run of the program itself that exercises the most: a simulation, JSON on stdout, a line on stderr, exit 1. */
+const BOUND_EXCEEDED = ['simulate', '--scenario', DRY_RUN, '--json', '--fail-on-blackhole', '60'];
+const MISSING_CONFIG = ['validate', '--config', 'no-such-dir/pairs.yaml'];
+
+// The runs of the program itself start together, so that they overlap each other and the in-process runs.
+beforeAll(() => {
+  for (const args of [BOUND_EXCEEDED, ['--version'], MISSING_CONFIG]) void cli(...args);
+});
+
 describe('vpn-failover simulate', () => {
   it('prints one JSON document in the published shape (scenario, events, final) with --json', async () => {
-    const { code, stdout } = await cli(
-      'simulate',
+    const { code, stdout } = await simulateInProcess(
       '--scenario',
       'examples/scenarios/terminate-active.yaml',
       '--json',
@@ -128,8 +171,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('prints a timeline a person can follow without --json', async () => {
-    const { code, stdout } = await cli(
-      'simulate',
+    const { code, stdout } = await simulateInProcess(
       '--scenario',
       'examples/scenarios/terminate-active.yaml',
       '--seed',
@@ -161,7 +203,7 @@ describe('vpn-failover simulate', () => {
       ].join('\n'),
     );
 
-    const { code, stdout, stderr } = await cli('simulate', '--scenario', file, '--json');
+    const { code, stdout, stderr } = await simulateInProcess('--scenario', file, '--json');
 
     expect(code).toBe(2);
     expect(stdout).toBe('');
@@ -169,7 +211,7 @@ describe('vpn-failover simulate', () => {
     expect(stderr).toContain('config.pairs[0].standby.instanceId: expected i-… (got "x")');
   });
   it('in a dry run reports the failover it would have made once, moves no route, and leaves every route on the lost primary', async () => {
-    const { code, stdout } = await cli('simulate', '--scenario', DRY_RUN, '--json');
+    const { code, stdout } = await simulateInProcess('--scenario', DRY_RUN, '--json');
 
     expect(code).toBe(0);
     const output = contract.parse(JSON.parse(stdout));
@@ -193,7 +235,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('in a dry run raises traffic-blackholed when the active primary is lost and nothing moves', async () => {
-    const { stdout } = await cli('simulate', '--scenario', DRY_RUN, '--json');
+    const { stdout } = await simulateInProcess('--scenario', DRY_RUN, '--json');
 
     const output = contract.parse(JSON.parse(stdout));
     expect(output.events).toContainEqual(
@@ -202,7 +244,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('in a dry run the timeline says WOULD FAIL OVER and the summary counts no move', async () => {
-    const { code, stdout } = await cli('simulate', '--scenario', DRY_RUN);
+    const { code, stdout } = await simulateInProcess('--scenario', DRY_RUN);
 
     expect(code).toBe(0);
     expect(stdout).toMatch(
@@ -218,14 +260,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('exits 1 and names the pair when its traffic was blackholed longer than --fail-on-blackhole', async () => {
-    const { code, stdout, stderr } = await cli(
-      'simulate',
-      '--scenario',
-      DRY_RUN,
-      '--json',
-      '--fail-on-blackhole',
-      '60',
-    );
+    const { code, stdout, stderr } = await cli(...BOUND_EXCEEDED);
 
     expect(code).toBe(1);
     expect(contract.parse(JSON.parse(stdout)).final.pairs['branch-a']?.blackholeSeconds).toBe(480);
@@ -233,8 +268,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('exits 0 with --fail-on-blackhole when the failover kept the blackhole within the bound', async () => {
-    const { code, stdout, stderr } = await cli(
-      'simulate',
+    const { code, stdout, stderr } = await simulateInProcess(
       '--scenario',
       'examples/scenarios/terminate-active.yaml',
       '--json',
@@ -250,8 +284,7 @@ describe('vpn-failover simulate', () => {
   });
 
   it('exits 2 before running anything when --fail-on-blackhole is not a number of seconds', async () => {
-    const { code, stdout, stderr } = await cli(
-      'simulate',
+    const { code, stdout, stderr } = await simulateInProcess(
       '--scenario',
       DRY_RUN,
       '--fail-on-blackhole',
@@ -276,7 +309,7 @@ describe('vpn-failover', () => {
   });
 
   it('says in one line, without a stack trace, that a configuration file is missing, and exits 2', async () => {
-    const { code, stderr } = await cli('validate', '--config', 'no-such-dir/pairs.yaml');
+    const { code, stderr } = await cli(...MISSING_CONFIG);
 
     expect(code).toBe(2);
     expect(stderr).toBe('invalid configuration no-such-dir/pairs.yaml: no such file\n');
