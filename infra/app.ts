@@ -3,13 +3,6 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { type AppSettings, appSettings } from './context.ts';
 import { VpnFailoverStack } from './stack.ts';
 
-export {
-  CONTEXT,
-  ConfigNotNamedError,
-  DEFAULT_STACK_NAME,
-  EXAMPLE_CONFIG_PATH,
-} from './context.ts';
-
 /**
  * Build the app from its context: load and validate the configuration (an invalid file throws InputError
  * listing every problem, before any asset is bundled), add the stack and, unless disabled, cdk-nag. Without a

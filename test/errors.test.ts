@@ -4,7 +4,7 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../cli/operator.ts';
 import { UsageError } from '../cli/resize.ts';
-import { ConfigNotNamedError } from '../infra/app.ts';
+import { ConfigNotNamedError } from '../infra/context.ts';
 import * as awsErrors from '../shared/aws/errors.ts';
 import { StateStore } from '../shared/aws/state-store.ts';
 import * as errors from '../shared/errors.ts';
