@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { COMPILE_CACHE_ENV } from './test/child-env.ts';
 
 // npm runs on the machine's Node 20 unless the `node` devDependency is on PATH;
 // the product targets Node 24 (Lambda nodejs24.x), so refuse to run the suite on anything older.
@@ -8,6 +9,9 @@ if (major < 24) {
     `vpn-failover tests need Node 24 (got ${process.version}); run them through npm (npm test)`,
   );
 }
+
+// Node's compile cache for the workers and the processes tests start (test/child-env.ts).
+process.env.NODE_COMPILE_CACHE ??= COMPILE_CACHE_ENV.NODE_COMPILE_CACHE;
 
 /**
  * Test files that must each start in a fresh module graph: they replace a module of ours with vi.mock (a
