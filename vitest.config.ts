@@ -15,19 +15,10 @@ process.env.NODE_COMPILE_CACHE ??= COMPILE_CACHE_ENV.NODE_COMPILE_CACHE;
 
 /**
  * Test files that must each start in a fresh module graph: they replace a module of ours with vi.mock (a
- * worker that had already loaded the real one would ignore the mock, or hand the mock to the next file), or
- * stub an SDK client class's `send` for good with aws-sdk-client-mock (the stub would answer the next file's
- * calls).
+ * worker that had already loaded the real one would ignore the mock, or hand the mock to the next file). Files
+ * that stub an SDK client class with aws-sdk-client-mock restore it in afterAll, so they share workers.
  */
-export const ISOLATED_FILES = [
-  'test/sim/properties.test.ts',
-  'test/functions/entry-points.test.ts',
-  'test/aws/agent-reports.test.ts',
-  'test/aws/cloudwatch.test.ts',
-  'test/aws/ec2.test.ts',
-  'test/aws/ssm.test.ts',
-  'test/resize/sfn.test.ts',
-];
+export const ISOLATED_FILES = ['test/sim/properties.test.ts', 'test/functions/entry-points.test.ts'];
 
 /** Options every suite shares (this one and vitest.integration.config.ts). */
 export const shared = {

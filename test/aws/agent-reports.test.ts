@@ -1,6 +1,6 @@
 import { BatchGetCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { readAgentReports } from '../../shared/aws/agent-reports.ts';
 import { createClients } from '../../shared/aws/clients.ts';
 import type { Clock } from '../../shared/clock.ts';
@@ -55,6 +55,8 @@ function recordingLog(): Log & { warnings: object[] } {
 }
 
 const dynamoMock = mockClient(DynamoDBDocumentClient);
+// The stub replaces the client class's send for the whole worker: give it back for the next file.
+afterAll(() => dynamoMock.restore());
 let dynamo: DynamoDBDocumentClient;
 let clock: ReturnType<typeof fakeClock>;
 

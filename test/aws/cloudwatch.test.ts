@@ -5,7 +5,7 @@ import {
   type GetMetricDataCommandOutput,
 } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { type MetricQuery, readTunnelMetrics } from '../../shared/aws/cloudwatch.ts';
 
 /** A recorded response; ISO timestamps become Dates as the SDK would deliver them. */
@@ -34,6 +34,8 @@ const valuesOf = (result: { values: Map<string, readonly { value: number }[]> },
   result.values.get(key)?.map((point) => point.value);
 
 const cloudwatchMock = mockClient(CloudWatchClient);
+// The stub replaces the client class's send for the whole worker: give it back for the next file.
+afterAll(() => cloudwatchMock.restore());
 const cloudwatch = new CloudWatchClient({ maxAttempts: 1 });
 
 beforeEach(() => {

@@ -19,7 +19,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   associateElasticIp,
   readDeletedEnis,
@@ -65,6 +65,8 @@ const instanceId = (n: number) => `i-${n.toString(16).padStart(17, '0')}`;
 const routeTableId = (n: number) => `rtb-${n.toString(16).padStart(17, '0')}`;
 
 const ec2Mock = mockClient(EC2Client);
+// The stub replaces the client class's send for the whole worker: give it back for the next file.
+afterAll(() => ec2Mock.restore());
 // maxAttempts 1: a throttling test must not sit through the SDK's backoff.
 const ec2 = new EC2Client({ maxAttempts: 1 });
 

@@ -9,7 +9,7 @@ import {
   SSMClient,
 } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { probeDaemons, probeParameters } from '../../shared/aws/ssm.ts';
 import type { Clock } from '../../shared/clock.ts';
 import { PROBE_EXIT_NOT_RESPONDING } from '../../shared/telemetry-names.ts';
@@ -69,6 +69,8 @@ function invocation(
 }
 
 const ssmMock = mockClient(SSMClient);
+// The stub replaces the client class's send for the whole worker: give it back for the next file.
+afterAll(() => ssmMock.restore());
 const ssm = new SSMClient({ maxAttempts: 1 });
 
 beforeEach(() => {

@@ -7,12 +7,14 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { AwsError } from '../../shared/aws/errors.ts';
 import { describeExecution, readExecutionHistory, startExecution } from '../../shared/aws/sfn.ts';
 import { ThrottledError } from '../../shared/errors.ts';
 
 const sfnMock = mockClient(SFNClient);
+// The stub replaces the client class's send for the whole worker: give it back for the next file.
+afterAll(() => sfnMock.restore());
 const sfn = new SFNClient({ maxAttempts: 1 });
 const ARN = 'arn:aws:states:eu-west-1:123456789012:execution:Resize:resize-branch-a-20260101T000000Z';
 
