@@ -13,7 +13,7 @@ import { agentOnlyCase, type ChaosCase, chaosCase, targetedCase } from './arbitr
 
 /**
  * The controller's invariants (test/support/invariants.ts) under random fault schedules (./arbitraries.ts), each run in
- * the simulated account. `npm test` runs CHAOS_RUNS (default 16) random schedules, each rich in faults,
+ * the simulated account. `npm test` runs CHAOS_RUNS (default 10) random schedules, each rich in faults,
  * throttling, state-table errors, crashes, operator commands and overlapping invocations, and a fifth as many
  * again aimed at the situations random schedules reach least often (a zone-wide loss, a pair losing both
  * members, an automatic failback after a cooldown); `npm run chaos` runs 10,000 and 2,000.
@@ -24,9 +24,9 @@ import { agentOnlyCase, type ChaosCase, chaosCase, targetedCase } from './arbitr
  * this file only) by a mutant that moves traffic when the rules say not to.
  */
 
-const RUNS = Number(process.env.CHAOS_RUNS ?? 16);
+const RUNS = Number(process.env.CHAOS_RUNS ?? 10);
 /** Targeted schedules (targetedCase) run besides the random ones. */
-const TARGETED_RUNS = Math.max(8, Math.round(RUNS / 5));
+const TARGETED_RUNS = Math.max(6, Math.round(RUNS / 5));
 /**
  * `npm test` replays one fixed set of schedules, so that CI judges the change and not the draw (the coverage
  * check below would otherwise fail on an unlucky one); `npm run chaos` (CHAOS_RUNS set) draws new ones every
