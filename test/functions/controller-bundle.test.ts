@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -112,21 +112,27 @@ describe('the controller Lambda bundle', () => {
   });
 });
 
-/** A schema module (its source given) bundled on its own and imported: its exports. */
+/**
+ * A schema module (its source given) bundled on its own and imported: its exports. Only its own relative
+ * imports are bundled; packages stay imports, resolved from the project's node_modules (the file is written
+ * under node_modules/.cache for that), so each evaluation compiles one module rather than a whole client.
+ */
 async function evaluate(path: string, source: string): Promise<Record<string, unknown>> {
-  const dir = mkdtempSync(join(tmpdir(), 'vpn-failover-schemas-'));
+  const cache = join(PROJECT_ROOT, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const dir = mkdtempSync(join(cache, 'vpn-failover-schemas-'));
   try {
     const file = join(dir, 'schemas.mjs');
     await build({
       stdin: { contents: source, resolveDir: dirname(path), sourcefile: path, loader: 'js' },
       bundle: true,
+      packages: 'external',
       platform: 'node',
       format: 'esm',
       mainFields: ['module', 'main'],
       outfile: file,
       logLevel: 'silent',
     });
-    writeFileSync(join(dir, 'package.json'), '{"type": "module"}');
     return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } finally {
     rmSync(dir, { recursive: true, force: true });
