@@ -2,10 +2,10 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { STACK_RESOURCE_LIMIT } from '../../infra/controller.ts';
 import { InputError } from '../../shared/errors.ts';
-import { configOf, EXAMPLE_PAIR, manyPairs, PAIRS_PER_STACK, readable, synthStack } from './test-app.ts';
+import { configOf, EXAMPLE_PAIR, manyPairs, readable, synthMostPairs, synthStack } from './test-app.ts';
 
 describe('a deployment of the most pairs one stack holds', () => {
-  const { template, stack } = synthStack(configOf({ pairs: manyPairs(PAIRS_PER_STACK) }));
+  const { template, stack } = synthMostPairs();
   const resources = template.toJSON().Resources as Record<string, { Type: string }>;
 
   it("synthesizes into one stack under CloudFormation's 500-resource limit", () => {

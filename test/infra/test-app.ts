@@ -83,6 +83,16 @@ export function synthStack(
   return { app, stack, template: Template.fromStack(stack) };
 }
 
+let mostPairs: Synthesized | undefined;
+/**
+ * The stack of the most pairs one stack holds (PAIRS_PER_STACK of manyPairs), synthesized once per worker: the
+ * scale and IAM-quota tests read it and none changes it.
+ */
+export function synthMostPairs(): Synthesized {
+  mostPairs ??= synthStack(configOf({ pairs: manyPairs(PAIRS_PER_STACK) }));
+  return mostPairs;
+}
+
 /** An IAM policy statement as it appears in the template. */
 export interface TemplateStatement {
   readonly policy: string;
