@@ -40,6 +40,7 @@ const exclude = [...configDefaults.exclude, 'test/integration/**'];
 export default defineConfig({
   test: {
     ...shared,
+    globalSetup: ['test/typecheck.global.ts'],
     // Two cores: one worker each. Files share a worker's module graph (the SDK, the CDK and zod load once per
     // worker, not once per file: half the suite's CPU time), except the few that need their own.
     maxWorkers: 2,
