@@ -1,7 +1,6 @@
 import { runController } from '../shared/controller/run.ts';
 import type { ControllerDeps } from '../shared/controller/types.ts';
-import { silentLogger } from '../shared/logger.ts';
-import { createSimAccount, type SimAccount } from '../sim/account.ts';
+import { controllerDepsOf, createSimAccount, type SimAccount } from '../sim/account.ts';
 import { startLocalDynamo } from '../sim/local-dynamo.ts';
 import { fleetConfig } from '../test/support/mock-fleet.ts';
 
@@ -44,15 +43,7 @@ export async function benchSimTick(sizes: readonly number[] = [1, 10, 100, 200, 
         tableName: `bench-sim-tick-${size}`,
       });
       try {
-        const deps: ControllerDeps = {
-          clients: account.clients,
-          config,
-          tableName: account.tableName,
-          probeDocument: account.probeDocument,
-          ...account.agents.controllerDeps(),
-          clock: account.clock,
-          log: silentLogger,
-        };
+        const deps = controllerDepsOf(account);
         // The first tick stores each pair's state and learns its ENIs; the second is steady.
         await tick(account, deps);
         await tick(account, deps);

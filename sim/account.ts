@@ -1,6 +1,8 @@
 import { createAgentTable } from '../shared/aws/agent-table.ts';
 import { type AwsClients, createClients } from '../shared/aws/clients.ts';
 import type { Config } from '../shared/config/schema.ts';
+import type { ControllerDeps } from '../shared/controller/types.ts';
+import { type Log, silentLogger } from '../shared/logger.ts';
 import { MemberAgents } from './agent.ts';
 import { VirtualClock } from './clock.ts';
 import { DEFAULT_LATENCY, type LatencyModel } from './latency.ts';
@@ -231,5 +233,22 @@ export async function createSimAccount(config: Config, options: SimAccountOption
         (client.config.requestHandler as { destroy?: () => void }).destroy?.();
       return dynamo.close();
     },
+  };
+}
+
+/**
+ * What the controller (and the resize step) run with in a simulated account, as the deployed functions' environment
+ * gives it: the account's clients, configuration, state table, probe document and clock, and the member agents'
+ * report table where any pair runs the agent.
+ */
+export function controllerDepsOf(account: SimAccount, log: Log = silentLogger): ControllerDeps {
+  return {
+    clients: account.clients,
+    config: account.config,
+    tableName: account.tableName,
+    probeDocument: account.probeDocument,
+    ...account.agents.controllerDeps(),
+    clock: account.clock,
+    log,
   };
 }

@@ -9,10 +9,9 @@ import { startExecution } from '../shared/aws/sfn.ts';
 import type { Config, PairConfig } from '../shared/config/schema.ts';
 import type { ControllerDeps } from '../shared/controller/types.ts';
 import type { Role } from '../shared/domain/types.ts';
-import { silentLogger } from '../shared/logger.ts';
 import { END_STATES, progressStep, RESIZE_STATES, type StageRoles } from '../shared/resize/states.ts';
 import { executionName, type ResizeRequestInput } from '../shared/resize/types.ts';
-import type { SimAccount } from './account.ts';
+import { controllerDepsOf, type SimAccount } from './account.ts';
 import type { CommandHandler, UntimedEvent } from './commands.ts';
 import type { RouteOwner, SimEvent } from './output.ts';
 import { runScenario } from './run-scenario.ts';
@@ -119,17 +118,6 @@ export interface SimResizeWorkflow {
 
 const installed = new WeakMap<SimAccount, SimResizeWorkflow>();
 
-/** What the step Lambda runs with in an account: its clients, config, table and clock. */
-export const stepDepsOf = (account: SimAccount): ControllerDeps => ({
-  clients: account.clients,
-  config: account.config,
-  tableName: account.tableName,
-  probeDocument: account.probeDocument,
-  ...account.agents.controllerDeps(),
-  clock: account.clock,
-  log: silentLogger,
-});
-
 /**
  * Install the resize workflow in an account (once; later calls return the same): the account's SFN client then
  * answers StartExecution, DescribeExecution and GetExecutionHistory. `deps` is what the step Lambda runs with
@@ -137,7 +125,7 @@ export const stepDepsOf = (account: SimAccount): ControllerDeps => ({
  */
 export function installResizeWorkflow(
   account: SimAccount,
-  deps: ControllerDeps = stepDepsOf(account),
+  deps: ControllerDeps = controllerDepsOf(account),
 ): SimResizeWorkflow {
   const existing = installed.get(account);
   if (existing) return existing;

@@ -6,7 +6,7 @@ import type { ControllerDeps, RunSummary, Trigger } from '../shared/controller/t
 import type { Alarm, AlarmKind, Plan } from '../shared/domain/plan.ts';
 import { ROLES, type Role } from '../shared/domain/types.ts';
 import type { Log } from '../shared/logger.ts';
-import { createSimAccount, type InvocationOutcome, type SimAccount } from './account.ts';
+import { controllerDepsOf, createSimAccount, type InvocationOutcome, type SimAccount } from './account.ts';
 import { trackBlackholes } from './blackhole.ts';
 import {
   type CommandHandlers,
@@ -174,17 +174,12 @@ class ScenarioRun {
     this.#concurrency =
       options.reservedConcurrency === undefined ? Infinity : Math.max(1, options.reservedConcurrency);
     this.#timeoutMs = controllerTimeoutMs(scenario, account.latency);
-    this.#deps = {
-      clients: account.clients,
-      config: scenario.config,
-      tableName: account.tableName,
-      probeDocument: account.probeDocument,
-      clock: account.clock,
-      ...account.agents.controllerDeps(),
-      log: decisionLog((record, msg) =>
+    this.#deps = controllerDepsOf(
+      account,
+      decisionLog((record, msg) =>
         msg === 'decision' ? this.#onDecision(record) : this.#onIntentStored(record),
       ),
-    };
+    );
     for (const pair of scenario.config.pairs) {
       for (const role of ROLES) {
         const instance = account.world.member(pair.name, role);

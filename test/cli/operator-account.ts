@@ -16,9 +16,8 @@ import type { Config } from '../../shared/config/schema.ts';
 import { createMetrics } from '../../shared/controller/metrics.ts';
 import { runController } from '../../shared/controller/run.ts';
 import type { RunSummary } from '../../shared/controller/types.ts';
-import { silentLogger } from '../../shared/logger.ts';
 import { STACK_OUTPUTS } from '../../shared/telemetry-names.ts';
-import { createSimAccount, type SimAccount } from '../../sim/account.ts';
+import { controllerDepsOf, createSimAccount, type SimAccount } from '../../sim/account.ts';
 import { ec2Handlers } from '../../sim/services/ec2.ts';
 
 /**
@@ -89,17 +88,7 @@ export async function createOperatorAccount(config: Config): Promise<OperatorAcc
   const cloudformation = new CloudFormationClient({ region: 'eu-west-1' });
   const lambda = new LambdaClient({ region: 'eu-west-1' });
   const sts = new STSClient({ region: 'eu-west-1' });
-  const handlerDeps = {
-    clients: account.clients,
-    config,
-    tableName: account.tableName,
-    probeDocument: account.probeDocument,
-    // The deployed function reads the member agents' reports (its agent-table environment), as here.
-    ...account.agents.controllerDeps(),
-    clock: account.clock,
-    log: silentLogger,
-    metrics: createMetrics(),
-  };
+  const handlerDeps = { ...controllerDepsOf(account), metrics: createMetrics() };
   const self: OperatorAccount = {
     account,
     clients: { ...account.clients, cloudformation, lambda, sts },

@@ -3,8 +3,7 @@ import { handleStep } from '../../functions/resize/handler.ts';
 import { loadConfigFile } from '../../shared/config/file.ts';
 import { UnhealthyTargetError } from '../../shared/errors.ts';
 import type { ResizeContext } from '../../shared/resize/types.ts';
-import { createSimAccount, type SimAccount } from '../../sim/account.ts';
-import { stepDepsOf } from '../../sim/resize.ts';
+import { controllerDepsOf, createSimAccount, type SimAccount } from '../../sim/account.ts';
 
 /**
  * The controller answers a refused failover instead of throwing it (the operator's answer); the resize
@@ -39,7 +38,7 @@ async function settle<T>(work: () => Promise<T>): Promise<T> {
 }
 
 const step = (event: Record<string, unknown>) =>
-  settle(() => handleStep(event, { awsRequestId: 'test' }, stepDepsOf(account)));
+  settle(() => handleStep(event, { awsRequestId: 'test' }, controllerDepsOf(account)));
 
 it('stops the resize failover step with UnhealthyTargetError when the controller refuses the move, moving nothing', async () => {
   const ctx = (await step({

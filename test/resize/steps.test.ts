@@ -13,8 +13,7 @@ import { HEALTHY_POLL, STOP_POLL } from '../../shared/resize/policy.ts';
 import { dryRunPreflight } from '../../shared/resize/step-preflight.ts';
 import { runStep } from '../../shared/resize/steps.ts';
 import type { ResizeContext } from '../../shared/resize/types.ts';
-import { createSimAccount, type SimAccount } from '../../sim/account.ts';
-import { stepDepsOf } from '../../sim/resize.ts';
+import { controllerDepsOf, createSimAccount, type SimAccount } from '../../sim/account.ts';
 
 /**
  * The resize steps one at a time against the simulated account (the whole workflow is in test/workflow): what
@@ -50,7 +49,7 @@ async function settle<T>(work: () => Promise<T>): Promise<T> {
 }
 
 const step = (event: Record<string, unknown>) =>
-  settle(() => handleStep(event, { awsRequestId: 'test' }, stepDepsOf(account)));
+  settle(() => handleStep(event, { awsRequestId: 'test' }, controllerDepsOf(account)));
 const preflight = (execution = OWNER, request: Record<string, unknown> = {}) =>
   step({
     step: 'preflight',
@@ -105,7 +104,7 @@ describe('the preflight step', () => {
 describe('the dry-run preflight', () => {
   it('reports the checks without taking the lease', async () => {
     const { result } = await settle(() =>
-      dryRunPreflight(stepDepsOf(account), { pair: 'branch-a', instanceType: 'c6gn.xlarge' }),
+      dryRunPreflight(controllerDepsOf(account), { pair: 'branch-a', instanceType: 'c6gn.xlarge' }),
     );
 
     // The members are x86_64; c6gn is Graviton (arm64).
@@ -187,7 +186,7 @@ describe('the resize Lambda', () => {
   it('rejects an event it does not understand before doing anything', async () => {
     await expect(step({ step: 'stop' })).rejects.toThrow(BadEventError);
     await expect(
-      settle(() => runStep(stepDepsOf(account), { step: 'inspect', ctx: {} } as never)),
+      settle(() => runStep(controllerDepsOf(account), { step: 'inspect', ctx: {} } as never)),
     ).rejects.toThrow();
     expect(account.stats.calls.size).toBe(0);
   });
